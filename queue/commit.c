@@ -1,0 +1,353 @@
+/*
+ * commit.c - the exactly-once commit from an inbound queue to the outgoing one
+ *
+ * DESCRIPTION
+ *	See commit.h for the protocol.  Each step has a fault point
+ *	("commit:<step>") so the crash tests can kill the process exactly
+ *	there.  Directory fsyncs are done once per batch and per directory.
+ */
+#include "config.h"
+
+#include "queue/commit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "queue/durable.h"
+#include "queue/fault.h"
+
+typedef struct {
+	QueueClaim *claim;
+	char *out_df;
+	char *out_tf;
+	char *out_qf;
+	gboolean marked; /* step 4 done: the inbound qf is now cf */
+} CommitItem;
+
+struct CommitBatch {
+	QueueDir *out;
+	mode_t mode;
+	GArray *items; /* of CommitItem */
+};
+
+/* commit_item_rollback - undo a prepared, unmarked item; release its claim */
+static void
+commit_item_rollback(CommitItem *item)
+{
+	if (!item->marked) {
+		unlink(item->out_tf);
+		unlink(item->out_df);
+	}
+	qdir_claim_release(&item->claim);
+	g_free(item->out_df);
+	g_free(item->out_tf);
+	g_free(item->out_qf);
+}
+
+/* commit_batch_new - an empty batch */
+CommitBatch *
+commit_batch_new(QueueDir *out, mode_t file_mode)
+{
+	CommitBatch *b = g_new0(CommitBatch, 1);
+
+	b->out = out;
+	b->mode = file_mode;
+	b->items = g_array_new(FALSE, TRUE, sizeof(CommitItem));
+	return b;
+}
+
+/* commit_batch_size - prepared items */
+guint
+commit_batch_size(const CommitBatch *batch)
+{
+	return batch->items->len;
+}
+
+/* commit_batch_free - roll back and free */
+void
+commit_batch_free(CommitBatch **batch)
+{
+	if (batch == NULL || *batch == NULL)
+		return;
+	for (guint i = 0; i < (*batch)->items->len; i++)
+		commit_item_rollback(&g_array_index((*batch)->items, CommitItem, i));
+	g_array_free((*batch)->items, TRUE);
+	g_free(*batch);
+	*batch = NULL;
+}
+
+/* file_exists - lstat succeeds */
+static gboolean
+file_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* commit_clean_stale - remove leftovers of an uncommitted attempt */
+gboolean
+commit_clean_stale(QueueDir *out, const char *id, GError **error)
+{
+	g_autofree char *qf = qdir_file(out, "qf", id);
+	g_autofree char *tf = qdir_file(out, "tf", id);
+	g_autofree char *df = qdir_file(out, "df", id);
+
+	if (file_exists(qf)) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_SYSTEM,
+		            "queue ID %s already exists in the outgoing queue (%s); "
+		            "leaving the inbound message alone",
+		            id, qf);
+		return FALSE;
+	}
+	if (file_exists(tf) || file_exists(df)) {
+		g_message("%s: removing the outgoing df/tf of an interrupted earlier attempt", id);
+		if (!durable_unlink(tf, error) || !durable_unlink(df, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* commit_prepare - steps 1 and 2 */
+gboolean
+commit_prepare(CommitBatch *batch, QueueClaim *claim, const Qf *qf, GBytes *new_body,
+               GError **error)
+{
+	QueueDir *out = batch->out;
+	CommitItem item = {0};
+	gid_t gid = qdir_gid(out);
+
+	if (!commit_clean_stale(out, claim->id, error))
+		return FALSE;
+	item.out_df = qdir_file(out, "df", claim->id);
+	item.out_tf = qdir_file(out, "tf", claim->id);
+	item.out_qf = qdir_file(out, "qf", claim->id);
+
+	gboolean ok;
+	if (new_body == NULL) {
+		g_autofree char *in_df = qdir_file(claim->dir, "df", claim->id);
+
+		ok = durable_link_or_copy(in_df, item.out_df, batch->mode, gid, error);
+	} else {
+		gsize len;
+		const void *data = g_bytes_get_data(new_body, &len);
+
+		ok = durable_write_file(item.out_df, data, len, batch->mode, gid, error);
+	}
+	if (!ok)
+		goto fail;
+	fault_point("commit:after-df");
+
+	GString *text = qf_serialize(qf);
+	ok = durable_write_file(item.out_tf, text->str, text->len, batch->mode, gid, error);
+	g_string_free(text, TRUE);
+	if (!ok) {
+		unlink(item.out_df);
+		goto fail;
+	}
+	fault_point("commit:after-tf");
+	item.claim = claim;
+	g_array_append_val(batch->items, item);
+	return TRUE;
+fail:
+	g_free(item.out_df);
+	g_free(item.out_tf);
+	g_free(item.out_qf);
+	return FALSE;
+}
+
+/* sync_dirs - fsync each distinct directory once */
+static gboolean
+sync_dirs(GPtrArray *dirs, GError **error)
+{
+	GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+	gboolean ok = TRUE;
+
+	for (guint i = 0; i < dirs->len && ok; i++) {
+		const char *d = g_ptr_array_index(dirs, i);
+
+		if (!g_hash_table_add(seen, (gpointer)d))
+			continue;
+		ok = durable_sync_dir(d, error);
+	}
+	g_hash_table_destroy(seen);
+	return ok;
+}
+
+/* commit_finish - steps 3 to 8 for the whole batch */
+gboolean
+commit_finish(CommitBatch *batch, GError **error)
+{
+	GArray *items = batch->items;
+	gboolean ok = TRUE;
+	guint i;
+
+	if (items->len == 0)
+		return TRUE;
+	/* 3: the df and tf entries are durable before anything points at them */
+	GPtrArray *dirs = g_ptr_array_new();
+	g_ptr_array_add(dirs, (gpointer)qdir_df_dir(batch->out));
+	g_ptr_array_add(dirs, (gpointer)qdir_qf_dir(batch->out));
+	ok = sync_dirs(dirs, error);
+	g_ptr_array_set_size(dirs, 0);
+	fault_point("commit:after-sync-out");
+
+	/* 4: mark every inbound message as committing */
+	for (i = 0; ok && i < items->len; i++) {
+		CommitItem *it = &g_array_index(items, CommitItem, i);
+		char *cf = qdir_file(it->claim->dir, "cf", it->claim->id);
+
+		ok = durable_rename(it->claim->qf_path, cf, error);
+		if (ok) {
+			it->marked = TRUE;
+			g_free(it->claim->qf_path);
+			it->claim->qf_path = cf;
+			g_ptr_array_add(dirs, (gpointer)qdir_qf_dir(it->claim->dir));
+			fault_point("commit:after-mark");
+		} else {
+			g_free(cf);
+		}
+	}
+	/* 5: the marks are durable before the outbound qf appears */
+	if (ok)
+		ok = sync_dirs(dirs, error);
+	g_ptr_array_set_size(dirs, 0);
+	/* 6, 7: make each marked message visible to the outgoing sendmail */
+	for (i = 0; ok && i < items->len; i++) {
+		CommitItem *it = &g_array_index(items, CommitItem, i);
+
+		ok = durable_rename(it->out_tf, it->out_qf, error);
+		if (ok)
+			fault_point("commit:after-qf");
+	}
+	if (ok) {
+		g_ptr_array_add(dirs, (gpointer)qdir_qf_dir(batch->out));
+		ok = sync_dirs(dirs, error);
+		g_ptr_array_set_size(dirs, 0);
+	}
+	/* 8: the inbound copy goes, the cf marker last, under the lock */
+	for (i = 0; ok && i < items->len; i++) {
+		CommitItem *it = &g_array_index(items, CommitItem, i);
+		g_autofree char *df = qdir_file(it->claim->dir, "df", it->claim->id);
+		g_autofree char *xf = qdir_file(it->claim->dir, "xf", it->claim->id);
+
+		if (!durable_unlink(df, error) || !durable_unlink(xf, error))
+			ok = FALSE;
+		fault_point("commit:after-unlink-df");
+		if (ok && !durable_unlink(it->claim->qf_path, error))
+			ok = FALSE;
+		if (ok)
+			g_ptr_array_add(dirs, (gpointer)qdir_qf_dir(it->claim->dir));
+	}
+	if (ok)
+		sync_dirs(dirs, NULL); /* not needed for correctness: a lost unlink is recovered */
+	g_ptr_array_free(dirs, TRUE);
+	/*
+	 * Anything left here failed part way: unmarked items roll back (they
+	 * stay inbound); marked ones keep their cf marker for commit_recover().
+	 */
+	for (i = 0; i < items->len; i++)
+		commit_item_rollback(&g_array_index(items, CommitItem, i));
+	g_array_set_size(items, 0);
+	return ok;
+}
+
+/* commit_recover - finish commits interrupted after their mark */
+int
+commit_recover(QueueDir *in, QueueDir *out, GError **error)
+{
+	GPtrArray *ids = qdir_list(in, "cf", error);
+	int done = 0;
+
+	if (ids == NULL)
+		return -1;
+	for (guint i = 0; i < ids->len; i++) {
+		const char *id = g_ptr_array_index(ids, i);
+		g_autofree char *cf = qdir_file(in, "cf", id);
+		g_autofree char *in_df = qdir_file(in, "df", id);
+		g_autofree char *in_xf = qdir_file(in, "xf", id);
+		g_autofree char *tf = qdir_file(out, "tf", id);
+		g_autofree char *qf = qdir_file(out, "qf", id);
+		int fd = open(cf, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd < 0)
+			continue;
+		if (!qdir_lock_fd(in, fd, FALSE)) {
+			close(fd); /* someone is committing it right now */
+			continue;
+		}
+		gboolean ok = TRUE;
+		if (file_exists(tf)) {
+			/* step 6 not done: the tf is complete (fsync'ed before the mark) */
+			ok = durable_rename(tf, qf, error) &&
+			     durable_sync_dir(qdir_qf_dir(out), error);
+		}
+		/* else the out qf exists, or was already delivered: either way, committed */
+		if (ok)
+			ok = durable_unlink(in_df, error) && durable_unlink(in_xf, error) &&
+			     durable_unlink(cf, error);
+		close(fd);
+		if (!ok) {
+			g_ptr_array_unref(ids);
+			return -1;
+		}
+		g_message("%s: completed a commit interrupted by a crash", id);
+		done++;
+	}
+	g_ptr_array_unref(ids);
+	return done;
+}
+
+/* commit_inject - a new message straight into the outgoing queue */
+char *
+commit_inject(QueueDir *out, const Qf *qf, const char *body, gsize body_len, mode_t file_mode,
+              GError **error)
+{
+	gid_t gid = qdir_gid(out);
+
+	for (int attempt = 0; attempt < 20; attempt++) {
+		char *id = qdir_new_id();
+		g_autofree char *df = qdir_file(out, "df", id);
+		g_autofree char *tf = qdir_file(out, "tf", id);
+		g_autofree char *qf_path = qdir_file(out, "qf", id);
+		GError *local = NULL;
+
+		if (file_exists(qf_path) || file_exists(tf) ||
+		    !durable_write_file(df, body, body_len, file_mode, gid, &local)) {
+			if (local == NULL ||
+			    g_error_matches(local, G_IO_ERROR, G_IO_ERROR_EXISTS)) {
+				g_clear_error(&local);
+				g_free(id);
+				continue; /* queue ID clash: take the next one */
+			}
+			g_propagate_error(error, local);
+			g_free(id);
+			return NULL;
+		}
+		GString *text = qf_serialize(qf);
+		gboolean ok = durable_write_file(tf, text->str, text->len, file_mode, gid, error);
+		g_string_free(text, TRUE);
+		if (ok)
+			ok = durable_sync_dir(qdir_df_dir(out), error) &&
+			     durable_sync_dir(qdir_qf_dir(out), error) &&
+			     durable_rename(tf, qf_path, error);
+		if (!ok) {
+			unlink(tf);
+			unlink(df);
+			g_free(id);
+			return NULL;
+		}
+		/* queued now: a failed directory fsync cannot be undone, only reported */
+		if (!durable_sync_dir(qdir_qf_dir(out), &local)) {
+			g_warning("%s: %s", id, local->message);
+			g_clear_error(&local);
+		}
+		return id;
+	}
+	g_set_error(error, QDIR_ERROR, QDIR_ERROR_SYSTEM, "no free queue ID in %s", qdir_path(out));
+	return NULL;
+}

@@ -1,0 +1,282 @@
+/*
+ * durable.c - exclusive create, write, fsync, checked close; directory fsync
+ *
+ * DESCRIPTION
+ *	The model is OpenSMTPD's queue_fs and libgit2's lock files: O_EXCL
+ *	create, write everything, fsync, close and check the close, then make
+ *	the name durable with an fsync of the directory.  Errors carry the
+ *	path and the system's reason; nothing here exits.
+ */
+#include "config.h"
+
+#include "queue/durable.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <gio/gio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "queue/fault.h"
+
+struct DurableFile {
+	int fd;
+	char *path;
+};
+
+/* set_errno_error - fill @error from errno with "what path: reason" */
+static void
+set_errno_error(GError **error, int err, const char *what, const char *path)
+{
+	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err), "%s %s: %s", what, path,
+	            g_strerror(err));
+}
+
+/* durable_create - create a new file exclusively */
+DurableFile *
+durable_create(const char *path, mode_t mode, gid_t gid, GError **error)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+
+	if (fd < 0) {
+		set_errno_error(error, errno, "cannot create", path);
+		return NULL;
+	}
+	if (fchmod(fd, mode) < 0 || (gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) < 0)) {
+		int err = errno;
+
+		close(fd);
+		unlink(path);
+		set_errno_error(error, err, "cannot set mode of", path);
+		return NULL;
+	}
+	DurableFile *file = g_new0(DurableFile, 1);
+	file->fd = fd;
+	file->path = g_strdup(path);
+	return file;
+}
+
+/* durable_fd - borrowed descriptor of a file being written */
+int
+durable_fd(DurableFile *file)
+{
+	return file->fd;
+}
+
+/* durable_write - write all of @buf, retrying short writes */
+gboolean
+durable_write(DurableFile *file, const void *buf, gsize len, GError **error)
+{
+	const char *p = buf;
+
+	if (fault_should_fail("write"))
+		errno = ENOSPC;
+	else
+		while (len > 0) {
+			ssize_t n = write(file->fd, p, len);
+
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			p += n;
+			len -= (gsize)n;
+		}
+	if (len > 0) {
+		set_errno_error(error, errno, "cannot write", file->path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* durable_finish - fsync, checked close; unlink on failure */
+gboolean
+durable_finish(DurableFile *file, GError **error)
+{
+	gboolean ok = TRUE;
+
+	if (fsync(file->fd) < 0) {
+		set_errno_error(error, errno, "cannot fsync", file->path);
+		ok = FALSE;
+	}
+	if (close(file->fd) < 0 && ok) {
+		set_errno_error(error, errno, "cannot close", file->path);
+		ok = FALSE;
+	}
+	if (!ok)
+		unlink(file->path);
+	g_free(file->path);
+	g_free(file);
+	return ok;
+}
+
+/* durable_abort - give up on a file being written */
+void
+durable_abort(DurableFile *file)
+{
+	if (file == NULL)
+		return;
+	close(file->fd);
+	unlink(file->path);
+	g_free(file->path);
+	g_free(file);
+}
+
+/* durable_write_file - whole-file exclusive durable write */
+gboolean
+durable_write_file(const char *path, const void *buf, gsize len, mode_t mode, gid_t gid,
+                   GError **error)
+{
+	DurableFile *file = durable_create(path, mode, gid, error);
+
+	if (file == NULL)
+		return FALSE;
+	if (!durable_write(file, buf, len, error)) {
+		durable_abort(file);
+		return FALSE;
+	}
+	return durable_finish(file, error);
+}
+
+/* durable_copy_fd - exclusive durable copy of a descriptor's content */
+gboolean
+durable_copy_fd(int src_fd, const char *path, mode_t mode, gid_t gid, GError **error)
+{
+	DurableFile *file = durable_create(path, mode, gid, error);
+	char buf[65536];
+	off_t off = 0;
+
+	if (file == NULL)
+		return FALSE;
+	for (;;) {
+		ssize_t n = pread(src_fd, buf, sizeof buf, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			set_errno_error(error, errno, "cannot read source of", path);
+			durable_abort(file);
+			return FALSE;
+		}
+		if (n == 0)
+			break;
+		if (!durable_write(file, buf, (gsize)n, error)) {
+			durable_abort(file);
+			return FALSE;
+		}
+		off += n;
+	}
+	return durable_finish(file, error);
+}
+
+/* durable_link_or_copy - hard link, or a durable copy across filesystems */
+gboolean
+durable_link_or_copy(const char *src, const char *dst, mode_t mode, gid_t gid, GError **error)
+{
+	if (fault_should_fail("link"))
+		errno = ENOSPC;
+	else if (link(src, dst) == 0)
+		return TRUE;
+	if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
+		set_errno_error(error, errno, "cannot link to", dst);
+		return FALSE;
+	}
+	int fd = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		set_errno_error(error, errno, "cannot open", src);
+		return FALSE;
+	}
+	gboolean ok = durable_copy_fd(fd, dst, mode, gid, error);
+	close(fd);
+	return ok;
+}
+
+/* durable_sync_dir - make the entries of @dir durable */
+gboolean
+durable_sync_dir(const char *dir, GError **error)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		set_errno_error(error, errno, "cannot open directory", dir);
+		return FALSE;
+	}
+	if (fsync(fd) < 0 && errno != EINVAL) {
+		int err = errno;
+
+		close(fd);
+		set_errno_error(error, err, "cannot fsync directory", dir);
+		return FALSE;
+	}
+	close(fd);
+	return TRUE;
+}
+
+/* durable_rename - rename within a directory */
+gboolean
+durable_rename(const char *from, const char *to, GError **error)
+{
+	if (rename(from, to) < 0) {
+		set_errno_error(error, errno, "cannot rename", from);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* durable_unlink - unlink, ignoring a missing file */
+gboolean
+durable_unlink(const char *path, GError **error)
+{
+	if (unlink(path) < 0 && errno != ENOENT) {
+		set_errno_error(error, errno, "cannot remove", path);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* durable_mkdir_p - mkdir -p with a mode */
+gboolean
+durable_mkdir_p(const char *dir, mode_t mode, GError **error)
+{
+	if (g_mkdir_with_parents(dir, (int)mode) < 0) {
+		set_errno_error(error, errno, "cannot create directory", dir);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* durable_read_fd - slurp a descriptor, refusing more than @max_size bytes */
+GBytes *
+durable_read_fd(int fd, gsize max_size, GError **error)
+{
+	GByteArray *ba = g_byte_array_new();
+	char buf[65536];
+	off_t off = 0;
+
+	for (;;) {
+		ssize_t n = pread(fd, buf, sizeof buf, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			            "read error: %s", g_strerror(errno));
+			g_byte_array_unref(ba);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		if (ba->len + (gsize)n > max_size) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+			            "file larger than %" G_GSIZE_FORMAT " bytes", max_size);
+			g_byte_array_unref(ba);
+			return NULL;
+		}
+		g_byte_array_append(ba, (const guint8 *)buf, (guint)n);
+		off += n;
+	}
+	return g_byte_array_free_to_bytes(ba);
+}

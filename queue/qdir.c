@@ -1,0 +1,341 @@
+/*
+ * qdir.c - queue directory layout, listing, claiming and queue IDs
+ *
+ * DESCRIPTION
+ *	Claiming follows sendmail's readqf() and the recommended algorithm of
+ *	shared/docs/sendmail-queue.md section 7.3.  A zero-size qf is being
+ *	created by an SMTP child and is left alone (locking it could make that
+ *	child fail its own LOCK_NB).
+ */
+#include "config.h"
+
+#include "queue/qdir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "queue/durable.h"
+
+#define MAXQFNAME 21 /* sendmail's conf.h: a queue file name is shorter */
+#define MAX_QF_SIZE (16 * 1024 * 1024)
+
+struct QueueDir {
+	char *path;
+	char *qf_dir;
+	char *df_dir;
+	char *xf_dir;
+	QueueLock lock;
+	struct stat st;
+};
+
+/* qdir_error_quark - the error domain */
+G_DEFINE_QUARK(mqsift - qdir - error - quark, qdir_error)
+
+/* sub_or_self - @path/@sub if that is a directory (following links), else @path */
+static char *
+sub_or_self(const char *path, const char *sub)
+{
+	char *p = g_build_filename(path, sub, NULL);
+	struct stat st;
+
+	if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+		return p;
+	g_free(p);
+	return g_strdup(path);
+}
+
+/* qdir_open - detect a queue directory's layout */
+QueueDir *
+qdir_open(const char *path, QueueLock lock, GError **error)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_SYSTEM, "queue directory %s: %s", path,
+		            g_strerror(errno));
+		return NULL;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_SYSTEM,
+		            "queue directory %s: not a directory", path);
+		return NULL;
+	}
+	QueueDir *dir = g_new0(QueueDir, 1);
+	dir->path = g_strdup(path);
+	dir->qf_dir = sub_or_self(path, "qf");
+	dir->df_dir = sub_or_self(path, "df");
+	dir->xf_dir = sub_or_self(path, "xf");
+	dir->lock = lock;
+	dir->st = st;
+	return dir;
+}
+
+/* qdir_free - free and clear */
+void
+qdir_free(QueueDir **dir)
+{
+	if (dir == NULL || *dir == NULL)
+		return;
+	g_free((*dir)->path);
+	g_free((*dir)->qf_dir);
+	g_free((*dir)->df_dir);
+	g_free((*dir)->xf_dir);
+	g_free(*dir);
+	*dir = NULL;
+}
+
+/* qdir_path - accessor */
+const char *
+qdir_path(const QueueDir *dir)
+{
+	return dir->path;
+}
+
+/* qdir_qf_dir - accessor */
+const char *
+qdir_qf_dir(const QueueDir *dir)
+{
+	return dir->qf_dir;
+}
+
+/* qdir_df_dir - accessor */
+const char *
+qdir_df_dir(const QueueDir *dir)
+{
+	return dir->df_dir;
+}
+
+/* qdir_xf_dir - accessor */
+const char *
+qdir_xf_dir(const QueueDir *dir)
+{
+	return dir->xf_dir;
+}
+
+/* qdir_gid - the directory's group */
+gid_t
+qdir_gid(const QueueDir *dir)
+{
+	return dir->st.st_gid;
+}
+
+/* qdir_same_fs - one filesystem for both? */
+gboolean
+qdir_same_fs(const QueueDir *a, const QueueDir *b)
+{
+	return a->st.st_dev == b->st.st_dev;
+}
+
+/* qdir_valid_id - characters and length of a queue ID */
+gboolean
+qdir_valid_id(const char *id)
+{
+	gsize n = 0;
+
+	for (const char *p = id; *p; p++, n++)
+		if (!g_ascii_isalnum(*p))
+			return FALSE;
+	return n > 0 && n + 2 < MAXQFNAME;
+}
+
+/* qdir_file - where <prefix><id> lives */
+char *
+qdir_file(const QueueDir *dir, const char *prefix, const char *id)
+{
+	const char *d;
+
+	g_return_val_if_fail(qdir_valid_id(id), NULL);
+	if (prefix[0] == 'd')
+		d = dir->df_dir;
+	else if (prefix[0] == 'x')
+		d = dir->xf_dir;
+	else
+		d = dir->qf_dir;
+	char *name = g_strconcat(prefix, id, NULL);
+	char *path = g_build_filename(d, name, NULL);
+	g_free(name);
+	return path;
+}
+
+typedef struct {
+	char *id;
+	gint64 mtime;
+} ListEntry;
+
+/* list_entry_cmp - oldest first, then by ID */
+static gint
+list_entry_cmp(gconstpointer a, gconstpointer b)
+{
+	const ListEntry *x = a, *y = b;
+
+	if (x->mtime != y->mtime)
+		return x->mtime < y->mtime ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* qdir_list - IDs with a given prefix in the qf directory */
+GPtrArray *
+qdir_list(const QueueDir *dir, const char *prefix, GError **error)
+{
+	GError *local = NULL;
+	GDir *d = g_dir_open(dir->qf_dir, 0, &local);
+	GArray *entries;
+	const char *name;
+	gsize plen = strlen(prefix);
+
+	if (d == NULL) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_SYSTEM, "%s", local->message);
+		g_error_free(local);
+		return NULL;
+	}
+	entries = g_array_new(FALSE, FALSE, sizeof(ListEntry));
+	while ((name = g_dir_read_name(d)) != NULL) {
+		struct stat st;
+
+		if (strncmp(name, prefix, plen) != 0 || strlen(name) >= MAXQFNAME ||
+		    !qdir_valid_id(name + plen))
+			continue;
+		char *p = g_build_filename(dir->qf_dir, name, NULL);
+		gboolean regular = lstat(p, &st) == 0 && S_ISREG(st.st_mode);
+		g_free(p);
+		if (!regular)
+			continue;
+		ListEntry e = {g_strdup(name + plen), (gint64)st.st_mtime};
+		g_array_append_val(entries, e);
+	}
+	g_dir_close(d);
+	g_array_sort(entries, list_entry_cmp);
+	GPtrArray *ids = g_ptr_array_new_full(entries->len, g_free);
+	for (guint i = 0; i < entries->len; i++)
+		g_ptr_array_add(ids, g_array_index(entries, ListEntry, i).id);
+	g_array_free(entries, TRUE);
+	return ids;
+}
+
+/* qdir_lock_fd - flock or fcntl, exclusive */
+gboolean
+qdir_lock_fd(const QueueDir *dir, int fd, gboolean wait)
+{
+	if (dir->lock == QUEUE_LOCK_POSIX) {
+		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+
+		return fcntl(fd, wait ? F_SETLKW : F_SETLK, &fl) == 0;
+	}
+	return flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) == 0;
+}
+
+/* qdir_claim - lock and parse one inbound control file */
+QueueClaim *
+qdir_claim(QueueDir *dir, const char *id, GError **error)
+{
+	char *path = qdir_file(dir, "qf", id);
+	struct stat st, st2;
+	int fd;
+
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int err = errno;
+
+		g_set_error(error, QDIR_ERROR, err == ENOENT ? QDIR_ERROR_GONE : QDIR_ERROR_SYSTEM,
+		            "open %s: %s", path, g_strerror(err));
+		g_free(path);
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || st.st_size == 0) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BUSY, "%s: being created", path);
+		goto fail;
+	}
+	if (!qdir_lock_fd(dir, fd, FALSE)) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BUSY, "%s: locked", path);
+		goto fail;
+	}
+	/* readqf's race check: the name must still be this file */
+	if (stat(path, &st2) < 0) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_GONE, "%s: vanished", path);
+		goto fail;
+	}
+	if (st2.st_dev != st.st_dev || st2.st_ino != st.st_ino || st2.st_nlink == 0 ||
+	    st2.st_size == 0 || fstat(fd, &st) < 0 || st.st_size != st2.st_size) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BUSY, "%s: changed while claimed", path);
+		goto fail;
+	}
+	if (st.st_nlink == 0) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_GONE, "%s: removed", path);
+		goto fail;
+	}
+	GError *local = NULL;
+	GBytes *bytes = durable_read_fd(fd, MAX_QF_SIZE, &local);
+	if (bytes == NULL) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BROKEN, "%s: %s", path, local->message);
+		g_error_free(local);
+		goto fail;
+	}
+	gsize len;
+	const char *data = g_bytes_get_data(bytes, &len);
+	Qf *qf = qf_parse(data, len, &local);
+	g_bytes_unref(bytes);
+	if (qf == NULL) {
+		g_set_error(error, QDIR_ERROR,
+		            local->code == QF_ERROR_INCOMPLETE ? QDIR_ERROR_BUSY
+		                                               : QDIR_ERROR_BROKEN,
+		            "%s: %s", path, local->message);
+		g_error_free(local);
+		goto fail;
+	}
+	QueueClaim *claim = g_new0(QueueClaim, 1);
+	claim->dir = dir;
+	claim->id = g_strdup(id);
+	claim->qf_path = path;
+	claim->qf_fd = fd;
+	claim->qf = qf;
+	claim->st = st;
+	return claim;
+fail:
+	close(fd);
+	g_free(path);
+	return NULL;
+}
+
+/* qdir_claim_release - close (releasing the lock) and free */
+void
+qdir_claim_release(QueueClaim **claim)
+{
+	if (claim == NULL || *claim == NULL)
+		return;
+	QueueClaim *c = *claim;
+	if (c->qf_fd >= 0)
+		close(c->qf_fd);
+	qf_free(&c->qf);
+	g_free(c->id);
+	g_free(c->qf_path);
+	g_free(c);
+	*claim = NULL;
+}
+
+static const char queue_id_chars[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx";
+
+/* qdir_new_id - sendmail's assign_queueid() format */
+char *
+qdir_new_id(void)
+{
+	static guint seq;
+	static gboolean seeded;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!seeded) {
+		seq = (guint)g_random_int_range(0, 3600);
+		seeded = TRUE;
+	}
+	gmtime_r(&now, &tm);
+	guint s = seq++ % 3600;
+	return g_strdup_printf("%c%c%c%c%c%c%c%c%06d", queue_id_chars[tm.tm_year % 60],
+	                       queue_id_chars[tm.tm_mon], queue_id_chars[tm.tm_mday],
+	                       queue_id_chars[tm.tm_hour], queue_id_chars[tm.tm_min],
+	                       queue_id_chars[tm.tm_sec % 60], queue_id_chars[s / 60],
+	                       queue_id_chars[s % 60], (int)getpid());
+}

@@ -1,0 +1,105 @@
+/*
+ * qdir.h - Sendmail queue directories: layout, listing, claiming, queue IDs
+ *
+ * SUMMARY
+ *	A QueueDir is one sendmail queue directory with its layout detected the
+ *	way sendmail does it at start-up: qf/, df/ and xf/ subdirectories are
+ *	each used if they exist (a symlink to a directory counts).  qdir_list()
+ *	finds the control files; qdir_claim() takes one the way sendmail's
+ *	queue runner does (open, size > 0, flock EX|NB, stat == fstat) and
+ *	holds the lock until the claim is released.
+ */
+#ifndef MQSIFT_QUEUE_QDIR_H
+#define MQSIFT_QUEUE_QDIR_H
+
+#include <sys/stat.h>
+#include <glib.h>
+
+#include "queue/qf.h"
+
+#define QDIR_ERROR (qdir_error_quark())
+GQuark qdir_error_quark(void);
+
+typedef enum {
+	QDIR_ERROR_BUSY,    /* locked by someone else, being written, or replaced */
+	QDIR_ERROR_GONE,    /* vanished (processed by someone else) */
+	QDIR_ERROR_BROKEN,  /* unreadable or malformed; see the message */
+	QDIR_ERROR_NO_DATA, /* qf without its df */
+	QDIR_ERROR_SYSTEM,  /* an operating system error */
+} QdirError;
+
+/* QueueLock - how the host's sendmail locks queue files */
+typedef enum {
+	QUEUE_LOCK_FLOCK, /* Debian: built with HASFLOCK */
+	QUEUE_LOCK_POSIX, /* upstream Linux default: fcntl */
+} QueueLock;
+
+typedef struct QueueDir QueueDir;
+
+/*
+ * qdir_open - detect the layout of the queue directory @path.
+ * Returns a new QueueDir, or NULL with @error if @path is not a directory.
+ */
+QueueDir *qdir_open(const char *path, QueueLock lock, GError **error);
+
+/* qdir_free - free and clear the caller's pointer */
+void qdir_free(QueueDir **dir);
+
+/* qdir_path - the queue directory (borrowed) */
+const char *qdir_path(const QueueDir *dir);
+
+/* qdir_qf_dir / qdir_df_dir / qdir_xf_dir - where each kind of file lives (borrowed) */
+const char *qdir_qf_dir(const QueueDir *dir);
+const char *qdir_df_dir(const QueueDir *dir);
+const char *qdir_xf_dir(const QueueDir *dir);
+
+/*
+ * qdir_file - path of the file with @prefix ("qf", "df", "tf", "xf", "cf", ...)
+ * for queue ID @id; newly allocated.  @id must pass qdir_valid_id().
+ */
+char *qdir_file(const QueueDir *dir, const char *prefix, const char *id);
+
+/* qdir_valid_id - TRUE if @id is a plausible queue ID: [0-9A-Za-z], short enough */
+gboolean qdir_valid_id(const char *id);
+
+/*
+ * qdir_list - IDs of the files named <prefix><ID> in the qf directory, sorted
+ * by modification time (oldest first); caller owns the array.
+ */
+GPtrArray *qdir_list(const QueueDir *dir, const char *prefix, GError **error);
+
+/* QueueClaim - a locked inbound message; owns the qf descriptor and lock */
+typedef struct {
+	QueueDir *dir; /* borrowed */
+	char *id;
+	char *qf_path;  /* current path of the control file */
+	int qf_fd;      /* holds the lock */
+	Qf *qf;         /* parsed control file */
+	struct stat st; /* of the qf when claimed */
+} QueueClaim;
+
+/*
+ * qdir_claim - open, check, lock and parse qf<@id>.  Returns a new claim or
+ * NULL with @error in QDIR_ERROR (BUSY and GONE are routine: try later).
+ */
+QueueClaim *qdir_claim(QueueDir *dir, const char *id, GError **error);
+
+/* qdir_claim_release - unlock, close and free; clears the caller's pointer */
+void qdir_claim_release(QueueClaim **claim);
+
+/* qdir_lock_fd - take the queue lock on @fd (flock or fcntl per the QueueDir) */
+gboolean qdir_lock_fd(const QueueDir *dir, int fd, gboolean wait);
+
+/*
+ * qdir_new_id - a new queue ID in sendmail's format (time, sequence, pid);
+ * the caller creates the files with O_EXCL and asks again on a clash.
+ */
+char *qdir_new_id(void);
+
+/* qdir_gid - the group of the queue directory (new files get it) */
+gid_t qdir_gid(const QueueDir *dir);
+
+/* qdir_same_fs - TRUE if both queues are on one filesystem (df files can be linked) */
+gboolean qdir_same_fs(const QueueDir *a, const QueueDir *b);
+
+#endif
