@@ -1,0 +1,609 @@
+/*
+ * config.c - the YAML configuration, read with libyaml into MqConfig
+ *
+ * DESCRIPTION
+ *	One table (config_keys) names every key, its type, where it goes in
+ *	MqConfig, its default and a line of documentation; loading, printing
+ *	and the "did you mean" suggestions all come from it.
+ */
+#include "config.h"
+
+#include "rules/config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <yaml.h>
+
+typedef enum {
+	KEY_STRING,
+	KEY_LIST, /* a scalar or a sequence of scalars */
+	KEY_BOOL,
+	KEY_UINT,
+	KEY_SIZE,     /* guint64 bytes */
+	KEY_DURATION, /* guint seconds */
+	KEY_MODE,     /* octal file mode */
+	KEY_ENUM,     /* a string from @choices */
+} KeyType;
+
+typedef struct {
+	const char *name;
+	KeyType type;
+	gsize offset;
+	const char *def;
+	const char *choices; /* KEY_ENUM: "a|b" */
+	const char *doc;
+} ConfigKey;
+
+#define OFF(f) offsetof(MqConfig, f)
+
+static const ConfigKey config_keys[] = {
+    {"queue.incoming", KEY_LIST, OFF(queue_incoming), "/var/spool/mqueue.in", NULL,
+     "inbound queue: a directory, a list, or a glob"},
+    {"queue.outgoing", KEY_STRING, OFF(queue_outgoing), "/var/spool/mqueue", NULL,
+     "outgoing queue, served by the delivering sendmail"},
+    {"queue.lock", KEY_ENUM, OFF(queue_lock), "flock", "flock|posix",
+     "lock type of the host's sendmail (Debian: flock)"},
+    {"queue.file_mode", KEY_MODE, OFF(queue_file_mode), "0640", NULL,
+     "mode of the files written into the outgoing queue"},
+    {"queue.scan_interval", KEY_DURATION, OFF(queue_scan_interval), "5s", NULL,
+     "how often the inbound queues are polled when no change is notified"},
+    {"queue.batch_size", KEY_UINT, OFF(queue_batch_size), "64", NULL,
+     "messages committed together (one group of fsyncs)"},
+    {"queue.kick_delivery", KEY_BOOL, OFF(queue_kick_delivery), "false", NULL,
+     "run sendmail -qI<id> after a commit instead of waiting for the queue run"},
+    {"queue.bad_file_grace", KEY_DURATION, OFF(queue_bad_file_grace), "1h", NULL,
+     "a broken control file is moved aside after this long"},
+    {"scanner.signatures", KEY_STRING, OFF(scanner_signatures), "/var/lib/clamav", NULL,
+     "ClamAV signature directory or single database file"},
+    {"scanner.hostname", KEY_STRING, OFF(scanner_hostname), "", NULL,
+     "host name in X-Virus-Scanned (empty: this machine's name)"},
+    {"scanner.workers", KEY_UINT, OFF(scanner_workers), "0", NULL,
+     "scan workers (0: one per core)"},
+    {"scanner.max_scan_size", KEY_SIZE, OFF(scanner_max_scan_size), "100M", NULL,
+     "most data libclamav scans in one message"},
+    {"scanner.max_file_size", KEY_SIZE, OFF(scanner_max_file_size), "50M", NULL,
+     "largest single file libclamav scans"},
+    {"scanner.max_recursion", KEY_UINT, OFF(scanner_max_recursion), "17", NULL,
+     "deepest nesting of archives libclamav unpacks"},
+    {"scanner.max_files", KEY_UINT, OFF(scanner_max_files), "10000", NULL,
+     "most files libclamav unpacks from one message"},
+    {"scanner.max_scan_time", KEY_DURATION, OFF(scanner_max_scan_time), "120s", NULL,
+     "longest libclamav may spend on one message"},
+    {"scanner.max_mime_depth", KEY_UINT, OFF(scanner_max_mime_depth), "32", NULL,
+     "deepest MIME nesting walked"},
+    {"scanner.max_mime_parts", KEY_UINT, OFF(scanner_max_mime_parts), "1000", NULL,
+     "most MIME parts walked in one message"},
+    {"scanner.max_message_size", KEY_SIZE, OFF(scanner_max_message_size), "200M", NULL,
+     "larger messages are not parsed (verdict: limits)"},
+    {"scanner.on_limits", KEY_ENUM, OFF(scanner_on_limits), "deliver", "deliver|block",
+     "a message beyond a limit: deliver with a warning header, or block it"},
+    {"quarantine.dir", KEY_STRING, OFF(quarantine_dir), "/var/spool/mqsift/quarantine", NULL,
+     "where removed parts and original messages are kept"},
+    {"quarantine.keep_days", KEY_UINT, OFF(quarantine_keep_days), "30", NULL,
+     "quarantine purge removes what is older"},
+    {"reports.database", KEY_STRING, OFF(reports_database), "/var/lib/mqsift/mqsift.db", NULL,
+     "SQLite store of every processed message"},
+    {"reports.keep_days", KEY_UINT, OFF(reports_keep_days), "90", NULL,
+     "rows older than this are removed"},
+    {"reports.language", KEY_ENUM, OFF(reports_language), "en", "en|fr",
+     "language of notices and replacement texts"},
+    {"reports.templates", KEY_STRING, OFF(reports_templates), MQSIFT_TEMPLATE_DIR, NULL,
+     "directory holding <language>/<template>.txt"},
+    {"reports.org", KEY_STRING, OFF(reports_org), "", NULL,
+     "organisation name used in notices ($org)"},
+    {"notify.postmaster", KEY_STRING, OFF(notify_postmaster), "postmaster", NULL,
+     "address that gets warnings and digests"},
+    {"notify.postmaster_warnings", KEY_BOOL, OFF(notify_postmaster_warnings), "true", NULL,
+     "one warning to the postmaster after each pass that caught something"},
+    {"notify.sender", KEY_BOOL, OFF(notify_sender), "false", NULL,
+     "tell local senders that a part was removed"},
+    {"notify.local_domains", KEY_LIST, OFF(notify_local_domains), "", NULL,
+     "domains whose senders may be notified"},
+    {"notify.silent_viruses", KEY_LIST, OFF(notify_silent_viruses), "", NULL,
+     "signature name patterns that forge senders: never notify"},
+    {"policy.subject_tag", KEY_STRING, OFF(policy_subject_tag), "{Virus?}", NULL,
+     "prefix added to the subject of a message with removed parts (empty: none)"},
+    {"policy.inline_warning", KEY_BOOL, OFF(policy_inline_warning), "false", NULL,
+     "add a warning at the top of the first text part"},
+    {"policy.deny_filenames", KEY_LIST, OFF(policy_deny_filenames), "", NULL,
+     "attachment names to block (case-insensitive regular expressions)"},
+    {"policy.allow_filenames", KEY_LIST, OFF(policy_allow_filenames), "", NULL,
+     "attachment names always allowed (checked before deny_filenames)"},
+};
+
+/* config_error_quark - the error domain */
+G_DEFINE_QUARK(mqsift - config - error - quark, config_error)
+
+/* field - address of a key's field in @c */
+static void *
+field(MqConfig *c, const ConfigKey *k)
+{
+	return (char *)c + k->offset;
+}
+
+/* config_parse_duration - "5s" etc. into seconds */
+gboolean
+config_parse_duration(const char *text, guint64 *seconds)
+{
+	char *end;
+	guint64 mult = 1;
+
+	if (text == NULL || !g_ascii_isdigit(*text))
+		return FALSE;
+	errno = 0;
+	guint64 v = g_ascii_strtoull(text, &end, 10);
+	if (errno != 0)
+		return FALSE;
+	if (*end != '\0') {
+		switch (*end) {
+		case 's': mult = 1; break;
+		case 'm': mult = 60; break;
+		case 'h': mult = 3600; break;
+		case 'd': mult = 86400; break;
+		case 'w': mult = 7 * 86400; break;
+		default: return FALSE;
+		}
+		if (end[1] != '\0')
+			return FALSE;
+	}
+	if (v > G_MAXUINT / mult)
+		return FALSE;
+	*seconds = v * mult;
+	return TRUE;
+}
+
+/* config_parse_size - "10k" etc. into bytes */
+gboolean
+config_parse_size(const char *text, guint64 *bytes)
+{
+	char *end;
+	guint64 mult = 1;
+
+	if (text == NULL || !g_ascii_isdigit(*text))
+		return FALSE;
+	errno = 0;
+	guint64 v = g_ascii_strtoull(text, &end, 10);
+	if (errno != 0)
+		return FALSE;
+	if (*end != '\0') {
+		switch (g_ascii_tolower(*end)) {
+		case 'b': mult = 1; break;
+		case 'k': mult = 1024; break;
+		case 'm': mult = 1024 * 1024; break;
+		case 'g': mult = 1024 * 1024 * 1024; break;
+		default: return FALSE;
+		}
+		end++;
+		if (*end == 'b' || *end == 'B')
+			end++;
+		if (*end != '\0')
+			return FALSE;
+	}
+	if (v > G_MAXUINT64 / mult)
+		return FALSE;
+	*bytes = v * mult;
+	return TRUE;
+}
+
+/* parse_bool - YAML 1.1 booleans people write */
+static gboolean
+parse_bool(const char *text, gboolean *out)
+{
+	static const char *yes[] = {"true", "yes", "on", "1", NULL};
+	static const char *no[] = {"false", "no", "off", "0", NULL};
+
+	for (int i = 0; yes[i]; i++)
+		if (g_ascii_strcasecmp(text, yes[i]) == 0) {
+			*out = TRUE;
+			return TRUE;
+		}
+	for (int i = 0; no[i]; i++)
+		if (g_ascii_strcasecmp(text, no[i]) == 0) {
+			*out = FALSE;
+			return TRUE;
+		}
+	return FALSE;
+}
+
+/* set_scalar - store @text into key @k; returns an error text or NULL */
+static char *
+set_scalar(MqConfig *c, const ConfigKey *k, const char *text)
+{
+	void *f = field(c, k);
+	guint64 v;
+
+	switch (k->type) {
+	case KEY_STRING:
+		g_free(*(char **)f);
+		*(char **)f = g_strdup(text);
+		return NULL;
+	case KEY_LIST: {
+		g_strfreev(*(char ***)f);
+		char **list = g_new0(char *, 2);
+		if (*text != '\0')
+			list[0] = g_strdup(text);
+		*(char ***)f = list;
+		return NULL;
+	}
+	case KEY_ENUM: {
+		g_auto(GStrv) choices = g_strsplit(k->choices, "|", -1);
+		if (!g_strv_contains((const char *const *)choices, text))
+			return g_strdup_printf("%s must be one of %s, not \"%s\"", k->name,
+			                       k->choices, text);
+		g_free(*(char **)f);
+		*(char **)f = g_strdup(text);
+		return NULL;
+	}
+	case KEY_BOOL:
+		if (!parse_bool(text, (gboolean *)f))
+			return g_strdup_printf("%s must be true or false, not \"%s\"", k->name,
+			                       text);
+		return NULL;
+	case KEY_UINT: {
+		char *end;
+		errno = 0;
+		v = g_ascii_strtoull(text, &end, 10);
+		if (!g_ascii_isdigit(*text) || *end != '\0' || errno != 0 || v > G_MAXUINT)
+			return g_strdup_printf("%s must be a whole number, not \"%s\"", k->name,
+			                       text);
+		*(guint *)f = (guint)v;
+		return NULL;
+	}
+	case KEY_SIZE:
+		if (!config_parse_size(text, &v))
+			return g_strdup_printf("%s must be a size such as 512, 10k, 50M or 1G, "
+			                       "not \"%s\"",
+			                       k->name, text);
+		*(guint64 *)f = v;
+		return NULL;
+	case KEY_DURATION:
+		if (!config_parse_duration(text, &v))
+			return g_strdup_printf("%s must be a duration such as 30s, 5m, 12h or "
+			                       "7d, not \"%s\"",
+			                       k->name, text);
+		*(guint *)f = (guint)v;
+		return NULL;
+	case KEY_MODE: {
+		char *end;
+		errno = 0;
+		v = g_ascii_strtoull(text, &end, 8);
+		if (!g_ascii_isdigit(*text) || *end != '\0' || errno != 0 || v > 07777)
+			return g_strdup_printf("%s must be an octal mode such as 0640, not \"%s\"",
+			                       k->name, text);
+		if (v & 022)
+			return g_strdup_printf("%s must not be group- or world-writable "
+			                       "(sendmail refuses such files): %s",
+			                       k->name, text);
+		*(guint *)f = (guint)v;
+		return NULL;
+	}
+	}
+	g_assert_not_reached();
+}
+
+/* find_key - the schema entry called @name */
+static const ConfigKey *
+find_key(const char *name)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(config_keys); i++)
+		if (strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+/* edit_distance - Levenshtein distance, for suggestions */
+static guint
+edit_distance(const char *a, const char *b)
+{
+	gsize la = strlen(a), lb = strlen(b);
+	guint *row = g_new(guint, lb + 1);
+
+	for (gsize j = 0; j <= lb; j++)
+		row[j] = (guint)j;
+	for (gsize i = 1; i <= la; i++) {
+		guint prev = row[0];
+		row[0] = (guint)i;
+		for (gsize j = 1; j <= lb; j++) {
+			guint cur = row[j];
+			guint cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), prev + cost);
+			prev = cur;
+		}
+	}
+	guint d = row[lb];
+	g_free(row);
+	return d;
+}
+
+/* config_closest_key - nearest known key, if near enough */
+const char *
+config_closest_key(const char *key)
+{
+	const char *best = NULL;
+	guint best_d = G_MAXUINT;
+
+	for (gsize i = 0; i < G_N_ELEMENTS(config_keys); i++) {
+		guint d = edit_distance(key, config_keys[i].name);
+		/* also compare the last component alone: "queue.signatures" -> "scanner.signatures"
+		 */
+		const char *dot = strchr(key, '.'), *kdot = strchr(config_keys[i].name, '.');
+		if (dot && kdot)
+			d = MIN(d, edit_distance(dot + 1, kdot + 1) + 1);
+		if (d < best_d) {
+			best_d = d;
+			best = config_keys[i].name;
+		}
+	}
+	return best_d <= MAX(2u, (guint)strlen(key) / 3) ? best : NULL;
+}
+
+/* config_defaults - every default */
+MqConfig *
+config_defaults(void)
+{
+	MqConfig *c = g_new0(MqConfig, 1);
+
+	for (gsize i = 0; i < G_N_ELEMENTS(config_keys); i++) {
+		char *err = set_scalar(c, &config_keys[i], config_keys[i].def);
+		g_assert(err == NULL);
+	}
+	c->source = g_strdup("(defaults)");
+	return c;
+}
+
+/* config_free - free every owned field */
+void
+config_free(MqConfig **config)
+{
+	if (config == NULL || *config == NULL)
+		return;
+	MqConfig *c = *config;
+	for (gsize i = 0; i < G_N_ELEMENTS(config_keys); i++) {
+		void *f = field(c, &config_keys[i]);
+		if (config_keys[i].type == KEY_STRING || config_keys[i].type == KEY_ENUM)
+			g_free(*(char **)f);
+		else if (config_keys[i].type == KEY_LIST)
+			g_strfreev(*(char ***)f);
+	}
+	g_free(c->source);
+	g_free(c);
+	*config = NULL;
+}
+
+/* add_problem - "file:line:col: text" */
+static void
+add_problem(GString *problems, const char *path, const yaml_mark_t *mark, const char *text)
+{
+	g_string_append_printf(problems, "%s:%zu:%zu: %s\n", path, mark->line + 1, mark->column + 1,
+	                       text);
+}
+
+/* load_value - one key's node (scalar, or sequence for lists) */
+static void
+load_value(MqConfig *c, yaml_document_t *doc, yaml_node_t *node, const ConfigKey *k,
+           const char *path, GString *problems)
+{
+	if (node->type == YAML_SCALAR_NODE) {
+		const char *text = (const char *)node->data.scalar.value;
+		/* an unquoted ~ or null means "the default" */
+		if (node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+		    (strcmp(text, "~") == 0 || strcmp(text, "null") == 0))
+			text = k->def;
+		char *err = set_scalar(c, k, text);
+		if (err) {
+			add_problem(problems, path, &node->start_mark, err);
+			g_free(err);
+		}
+		return;
+	}
+	if (node->type == YAML_SEQUENCE_NODE && k->type == KEY_LIST) {
+		GPtrArray *list = g_ptr_array_new();
+		for (yaml_node_item_t *it = node->data.sequence.items.start;
+		     it < node->data.sequence.items.top; it++) {
+			yaml_node_t *item = yaml_document_get_node(doc, *it);
+			if (item == NULL || item->type != YAML_SCALAR_NODE) {
+				add_problem(problems, path,
+				            item ? &item->start_mark : &node->start_mark,
+				            "expected a plain value in this list");
+				continue;
+			}
+			g_ptr_array_add(list, g_strdup((const char *)item->data.scalar.value));
+		}
+		g_ptr_array_add(list, NULL);
+		g_strfreev(*(char ***)field(c, k));
+		*(char ***)field(c, k) = (char **)g_ptr_array_free(list, FALSE);
+		return;
+	}
+	char *msg =
+	    g_strdup_printf("%s expects %s", k->name,
+	                    k->type == KEY_LIST ? "a value or a list of values" : "a single value");
+	add_problem(problems, path, &node->start_mark, msg);
+	g_free(msg);
+}
+
+/* load_document - walk the two-level mapping */
+static void
+load_document(MqConfig *c, yaml_document_t *doc, const char *path, GString *problems)
+{
+	yaml_node_t *root = yaml_document_get_root_node(doc);
+
+	if (root == NULL)
+		return; /* empty file: all defaults */
+	if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0)
+		return;
+	if (root->type != YAML_MAPPING_NODE) {
+		add_problem(problems, path, &root->start_mark,
+		            "expected a mapping of sections (queue:, scanner:, ...)");
+		return;
+	}
+	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *kn = yaml_document_get_node(doc, p->key);
+		yaml_node_t *vn = yaml_document_get_node(doc, p->value);
+		if (kn->type != YAML_SCALAR_NODE) {
+			add_problem(problems, path, &kn->start_mark, "expected a section name");
+			continue;
+		}
+		const char *section = (const char *)kn->data.scalar.value;
+		if (vn->type == YAML_SCALAR_NODE && vn->data.scalar.length == 0)
+			continue; /* "section:" with nothing under it */
+		if (vn->type != YAML_MAPPING_NODE) {
+			char *msg = g_strdup_printf("expected the keys of section \"%s\" under it",
+			                            section);
+			add_problem(problems, path, &vn->start_mark, msg);
+			g_free(msg);
+			continue;
+		}
+		for (yaml_node_pair_t *q = vn->data.mapping.pairs.start;
+		     q < vn->data.mapping.pairs.top; q++) {
+			yaml_node_t *k2 = yaml_document_get_node(doc, q->key);
+			yaml_node_t *v2 = yaml_document_get_node(doc, q->value);
+			if (k2->type != YAML_SCALAR_NODE) {
+				add_problem(problems, path, &k2->start_mark, "expected a key name");
+				continue;
+			}
+			char *full =
+			    g_strdup_printf("%s.%s", section, (const char *)k2->data.scalar.value);
+			const ConfigKey *k = find_key(full);
+			if (k == NULL) {
+				const char *near = config_closest_key(full);
+				char *msg =
+				    near ? g_strdup_printf("unknown key \"%s\" (did you mean "
+				                           "\"%s\"?)",
+				                           full, near)
+				         : g_strdup_printf("unknown key \"%s\"", full);
+				add_problem(problems, path, &k2->start_mark, msg);
+				g_free(msg);
+			} else {
+				load_value(c, doc, v2, k, path, problems);
+			}
+			g_free(full);
+		}
+	}
+}
+
+/* config_load - read and check a configuration file */
+MqConfig *
+config_load(const char *path, gboolean must_exist, GError **error)
+{
+	g_autofree char *data = NULL;
+	gsize len;
+	GError *local = NULL;
+
+	if (path == NULL)
+		path = MQSIFT_DEFAULT_CONFIG;
+	if (!g_file_get_contents(path, &data, &len, &local)) {
+		if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT) && !must_exist) {
+			g_error_free(local);
+			return config_defaults();
+		}
+		g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_IO, "%s", local->message);
+		g_error_free(local);
+		return NULL;
+	}
+	MqConfig *c = config_defaults();
+	g_free(c->source);
+	c->source = g_strdup(path);
+	GString *problems = g_string_new(NULL);
+	yaml_parser_t parser;
+	yaml_document_t doc;
+
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		add_problem(problems, path, &parser.problem_mark,
+		            parser.problem ? parser.problem : "YAML syntax error");
+	} else {
+		load_document(c, &doc, path, problems);
+		yaml_document_delete(&doc);
+		/* a second document in the file is a mistake, not something to ignore */
+		yaml_document_t extra;
+		if (yaml_parser_load(&parser, &extra)) {
+			if (yaml_document_get_root_node(&extra) != NULL)
+				add_problem(problems, path, &extra.start_mark,
+				            "only one YAML document is allowed");
+			yaml_document_delete(&extra);
+		}
+	}
+	yaml_parser_delete(&parser);
+	if (c->queue_incoming == NULL || c->queue_incoming[0] == NULL)
+		g_string_append_printf(problems,
+		                       "%s: queue.incoming must name at least one "
+		                       "directory\n",
+		                       path);
+	if (c->queue_batch_size == 0)
+		g_string_append_printf(problems, "%s: queue.batch_size must be at least 1\n", path);
+	if (problems->len > 0) {
+		g_string_truncate(problems, problems->len - 1);
+		g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID, "%s", problems->str);
+		g_string_free(problems, TRUE);
+		config_free(&c);
+		return NULL;
+	}
+	g_string_free(problems, TRUE);
+	return c;
+}
+
+/* yaml_quote - a value printable as a YAML double-quoted scalar */
+static void
+append_quoted(GString *out, const char *s)
+{
+	g_string_append_c(out, '"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			g_string_append_c(out, '\\');
+		g_string_append_c(out, *s);
+	}
+	g_string_append_c(out, '"');
+}
+
+/* config_print - effective configuration as YAML */
+GString *
+config_print(const MqConfig *config)
+{
+	GString *out = g_string_new(NULL);
+	char section[32] = "";
+	MqConfig *c = (MqConfig *)config;
+
+	g_string_append_printf(out, "# effective configuration (from %s)\n", c->source);
+	for (gsize i = 0; i < G_N_ELEMENTS(config_keys); i++) {
+		const ConfigKey *k = &config_keys[i];
+		const char *dot = strchr(k->name, '.');
+		gsize slen = (gsize)(dot - k->name);
+		void *f = field(c, k);
+
+		if (strlen(section) != slen || strncmp(section, k->name, slen) != 0) {
+			g_strlcpy(section, k->name, MIN(slen + 1, sizeof section));
+			g_string_append_printf(out, "%s:\n", section);
+		}
+		g_string_append_printf(out, "  %s: ", dot + 1);
+		switch (k->type) {
+		case KEY_STRING:
+		case KEY_ENUM: append_quoted(out, *(char **)f); break;
+		case KEY_LIST: {
+			char **list = *(char ***)f;
+			g_string_append_c(out, '[');
+			for (int j = 0; list && list[j]; j++) {
+				if (j)
+					g_string_append(out, ", ");
+				append_quoted(out, list[j]);
+			}
+			g_string_append_c(out, ']');
+			break;
+		}
+		case KEY_BOOL: g_string_append(out, *(gboolean *)f ? "true" : "false"); break;
+		case KEY_UINT:
+		case KEY_DURATION:
+			g_string_append_printf(out, "%u%s", *(guint *)f,
+			                       k->type == KEY_DURATION ? "s" : "");
+			break;
+		case KEY_SIZE:
+			g_string_append_printf(out, "%" G_GUINT64_FORMAT, *(guint64 *)f);
+			break;
+		case KEY_MODE: g_string_append_printf(out, "\"%04o\"", *(guint *)f); break;
+		}
+		g_string_append_printf(out, "    # %s\n", k->doc);
+	}
+	return out;
+}

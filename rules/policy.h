@@ -1,0 +1,37 @@
+/*
+ * policy.h - filename rules for attachments
+ *
+ * SUMMARY
+ *	Ordered allow and deny rules on attachment names (case-insensitive
+ *	regular expressions, from policy.allow_filenames and
+ *	policy.deny_filenames).  Allow rules are tried first; the first deny
+ *	rule that matches blocks the part.  Names are compared after trailing
+ *	dots and spaces are removed (Windows ignores them) and with
+ *	right-to-left override characters removed, so "x.exe." and
+ *	"cod\u202Eexe.txt" cannot hide an extension.
+ */
+#ifndef MQSIFT_RULES_POLICY_H
+#define MQSIFT_RULES_POLICY_H
+
+#include <glib.h>
+
+#include "rules/config.h"
+
+typedef struct Policy Policy;
+
+/* policy_new - compile the rules of @config; NULL with @error naming a bad pattern */
+Policy *policy_new(const MqConfig *config, GError **error);
+
+/* policy_free - free and clear */
+void policy_free(Policy **policy);
+
+/*
+ * policy_check_filename - NULL if @filename may pass, else a newly allocated
+ * text that says which rule blocked it (for logs and X-Virus-Status).
+ */
+char *policy_check_filename(const Policy *policy, const char *filename);
+
+/* policy_default_deny - the shipped default deny pattern (borrowed) */
+const char *policy_default_deny(void);
+
+#endif
