@@ -1,0 +1,194 @@
+/*
+ * store.c - SQLite store of processed messages
+ */
+#include "config.h"
+
+#include "reports/store.h"
+
+#include <sqlite3.h>
+#include <gio/gio.h>
+#include <string.h>
+
+#include "queue/durable.h"
+
+struct Store {
+	sqlite3 *db;
+	sqlite3_stmt *insert_message;
+	sqlite3_stmt *insert_finding;
+	gboolean in_tx;
+};
+
+static const char schema_v1[] =
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE IF NOT EXISTS messages ("
+    " id INTEGER PRIMARY KEY,"
+    " queue_id TEXT NOT NULL,"
+    " received INTEGER NOT NULL,"
+    " sender TEXT NOT NULL,"
+    " recipients TEXT NOT NULL,"
+    " subject TEXT,"
+    " size INTEGER NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('clean','infected','blocked','error')),"
+    " detail TEXT,"
+    " action TEXT NOT NULL,"
+    " quarantine TEXT,"
+    " ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS messages_received ON messages(received);"
+    "CREATE INDEX IF NOT EXISTS messages_queue_id ON messages(queue_id);"
+    "CREATE TABLE IF NOT EXISTS findings ("
+    " message INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    " path TEXT, filename TEXT, content_type TEXT, what TEXT, infected INTEGER);"
+    "CREATE INDEX IF NOT EXISTS findings_message ON findings(message);";
+
+/* store_error - set @error from the db */
+static void
+store_error(GError **error, sqlite3 *db, const char *what)
+{
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", what,
+	            db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+/* store_open - open and migrate */
+Store *
+store_open(const char *path, GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	sqlite3 *db = NULL;
+	char *err = NULL;
+
+	if (!durable_mkdir_p(dir, 0750, error))
+		return NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		store_error(error, db, path);
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 2000);
+	if (sqlite3_exec(db,
+	                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+	                 "PRAGMA foreign_keys=ON;",
+	                 NULL, NULL, &err) != SQLITE_OK ||
+	    sqlite3_exec(db, schema_v1, NULL, NULL, &err) != SQLITE_OK ||
+	    sqlite3_exec(db,
+	                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1');",
+	                 NULL, NULL, &err) != SQLITE_OK) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", path,
+		            err ? err : "cannot create the schema");
+		sqlite3_free(err);
+		sqlite3_close(db);
+		return NULL;
+	}
+	Store *s = g_new0(Store, 1);
+	s->db = db;
+	if (sqlite3_prepare_v2(db,
+	                       "INSERT INTO messages (queue_id, received, sender, recipients, "
+	                       "subject, size, status, detail, action, quarantine, ms) VALUES "
+	                       "(?,?,?,?,?,?,?,?,?,?,?)",
+	                       -1, &s->insert_message, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+	                       "INSERT INTO findings (message, path, filename, content_type, what, "
+	                       "infected) VALUES (?,?,?,?,?,?)",
+	                       -1, &s->insert_finding, NULL) != SQLITE_OK) {
+		store_error(error, db, path);
+		store_close(&s);
+		return NULL;
+	}
+	return s;
+}
+
+/* store_close - finalize and close */
+void
+store_close(Store **store)
+{
+	if (store == NULL || *store == NULL)
+		return;
+	Store *s = *store;
+	if (s->in_tx)
+		store_commit(s);
+	sqlite3_finalize(s->insert_message);
+	sqlite3_finalize(s->insert_finding);
+	sqlite3_close(s->db);
+	g_free(s);
+	*store = NULL;
+}
+
+/* store_db - accessor */
+struct sqlite3 *
+store_db(Store *store)
+{
+	return store->db;
+}
+
+/* store_begin - open a transaction for a batch */
+void
+store_begin(Store *store)
+{
+	if (!store->in_tx && sqlite3_exec(store->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
+		store->in_tx = TRUE;
+}
+
+/* store_commit - close the batch's transaction */
+void
+store_commit(Store *store)
+{
+	if (!store->in_tx)
+		return;
+	if (sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		g_warning("store: cannot commit: %s", sqlite3_errmsg(store->db));
+		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	store->in_tx = FALSE;
+}
+
+/* bind_text - NULL-safe text binding */
+static void
+bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* store_add - one message and its findings */
+gboolean
+store_add(Store *store, const StoreRow *row, GError **error)
+{
+	sqlite3_stmt *st = store->insert_message;
+
+	sqlite3_reset(st);
+	bind_text(st, 1, row->queue_id);
+	sqlite3_bind_int64(st, 2, row->received);
+	bind_text(st, 3, row->sender ? row->sender : "");
+	bind_text(st, 4, row->recipients ? row->recipients : "");
+	bind_text(st, 5, row->subject);
+	sqlite3_bind_int64(st, 6, row->size);
+	bind_text(st, 7, row->status);
+	bind_text(st, 8, row->detail);
+	bind_text(st, 9, row->action ? row->action : "");
+	bind_text(st, 10, row->quarantine);
+	sqlite3_bind_int64(st, 11, row->ms);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		store_error(error, store->db, "store: insert");
+		return FALSE;
+	}
+	sqlite3_int64 id = sqlite3_last_insert_rowid(store->db);
+	for (guint i = 0; i < row->n_findings; i++) {
+		const StoreFinding *f = &row->findings[i];
+		sqlite3_stmt *fs = store->insert_finding;
+
+		sqlite3_reset(fs);
+		sqlite3_bind_int64(fs, 1, id);
+		bind_text(fs, 2, f->path);
+		bind_text(fs, 3, f->filename);
+		bind_text(fs, 4, f->content_type);
+		bind_text(fs, 5, f->what);
+		sqlite3_bind_int(fs, 6, f->infected);
+		if (sqlite3_step(fs) != SQLITE_DONE) {
+			store_error(error, store->db, "store: insert finding");
+			return FALSE;
+		}
+	}
+	return TRUE;
+}

@@ -1,0 +1,63 @@
+/*
+ * store.h - the SQLite store: one row per processed message
+ *
+ * SUMMARY
+ *	reports.database holds the table "messages" of the contract in
+ *	design.md (queue_id, received, sender, recipients, subject, size,
+ *	status, detail, action, ms) plus "findings" (one row per removed part)
+ *	and "meta" (schema version).  WAL mode; written by the master only.
+ *	Writing never holds up mail: a busy or failing database is logged and
+ *	the message goes on (store_add returns FALSE, the caller logs).
+ */
+#ifndef MQSIFT_REPORTS_STORE_H
+#define MQSIFT_REPORTS_STORE_H
+
+#include <glib.h>
+
+#define STORE_SCHEMA_VERSION 1
+
+typedef struct Store Store;
+
+/* StoreFinding - one removed part, as stored */
+typedef struct {
+	const char *path;
+	const char *filename;
+	const char *content_type;
+	const char *what;
+	gboolean infected;
+} StoreFinding;
+
+/* StoreRow - one processed message (all strings borrowed) */
+typedef struct {
+	const char *queue_id;
+	gint64 received;
+	const char *sender;
+	const char *recipients; /* comma-separated */
+	const char *subject;
+	gint64 size;
+	const char *status; /* clean | infected | blocked | error */
+	const char *detail;
+	const char *action; /* delivered | rewritten | replaced | left | ... */
+	const char *quarantine;
+	gint64 ms;
+	const StoreFinding *findings;
+	guint n_findings;
+} StoreRow;
+
+/* store_open - open (creating, migrating) the database at @path; NULL with @error */
+Store *store_open(const char *path, GError **error);
+
+/* store_close - close and clear the caller's pointer */
+void store_close(Store **store);
+
+/* store_add - insert one message; FALSE with @error (the caller logs and goes on) */
+gboolean store_add(Store *store, const StoreRow *row, GError **error);
+
+/* store_begin / store_commit - group the rows of a batch in one transaction */
+void store_begin(Store *store);
+void store_commit(Store *store);
+
+/* store_db - the sqlite3 handle (borrowed), for reports */
+struct sqlite3 *store_db(Store *store);
+
+#endif

@@ -1,0 +1,315 @@
+/*
+ * engine.c - libclamav set-up, scanning, change detection
+ *
+ * DESCRIPTION
+ *	See the traps in shared/docs/libclamav-gmime.md: an empty engine finds
+ *	nothing (so "no database" is never silently accepted), limits are
+ *	silent unless EXCEEDS_MAX heuristics are on, and ALLMATCHES returns a
+ *	single name unless the virus-found callback collects them.
+ */
+#include "config.h"
+
+#include "scanner/engine.h"
+
+#include <clamav.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct Engine {
+	struct cl_engine *cl;
+	struct cl_scan_options opts;
+	struct cl_stat stat;
+	gboolean stat_dir;   /* stat is in use (directory source) */
+	struct stat file_st; /* single-file source */
+	char *source;
+	guint sigs;
+	gboolean test_db;
+};
+
+/* engine_error_quark - the error domain */
+G_DEFINE_QUARK(mqsift - engine - error - quark, engine_error)
+
+/* engine_result_init - empty result */
+void
+engine_result_init(EngineResult *result)
+{
+	memset(result, 0, sizeof *result);
+	result->names = g_ptr_array_new_with_free_func(g_free);
+}
+
+/* engine_result_clear - free a result's contents */
+void
+engine_result_clear(EngineResult *result)
+{
+	if (result->names)
+		g_ptr_array_unref(result->names);
+	g_free(result->detail);
+	memset(result, 0, sizeof *result);
+}
+
+/* add_name - record one signature name, once */
+static void
+add_name(EngineResult *r, const char *name)
+{
+	for (guint i = 0; i < r->names->len; i++)
+		if (strcmp(g_ptr_array_index(r->names, i), name) == 0)
+			return;
+	g_ptr_array_add(r->names, g_strdup(name));
+	if (g_str_has_prefix(name, "Heuristics.Limits.Exceeded"))
+		r->limits = TRUE;
+}
+
+/* on_virus_found - libclamav's all-match callback: collect every name */
+static void
+on_virus_found(int fd, const char *virname, void *context)
+{
+	if (context != NULL && virname != NULL)
+		add_name(context, virname);
+}
+
+/* is_database_name - a file name libclamav loads signatures from */
+static gboolean
+is_database_name(const char *name)
+{
+	static const char *const exts[] = {".cvd", ".cld",  ".cud", ".hdb", ".hsb", ".hdu", ".hsu",
+	                                   ".mdb", ".msb",  ".mdu", ".msu", ".ndb", ".ndu", ".ldb",
+	                                   ".ldu", ".idb",  ".cdb", ".cbc", ".pdb", ".gdb", ".wdb",
+	                                   ".yar", ".yara", ".imp", NULL};
+	const char *dot = strrchr(name, '.');
+
+	return dot != NULL && g_strv_contains((const char *const *)exts, dot);
+}
+
+/* on_clamav_message - libclamav's own messages, through GLib logging */
+static void
+on_clamav_message(enum cl_msg severity, const char *fullmsg, const char *msg, void *context)
+{
+	g_autofree char *text = g_strstrip(g_strdup(msg));
+
+	if (severity == CL_MSG_ERROR)
+		g_warning("libclamav: %s", text);
+	else
+		g_debug("libclamav: %s", text);
+}
+
+/* has_database - TRUE if @dir holds at least one file libclamav would load */
+static gboolean
+has_database(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return FALSE;
+	if (S_ISREG(st.st_mode))
+		return TRUE;
+	GDir *d = g_dir_open(path, 0, NULL);
+	if (d == NULL)
+		return FALSE;
+	const char *name;
+	gboolean found = FALSE;
+	while (!found && (name = g_dir_read_name(d)) != NULL)
+		found = is_database_name(name);
+	g_dir_close(d);
+	return found;
+}
+
+/* set_limit - cl_engine_set_num with a log on failure */
+static gboolean
+set_limit(struct cl_engine *cl, enum cl_engine_field f, long long v, GError **error)
+{
+	cl_error_t rc = cl_engine_set_num(cl, f, v);
+
+	if (rc != CL_SUCCESS) {
+		g_set_error(error, ENGINE_ERROR, 0, "cannot set engine limit %d: %s", (int)f,
+		            cl_strerror(rc));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* engine_new - load and compile */
+Engine *
+engine_new(const MqConfig *config, GError **error)
+{
+	static gsize initialised;
+	cl_error_t rc;
+
+	if (g_once_init_enter(&initialised)) {
+		rc = cl_init(CL_INIT_DEFAULT);
+		if (rc != CL_SUCCESS) {
+			g_set_error(error, ENGINE_ERROR, 0, "cannot initialise libclamav: %s",
+			            cl_strerror(rc));
+			return NULL;
+		}
+		cl_set_clcb_msg(on_clamav_message);
+		g_once_init_leave(&initialised, 1);
+	}
+	Engine *e = g_new0(Engine, 1);
+	const char *source = config->scanner_signatures;
+	if (!has_database(source)) {
+		g_warning("no ClamAV database in %s: using the TEST signatures shipped with mqsift "
+		          "(%s), which only know EICAR and clam.exe. Install clamav-freshclam "
+		          "or point scanner.signatures at a real database.",
+		          source, MQSIFT_TEST_SIGNATURES);
+		source = MQSIFT_TEST_SIGNATURES;
+		e->test_db = TRUE;
+		if (!has_database(source)) {
+			g_set_error(error, ENGINE_ERROR, 0,
+			            "no ClamAV database in %s, nor test signatures in %s",
+			            config->scanner_signatures, source);
+			g_free(e);
+			return NULL;
+		}
+	}
+	e->source = g_strdup(source);
+	e->cl = cl_engine_new();
+	if (e->cl == NULL) {
+		g_set_error(error, ENGINE_ERROR, 0, "cannot create a libclamav engine");
+		g_free(e->source);
+		g_free(e);
+		return NULL;
+	}
+	if (!set_limit(e->cl, CL_ENGINE_MAX_SCANSIZE, (long long)config->scanner_max_scan_size,
+	               error) ||
+	    !set_limit(e->cl, CL_ENGINE_MAX_FILESIZE, (long long)config->scanner_max_file_size,
+	               error) ||
+	    !set_limit(e->cl, CL_ENGINE_MAX_RECURSION, config->scanner_max_recursion, error) ||
+	    !set_limit(e->cl, CL_ENGINE_MAX_FILES, config->scanner_max_files, error) ||
+	    !set_limit(e->cl, CL_ENGINE_MAX_SCANTIME,
+	               (long long)config->scanner_max_scan_time * 1000, error)) {
+		engine_free(&e);
+		return NULL;
+	}
+	cl_engine_set_clcb_virus_found(e->cl, on_virus_found);
+	rc = cl_load(source, e->cl, &e->sigs, CL_DB_STDOPT);
+	if (rc != CL_SUCCESS) {
+		g_set_error(error, ENGINE_ERROR, 0, "cannot load the signature database %s: %s",
+		            source, cl_strerror(rc));
+		engine_free(&e);
+		return NULL;
+	}
+	if (e->sigs == 0) {
+		g_set_error(error, ENGINE_ERROR, 0, "the signature database %s holds no signature",
+		            source);
+		engine_free(&e);
+		return NULL;
+	}
+	rc = cl_engine_compile(e->cl);
+	if (rc != CL_SUCCESS) {
+		g_set_error(error, ENGINE_ERROR, 0, "cannot compile the engine from %s: %s", source,
+		            cl_strerror(rc));
+		engine_free(&e);
+		return NULL;
+	}
+	e->opts.general = CL_SCAN_GENERAL_ALLMATCHES | CL_SCAN_GENERAL_HEURISTICS;
+	e->opts.parse = ~0u;
+	e->opts.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX;
+	e->opts.mail = 0;
+	struct stat st;
+	if (stat(source, &st) == 0 && S_ISDIR(st.st_mode)) {
+		cl_statinidir(source, &e->stat);
+		e->stat_dir = TRUE;
+	} else {
+		e->file_st = st;
+	}
+	return e;
+}
+
+/* engine_free - free and clear */
+void
+engine_free(Engine **engine)
+{
+	if (engine == NULL || *engine == NULL)
+		return;
+	Engine *e = *engine;
+	if (e->cl)
+		cl_engine_free(e->cl);
+	if (e->stat_dir)
+		cl_statfree(&e->stat);
+	g_free(e->source);
+	g_free(e);
+	*engine = NULL;
+}
+
+/* engine_signature_count - accessor */
+guint
+engine_signature_count(const Engine *engine)
+{
+	return engine->sigs;
+}
+
+/* engine_source - accessor */
+const char *
+engine_source(const Engine *engine)
+{
+	return engine->source;
+}
+
+/* engine_is_test_db - accessor */
+gboolean
+engine_is_test_db(const Engine *engine)
+{
+	return engine->test_db;
+}
+
+/* finish_scan - turn a return code into the result */
+static void
+finish_scan(cl_error_t rc, const char *virname, EngineResult *result)
+{
+	if (rc == CL_VIRUS) {
+		if (virname != NULL)
+			add_name(result, virname);
+	} else if (rc != CL_CLEAN) {
+		result->error = TRUE;
+		g_free(result->detail);
+		result->detail = g_strdup(cl_strerror(rc));
+	}
+}
+
+/* engine_scan_buffer - scan memory */
+void
+engine_scan_buffer(Engine *engine, const void *data, gsize len, const char *name,
+                   EngineResult *result)
+{
+	const char *virname = NULL;
+	unsigned long scanned = 0;
+
+	if (len == 0)
+		return;
+	cl_fmap_t *map = cl_fmap_open_memory(data, len);
+	if (map == NULL) {
+		result->error = TRUE;
+		result->detail = g_strdup("cannot map the buffer");
+		return;
+	}
+	cl_error_t rc =
+	    cl_scanmap_callback(map, name, &virname, &scanned, engine->cl, &engine->opts, result);
+	cl_fmap_close(map);
+	finish_scan(rc, virname, result);
+}
+
+/* engine_scan_fd - scan a descriptor */
+void
+engine_scan_fd(Engine *engine, int fd, const char *name, EngineResult *result)
+{
+	const char *virname = NULL;
+	unsigned long scanned = 0;
+	cl_error_t rc =
+	    cl_scandesc_callback(fd, name, &virname, &scanned, engine->cl, &engine->opts, result);
+
+	finish_scan(rc, virname, result);
+}
+
+/* engine_changed - has the database changed on disk? */
+gboolean
+engine_changed(Engine *engine)
+{
+	if (engine->stat_dir)
+		return cl_statchkdir(&engine->stat) == 1;
+	struct stat st;
+	if (stat(engine->source, &st) < 0)
+		return FALSE;
+	return st.st_mtime != engine->file_st.st_mtime || st.st_ino != engine->file_st.st_ino ||
+	       st.st_size != engine->file_st.st_size;
+}

@@ -1,0 +1,69 @@
+/*
+ * engine.h - the libclamav engine: load once, scan buffers and files, reload
+ *
+ * SUMMARY
+ *	An Engine is a compiled libclamav engine with mqsift's limits and scan
+ *	options: all matches reported (every signature name, through the
+ *	virus-found callback), every parser on, heuristics on including
+ *	EXCEEDS_MAX, so a file beyond a limit is reported as
+ *	"Heuristics.Limits.Exceeded.*" instead of passing as clean.
+ *
+ *	When scanner.signatures holds no database at all, the test databases
+ *	shipped with mqsift are loaded instead and the log says so loudly; a
+ *	database that exists but fails to load is an error (nothing is
+ *	scanned with a half-loaded engine).
+ */
+#ifndef MQSIFT_SCANNER_ENGINE_H
+#define MQSIFT_SCANNER_ENGINE_H
+
+#include <glib.h>
+
+#include "rules/config.h"
+
+#define ENGINE_ERROR (engine_error_quark())
+GQuark engine_error_quark(void);
+
+typedef struct Engine Engine;
+
+/* EngineResult - what one scan found */
+typedef struct {
+	gboolean error;   /* the scan itself failed; see detail */
+	GPtrArray *names; /* signature names (owned strings), empty if clean */
+	gboolean limits;  /* a Heuristics.Limits.Exceeded.* name is among them */
+	char *detail;     /* error text, or NULL */
+} EngineResult;
+
+/*
+ * engine_new - initialise libclamav (once per process), load @config's
+ * signatures (or the shipped test ones, see above), compile.  Returns a new
+ * Engine or NULL with @error.
+ */
+Engine *engine_new(const MqConfig *config, GError **error);
+
+/* engine_free - free and clear the caller's pointer */
+void engine_free(Engine **engine);
+
+/* engine_signature_count - signatures loaded */
+guint engine_signature_count(const Engine *engine);
+
+/* engine_source - what was loaded (directory or file), borrowed */
+const char *engine_source(const Engine *engine);
+
+/* engine_is_test_db - TRUE if the shipped test databases stand in for a real one */
+gboolean engine_is_test_db(const Engine *engine);
+
+/* engine_scan_buffer - scan @len bytes; fills @result (engine_result_clear it) */
+void engine_scan_buffer(Engine *engine, const void *data, gsize len, const char *name,
+                        EngineResult *result);
+
+/* engine_scan_fd - scan a whole file */
+void engine_scan_fd(Engine *engine, int fd, const char *name, EngineResult *result);
+
+/* engine_result_init / engine_result_clear - set up and free a result */
+void engine_result_init(EngineResult *result);
+void engine_result_clear(EngineResult *result);
+
+/* engine_changed - TRUE if the signature databases changed since loading */
+gboolean engine_changed(Engine *engine);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * log.c - GLib log handler that writes to syslog and stderr
+ */
+#include "config.h"
+
+#include "scanner/log.h"
+
+#include <stdio.h>
+#include <syslog.h>
+
+static gboolean log_stderr, log_syslog, log_verbose;
+
+/* log_handler - one line per message, with a level word on stderr */
+static void
+log_handler(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+	int prio;
+	const char *word;
+
+	switch (level & G_LOG_LEVEL_MASK) {
+	case G_LOG_LEVEL_ERROR:
+		prio = LOG_ERR;
+		word = "fatal";
+		break;
+	case G_LOG_LEVEL_CRITICAL:
+		prio = LOG_ERR;
+		word = "error";
+		break;
+	case G_LOG_LEVEL_WARNING:
+		prio = LOG_WARNING;
+		word = "warning";
+		break;
+	case G_LOG_LEVEL_MESSAGE:
+		prio = LOG_NOTICE;
+		word = NULL;
+		break;
+	case G_LOG_LEVEL_INFO:
+		prio = LOG_INFO;
+		word = NULL;
+		break;
+	default:
+		prio = LOG_DEBUG;
+		word = "debug";
+		break;
+	}
+	if (prio == LOG_DEBUG && !log_verbose)
+		return;
+	if (domain != NULL && g_strcmp0(domain, "mqsift") != 0 && prio > LOG_WARNING &&
+	    !log_verbose)
+		return; /* libraries' chatter */
+	if (log_syslog)
+		syslog(prio, "%s", message);
+	if (log_stderr) {
+		if (word)
+			fprintf(stderr, "mqsift: %s: %s\n", word, message);
+		else
+			fprintf(stderr, "mqsift: %s\n", message);
+	}
+}
+
+/* log_init - route GLib logging */
+void
+log_init(gboolean to_stderr, gboolean to_syslog, gboolean verbose)
+{
+	log_stderr = to_stderr;
+	log_syslog = to_syslog;
+	log_verbose = verbose;
+	if (to_syslog)
+		openlog("mqsift", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	g_log_set_default_handler(log_handler, NULL);
+}

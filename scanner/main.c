@@ -1,0 +1,450 @@
+/*
+ * main.c - the mqsift command line
+ *
+ * SUMMARY
+ *	mqsift run [-c FILE] [--once] [--foreground]
+ *	mqsift scan [-c FILE] [--json] FILE...
+ *	mqsift lint [-c FILE] [--print]
+ *	mqsift quarantine [-c FILE] list | show REF | release REF | purge
+ *	mqsift version
+ *
+ * DIAGNOSTICS
+ *	Exit status: 0 success, 1 "found something" (scan) or "problems" (lint)
+ *	or "not found" (quarantine), 2 an error.
+ */
+#include "config.h"
+
+#include <gmime/gmime.h>
+#include <errno.h>
+#include <locale.h>
+#include <stdio.h>
+#include <gio/gio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "queue/durable.h"
+#include "queue/qdir.h"
+#include "rules/config.h"
+#include "rules/policy.h"
+#include "scanner/engine.h"
+#include "scanner/log.h"
+#include "scanner/quarantine.h"
+#include "scanner/run.h"
+#include "scanner/scan.h"
+
+static char *opt_config;
+static gboolean opt_verbose;
+
+static const GOptionEntry common_entries[] = {
+    {"config", 'c', 0, G_OPTION_ARG_FILENAME, &opt_config,
+     "configuration file (default " MQSIFT_DEFAULT_CONFIG ")", "FILE"},
+    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "log debugging detail", NULL},
+    {NULL}};
+
+/* usage - the command summary */
+static int
+usage(FILE *out, int status)
+{
+	fprintf(out,
+	        "usage: mqsift COMMAND [OPTIONS]\n\n"
+	        "  run [-c FILE] [--once] [--foreground]  move mail from the inbound queue(s)\n"
+	        "                                        to the outgoing queue, scanning it\n"
+	        "  scan [-c FILE] [--json] FILE...        scan message files (exit 1: found)\n"
+	        "  lint [-c FILE] [--print]               check configuration, queues, engine\n"
+	        "  quarantine [-c FILE] list|show REF|release REF|purge\n"
+	        "  version                                print the version\n\n"
+	        "See mqsift(8).\n");
+	return status;
+}
+
+/* parse_options - GOption parsing for one subcommand; FALSE on a usage error */
+static gboolean
+parse_options(const char *cmd, const GOptionEntry *extra, int *argc, char ***argv)
+{
+	g_autofree char *param = g_strdup_printf("%s", cmd);
+	GOptionContext *ctx = g_option_context_new(param);
+	GError *error = NULL;
+
+	g_option_context_add_main_entries(ctx, common_entries, NULL);
+	if (extra)
+		g_option_context_add_main_entries(ctx, extra, NULL);
+	gboolean ok = g_option_context_parse(ctx, argc, argv, &error);
+	if (!ok) {
+		fprintf(stderr, "mqsift %s: %s\n", cmd, error->message);
+		g_error_free(error);
+	}
+	g_option_context_free(ctx);
+	return ok;
+}
+
+/* load_config_or_die - the configuration, or a message and NULL */
+static MqConfig *
+load_config(void)
+{
+	GError *error = NULL;
+	MqConfig *config = config_load(opt_config, opt_config != NULL, &error);
+
+	if (config == NULL) {
+		fprintf(stderr, "mqsift: configuration error:\n%s\n", error->message);
+		g_error_free(error);
+	}
+	return config;
+}
+
+/* cmd_run - mqsift run */
+static int
+cmd_run(int argc, char **argv)
+{
+	gboolean once = FALSE, foreground = FALSE;
+	const GOptionEntry entries[] = {{"once", 0, 0, G_OPTION_ARG_NONE, &once,
+	                                 "process the messages present, then exit (cron mode)",
+	                                 NULL},
+	                                {"foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
+	                                 "do not detach; log to stderr as well", NULL},
+	                                {NULL}};
+
+	if (!parse_options("run", entries, &argc, &argv))
+		return 2;
+	log_init(foreground || once || isatty(2), TRUE, opt_verbose);
+	MqConfig *config = load_config();
+	if (config == NULL)
+		return 2;
+	if (!once && !foreground && daemon(0, 0) < 0) {
+		g_critical("cannot detach: %s", g_strerror(errno));
+		config_free(&config);
+		return 2;
+	}
+	int status = run_command(config, once);
+	config_free(&config);
+	return status;
+}
+
+/* json_string - append @s as a JSON string */
+static void
+json_string(GString *out, const char *s)
+{
+	g_string_append_c(out, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			g_string_append_printf(out, "\\%c", *p);
+		else if (*p < 0x20)
+			g_string_append_printf(out, "\\u%04x", *p);
+		else
+			g_string_append_c(out, (char)*p);
+	}
+	g_string_append_c(out, '"');
+}
+
+/* cmd_scan - mqsift scan FILE... */
+static int
+cmd_scan(int argc, char **argv)
+{
+	gboolean json = FALSE;
+	const GOptionEntry entries[] = {
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "one JSON object per line", NULL}, {NULL}};
+
+	if (!parse_options("scan FILE...", entries, &argc, &argv))
+		return 2;
+	log_init(TRUE, FALSE, opt_verbose);
+	if (argc < 2) {
+		fprintf(stderr, "mqsift scan: no file given\n");
+		return 2;
+	}
+	MqConfig *config = load_config();
+	if (config == NULL)
+		return 2;
+	GError *error = NULL;
+	Policy *policy = policy_new(config, &error);
+	Engine *engine = policy ? engine_new(config, &error) : NULL;
+	if (engine == NULL) {
+		fprintf(stderr, "mqsift scan: %s\n", error->message);
+		g_error_free(error);
+		policy_free(&policy);
+		config_free(&config);
+		return 2;
+	}
+	int status = 0;
+	for (int i = 1; i < argc; i++) {
+		g_autofree char *data = NULL;
+		gsize len;
+		ScanReport rep;
+
+		if (!g_file_get_contents(argv[i], &data, &len, &error)) {
+			fprintf(stderr, "mqsift scan: %s\n", error->message);
+			g_clear_error(&error);
+			status = 2;
+			continue;
+		}
+		ScanContext ctx = {config, engine, policy, NULL};
+		scan_message(&ctx, data, len, &rep);
+		g_autofree char *st = scan_status_header(&rep);
+		if (json) {
+			GString *o = g_string_new("{\"file\":");
+			json_string(o, argv[i]);
+			g_string_append(o, ",\"verdict\":");
+			json_string(o, verdict_name(rep.verdict));
+			g_string_append(o, ",\"status\":");
+			json_string(o, st);
+			g_string_append(o, ",\"names\":[");
+			for (guint k = 0; k < rep.names->len; k++) {
+				if (k)
+					g_string_append_c(o, ',');
+				json_string(o, g_ptr_array_index(rep.names, k));
+			}
+			g_string_append(o, "],\"parts\":[");
+			for (guint k = 0; k < rep.findings->len; k++) {
+				const Finding *f = g_ptr_array_index(rep.findings, k);
+				g_string_append(o, k ? ",{\"path\":" : "{\"path\":");
+				json_string(o, f->path);
+				g_string_append(o, ",\"filename\":");
+				json_string(o, f->filename ? f->filename : "");
+				g_string_append(o, ",\"found\":");
+				json_string(o, f->what);
+				g_string_append_c(o, '}');
+			}
+			g_string_append(o, "]}");
+			printf("%s\n", o->str);
+			g_string_free(o, TRUE);
+		} else {
+			printf("%s: %s\n", argv[i], st);
+			for (guint k = 0; k < rep.findings->len; k++) {
+				const Finding *f = g_ptr_array_index(rep.findings, k);
+				printf("  part %s%s%s: %s\n", f->path, f->filename ? " " : "",
+				       f->filename ? f->filename : "", f->what);
+			}
+		}
+		if (rep.verdict == VERDICT_ERROR)
+			status = 2;
+		else if (rep.verdict != VERDICT_CLEAN && status == 0)
+			status = 1;
+		scan_report_clear(&rep);
+	}
+	engine_free(&engine);
+	policy_free(&policy);
+	config_free(&config);
+	return status;
+}
+
+/* the built-in test message of lint: EICAR in a base64 attachment */
+static const char lint_message[] =
+    "From: lint@localhost\nTo: lint@localhost\nSubject: mqsift lint\nMIME-Version: 1.0\n"
+    "Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\n"
+    "test\n--b\nContent-Type: application/octet-stream\n"
+    "Content-Disposition: attachment; filename=\"eicar.com.txt\"\n"
+    "Content-Transfer-Encoding: base64\n\n"
+    "WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNU\n"
+    "LUZJTEUhJEgrSCo=\n--b--\n";
+
+/* sendmail_lock_type - "flock" or "posix" as the host's sendmail was built, or NULL */
+static char *
+sendmail_lock_type(void)
+{
+	const char *argv[] = {SENDMAIL_PATH, "-d0.10", "-bt", NULL};
+	g_autofree char *out = NULL;
+	int wait_status;
+
+	if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out,
+	                  NULL, &wait_status, NULL))
+		return NULL;
+	if (out == NULL || strstr(out, "Compiled with:") == NULL)
+		return NULL;
+	g_autoptr(GRegex) re = g_regex_new("\\bHASFLOCK\\b", 0, 0, NULL);
+	return g_strdup(g_regex_match(re, out, 0, NULL) ? "flock" : "posix");
+}
+
+/* check_queue - lint of one queue directory */
+static gboolean
+check_queue(const char *what, const char *path, GString *problems)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		g_string_append_printf(problems, "%s %s: %s\n", what, path, g_strerror(errno));
+		return FALSE;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		g_string_append_printf(problems, "%s %s: not a directory\n", what, path);
+		return FALSE;
+	}
+	if (st.st_mode & S_IWOTH)
+		g_string_append_printf(problems, "%s %s: world-writable\n", what, path);
+	if (access(path, R_OK | W_OK | X_OK) < 0)
+		g_string_append_printf(problems, "%s %s: not writable by this user\n", what, path);
+	return TRUE;
+}
+
+/* cmd_lint - mqsift lint */
+static int
+cmd_lint(int argc, char **argv)
+{
+	gboolean print = FALSE;
+	const GOptionEntry entries[] = {
+	    {"print", 'p', 0, G_OPTION_ARG_NONE, &print, "show the effective configuration", NULL},
+	    {NULL}};
+
+	if (!parse_options("lint", entries, &argc, &argv))
+		return 2;
+	log_init(TRUE, FALSE, opt_verbose);
+	MqConfig *config = load_config();
+	if (config == NULL)
+		return 1;
+	if (print) {
+		GString *p = config_print(config);
+		fputs(p->str, stdout);
+		g_string_free(p, TRUE);
+	}
+	GString *problems = g_string_new(NULL);
+	GError *error = NULL;
+
+	struct stat out_st;
+	gboolean out_ok = check_queue("queue.outgoing", config->queue_outgoing, problems) &&
+	                  stat(config->queue_outgoing, &out_st) == 0;
+	for (int i = 0; config->queue_incoming[i]; i++) {
+		const char *in = config->queue_incoming[i];
+		struct stat st;
+		if (strpbrk(in, "*?[") != NULL)
+			continue;
+		if (check_queue("queue.incoming", in, problems) && out_ok && stat(in, &st) == 0 &&
+		    st.st_dev != out_st.st_dev)
+			printf("note: %s and %s are on different filesystems: bodies will be "
+			       "copied, not linked\n",
+			       in, config->queue_outgoing);
+	}
+	g_autofree char *lock = sendmail_lock_type();
+	if (lock == NULL)
+		printf("note: cannot ask %s how it locks its queue\n", SENDMAIL_PATH);
+	else if (strcmp(lock, config->queue_lock) != 0)
+		g_string_append_printf(problems,
+		                       "queue.lock is %s, but %s locks queue files with %s: set "
+		                       "queue.lock: %s\n",
+		                       config->queue_lock, SENDMAIL_PATH, lock, lock);
+	Policy *policy = policy_new(config, &error);
+	if (policy == NULL) {
+		g_string_append_printf(problems, "%s\n", error->message);
+		g_clear_error(&error);
+	}
+	Engine *engine = engine_new(config, &error);
+	if (engine == NULL) {
+		g_string_append_printf(problems, "engine: %s\n", error->message);
+		g_clear_error(&error);
+	} else if (policy != NULL) {
+		ScanContext ctx = {config, engine, policy, NULL};
+		ScanReport rep;
+		scan_message(&ctx, lint_message, strlen(lint_message), &rep);
+		if (rep.verdict != VERDICT_INFECTED)
+			g_string_append_printf(
+			    problems,
+			    "engine: the built-in EICAR test message was not "
+			    "detected (%s): the signatures in %s are not usable\n",
+			    verdict_name(rep.verdict), engine_source(engine));
+		else
+			printf(
+			    "engine: %u signatures from %s%s; EICAR test message detected (%s)\n",
+			    engine_signature_count(engine), engine_source(engine),
+			    engine_is_test_db(engine) ? " (TEST signatures only)" : "",
+			    (char *)g_ptr_array_index(rep.names, 0));
+		scan_report_clear(&rep);
+	}
+	engine_free(&engine);
+	policy_free(&policy);
+	int status = problems->len > 0 ? 1 : 0;
+	if (status)
+		fprintf(stderr, "%s", problems->str);
+	else
+		printf("configuration %s: ok\n", config->source);
+	g_string_free(problems, TRUE);
+	config_free(&config);
+	return status;
+}
+
+/* cmd_quarantine - list, show, release, purge */
+static int
+cmd_quarantine(int argc, char **argv)
+{
+	if (!parse_options("quarantine list|show REF|release REF|purge", NULL, &argc, &argv))
+		return 2;
+	log_init(TRUE, TRUE, opt_verbose);
+	if (argc < 2)
+		return usage(stderr, 2);
+	MqConfig *config = load_config();
+	if (config == NULL)
+		return 2;
+	const char *sub = argv[1];
+	GError *error = NULL;
+	GString *out = g_string_new(NULL);
+	int status = 0;
+
+	if (strcmp(sub, "list") == 0) {
+		guint n = quarantine_list(config, out);
+		fputs(out->str, stdout);
+		if (n == 0)
+			printf("(the quarantine is empty)\n");
+	} else if (strcmp(sub, "show") == 0 && argc == 3) {
+		if (quarantine_show(config, argv[2], out, &error)) {
+			fputs(out->str, stdout);
+		} else {
+			fprintf(stderr, "mqsift quarantine show: %s\n", error->message);
+			status = 1;
+		}
+	} else if (strcmp(sub, "release") == 0 && argc == 3) {
+		QueueLock lock = g_strcmp0(config->queue_lock, "posix") == 0 ? QUEUE_LOCK_POSIX
+		                                                             : QUEUE_LOCK_FLOCK;
+		QueueDir *outq = qdir_open(config->queue_outgoing, lock, &error);
+		char *id = outq ? quarantine_release(config, outq, argv[2], &error) : NULL;
+		if (id) {
+			g_message("%s: released into %s as %s", argv[2], config->queue_outgoing,
+			          id);
+			printf("released %s as %s\n", argv[2], id);
+			g_free(id);
+		} else {
+			fprintf(stderr, "mqsift quarantine release: %s\n", error->message);
+			status = g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? 1 : 2;
+		}
+		qdir_free(&outq);
+	} else if (strcmp(sub, "purge") == 0 && argc == 2) {
+		guint n = quarantine_purge(config, &error);
+		printf("purged %u entr%s older than %u days\n", n, n == 1 ? "y" : "ies",
+		       config->quarantine_keep_days);
+	} else {
+		status = usage(stderr, 2);
+	}
+	g_clear_error(&error);
+	g_string_free(out, TRUE);
+	config_free(&config);
+	return status;
+}
+
+/* main - dispatch */
+int
+main(int argc, char **argv)
+{
+	setlocale(LC_ALL, "");
+	if (argc < 2)
+		return usage(stderr, 2);
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0)
+		return usage(stdout, 0);
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("mqsift %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	g_mime_init();
+	argv++;
+	argc--;
+	int status;
+	if (strcmp(cmd, "run") == 0)
+		status = cmd_run(argc, argv);
+	else if (strcmp(cmd, "scan") == 0)
+		status = cmd_scan(argc, argv);
+	else if (strcmp(cmd, "lint") == 0)
+		status = cmd_lint(argc, argv);
+	else if (strcmp(cmd, "quarantine") == 0)
+		status = cmd_quarantine(argc, argv);
+	else {
+		fprintf(stderr, "mqsift: unknown command \"%s\"\n", cmd);
+		status = usage(stderr, 2);
+	}
+	g_mime_shutdown();
+	return status;
+}

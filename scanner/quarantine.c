@@ -1,0 +1,288 @@
+/*
+ * quarantine.c - the quarantine directory: store, list, show, release, purge
+ */
+#include "config.h"
+
+#include "scanner/quarantine.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "queue/commit.h"
+#include "queue/durable.h"
+
+#define ENTRY_MODE 0600
+#define DIR_MODE 0700
+
+/* quarantine_ref - "YYYYMMDD/<id>" for today (UTC) */
+char *
+quarantine_ref(const char *id)
+{
+	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+	g_autofree char *day = g_date_time_format(now, "%Y%m%d");
+
+	return g_strdup_printf("%s/%s", day, id);
+}
+
+/* quarantine_valid_ref - 8 digits, a slash, a queue ID: no way out of the directory */
+gboolean
+quarantine_valid_ref(const char *ref)
+{
+	if (ref == NULL || strlen(ref) < 10)
+		return FALSE;
+	for (int i = 0; i < 8; i++)
+		if (!g_ascii_isdigit(ref[i]))
+			return FALSE;
+	return ref[8] == '/' && qdir_valid_id(ref + 9);
+}
+
+/* write_entry_file - one durable file of an entry */
+static gboolean
+write_entry_file(const char *dir, const char *name, const void *data, gsize len, GError **error)
+{
+	g_autofree char *path = g_build_filename(dir, name, NULL);
+
+	return durable_write_file(path, data, len, ENTRY_MODE, (gid_t)-1, error);
+}
+
+/* remove_tree - rm -r of an entry directory (no symlinks followed) */
+static void
+remove_tree(const char *dir)
+{
+	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *name;
+
+	if (d != NULL) {
+		while ((name = g_dir_read_name(d)) != NULL) {
+			g_autofree char *p = g_build_filename(dir, name, NULL);
+			struct stat st;
+
+			if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+				remove_tree(p);
+			else
+				unlink(p);
+		}
+		g_dir_close(d);
+	}
+	rmdir(dir);
+}
+
+/* quarantine_store - write one entry */
+gboolean
+quarantine_store(const MqConfig *config, const char *ref, const Qf *qf, const char *message,
+                 gsize len, const ScanReport *report, GError **error)
+{
+	g_return_val_if_fail(quarantine_valid_ref(ref), FALSE);
+	g_autofree char *dir = g_build_filename(config->quarantine_dir, ref, NULL);
+	g_autofree char *parent = g_path_get_dirname(dir);
+
+	if (!durable_mkdir_p(parent, DIR_MODE, error))
+		return FALSE;
+	if (mkdir(dir, DIR_MODE) < 0) {
+		if (errno != EEXIST) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			            "cannot create %s: %s", dir, g_strerror(errno));
+			return FALSE;
+		}
+		/* a previous attempt died half way: start it again */
+		remove_tree(dir);
+		if (mkdir(dir, DIR_MODE) < 0) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			            "cannot create %s: %s", dir, g_strerror(errno));
+			return FALSE;
+		}
+	}
+	GString *env = qf_serialize(qf);
+	GString *info = g_string_new(NULL);
+	g_autofree char *status = scan_status_header(report);
+	g_autofree char *subject = qf_header_get(qf, "Subject");
+	g_autoptr(GPtrArray) rcpts = qf_recipients(qf);
+
+	g_string_append_printf(info, "reference: %s\nreceived: %" G_GINT64_FORMAT "\n", ref,
+	                       g_get_real_time() / G_USEC_PER_SEC);
+	g_string_append_printf(info, "sender: %s\n", qf_sender(qf));
+	for (guint i = 0; i < rcpts->len; i++)
+		g_string_append_printf(info, "recipient: %s\n",
+		                       (char *)g_ptr_array_index(rcpts, i));
+	g_string_append_printf(info, "subject: %s\nverdict: %s\nstatus: %s\n",
+	                       subject ? subject : "", verdict_name(report->verdict), status);
+	for (guint i = 0; i < report->findings->len; i++) {
+		const Finding *f = g_ptr_array_index(report->findings, i);
+		g_string_append_printf(info, "part: %s | %s | %s | %s | %s\n", f->path,
+		                       f->filename ? f->filename : "-", f->content_type, f->what,
+		                       f->content ? f->saved_name : "-");
+	}
+	gboolean ok = write_entry_file(dir, "message.eml", message, len, error) &&
+	              write_entry_file(dir, "envelope", env->str, env->len, error);
+	for (guint i = 0; ok && i < report->findings->len; i++) {
+		const Finding *f = g_ptr_array_index(report->findings, i);
+		gsize plen;
+		const void *pdata;
+
+		if (f->content == NULL)
+			continue;
+		pdata = g_bytes_get_data(f->content, &plen);
+		ok = write_entry_file(dir, f->saved_name, pdata, plen, error);
+	}
+	/* "info" last: an entry without it is incomplete and is redone or purged */
+	ok = ok && write_entry_file(dir, "info", info->str, info->len, error) &&
+	     durable_sync_dir(dir, error) && durable_sync_dir(parent, error);
+	g_string_free(env, TRUE);
+	g_string_free(info, TRUE);
+	if (!ok)
+		remove_tree(dir);
+	return ok;
+}
+
+/* compare_strings - GPtrArray sort of strings */
+static gint
+compare_strings(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* quarantine_list - every entry with its info summary */
+guint
+quarantine_list(const MqConfig *config, GString *out)
+{
+	GDir *top = g_dir_open(config->quarantine_dir, 0, NULL);
+	GPtrArray *days = g_ptr_array_new_with_free_func(g_free);
+	const char *name;
+	guint n = 0;
+
+	if (top == NULL)
+		return 0;
+	while ((name = g_dir_read_name(top)) != NULL)
+		if (strlen(name) == 8 && strspn(name, "0123456789") == 8)
+			g_ptr_array_add(days, g_strdup(name));
+	g_dir_close(top);
+	g_ptr_array_sort(days, compare_strings);
+	for (guint i = 0; i < days->len; i++) {
+		g_autofree char *daydir =
+		    g_build_filename(config->quarantine_dir, g_ptr_array_index(days, i), NULL);
+		GDir *d = g_dir_open(daydir, 0, NULL);
+		if (d == NULL)
+			continue;
+		while ((name = g_dir_read_name(d)) != NULL) {
+			g_autofree char *infop = g_build_filename(daydir, name, "info", NULL);
+			g_autofree char *info = NULL;
+			if (!g_file_get_contents(infop, &info, NULL, NULL))
+				continue;
+			char *sender = "", *status = "", *subject = "";
+			g_auto(GStrv) lines = g_strsplit(info, "\n", -1);
+			for (int k = 0; lines[k]; k++) {
+				if (g_str_has_prefix(lines[k], "sender: "))
+					sender = lines[k] + 8;
+				else if (g_str_has_prefix(lines[k], "status: "))
+					status = lines[k] + 8;
+				else if (g_str_has_prefix(lines[k], "subject: "))
+					subject = lines[k] + 9;
+			}
+			g_string_append_printf(out, "%s/%s\t%s\t%s\t%s\n",
+			                       (char *)g_ptr_array_index(days, i), name, sender,
+			                       status, subject);
+			n++;
+		}
+		g_dir_close(d);
+	}
+	g_ptr_array_unref(days);
+	return n;
+}
+
+/* quarantine_show - info and the original headers */
+gboolean
+quarantine_show(const MqConfig *config, const char *ref, GString *out, GError **error)
+{
+	if (!quarantine_valid_ref(ref)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		            "\"%s\" is not a quarantine reference (YYYYMMDD/<queue id>)", ref);
+		return FALSE;
+	}
+	g_autofree char *infop = g_build_filename(config->quarantine_dir, ref, "info", NULL);
+	g_autofree char *msgp = g_build_filename(config->quarantine_dir, ref, "message.eml", NULL);
+	g_autofree char *info = NULL, *msg = NULL;
+	gsize mlen;
+
+	if (!g_file_get_contents(infop, &info, NULL, error) ||
+	    !g_file_get_contents(msgp, &msg, &mlen, error))
+		return FALSE;
+	g_string_append(out, info);
+	g_string_append(out, "\n");
+	const char *end = strstr(msg, "\n\n");
+	g_string_append_len(out, msg, end ? end - msg + 1 : (gssize)mlen);
+	return TRUE;
+}
+
+/* quarantine_release - re-inject the original */
+char *
+quarantine_release(const MqConfig *config, QueueDir *out, const char *ref, GError **error)
+{
+	if (!quarantine_valid_ref(ref)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		            "\"%s\" is not a quarantine reference (YYYYMMDD/<queue id>)", ref);
+		return NULL;
+	}
+	g_autofree char *envp = g_build_filename(config->quarantine_dir, ref, "envelope", NULL);
+	g_autofree char *msgp = g_build_filename(config->quarantine_dir, ref, "message.eml", NULL);
+	g_autofree char *env = NULL, *msg = NULL;
+	gsize elen, mlen;
+
+	if (!g_file_get_contents(envp, &env, &elen, error) ||
+	    !g_file_get_contents(msgp, &msg, &mlen, error))
+		return NULL;
+	Qf *qf = qf_parse(env, elen, error);
+	if (qf == NULL)
+		return NULL;
+	/* the body is what follows the header block, as the qf headers were stored apart */
+	const char *sep = memmem(msg, mlen, "\n\n", 2);
+	const char *body = sep ? sep + 2 : msg + mlen;
+	g_autofree char *status = g_strdup_printf("Released from quarantine (%s)", ref);
+
+	qf_sanitize_for_outbound(qf);
+	qf_set_header(qf, "X-Virus-Status", status);
+	char *id = commit_inject(out, qf, body, (gsize)(msg + mlen - body), config->queue_file_mode,
+	                         error);
+	qf_free(&qf);
+	if (id != NULL) {
+		g_autofree char *mark =
+		    g_build_filename(config->quarantine_dir, ref, "released", NULL);
+		g_autofree char *text = g_strdup_printf("%s\n", id);
+		unlink(mark);
+		if (!g_file_set_contents(mark, text, -1, NULL))
+			g_warning("%s: released as %s, but cannot write %s", ref, id, mark);
+	}
+	return id;
+}
+
+/* quarantine_purge - drop day directories older than keep_days */
+guint
+quarantine_purge(const MqConfig *config, GError **error)
+{
+	GDir *top = g_dir_open(config->quarantine_dir, 0, NULL);
+	const char *name;
+	guint n = 0;
+
+	if (top == NULL)
+		return 0;
+	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+	g_autoptr(GDateTime) limit = g_date_time_add_days(now, -(gint)config->quarantine_keep_days);
+	g_autofree char *cut = g_date_time_format(limit, "%Y%m%d");
+	while ((name = g_dir_read_name(top)) != NULL) {
+		if (strlen(name) != 8 || strspn(name, "0123456789") != 8 || strcmp(name, cut) >= 0)
+			continue;
+		g_autofree char *day = g_build_filename(config->quarantine_dir, name, NULL);
+		GDir *d = g_dir_open(day, 0, NULL);
+		if (d != NULL) {
+			while (g_dir_read_name(d) != NULL)
+				n++;
+			g_dir_close(d);
+		}
+		remove_tree(day);
+	}
+	g_dir_close(top);
+	return n;
+}

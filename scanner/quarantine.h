@@ -1,0 +1,54 @@
+/*
+ * quarantine.h - keep what was removed, and give it back on request
+ *
+ * SUMMARY
+ *	Each quarantined message is a directory quarantine.dir/YYYYMMDD/<queue id>/
+ *	(mode 0700) holding, mode 0600, written with the durable-write helper:
+ *	  message.eml  the original message as it arrived (qf headers + df body)
+ *	  envelope     the original control file (sender, recipients, options)
+ *	  info         what was found, one "key: value" line each
+ *	  part-N.bin   each removed part, decoded, under a generated name
+ *	No path is ever built from a name found in the message.  The reference
+ *	shown to people is "YYYYMMDD/<queue id>".
+ */
+#ifndef MQSIFT_SCANNER_QUARANTINE_H
+#define MQSIFT_SCANNER_QUARANTINE_H
+
+#include <glib.h>
+
+#include "queue/qdir.h"
+#include "queue/qf.h"
+#include "rules/config.h"
+#include "scanner/scan.h"
+
+/* quarantine_ref - the reference for @id quarantined now: "YYYYMMDD/<id>"; newly allocated */
+char *quarantine_ref(const char *id);
+
+/*
+ * quarantine_store - write the entry @ref for a message (@qf, @message of
+ * @len bytes, @header_len of which are headers) and @report's findings.
+ * Returns FALSE with @error; then nothing is left half-written.
+ */
+gboolean quarantine_store(const MqConfig *config, const char *ref, const Qf *qf,
+                          const char *message, gsize len, const ScanReport *report, GError **error);
+
+/* quarantine_list - print every entry, oldest first; returns how many */
+guint quarantine_list(const MqConfig *config, GString *out);
+
+/* quarantine_show - print the entry @ref (info + headers); FALSE if not found */
+gboolean quarantine_show(const MqConfig *config, const char *ref, GString *out, GError **error);
+
+/*
+ * quarantine_release - re-inject the original message @ref into the outgoing
+ * queue @out under a new queue ID, marked "X-Virus-Status: Released".
+ * Returns the new ID, or NULL with @error.
+ */
+char *quarantine_release(const MqConfig *config, QueueDir *out, const char *ref, GError **error);
+
+/* quarantine_purge - remove entries older than quarantine.keep_days; returns how many */
+guint quarantine_purge(const MqConfig *config, GError **error);
+
+/* quarantine_valid_ref - TRUE if @ref is "YYYYMMDD/<id>" with nothing else in it */
+gboolean quarantine_valid_ref(const char *ref);
+
+#endif

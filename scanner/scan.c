@@ -1,0 +1,450 @@
+/*
+ * scan.c - raw scan, MIME walk, part scans, rewrite, verification
+ *
+ * DESCRIPTION
+ *	See scan.h for the steps.  GMime traps (shared/docs/libclamav-gmime.md):
+ *	g_mime_message_foreach skips nested messages, so the walk uses
+ *	GMimePartIter; a multipart without a boundary hides its parts in the
+ *	prologue, so the raw scan and the final rescan are what guarantee that
+ *	nothing infected is passed on.
+ */
+#include "config.h"
+
+#include "scanner/scan.h"
+
+#include <gmime/gmime.h>
+#include <string.h>
+
+#include "reports/template.h"
+
+/* verdict_name - lower-case name of a verdict, as stored */
+const char *
+verdict_name(Verdict verdict)
+{
+	switch (verdict) {
+	case VERDICT_CLEAN: return "clean";
+	case VERDICT_INFECTED: return "infected";
+	case VERDICT_BLOCKED: return "blocked";
+	case VERDICT_ERROR: return "error";
+	}
+	return "error";
+}
+
+/* finding_free - GPtrArray free func */
+static void
+finding_free(gpointer p)
+{
+	Finding *f = p;
+
+	g_free(f->path);
+	g_free(f->filename);
+	g_free(f->content_type);
+	g_free(f->what);
+	g_free(f->saved_name);
+	if (f->content)
+		g_bytes_unref(f->content);
+	g_free(f);
+}
+
+/* scan_report_clear - free contents */
+void
+scan_report_clear(ScanReport *report)
+{
+	if (report->findings)
+		g_ptr_array_unref(report->findings);
+	if (report->names)
+		g_ptr_array_unref(report->names);
+	if (report->new_body)
+		g_bytes_unref(report->new_body);
+	g_free(report->blocked);
+	g_free(report->new_content_type);
+	g_free(report->detail);
+	memset(report, 0, sizeof *report);
+}
+
+/* add_names - union of signature names */
+static void
+add_names(GPtrArray *into, GPtrArray *names)
+{
+	for (guint i = 0; i < names->len; i++) {
+		const char *n = g_ptr_array_index(names, i);
+		gboolean have = FALSE;
+
+		for (guint j = 0; j < into->len && !have; j++)
+			have = strcmp(g_ptr_array_index(into, j), n) == 0;
+		if (!have)
+			g_ptr_array_add(into, g_strdup(n));
+	}
+}
+
+/* join_names - "A, B" */
+static char *
+join_names(GPtrArray *names)
+{
+	GString *s = g_string_new(NULL);
+
+	for (guint i = 0; i < names->len; i++) {
+		if (i)
+			g_string_append(s, ", ");
+		g_string_append(s, g_ptr_array_index(names, i));
+	}
+	return g_string_free(s, FALSE);
+}
+
+/* scan_status_header - X-Virus-Status value */
+char *
+scan_status_header(const ScanReport *report)
+{
+	switch (report->verdict) {
+	case VERDICT_INFECTED: {
+		g_autofree char *names = join_names(report->names);
+		return g_strdup_printf("Infected (%s)", names);
+	}
+	case VERDICT_BLOCKED:
+		return g_strdup_printf("Blocked (%s)",
+		                       report->blocked ? report->blocked : "policy");
+	case VERDICT_ERROR:
+		return g_strdup_printf("Unscanned (%s)", report->detail ? report->detail : "error");
+	case VERDICT_CLEAN:
+		if (report->limits)
+			return g_strdup("Clean (partly scanned: a scan limit was exceeded)");
+		return g_strdup("Clean");
+	}
+	return g_strdup("Unscanned");
+}
+
+typedef struct {
+	gboolean no_boundary;
+	gboolean nesting;
+} ParseWarnings;
+
+/* on_parser_warning - remember the structural problems that hide parts */
+static void
+on_parser_warning(gint64 offset, GMimeParserWarning errcode, const gchar *item, gpointer data)
+{
+	ParseWarnings *w = data;
+
+	if (errcode == GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY)
+		w->no_boundary = TRUE;
+	else if (errcode == GMIME_CRIT_NESTING_OVERFLOW)
+		w->nesting = TRUE;
+}
+
+/* parse_message - GMime parse of a buffer (copied once into the stream) */
+static GMimeMessage *
+parse_message(const char *message, gsize len, ParseWarnings *warnings)
+{
+	GByteArray *ba = g_byte_array_sized_new((guint)len);
+	g_byte_array_append(ba, (const guint8 *)message, (guint)len);
+	GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(ba);
+	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+	GMimeParserOptions *opts = g_mime_parser_options_new();
+
+	g_mime_parser_options_set_warning_callback(opts, on_parser_warning, warnings);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	GMimeMessage *msg = g_mime_parser_construct_message(parser, opts);
+	g_mime_parser_options_free(opts);
+	g_object_unref(parser);
+	g_object_unref(stream);
+	return msg;
+}
+
+/* decode_part - the decoded content of a leaf part */
+static GBytes *
+decode_part(GMimePart *part)
+{
+	GMimeDataWrapper *content = g_mime_part_get_content(part);
+	GByteArray *ba = g_byte_array_new();
+
+	if (content != NULL) {
+		GMimeStream *out = g_mime_stream_mem_new_with_byte_array(ba);
+		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(out), FALSE);
+		g_mime_data_wrapper_write_to_stream(content, out);
+		g_object_unref(out);
+	}
+	return g_byte_array_free_to_bytes(ba);
+}
+
+/* template_vars - the variables replacement texts use */
+static GHashTable *
+template_vars(const ScanContext *ctx, GMimeMessage *msg)
+{
+	GHashTable *vars = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+	const char *host = ctx->config->scanner_hostname;
+
+	g_hash_table_insert(vars, "hostname", g_strdup(host && *host ? host : g_get_host_name()));
+	g_hash_table_insert(vars, "postmaster", g_strdup(ctx->config->notify_postmaster));
+	g_hash_table_insert(vars, "quarantine_id",
+	                    g_strdup(ctx->quarantine_ref ? ctx->quarantine_ref : "(none)"));
+	g_hash_table_insert(vars, "org", g_strdup(ctx->config->reports_org));
+	const char *subject = msg ? g_mime_message_get_subject(msg) : NULL;
+	g_hash_table_insert(vars, "subject", g_strdup(subject ? subject : ""));
+	InternetAddressList *from = msg ? g_mime_message_get_from(msg) : NULL;
+	g_hash_table_insert(vars, "sender",
+	                    from ? internet_address_list_to_string(from, NULL, FALSE)
+	                         : g_strdup("(unknown)"));
+	return vars;
+}
+
+/* replacement_part - the text/plain part that stands where a bad part was */
+static GMimeObject *
+replacement_part(const ScanContext *ctx, GMimeMessage *msg, const Finding *f)
+{
+	GHashTable *vars = template_vars(ctx, msg);
+
+	g_hash_table_insert(vars, "filename", g_strdup(f->filename ? f->filename : "(no name)"));
+	g_hash_table_insert(vars, "report", g_strdup(f->what));
+	char *text = template_render(ctx->config->reports_templates, ctx->config->reports_language,
+	                             "removed-part", vars);
+	g_hash_table_destroy(vars);
+
+	GMimeTextPart *part = g_mime_text_part_new_with_subtype("plain");
+	g_mime_text_part_set_charset(part, "utf-8");
+	g_mime_text_part_set_text(part, text);
+	g_mime_part_set_content_encoding(GMIME_PART(part), GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+	g_mime_object_set_disposition(GMIME_OBJECT(part), "inline");
+	if (f->filename) {
+		g_autofree char *name = g_strdup_printf("%s.removed.txt", f->filename);
+		g_mime_part_set_filename(GMIME_PART(part), name);
+	}
+	g_free(text);
+	return GMIME_OBJECT(part);
+}
+
+/* replace_whole - the body becomes a notice; the top-level type is set in the qf */
+static void
+replace_whole(const ScanContext *ctx, GMimeMessage *msg, const char *what, ScanReport *report)
+{
+	GHashTable *vars = template_vars(ctx, msg);
+
+	g_hash_table_insert(vars, "report", g_strdup(what));
+	g_hash_table_insert(vars, "filename", g_strdup("(the whole message)"));
+	char *text = template_render(ctx->config->reports_templates, ctx->config->reports_language,
+	                             "removed-message", vars);
+	g_hash_table_destroy(vars);
+	if (report->new_body)
+		g_bytes_unref(report->new_body);
+	report->new_body = g_bytes_new_take(text, strlen(text));
+	g_free(report->new_content_type);
+	report->new_content_type = g_strdup("text/plain; charset=utf-8");
+	report->whole_message = TRUE;
+}
+
+/* add_finding - record a removed part */
+static Finding *
+add_finding(ScanReport *report, const char *path, GMimePart *part, const char *what,
+            gboolean infected, GBytes *content)
+{
+	Finding *f = g_new0(Finding, 1);
+
+	f->path = g_strdup(path);
+	f->filename = part ? g_strdup(g_mime_part_get_filename(part)) : NULL;
+	f->content_type = part ? g_mime_content_type_get_mime_type(
+	                             g_mime_object_get_content_type(GMIME_OBJECT(part)))
+	                       : g_strdup("message/rfc822");
+	f->what = g_strdup(what);
+	f->infected = infected;
+	f->saved_name = g_strdup_printf("part-%u.bin", report->findings->len + 1);
+	f->content = content ? g_bytes_ref(content) : NULL;
+	g_ptr_array_add(report->findings, f);
+	return f;
+}
+
+/* body_of - serialize the top-level object's content (no headers), LF newlines */
+static GBytes *
+body_of(GMimeMessage *msg)
+{
+	GMimeObject *top = g_mime_message_get_mime_part(msg);
+	GByteArray *ba = g_byte_array_new();
+	GMimeStream *out = g_mime_stream_mem_new_with_byte_array(ba);
+	GMimeFormatOptions *fmt = g_mime_format_options_new();
+
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(out), FALSE);
+	g_mime_format_options_set_newline_format(fmt, GMIME_NEWLINE_FORMAT_UNIX);
+	if (top != NULL)
+		g_mime_object_write_content_to_stream(top, fmt, out);
+	g_mime_format_options_free(fmt);
+	g_object_unref(out);
+	return g_byte_array_free_to_bytes(ba);
+}
+
+/* header_length - bytes of the header block, including the blank line */
+static gsize
+header_length(const char *message, gsize len)
+{
+	for (gsize i = 0; i + 1 < len; i++) {
+		if (message[i] == '\n' && message[i + 1] == '\n')
+			return i + 2;
+		if (message[i] == '\n' && message[i + 1] == '\r' && i + 2 < len &&
+		    message[i + 2] == '\n')
+			return i + 3;
+	}
+	return len;
+}
+
+/* walk_parts - the filename policy on every leaf and, if asked, a scan of each */
+static void
+walk_parts(const ScanContext *ctx, GMimeMessage *msg, gboolean scan_parts, ScanReport *report,
+           gboolean *top_is_bad, gboolean *rewritten)
+{
+	GMimeObject *top = g_mime_message_get_mime_part(msg);
+	GMimePartIter *it;
+
+	if (top == NULL)
+		return;
+	it = g_mime_part_iter_new(GMIME_OBJECT(msg));
+	do {
+		GMimeObject *cur = g_mime_part_iter_get_current(it);
+
+		if (cur == NULL || !GMIME_IS_PART(cur))
+			continue; /* multiparts and message/rfc822 containers: the iterator descends
+			           */
+		GMimePart *part = GMIME_PART(cur);
+		g_autofree char *path = g_mime_part_iter_get_path(it);
+		guint depth = 1;
+		for (const char *p = path; *p; p++)
+			depth += *p == '.';
+		report->parts++;
+		if (report->parts > ctx->config->scanner_max_mime_parts ||
+		    depth > ctx->config->scanner_max_mime_depth) {
+			report->limits = TRUE;
+			break;
+		}
+		char *blocked = policy_check_filename(ctx->policy, g_mime_part_get_filename(part));
+		EngineResult res;
+		engine_result_init(&res);
+		GBytes *content = NULL;
+		if (scan_parts || blocked) {
+			gsize clen;
+			content = decode_part(part);
+			const void *data = g_bytes_get_data(content, &clen);
+			if (scan_parts)
+				engine_scan_buffer(ctx->engine, data, clen,
+				                   g_mime_part_get_filename(part), &res);
+		}
+		if (res.limits)
+			report->limits = TRUE;
+		gboolean infected = res.names->len > 0 && !(res.limits && res.names->len == 1);
+		if (infected || blocked) {
+			g_autofree char *names = join_names(res.names);
+			Finding *f = add_finding(report, path, part, infected ? names : blocked,
+			                         infected, content);
+			if (infected)
+				add_names(report->names, res.names);
+			if (blocked && report->blocked == NULL)
+				report->blocked = g_strdup(blocked);
+			if (cur == top) {
+				*top_is_bad = TRUE;
+			} else {
+				g_mime_part_iter_replace(it, replacement_part(ctx, msg, f));
+				*rewritten = TRUE;
+			}
+		}
+		if (content)
+			g_bytes_unref(content);
+		g_free(blocked);
+		engine_result_clear(&res);
+	} while (g_mime_part_iter_next(it));
+	g_mime_part_iter_free(it);
+}
+
+/* scan_message - see scan.h */
+void
+scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport *report)
+{
+	memset(report, 0, sizeof *report);
+	report->findings = g_ptr_array_new_with_free_func(finding_free);
+	report->names = g_ptr_array_new_with_free_func(g_free);
+	report->verdict = VERDICT_CLEAN;
+
+	if (len > ctx->config->scanner_max_message_size) {
+		report->limits = TRUE;
+		if (g_strcmp0(ctx->config->scanner_on_limits, "block") == 0) {
+			report->verdict = VERDICT_BLOCKED;
+			report->blocked = g_strdup("message larger than scanner.max_message_size");
+			add_finding(report, "message", NULL, report->blocked, FALSE, NULL);
+			replace_whole(ctx, NULL, report->blocked, report);
+		}
+		return;
+	}
+
+	/* 1: the raw message, as a whole */
+	EngineResult raw;
+	engine_result_init(&raw);
+	engine_scan_buffer(ctx->engine, message, len, "message", &raw);
+	if (raw.error) {
+		report->verdict = VERDICT_ERROR;
+		report->detail = g_strdup_printf("scan failed: %s", raw.detail);
+		engine_result_clear(&raw);
+		return;
+	}
+	report->limits = raw.limits;
+	gboolean raw_found = FALSE;
+	for (guint i = 0; i < raw.names->len; i++)
+		if (!g_str_has_prefix(g_ptr_array_index(raw.names, i),
+		                      "Heuristics.Limits.Exceeded"))
+			raw_found = TRUE;
+
+	/* 2, 3: the parts */
+	ParseWarnings warnings = {0};
+	GMimeMessage *msg = parse_message(message, len, &warnings);
+	gboolean top_is_bad = FALSE, rewritten = FALSE;
+	if (msg != NULL)
+		walk_parts(ctx, msg, raw_found, report, &top_is_bad, &rewritten);
+
+	if (raw_found) {
+		/* names the raw scan found that no part explains still count */
+		add_names(report->names, raw.names);
+	}
+	if (report->names->len > 0)
+		report->verdict = VERDICT_INFECTED;
+	else if (report->blocked != NULL)
+		report->verdict = VERDICT_BLOCKED;
+	else if (report->limits && g_strcmp0(ctx->config->scanner_on_limits, "block") == 0) {
+		report->verdict = VERDICT_BLOCKED;
+		report->blocked = g_strdup("a scan limit was exceeded");
+	}
+
+	if (report->verdict != VERDICT_CLEAN) {
+		g_autofree char *what = report->verdict == VERDICT_INFECTED
+		                            ? join_names(report->names)
+		                            : g_strdup(report->blocked);
+		gboolean whole = msg == NULL || top_is_bad || !rewritten;
+
+		if (!whole) {
+			/* 4: what goes out must be clean: rescan it */
+			GBytes *body = body_of(msg);
+			gsize hlen = header_length(message, len), blen;
+			const char *b = g_bytes_get_data(body, &blen);
+			GString *out = g_string_sized_new(hlen + blen);
+			g_string_append_len(out, message, (gssize)hlen);
+			g_string_append_len(out, b, (gssize)blen);
+			EngineResult again;
+			engine_result_init(&again);
+			engine_scan_buffer(ctx->engine, out->str, out->len, "rewritten", &again);
+			gboolean still = again.error;
+			for (guint i = 0; i < again.names->len; i++)
+				if (!g_str_has_prefix(g_ptr_array_index(again.names, i),
+				                      "Heuristics.Limits.Exceeded"))
+					still = TRUE;
+			if (still) {
+				whole = TRUE;
+				g_bytes_unref(body);
+			} else {
+				report->new_body = body;
+			}
+			engine_result_clear(&again);
+			g_string_free(out, TRUE);
+		}
+		if (whole) {
+			if (report->findings->len == 0 || !top_is_bad)
+				add_finding(report, "message", NULL, what,
+				            report->verdict == VERDICT_INFECTED, NULL);
+			replace_whole(ctx, msg, what, report);
+		}
+	}
+	(void)warnings;
+	if (msg)
+		g_object_unref(msg);
+	engine_result_clear(&raw);
+}
