@@ -1,0 +1,110 @@
+# lib.sh - shared helpers for mqsift's end-to-end tests and demo.
+#
+# A test script sources this file and calls relay_enter "$@" first: it re-runs
+# the script inside private mount, UTS and network namespaces (so nothing here
+# can touch the host's mail system or reach any network), with a hosts file
+# that makes the private host name "mx.test.local" resolve without DNS.
+# Then relay_start starts the real inbound sendmail (queue-only, noetrn) on
+# 127.0.0.1:2525 and an SMTP sink on 127.0.0.2:2526; relay_deliver runs the
+# real outbound sendmail over the outgoing queue.  relay_stop (run on EXIT)
+# stops everything that was started.
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP_SRCDIR=${TOP_SRCDIR:-$(cd "$E2E_DIR/../.." && pwd)}
+TOP_BUILDDIR=${TOP_BUILDDIR:-$TOP_SRCDIR}
+MQSIFT=${MQSIFT:-$TOP_BUILDDIR/mqsift}
+SENDMAIL=${SENDMAIL:-/usr/sbin/sendmail}
+
+# relay_enter ARGS - re-execute the calling script in private namespaces.
+relay_enter() {
+	if [ -z "$MQSIFT_IN_NS" ]; then
+		export MQSIFT_IN_NS=1
+		exec unshare -m -u -n -f --kill-child bash "$0" "$@"
+	fi
+	mount --make-rprivate / 2>/dev/null || true
+	RELAY=$(mktemp -d /tmp/mqsift-e2e.XXXXXX)
+	chmod 755 "$RELAY"
+	printf '127.0.0.1\tmx.test.local mx localhost\n127.0.0.2\tsink.test.local sink\n::1\tlocalhost\n' >"$RELAY/hosts"
+	mount --bind "$RELAY/hosts" /etc/hosts
+	hostname mx.test.local
+	ip link set lo up
+	trap relay_stop EXIT
+}
+
+# relay_start - configure and start the inbound sendmail and the sink.
+relay_start() {
+	mkdir -p "$RELAY/in" "$RELAY/out" "$RELAY/sink" "$RELAY/etc" "$RELAY/quarantine" "$RELAY/db"
+	chmod 0700 "$RELAY/in" "$RELAY/out"
+	m4 "$E2E_DIR/relay.mc" >"$RELAY/relay.cf" 2>/dev/null
+	python3 "$E2E_DIR/sink.py" --dir "$RELAY/sink" --lifetime 900 \
+		--pidfile "$RELAY/sink.pid" 2>"$RELAY/sink.log" &
+	"$SENDMAIL" -C "$RELAY/relay.cf" -bd -ODeliveryMode=queueonly \
+		-OPrivacyOptions=noetrn -OQueueDirectory="$RELAY/in" \
+		-ODaemonPortOptions=Port=2525,Addr=127.0.0.1,Name=MTA-in \
+		-OPidFile="$RELAY/in.pid" -L sm-mta-in
+	relay_wait_port 127.0.0.1 2525 || { echo "inbound sendmail did not start" >&2; return 1; }
+	relay_wait_port 127.0.0.2 2526 || { echo "sink did not start" >&2; return 1; }
+	cat >"$RELAY/etc/mqsift.yaml" <<-YAML
+	queue:
+	  incoming: $RELAY/in
+	  outgoing: $RELAY/out
+	scanner:
+	  signatures: ${MQSIFT_SIGNATURES:-$TOP_SRCDIR/tests/signatures}
+	quarantine:
+	  dir: $RELAY/quarantine
+	reports:
+	  database: $RELAY/db/mqsift.db
+	  templates: $TOP_SRCDIR/reports/templates
+	YAML
+}
+
+# relay_wait_port ADDR PORT - wait (at most 10 s) until something listens.
+relay_wait_port() {
+	local i
+	for i in $(seq 1 100); do
+		python3 - "$1" "$2" 2>/dev/null <<-'PY' && return 0
+		import socket, sys
+		socket.create_connection((sys.argv[1], int(sys.argv[2])), 0.5).close()
+		PY
+		sleep 0.1
+	done
+	return 1
+}
+
+# relay_deliver - one run of the real outbound sendmail over the outgoing queue.
+relay_deliver() {
+	timeout 120 "$SENDMAIL" -C "$RELAY/relay.cf" -OQueueDirectory="$RELAY/out" -qf "$@"
+}
+
+# relay_wait_inbound N - wait (at most 20 s) until N complete messages are queued.
+relay_wait_inbound() {
+	local i n
+	for i in $(seq 1 200); do
+		n=$(find "$RELAY/in" -name 'qf*' -size +0 | wc -l)
+		[ "$n" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# relay_stop - stop everything relay_start started (EXIT trap).
+relay_stop() {
+	local pid
+	for f in "$RELAY/in.pid" "$RELAY/sink.pid"; do
+		[ -s "$f" ] || continue
+		pid=$(head -n1 "$f")
+		kill "$pid" 2>/dev/null
+	done
+	sleep 0.2
+	if [ -z "$MQSIFT_KEEP" ]; then
+		umount /etc/hosts 2>/dev/null
+		rm -rf "$RELAY"
+	else
+		echo "kept $RELAY" >&2
+	fi
+}
+
+# send_mail FROM TO[,TO...] FILE - send FILE over SMTP to the inbound sendmail.
+send_mail() {
+	python3 "$E2E_DIR/smtpsend.py" --from "$1" --to "$2" "$3"
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env python3
+"""smtpsend.py - send one RFC 5322 file over SMTP to the test relay (127.0.0.1:2525)."""
+import argparse, re, smtplib, sys
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--host", default="127.0.0.1")
+ap.add_argument("--port", type=int, default=2525)
+ap.add_argument("--from", dest="sender", required=True)
+ap.add_argument("--to", required=True, help="comma-separated recipients")
+ap.add_argument("--8bit", dest="eightbit", action="store_true")
+ap.add_argument("file")
+a = ap.parse_args()
+with open(a.file, "rb") as f:
+    data = f.read()
+# SMTP lines end in CRLF (sendmail refuses bare LF since the smuggling fix)
+data = re.sub(rb"\r?\n", b"\r\n", data)
+opts = ["BODY=8BITMIME"] if a.eightbit or any(b >= 0x80 for b in data) else []
+with smtplib.SMTP(a.host, a.port, local_hostname="client.test.local", timeout=30) as s:
+    s.ehlo()
+    s.sendmail(a.sender, a.to.split(","), data, mail_options=opts)

@@ -1,0 +1,86 @@
+#!/bin/bash
+# test-virus.sh - end to end through the real sendmails with real libclamav:
+# an infected attachment never reaches the sink, the warning names the file and
+# the signature, the quarantine holds the original, and release delivers it.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../tap.sh"
+relay_enter "$@"
+relay_start || bail_out "cannot start the test relay"
+
+M=$RELAY/msgs
+mkdir -p "$M"
+cat >"$M/virus.eml" <<'MSG'
+From: mallory@example.org
+To: bob@example.com
+Subject: your invoice
+Message-ID: <virus@test.local>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="XX"
+
+--XX
+Content-Type: text/plain
+
+Please find the invoice attached.
+--XX
+Content-Type: application/zip; name="invoice.zip"
+Content-Disposition: attachment; filename="invoice.zip"
+Content-Transfer-Encoding: base64
+
+MSG
+python3 - "$M/virus.eml" <<'PY'
+import base64, io, sys, zipfile
+eicar = b'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w") as z:
+    z.writestr("eicar.com", eicar)
+with open(sys.argv[1], "a") as f:
+    f.write(base64.encodebytes(buf.getvalue()).decode())
+    f.write("--XX--\n")
+PY
+cat >"$M/clean.eml" <<'MSG'
+From: alice@example.org
+To: bob@example.com
+Subject: clean one
+Message-ID: <clean@test.local>
+
+nothing to see
+MSG
+
+ok_if "send infected" send_mail mallory@example.org bob@example.com "$M/virus.eml"
+ok_if "send clean" send_mail alice@example.org bob@example.com "$M/clean.eml"
+ok_if "both queued" relay_wait_inbound 2
+ok_if "mqsift run --once" "$MQSIFT" run --once -c "$RELAY/etc/mqsift.yaml"
+relay_deliver
+ok_if "clean message delivered untouched" python3 "$E2E_DIR/sinkcheck.py" delivered \
+	"$RELAY/sink" "$M/clean.eml" alice@example.org bob@example.com
+
+got=$(python3 "$E2E_DIR/sinkcheck.py" find "$RELAY/sink" '<virus@test.local>')
+ok_if "infected message delivered once (rewritten)" [ -n "$got" ]
+ok_if "what arrived is clean (rescanned by mqsift scan)" \
+	"$MQSIFT" scan -c "$RELAY/etc/mqsift.yaml" "$got"
+ok_if "the zip is gone" bash -c "! grep -q '^UEsDB' '$got'"
+ok_if "X-Virus-Status names the signature" grep -q '^X-Virus-Status: Infected (Mqsift.Test.EICAR' "$got"
+ok_if "subject is tagged" grep -q '^Subject: {Virus?} your invoice' "$got"
+ok_if "warning text names the file" grep -q 'invoice.zip' "$got"
+ok_if "warning text names the signature" grep -q 'Mqsift.Test.EICAR' "$got"
+ok_if "the text part before it is kept" grep -q 'Please find the invoice attached.' "$got"
+
+ref=$("$MQSIFT" quarantine list -c "$RELAY/etc/mqsift.yaml" | awk '{print $1}' | head -n1)
+ok_if "quarantine lists one entry" [ "$("$MQSIFT" quarantine list -c "$RELAY/etc/mqsift.yaml" | wc -l)" -eq 1 ]
+qdir=$RELAY/quarantine/$ref
+ok_if "quarantine holds the original" grep -q '^UEsDB' "$qdir/message.eml"
+ok_if "quarantine files are 0600" [ -z "$(find "$qdir" -type f ! -perm 0600)" ]
+ok_if "the warning quotes the quarantine reference" grep -q "$ref" "$got"
+ok_if "quarantine show" bash -c "'$MQSIFT' quarantine show -c '$RELAY/etc/mqsift.yaml' '$ref' | grep -q 'your invoice'"
+ok_if "show refuses a path" bash -c "! '$MQSIFT' quarantine show -c '$RELAY/etc/mqsift.yaml' '../../etc/passwd'"
+
+rm -f "$RELAY"/sink/*.eml
+ok_if "quarantine release" "$MQSIFT" quarantine release -c "$RELAY/etc/mqsift.yaml" "$ref"
+relay_deliver
+rel=$(ls "$RELAY"/sink/*.eml 2>/dev/null | head -n1)
+ok_if "released message delivered" [ -n "$rel" ]
+ok_if "released message holds the original zip" grep -q '^UEsDB' "$rel"
+ok_if "released message is marked" grep -q '^X-Virus-Status: Released from quarantine' "$rel"
+rows=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from messages where status='infected' and detail like 'Mqsift.Test.EICAR%'\").fetchone()[0])" "$RELAY/db/mqsift.db")
+ok_if "store: one infected row" [ "$rows" = 1 ]
+done_testing

@@ -1,0 +1,402 @@
+/*
+ * test-commit.c - the exactly-once commit: normal runs, a crash at every
+ * step (SIGKILL in a child), delivery racing the crash, and a full disk
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "queue/commit.h"
+#include "queue/fault.h"
+#include "queue/qdir.h"
+
+#define N_MESSAGES 5
+
+typedef struct {
+	char *top;
+	char *in;
+	char *out;
+	char *ids[N_MESSAGES];
+} Fixture;
+
+/* write_file - test helper */
+static void
+write_file(const char *dir, const char *name, const char *text)
+{
+	g_autofree char *p = g_build_filename(dir, name, NULL);
+	GError *error = NULL;
+
+	g_file_set_contents(p, text, -1, &error);
+	g_assert_no_error(error);
+	chmod(p, 0600);
+}
+
+/* fixture_setup - an inbound queue with N complete messages, an empty outgoing one */
+static void
+fixture_setup(Fixture *f, gconstpointer data)
+{
+	gboolean subdirs = GPOINTER_TO_INT(data);
+
+	f->top = g_dir_make_tmp("mqsift-commit-XXXXXX", NULL);
+	f->in = g_build_filename(f->top, "in", NULL);
+	f->out = g_build_filename(f->top, "out", NULL);
+	g_mkdir(f->in, 0700);
+	g_mkdir(f->out, 0700);
+	if (subdirs) {
+		for (int i = 0; i < 2; i++) {
+			const char *q = i ? f->out : f->in;
+			g_autofree char *a = g_build_filename(q, "qf", NULL);
+			g_autofree char *b = g_build_filename(q, "df", NULL);
+			g_mkdir(a, 0700);
+			g_mkdir(b, 0700);
+		}
+	}
+	for (int i = 0; i < N_MESSAGES; i++) {
+		f->ids[i] = g_strdup_printf("6AOAbc%02d%06d", i, 4242);
+		g_autofree char *qfn = g_strconcat("qf", f->ids[i], NULL);
+		g_autofree char *dfn = g_strconcat("df", f->ids[i], NULL);
+		g_autofree char *qf = g_strdup_printf(
+		    "V8\nT1795512285\nK0\nN0\nP30000\nS<a@example.org>\nRPFD:<b@example.com>\n"
+		    "H??Subject: message %d\n.\n",
+		    i);
+		g_autofree char *df = g_strdup_printf("body of message %d\n", i);
+		g_autofree char *qd =
+		    subdirs ? g_build_filename(f->in, "qf", NULL) : g_strdup(f->in);
+		g_autofree char *dd =
+		    subdirs ? g_build_filename(f->in, "df", NULL) : g_strdup(f->in);
+		write_file(dd, dfn, df);
+		write_file(qd, qfn, qf);
+	}
+}
+
+/* remove_all - rm -r */
+static void
+remove_all(const char *path)
+{
+	GDir *d = g_dir_open(path, 0, NULL);
+	const char *n;
+
+	if (d) {
+		while ((n = g_dir_read_name(d)) != NULL) {
+			g_autofree char *p = g_build_filename(path, n, NULL);
+			if (g_file_test(p, G_FILE_TEST_IS_DIR))
+				remove_all(p);
+			else
+				unlink(p);
+		}
+		g_dir_close(d);
+	}
+	rmdir(path);
+}
+
+/* fixture_teardown - remove everything */
+static void
+fixture_teardown(Fixture *f, gconstpointer data)
+{
+	remove_all(f->top);
+	for (int i = 0; i < N_MESSAGES; i++)
+		g_free(f->ids[i]);
+	g_free(f->top);
+	g_free(f->in);
+	g_free(f->out);
+}
+
+/* commit_all - what "mqsift run --once" does with the queues, minus scanning */
+static gboolean
+commit_all(Fixture *f, guint batch_size, GError **error)
+{
+	QueueDir *in = qdir_open(f->in, QUEUE_LOCK_FLOCK, error);
+	QueueDir *out = qdir_open(f->out, QUEUE_LOCK_FLOCK, error);
+	gboolean ok = TRUE;
+
+	g_assert_nonnull(in);
+	g_assert_nonnull(out);
+	g_assert_cmpint(commit_recover(in, out, NULL), >=, 0);
+	CommitBatch *batch = commit_batch_new(out, 0640);
+	GPtrArray *ids = qdir_list(in, "qf", NULL);
+	for (guint i = 0; i < ids->len && ok; i++) {
+		QueueClaim *claim = qdir_claim(in, g_ptr_array_index(ids, i), NULL);
+		g_assert_nonnull(claim);
+		Qf *qf = qf_copy(claim->qf);
+		qf_add_header(qf, "X-Virus-Scanned", "test");
+		if (!commit_prepare(batch, claim, qf, NULL, error)) {
+			qdir_claim_release(&claim);
+			ok = FALSE;
+		}
+		qf_free(&qf);
+		if (ok && commit_batch_size(batch) >= batch_size)
+			ok = commit_finish(batch, error);
+	}
+	if (ok)
+		ok = commit_finish(batch, error);
+	commit_batch_free(&batch);
+	g_ptr_array_unref(ids);
+	qdir_free(&in);
+	qdir_free(&out);
+	return ok;
+}
+
+/* count_prefix - files named <prefix>* under @dir (and its qf/ df/ subdirs) */
+static guint
+count_prefix(const char *dir, const char *prefix)
+{
+	guint n = 0;
+	const char *subs[] = {"", "qf", "df", "xf"};
+
+	for (gsize s = 0; s < G_N_ELEMENTS(subs); s++) {
+		g_autofree char *d = g_build_filename(dir, subs[s], NULL);
+		if (*subs[s] && !g_file_test(d, G_FILE_TEST_IS_DIR))
+			continue;
+		GDir *gd = g_dir_open(d, 0, NULL);
+		const char *name;
+		while (gd && (name = g_dir_read_name(gd)) != NULL) {
+			g_autofree char *p = g_build_filename(d, name, NULL);
+			if (g_str_has_prefix(name, prefix) &&
+			    g_file_test(p, G_FILE_TEST_IS_REGULAR))
+				n++;
+		}
+		if (gd)
+			g_dir_close(gd);
+	}
+	return n;
+}
+
+/* deliver_out - what the outbound sendmail does: read each qf+df, then remove them */
+static guint
+deliver_out(Fixture *f, GHashTable *delivered)
+{
+	QueueDir *out = qdir_open(f->out, QUEUE_LOCK_FLOCK, NULL);
+	GPtrArray *ids = qdir_list(out, "qf", NULL);
+	guint n = 0;
+
+	for (guint i = 0; i < ids->len; i++) {
+		const char *id = g_ptr_array_index(ids, i);
+		g_autofree char *qf = qdir_file(out, "qf", id);
+		g_autofree char *df = qdir_file(out, "df", id);
+		g_autofree char *qtext = NULL, *dtext = NULL;
+
+		g_assert_true(g_file_get_contents(qf, &qtext, NULL, NULL));
+		g_assert_true(g_file_get_contents(df, &dtext, NULL, NULL));
+		g_assert_nonnull(strstr(qtext, "H??X-Virus-Scanned: test\n.\n"));
+		g_assert_true(g_str_has_prefix(dtext, "body of message "));
+		/* a second delivery of one ID is the failure this test exists for */
+		g_assert_false(g_hash_table_contains(delivered, id));
+		g_hash_table_add(delivered, g_strdup(id));
+		unlink(df);
+		unlink(qf);
+		n++;
+	}
+	g_ptr_array_unref(ids);
+	qdir_free(&out);
+	return n;
+}
+
+/* assert_all_delivered_once - every message delivered, nothing left anywhere */
+static void
+assert_all_delivered_once(Fixture *f, GHashTable *delivered)
+{
+	deliver_out(f, delivered);
+	g_assert_cmpuint(g_hash_table_size(delivered), ==, N_MESSAGES);
+	for (int i = 0; i < N_MESSAGES; i++)
+		g_assert_true(g_hash_table_contains(delivered, f->ids[i]));
+	g_assert_cmpuint(count_prefix(f->in, "qf"), ==, 0);
+	g_assert_cmpuint(count_prefix(f->in, "cf"), ==, 0);
+	g_assert_cmpuint(count_prefix(f->in, "df"), ==, 0);
+	g_assert_cmpuint(count_prefix(f->out, "tf"), ==, 0);
+	g_assert_cmpuint(count_prefix(f->out, "df"), ==, 0);
+}
+
+/* test_commit_plain - a normal run moves everything, modes right, body linked */
+static void
+test_commit_plain(Fixture *f, gconstpointer data)
+{
+	GError *error = NULL;
+
+	g_assert_true(commit_all(f, 2, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(count_prefix(f->out, "qf"), ==, N_MESSAGES);
+	QueueDir *out = qdir_open(f->out, QUEUE_LOCK_FLOCK, NULL);
+	g_autofree char *qf = qdir_file(out, "qf", f->ids[0]);
+	struct stat st;
+	g_assert_cmpint(stat(qf, &st), ==, 0);
+	g_assert_cmpint(st.st_mode & 07777, ==, 0640);
+	qdir_free(&out);
+	GHashTable *delivered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	assert_all_delivered_once(f, delivered);
+	g_hash_table_destroy(delivered);
+}
+
+static const char *const crash_points[] = {
+    "commit:after-df",     "commit:after-tf",   "commit:after-sync-out",
+    "commit:after-mark",   "commit:after-qf",   "commit:after-unlink-df",
+    "commit:after-mark@2", "commit:after-qf@3", "commit:after-df@4",
+};
+
+/* crash_then_recover - kill a run at @point, maybe deliver, recover, check */
+static void
+crash_then_recover(Fixture *f, const char *point, gboolean deliver_between)
+{
+	pid_t pid = fork();
+
+	g_assert_cmpint(pid, >=, 0);
+	if (pid == 0) {
+		fault_arm(point);
+		commit_all(f, 3, NULL);
+		_exit(0);
+	}
+	int status;
+	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+	g_assert_true(WIFSIGNALED(status));
+	g_assert_cmpint(WTERMSIG(status), ==, SIGKILL);
+
+	GHashTable *delivered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	if (deliver_between)
+		deliver_out(f, delivered); /* sendmail -q ran while mqsift was down */
+	GError *error = NULL;
+	g_assert_true(commit_all(f, 3, &error));
+	g_assert_no_error(error);
+	assert_all_delivered_once(f, delivered);
+	g_hash_table_destroy(delivered);
+}
+
+/* test_crash - every crash point, with and without a delivery in between */
+static void
+test_crash(Fixture *f, gconstpointer data)
+{
+	const char *point = g_test_get_path(); /* unused: the point comes from the data */
+	(void)point;
+	for (gsize i = 0; i < G_N_ELEMENTS(crash_points); i++) {
+		for (int between = 0; between < 2; between++) {
+			Fixture g;
+			fixture_setup(&g, data);
+			if (g_test_verbose())
+				g_printerr("crash at %s%s\n", crash_points[i],
+				           between ? " + delivery" : "");
+			crash_then_recover(&g, crash_points[i], between);
+			fixture_teardown(&g, data);
+		}
+	}
+}
+
+/* test_full_disk - a write fails: nothing goes out, all stays in; later all goes */
+static void
+test_full_disk(Fixture *f, gconstpointer data)
+{
+	GError *error = NULL;
+
+	fault_arm("write@1"); /* the second write fails, as on ENOSPC */
+	g_assert_false(commit_all(f, 100, &error));
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+	g_clear_error(&error);
+	fault_arm(NULL);
+	g_assert_cmpuint(count_prefix(f->in, "qf"), ==, N_MESSAGES);
+	g_assert_cmpuint(count_prefix(f->out, "qf"), ==, 0);
+	g_assert_cmpuint(count_prefix(f->out, "tf"), ==, 0);
+
+	fault_arm("link"); /* the body link fails too */
+	g_assert_false(commit_all(f, 100, &error));
+	g_clear_error(&error);
+	fault_arm(NULL);
+	g_assert_cmpuint(count_prefix(f->out, "df"), ==, 0);
+
+	g_assert_true(commit_all(f, 100, &error));
+	g_assert_no_error(error);
+	GHashTable *delivered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	assert_all_delivered_once(f, delivered);
+	g_hash_table_destroy(delivered);
+}
+
+/* test_clash - an existing outgoing qf with the same ID is never overwritten */
+static void
+test_clash(Fixture *f, gconstpointer data)
+{
+	GError *error = NULL;
+
+	write_file(f->out, g_strconcat("qf", f->ids[0], NULL), "V8\nS<x@y>\n.\n");
+	g_assert_false(commit_all(f, 100, &error));
+	g_assert_nonnull(error);
+	g_clear_error(&error);
+	g_autofree char *name = g_strconcat("qf", f->ids[0], NULL);
+	g_autofree char *p = g_build_filename(f->out, name, NULL);
+	g_autofree char *text = NULL;
+	g_assert_true(g_file_get_contents(p, &text, NULL, NULL));
+	g_assert_cmpstr(text, ==, "V8\nS<x@y>\n.\n");
+	g_assert_cmpuint(count_prefix(f->in, "qf"), ==, N_MESSAGES);
+}
+
+/* test_claim_rules - empty and locked qf files are not claimed */
+static void
+test_claim_rules(Fixture *f, gconstpointer data)
+{
+	QueueDir *in = qdir_open(f->in, QUEUE_LOCK_FLOCK, NULL);
+	GError *error = NULL;
+
+	write_file(f->in, "qf6AOAempty000001", "");
+	g_assert_null(qdir_claim(in, "6AOAempty000001", &error));
+	g_assert_error(error, QDIR_ERROR, QDIR_ERROR_BUSY);
+	g_clear_error(&error);
+
+	QueueClaim *a = qdir_claim(in, f->ids[1], &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(a);
+	/* a second claim from another open file description fails: flock is per open */
+	g_assert_null(qdir_claim(in, f->ids[1], &error));
+	g_assert_error(error, QDIR_ERROR, QDIR_ERROR_BUSY);
+	g_clear_error(&error);
+	qdir_claim_release(&a);
+
+	write_file(f->in, "qf6AOAhalf0000001", "V8\nT1\nS<a@b>\n");
+	g_assert_null(qdir_claim(in, "6AOAhalf0000001", &error));
+	g_assert_error(error, QDIR_ERROR, QDIR_ERROR_BUSY);
+	g_clear_error(&error);
+	write_file(f->in, "qf6AOAbad00000001", "V8\nT1\nXjunk\nS<a@b>\n.\n");
+	g_assert_null(qdir_claim(in, "6AOAbad00000001", &error));
+	g_assert_error(error, QDIR_ERROR, QDIR_ERROR_BROKEN);
+	g_clear_error(&error);
+	qdir_free(&in);
+}
+
+/* test_new_id - sendmail's format, unique in a burst */
+static void
+test_new_id(void)
+{
+	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+	for (int i = 0; i < 3000; i++) {
+		char *id = qdir_new_id();
+		g_assert_true(qdir_valid_id(id));
+		g_assert_cmpuint(strlen(id), >=, 14);
+		g_assert_false(g_hash_table_contains(seen, id));
+		g_hash_table_add(seen, id);
+	}
+	g_hash_table_destroy(seen);
+}
+
+/* main - GTest */
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	for (int subdirs = 0; subdirs < 2; subdirs++) {
+		const char *sfx = subdirs ? "/subdirs" : "/flat";
+		gpointer d = GINT_TO_POINTER(subdirs);
+		g_autofree char *a = g_strconcat("/commit/plain", sfx, NULL);
+		g_autofree char *b = g_strconcat("/commit/crash-every-step", sfx, NULL);
+		g_autofree char *c = g_strconcat("/commit/full-disk", sfx, NULL);
+		g_test_add(a, Fixture, d, fixture_setup, test_commit_plain, fixture_teardown);
+		g_test_add(b, Fixture, d, fixture_setup, test_crash, fixture_teardown);
+		g_test_add(c, Fixture, d, fixture_setup, test_full_disk, fixture_teardown);
+	}
+	g_test_add("/commit/clash", Fixture, NULL, fixture_setup, test_clash, fixture_teardown);
+	g_test_add("/commit/claim-rules", Fixture, NULL, fixture_setup, test_claim_rules,
+	           fixture_teardown);
+	g_test_add_func("/commit/new-id", test_new_id);
+	return g_test_run();
+}

@@ -1,0 +1,195 @@
+/*
+ * test-config.c - the YAML configuration: defaults, values, every error path
+ */
+#include "config.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "rules/config.h"
+
+/* load_text - write @yaml to a temporary file and load it */
+static MqConfig *
+load_text(const char *yaml, GError **error)
+{
+	g_autofree char *path = NULL;
+	int fd = g_file_open_tmp("mqsift-config-XXXXXX.yaml", &path, NULL);
+
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(write(fd, yaml, strlen(yaml)), ==, (ssize_t)strlen(yaml));
+	close(fd);
+	MqConfig *c = config_load(path, TRUE, error);
+	unlink(path);
+	return c;
+}
+
+/* assert_error_at - loading @yaml fails with @where (":LINE:COL: ") and @what in the text */
+static void
+assert_error_at(const char *yaml, const char *where, const char *what)
+{
+	GError *error = NULL;
+	MqConfig *c = load_text(yaml, &error);
+
+	g_assert_null(c);
+	g_assert_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID);
+	if (strstr(error->message, where) == NULL || strstr(error->message, what) == NULL)
+		g_error("expected \"%s\" and \"%s\" in: %s", where, what, error->message);
+	g_error_free(error);
+}
+
+/* test_defaults - no file, empty file: the contract's defaults */
+static void
+test_defaults(void)
+{
+	GError *error = NULL;
+	MqConfig *c = config_load("/nonexistent/mqsift.yaml", FALSE, &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(c->queue_incoming[0], ==, "/var/spool/mqueue.in");
+	g_assert_null(c->queue_incoming[1]);
+	g_assert_cmpstr(c->queue_outgoing, ==, "/var/spool/mqueue");
+	g_assert_cmpstr(c->scanner_signatures, ==, "/var/lib/clamav");
+	g_assert_cmpstr(c->quarantine_dir, ==, "/var/spool/mqsift/quarantine");
+	g_assert_cmpstr(c->reports_database, ==, "/var/lib/mqsift/mqsift.db");
+	g_assert_cmpstr(c->notify_postmaster, ==, "postmaster");
+	g_assert_cmpuint(c->queue_file_mode, ==, 0640);
+	g_assert_cmpuint(c->queue_scan_interval, ==, 5);
+	g_assert_cmpstr(c->queue_lock, ==, "flock");
+	config_free(&c);
+	g_assert_null(c);
+
+	g_assert_null(config_load("/nonexistent/mqsift.yaml", TRUE, &error));
+	g_assert_error(error, CONFIG_ERROR, CONFIG_ERROR_IO);
+	g_clear_error(&error);
+
+	c = load_text("", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(c->queue_outgoing, ==, "/var/spool/mqueue");
+	config_free(&c);
+	c = load_text("# only a comment\n", &error);
+	g_assert_no_error(error);
+	config_free(&c);
+}
+
+/* test_values - every kind of value */
+static void
+test_values(void)
+{
+	GError *error = NULL;
+	MqConfig *c = load_text("queue:\n"
+	                        "  incoming: [/q/in1, /q/in2]\n"
+	                        "  outgoing: /q/out\n"
+	                        "  scan_interval: 2m\n"
+	                        "  file_mode: \"0600\"\n"
+	                        "  kick_delivery: yes\n"
+	                        "scanner:\n"
+	                        "  max_file_size: 10M\n"
+	                        "  max_scan_time: 1h\n"
+	                        "notify:\n"
+	                        "  local_domains:\n"
+	                        "    - example.org\n"
+	                        "    - example.net\n"
+	                        "reports:\n"
+	                        "  language: fr\n",
+	                        &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(c->queue_incoming[0], ==, "/q/in1");
+	g_assert_cmpstr(c->queue_incoming[1], ==, "/q/in2");
+	g_assert_null(c->queue_incoming[2]);
+	g_assert_cmpstr(c->queue_outgoing, ==, "/q/out");
+	g_assert_cmpuint(c->queue_scan_interval, ==, 120);
+	g_assert_cmpuint(c->queue_file_mode, ==, 0600);
+	g_assert_true(c->queue_kick_delivery);
+	g_assert_cmpuint(c->scanner_max_file_size, ==, 10 * 1024 * 1024);
+	g_assert_cmpuint(c->scanner_max_scan_time, ==, 3600);
+	g_assert_cmpstr(c->notify_local_domains[1], ==, "example.net");
+	g_assert_cmpstr(c->reports_language, ==, "fr");
+	GString *printed = config_print(c);
+	g_assert_nonnull(strstr(printed->str, "  outgoing: \"/q/out\""));
+	g_assert_nonnull(strstr(printed->str, "  incoming: [\"/q/in1\", \"/q/in2\"]"));
+	g_string_free(printed, TRUE);
+	config_free(&c);
+}
+
+/* test_errors - file:line:column and what was expected, for each kind of mistake */
+static void
+test_errors(void)
+{
+	assert_error_at("queue:\n  incomming: /x\n", ":2:3: ",
+	                "unknown key \"queue.incomming\" (did you mean \"queue.incoming\"?)");
+	assert_error_at("queue:\n  signatures: /x\n",
+	                ":2:3: ", "did you mean \"scanner.signatures\"");
+	assert_error_at("scanner:\n  max_file_size: lots\n", ":2:18: ", "must be a size");
+	assert_error_at("queue:\n  scan_interval: 5 minutes\n", ":2:18: ", "must be a duration");
+	assert_error_at("queue:\n  kick_delivery: perhaps\n", ":2:18: ", "true or false");
+	assert_error_at("queue:\n  lock: fcntl\n", ":2:9: ", "must be one of flock|posix");
+	assert_error_at("queue:\n  file_mode: \"0660\"\n", ":2:14: ", "group- or world-writable");
+	assert_error_at("queue:\n  batch_size: -3\n", ":2:15: ", "whole number");
+	assert_error_at("queue:\n  outgoing: [a, b]\n", ":2:13: ", "expects a single value");
+	assert_error_at("queue: [1, 2]\n", ":1:8: ", "expected the keys of section");
+	assert_error_at("- a\n- b\n", ":1:1: ", "expected a mapping of sections");
+	assert_error_at("queue:\n  outgoing: \"unterminated\n", ":", "");
+	assert_error_at("queue:\n\toutgoing: x\n", ":2:1: ", "");
+	assert_error_at("queue:\n  incoming: []\n", "queue.incoming must name", "");
+	assert_error_at("a: 1\n---\nb: 2\n", ":2:", "only one YAML document");
+	/* every problem at once */
+	assert_error_at("queue:\n  lock: x\n  batch_size: y\n", ":2:9: ", ":3:15: ");
+}
+
+/* test_units - durations and sizes as people write them */
+static void
+test_units(void)
+{
+	guint64 v;
+
+	g_assert_true(config_parse_duration("90", &v) && v == 90);
+	g_assert_true(config_parse_duration("5s", &v) && v == 5);
+	g_assert_true(config_parse_duration("30m", &v) && v == 1800);
+	g_assert_true(config_parse_duration("12h", &v) && v == 43200);
+	g_assert_true(config_parse_duration("7d", &v) && v == 604800);
+	g_assert_false(config_parse_duration("", &v));
+	g_assert_false(config_parse_duration("5 s", &v));
+	g_assert_false(config_parse_duration("-5s", &v));
+	g_assert_false(config_parse_duration("5x", &v));
+	g_assert_false(config_parse_duration("99999999999d", &v));
+	g_assert_true(config_parse_size("512", &v) && v == 512);
+	g_assert_true(config_parse_size("10k", &v) && v == 10240);
+	g_assert_true(config_parse_size("50M", &v) && v == 50u << 20);
+	g_assert_true(config_parse_size("1G", &v) && v == 1u << 30);
+	g_assert_true(config_parse_size("2MB", &v) && v == 2u << 20);
+	g_assert_false(config_parse_size("M", &v));
+	g_assert_false(config_parse_size("1T", &v));
+}
+
+/* test_shipped - the shipped etc/mqsift.yaml loads and equals the defaults where it says so */
+static void
+test_shipped(void)
+{
+	const char *top = g_getenv("TOP_SRCDIR");
+	g_autofree char *path = g_build_filename(top ? top : ".", "etc", "mqsift.yaml", NULL);
+	GError *error = NULL;
+	MqConfig *c = config_load(path, TRUE, &error);
+	MqConfig *d = config_defaults();
+
+	g_assert_no_error(error);
+	g_assert_nonnull(c);
+	g_assert_cmpstr(c->queue_outgoing, ==, d->queue_outgoing);
+	g_assert_cmpuint(c->queue_file_mode, ==, d->queue_file_mode);
+	g_assert_cmpstr(c->policy_subject_tag, ==, d->policy_subject_tag);
+	config_free(&c);
+	config_free(&d);
+}
+
+/* main - GTest */
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/config/defaults", test_defaults);
+	g_test_add_func("/config/values", test_values);
+	g_test_add_func("/config/errors", test_errors);
+	g_test_add_func("/config/units", test_units);
+	g_test_add_func("/config/shipped", test_shipped);
+	return g_test_run();
+}

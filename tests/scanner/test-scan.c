@@ -1,0 +1,284 @@
+/*
+ * test-scan.c - the scan of one message: raw scan, MIME walk, rewrite, verification
+ *
+ * Uses the real libclamav with the test signatures mqsift ships (tests/signatures).
+ */
+#include "config.h"
+
+#include <gmime/gmime.h>
+#include <string.h>
+
+#include "rules/config.h"
+#include "rules/policy.h"
+#include "scanner/engine.h"
+#include "scanner/scan.h"
+
+#define EICAR_B64                                                                        \
+	"WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNU\n" \
+	"LUZJTEUhJEgrSCo=\n"
+
+static MqConfig *config;
+static Engine *engine;
+static Policy *policy;
+
+/* scan - scan @text with the shared engine */
+static void
+scan(const char *text, ScanReport *rep)
+{
+	ScanContext ctx = {config, engine, policy, "20261124/6AOTEST0000001"};
+
+	scan_message(&ctx, text, strlen(text), rep);
+}
+
+/* body_text - the rewritten body as a string (borrowed from @rep) */
+static const char *
+body_text(const ScanReport *rep, gsize *len)
+{
+	g_assert_nonnull(rep->new_body);
+	return g_bytes_get_data(rep->new_body, len);
+}
+
+/* test_clean - nothing found, nothing rewritten */
+static void
+test_clean(void)
+{
+	ScanReport rep;
+
+	scan("From: a@b\nSubject: hi\nMIME-Version: 1.0\nContent-Type: multipart/mixed; "
+	     "boundary=\"x\"\n\n--x\nContent-Type: text/plain\n\nhello\n--x\n"
+	     "Content-Type: application/pdf\nContent-Disposition: attachment; filename=r.pdf\n"
+	     "Content-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--x--\n",
+	     &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_CLEAN);
+	g_assert_null(rep.new_body);
+	g_assert_cmpuint(rep.findings->len, ==, 0);
+	g_assert_cmpuint(rep.parts, ==, 2);
+	g_autofree char *st = scan_status_header(&rep);
+	g_assert_cmpstr(st, ==, "Clean");
+	scan_report_clear(&rep);
+}
+
+/* test_eicar_attachment - the part is replaced, the rest kept byte for byte */
+static void
+test_eicar_attachment(void)
+{
+	ScanReport rep;
+	gsize len;
+
+	scan("From: a@b\nSubject: hi\nMIME-Version: 1.0\nContent-Type: multipart/mixed; "
+	     "boundary=\"x\"\n\npreamble\n--x\nContent-Type: text/plain\n\nhello  \n--x\n"
+	     "Content-Type: application/octet-stream\n"
+	     "Content-Disposition: attachment; filename=\"eicar.com\"\n"
+	     "Content-Transfer-Encoding: base64\n\n" EICAR_B64 "--x--\nepilogue\n",
+	     &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_INFECTED);
+	g_assert_false(rep.whole_message);
+	g_assert_cmpuint(rep.findings->len, ==, 1);
+	const Finding *f = g_ptr_array_index(rep.findings, 0);
+	g_assert_cmpstr(f->filename, ==, "eicar.com");
+	g_assert_cmpstr(f->path, ==, "2");
+	g_assert_nonnull(strstr(f->what, "Mqsift.Test.EICAR"));
+	g_assert_cmpuint(g_bytes_get_size(f->content), ==, 68);
+	const char *body = body_text(&rep, &len);
+	g_assert_nonnull(strstr(body, "preamble\n--x\nContent-Type: text/plain\n\nhello  \n--x\n"));
+	g_assert_null(strstr(body, "WDVPIVAlQEFQ"));
+	g_assert_nonnull(strstr(body, "eicar.com"));
+	g_assert_nonnull(strstr(body, "20261124/6AOTEST0000001"));
+	g_assert_nonnull(strstr(body, "Mqsift.Test.EICAR"));
+	g_assert_nonnull(strstr(body, "--x--\nepilogue"));
+	g_autofree char *st = scan_status_header(&rep);
+	g_assert_true(g_str_has_prefix(st, "Infected (Mqsift.Test.EICAR"));
+	scan_report_clear(&rep);
+}
+
+/* test_nested - EICAR in a forwarded message (the trap of g_mime_message_foreach) */
+static void
+test_nested(void)
+{
+	ScanReport rep;
+	gsize len;
+
+	scan("From: a@b\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"o\"\n\n"
+	     "--o\nContent-Type: text/plain\n\nsee attached\n--o\nContent-Type: message/rfc822\n\n"
+	     "From: c@d\nSubject: inner\nMIME-Version: 1.0\n"
+	     "Content-Type: multipart/mixed; boundary=\"i\"\n\n--i\nContent-Type: text/plain\n\n"
+	     "inner text\n--i\nContent-Type: application/octet-stream; name=\"inner.bin\"\n"
+	     "Content-Transfer-Encoding: base64\n\n" EICAR_B64 "--i--\n--o--\n",
+	     &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_INFECTED);
+	g_assert_false(rep.whole_message);
+	const Finding *f = g_ptr_array_index(rep.findings, 0);
+	g_assert_cmpstr(f->path, ==, "2.2");
+	g_assert_cmpstr(f->filename, ==, "inner.bin");
+	const char *body = body_text(&rep, &len);
+	g_assert_nonnull(strstr(body, "inner text"));
+	g_assert_null(strstr(body, "WDVPIVAlQEFQ"));
+	scan_report_clear(&rep);
+}
+
+/* test_no_boundary - a multipart without boundary hides its parts: whole message */
+static void
+test_no_boundary(void)
+{
+	ScanReport rep;
+	gsize len;
+
+	scan("From: a@b\nSubject: sneaky\nMIME-Version: 1.0\nContent-Type: multipart/mixed\n\n"
+	     "--zz\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: "
+	     "base64\n\n" EICAR_B64 "--zz--\n",
+	     &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_INFECTED);
+	g_assert_true(rep.whole_message);
+	g_assert_cmpstr(rep.new_content_type, ==, "text/plain; charset=utf-8");
+	const char *body = body_text(&rep, &len);
+	g_assert_null(strstr(body, "WDVPIVAlQEFQ"));
+	g_assert_nonnull(strstr(body, "sneaky"));
+	scan_report_clear(&rep);
+}
+
+/* test_single_part - the virus is the body itself: whole message */
+static void
+test_single_part(void)
+{
+	ScanReport rep;
+
+	scan("From: a@b\nSubject: x\nMIME-Version: 1.0\nContent-Type: application/octet-stream\n"
+	     "Content-Transfer-Encoding: base64\n\n" EICAR_B64,
+	     &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_INFECTED);
+	g_assert_true(rep.whole_message);
+	scan_report_clear(&rep);
+}
+
+/* test_uuencode_in_text - a uuencoded EICAR pasted in text/plain: caught by the raw scan */
+static void
+test_uuencode_in_text(void)
+{
+	ScanReport rep;
+
+	scan("From: a@b\nSubject: uu\n\nhere it is\n\nbegin 644 eicar.com\n"
+	     "M6#5/(5`E0$%06S1<4%I8-30H4%XI-T-#*3=])$5)0T%2+5-404Y$05)$+4%.\n"
+	     "75$E625)54RU415-4+49)3$4A)$@K2\"H`\n`\nend\n",
+	     &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_INFECTED);
+	g_assert_true(rep.whole_message);
+	scan_report_clear(&rep);
+}
+
+/* test_banned_name - a clean file with a banned name is blocked, replaced */
+static void
+test_banned_name(void)
+{
+	ScanReport rep;
+	gsize len;
+
+	scan("From: a@b\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"x\"\n\n"
+	     "--x\nContent-Type: text/plain\n\nhi\n--x\nContent-Type: application/octet-stream\n"
+	     "Content-Disposition: attachment; filename*=UTF-8''invoice.pdf%20.exe\n"
+	     "Content-Transfer-Encoding: base64\n\nTVqQAAMAAAAEAAAA\n--x--\n",
+	     &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_BLOCKED);
+	g_assert_false(rep.whole_message);
+	g_assert_cmpstr(rep.blocked, ==, "banned file name invoice.pdf .exe");
+	const char *body = body_text(&rep, &len);
+	g_assert_null(strstr(body, "TVqQAAMAAAAEAAAA"));
+	g_autofree char *st = scan_status_header(&rep);
+	g_assert_cmpstr(st, ==, "Blocked (banned file name invoice.pdf .exe)");
+	scan_report_clear(&rep);
+}
+
+/* test_limits - a message over max_message_size gets the limits verdict, by policy */
+static void
+test_limits(void)
+{
+	ScanReport rep;
+	guint64 saved = config->scanner_max_message_size;
+
+	config->scanner_max_message_size = 10;
+	scan("From: a@b\n\nmore than ten bytes\n", &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_CLEAN);
+	g_assert_true(rep.limits);
+	scan_report_clear(&rep);
+	g_free(config->scanner_on_limits);
+	config->scanner_on_limits = g_strdup("block");
+	scan("From: a@b\n\nmore than ten bytes\n", &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_BLOCKED);
+	g_assert_true(rep.whole_message);
+	scan_report_clear(&rep);
+	g_free(config->scanner_on_limits);
+	config->scanner_on_limits = g_strdup("deliver");
+	config->scanner_max_message_size = saved;
+}
+
+/* test_clamav_testfiles - each clam.exe container from clamav-testfiles, attached */
+static void
+test_clamav_testfiles(void)
+{
+	static const char *const files[] = {
+	    "clam.zip", "clam.7z",   "clam.tar.gz",     "clam.cab",     "clam.arj", "clam.exe.bz2",
+	    "clam.rar", "clam.tnef", "clam.exe.binhex", "clam.ole.doc", "clam.pdf"};
+	guint tested = 0;
+
+	for (gsize i = 0; i < G_N_ELEMENTS(files); i++) {
+		g_autofree char *path =
+		    g_build_filename("/usr/share/clamav-testfiles", files[i], NULL);
+		g_autofree char *data = NULL;
+		gsize len;
+		ScanReport rep;
+
+		if (!g_file_get_contents(path, &data, &len, NULL))
+			continue; /* not every container is in every version of the package */
+		g_autofree char *b64 = g_base64_encode((const guchar *)data, len);
+		g_autofree char *msg =
+		    g_strdup_printf("From: a@b\nMIME-Version: 1.0\nContent-Type: multipart/mixed; "
+		                    "boundary=\"x\"\n\n"
+		                    "--x\nContent-Type: text/plain\n\nsee\n--x\nContent-Type: "
+		                    "application/octet-stream\n"
+		                    "Content-Disposition: attachment; filename=\"%s\"\n"
+		                    "Content-Transfer-Encoding: base64\n\n%s\n--x--\n",
+		                    files[i], b64);
+		scan(msg, &rep);
+		if (rep.verdict != VERDICT_INFECTED)
+			g_error("%s: not detected (%s)", files[i], verdict_name(rep.verdict));
+		g_assert_false(rep.whole_message);
+		scan_report_clear(&rep);
+		tested++;
+	}
+	g_assert_cmpuint(tested, >=, 5);
+}
+
+/* main - set up one engine for all tests */
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_mime_init();
+	const char *top = g_getenv("TOP_SRCDIR");
+	GError *error = NULL;
+
+	config = config_defaults();
+	g_free(config->scanner_signatures);
+	config->scanner_signatures = g_build_filename(top ? top : ".", "tests", "signatures", NULL);
+	g_free(config->reports_templates);
+	config->reports_templates = g_build_filename(top ? top : ".", "reports", "templates", NULL);
+	policy = policy_new(config, &error);
+	g_assert_no_error(error);
+	engine = engine_new(config, &error);
+	g_assert_no_error(error);
+	g_assert_false(engine_is_test_db(engine)); /* loaded from the configured directory */
+
+	g_test_add_func("/scan/clean", test_clean);
+	g_test_add_func("/scan/eicar-attachment", test_eicar_attachment);
+	g_test_add_func("/scan/nested-message", test_nested);
+	g_test_add_func("/scan/multipart-without-boundary", test_no_boundary);
+	g_test_add_func("/scan/single-part", test_single_part);
+	g_test_add_func("/scan/uuencode-in-text", test_uuencode_in_text);
+	g_test_add_func("/scan/banned-name", test_banned_name);
+	g_test_add_func("/scan/limits", test_limits);
+	g_test_add_func("/scan/clamav-testfiles", test_clamav_testfiles);
+	int status = g_test_run();
+	engine_free(&engine);
+	policy_free(&policy);
+	config_free(&config);
+	return status;
+}
