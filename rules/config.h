@@ -1,0 +1,102 @@
+/*
+ * config.h - mqsift's configuration: one YAML file, every key with a default
+ *
+ * SUMMARY
+ *	config_load() reads /etc/mqsift/mqsift.yaml (or the file given with -c)
+ *	into a typed MqConfig.  A missing file means "all defaults"; an empty
+ *	file too.  Any problem - bad YAML, an unknown key (the closest known one
+ *	is suggested), a value of the wrong kind - is reported as
+ *	FILE:LINE:COLUMN: what was expected, all problems at once, and nothing
+ *	half-loaded is returned.
+ *
+ *	Durations read as people write them ("30", "5s", "30m", "12h", "7d");
+ *	sizes too ("512", "10k", "50M", "1G", binary multiples).
+ */
+#ifndef MQSIFT_RULES_CONFIG_H
+#define MQSIFT_RULES_CONFIG_H
+
+#include <glib.h>
+
+#define MQSIFT_DEFAULT_CONFIG "/etc/mqsift/mqsift.yaml"
+
+#define CONFIG_ERROR (config_error_quark())
+GQuark config_error_quark(void);
+
+typedef enum {
+	CONFIG_ERROR_INVALID, /* the message lists every problem, one per line */
+	CONFIG_ERROR_IO,
+} ConfigError;
+
+typedef struct {
+	/* queue */
+	char **queue_incoming;      /* NULL-terminated; directories or globs */
+	char *queue_outgoing;
+	char *queue_lock;           /* "flock" | "posix" */
+	guint queue_file_mode;      /* mode of files written into the outgoing queue */
+	guint queue_scan_interval;  /* seconds between polls of the inbound queues */
+	guint queue_batch_size;     /* messages committed per batch of fsyncs */
+	gboolean queue_kick_delivery;
+	guint queue_bad_file_grace; /* seconds before a broken qf is moved aside */
+	/* scanner */
+	char *scanner_signatures;
+	char *scanner_hostname;     /* empty: the machine's name */
+	guint scanner_workers;      /* 0: the number of cores */
+	guint64 scanner_max_scan_size;
+	guint64 scanner_max_file_size;
+	guint scanner_max_recursion;
+	guint scanner_max_files;
+	guint scanner_max_scan_time; /* seconds */
+	guint scanner_max_mime_depth;
+	guint scanner_max_mime_parts;
+	guint64 scanner_max_message_size;
+	char *scanner_on_limits;    /* "deliver" | "block" */
+	/* quarantine */
+	char *quarantine_dir;
+	guint quarantine_keep_days;
+	/* reports */
+	char *reports_database;
+	guint reports_keep_days;
+	char *reports_language;     /* "en" | "fr" */
+	char *reports_templates;
+	char *reports_org;
+	/* notify */
+	char *notify_postmaster;
+	gboolean notify_postmaster_warnings;
+	gboolean notify_sender;
+	char **notify_local_domains;
+	char **notify_silent_viruses;
+	/* policy */
+	char *policy_subject_tag;   /* empty: no tag */
+	gboolean policy_inline_warning;
+	char **policy_deny_filenames;  /* case-insensitive regular expressions */
+	char **policy_allow_filenames; /* checked first */
+
+	char *source; /* the file the config came from, or "(defaults)" */
+} MqConfig;
+
+/*
+ * config_load - read @path (NULL: MQSIFT_DEFAULT_CONFIG).  A missing file
+ * gives the defaults unless @must_exist.  Returns a new MqConfig or NULL with
+ * @error (CONFIG_ERROR_INVALID lists every problem).
+ */
+MqConfig *config_load(const char *path, gboolean must_exist, GError **error);
+
+/* config_defaults - a config with every default */
+MqConfig *config_defaults(void);
+
+/* config_free - free and clear the caller's pointer */
+void config_free(MqConfig **config);
+
+/* config_print - the effective configuration as YAML, every key */
+GString *config_print(const MqConfig *config);
+
+/* config_parse_duration - "90", "5s", "30m", "12h", "7d" into seconds */
+gboolean config_parse_duration(const char *text, guint64 *seconds);
+
+/* config_parse_size - "512", "10k", "50M", "1G" into bytes */
+gboolean config_parse_size(const char *text, guint64 *bytes);
+
+/* config_closest_key - the known key nearest to @key (borrowed), or NULL if none is close */
+const char *config_closest_key(const char *key);
+
+#endif
