@@ -351,3 +351,45 @@ commit_inject(QueueDir *out, const Qf *qf, const char *body, gsize body_len, mod
 	g_set_error(error, QDIR_ERROR, QDIR_ERROR_SYSTEM, "no free queue ID in %s", qdir_path(out));
 	return NULL;
 }
+
+/* commit_move_aside - take an unprocessable message out of the queue, keeping it */
+gboolean
+commit_move_aside(QueueDir *in, const char *id, const char *dest_dir, GError **error)
+{
+	static const char *const prefixes[] = { "qf", "df", "xf" };
+	g_autofree char *qf = qdir_file(in, "qf", id);
+	int fd = open(qf, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	gboolean ok = TRUE;
+
+	if (fd < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "open %s: %s", qf,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	if (!qdir_lock_fd(in, fd, FALSE)) {
+		close(fd);
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BUSY, "%s is locked", qf);
+		return FALSE;
+	}
+	if (!durable_mkdir_p(dest_dir, 0700, error)) {
+		close(fd);
+		return FALSE;
+	}
+	for (gsize i = 0; ok && i < G_N_ELEMENTS(prefixes); i++) {
+		g_autofree char *src = qdir_file(in, prefixes[i], id);
+		g_autofree char *name = g_strconcat(prefixes[i], id, NULL);
+		g_autofree char *dst = g_build_filename(dest_dir, name, NULL);
+
+		if (!file_exists(src))
+			continue;
+		unlink(dst); /* an earlier attempt that died half way */
+		ok = durable_link_or_copy(src, dst, 0600, (gid_t)-1, error);
+	}
+	ok = ok && durable_sync_dir(dest_dir, error);
+	for (gsize i = 0; ok && i < G_N_ELEMENTS(prefixes); i++) {
+		g_autofree char *src = qdir_file(in, prefixes[i], id);
+		ok = durable_unlink(src, error);
+	}
+	close(fd);
+	return ok;
+}

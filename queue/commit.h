@@ -79,4 +79,13 @@ int commit_recover(QueueDir *in, QueueDir *out, GError **error);
 char *commit_inject(QueueDir *out, const Qf *qf, const char *body, gsize body_len, mode_t file_mode,
                     GError **error);
 
+/*
+ * commit_move_aside - move the inbound message @id (qf, df, xf, whatever
+ * exists) into @dest_dir (created 0700), under the queue lock: copied or
+ * linked, fsync'ed, then removed from the queue, qf first.  For control
+ * files that can never be processed.  Returns FALSE with @error (nothing is
+ * removed then); G_IO_ERROR_BUSY if the message is locked.
+ */
+gboolean commit_move_aside(QueueDir *in, const char *id, const char *dest_dir, GError **error);
+
 #endif

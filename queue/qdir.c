@@ -280,7 +280,7 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 	g_bytes_unref(bytes);
 	if (qf == NULL) {
 		g_set_error(error, QDIR_ERROR,
-		            local->code == QF_ERROR_INCOMPLETE ? QDIR_ERROR_BUSY
+		            local->code == QF_ERROR_INCOMPLETE ? QDIR_ERROR_INCOMPLETE
 		                                               : QDIR_ERROR_BROKEN,
 		            "%s: %s", path, local->message);
 		g_error_free(local);

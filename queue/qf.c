@@ -545,6 +545,38 @@ qf_set_flag(Qf *qf, char flag, gboolean on)
 	g_array_insert_val(qf->records, at, r);
 }
 
+/* qf_set_body_type - B record for a rewritten body */
+void
+qf_set_body_type(Qf *qf, gboolean eight_bit)
+{
+	const char *want = eight_bit ? "8BITMIME" : "7BIT";
+
+	for (guint i = 0; i < qf->records->len; i++) {
+		QfRecord *r = &g_array_index(qf->records, QfRecord, i);
+
+		if (r->type != 'B')
+			continue;
+		g_free(r->value);
+		r->value = g_strdup(want);
+		r->len = strlen(want);
+		return;
+	}
+	if (!eight_bit)
+		return;
+	/* queueup() writes B after P (and I): before the first of q M F $ S */
+	guint at = qf->records->len;
+	for (guint i = 0; i < qf->records->len; i++) {
+		char t = g_array_index(qf->records, QfRecord, i).type;
+
+		if (strchr("qMF$S", t) != NULL) {
+			at = i;
+			break;
+		}
+	}
+	QfRecord r = { 'B', g_strdup(want), strlen(want) };
+	g_array_insert_val(qf->records, at, r);
+}
+
 /* qf_sanitize_for_outbound - drop I, d, q */
 void
 qf_sanitize_for_outbound(Qf *qf)

@@ -121,6 +121,12 @@ gboolean qf_has_8bit_headers(const Qf *qf);
 /* qf_set_flag - set or clear one letter of the F record (created if needed) */
 void qf_set_flag(Qf *qf, char flag, gboolean on);
 
+/*
+ * qf_set_body_type - keep the B record true to a rewritten body: B8BITMIME if
+ * @eight_bit, else B7BIT when a B record exists (none is added for 7-bit).
+ */
+void qf_set_body_type(Qf *qf, gboolean eight_bit);
+
 /* qf_sanitize_for_outbound - drop the I, d and q records sendmail must not see */
 void qf_sanitize_for_outbound(Qf *qf);
 

@@ -17,6 +17,7 @@
 #include "queue/commit.h"
 #include "queue/durable.h"
 #include "queue/qdir.h"
+#include "reports/notice.h"
 #include "reports/store.h"
 #include "rules/policy.h"
 #include "scanner/engine.h"
@@ -235,6 +236,7 @@ build_outbound_qf(Runner *r, const Qf *in, const ScanReport *rep)
 			qf_set_header(out, "Content-Transfer-Encoding", body8 ? "8bit" : "7bit");
 		}
 		qf_set_flag(out, '8', body8 || qf_has_8bit_headers(out));
+		qf_set_body_type(out, body8);
 	}
 	return out;
 }
@@ -368,6 +370,52 @@ record_left(Runner *r, QueueClaim *claim, const char *why, PassStats *stats)
 	}
 }
 
+/*
+ * set_aside_if_stale - a message that can never be processed (broken or stuck
+ * control file, no body) is left in place and logged for queue.bad_file_grace,
+ * then moved to quarantine.dir/broken/<id>/ and the postmaster is told.
+ * Nothing is ever deleted.
+ */
+static void
+set_aside_if_stale(Runner *r, QueueDir *in, const char *id, const char *why, PassStats *stats)
+{
+	g_autofree char *qf = qdir_file(in, "qf", id);
+	struct stat st;
+	GError *error = NULL;
+
+	stats->left++;
+	if (stat(qf, &st) < 0)
+		return;
+	gint64 age = g_get_real_time() / G_USEC_PER_SEC - (gint64)st.st_mtime;
+	if (age < (gint64)r->config->queue_bad_file_grace) {
+		g_critical("%s: %s; left in %s (set aside after %us)", id, why, qdir_path(in),
+			   r->config->queue_bad_file_grace);
+		return;
+	}
+	g_autofree char *dest = g_build_filename(r->config->quarantine_dir, "broken", id, NULL);
+	if (!commit_move_aside(in, id, dest, &error)) {
+		g_critical("%s: %s; cannot set it aside: %s", id, why, error->message);
+		g_error_free(error);
+		return;
+	}
+	g_critical("%s: %s; moved from %s to %s", id, why, qdir_path(in), dest);
+	g_autofree char *subject = g_strdup_printf("mqsift: unprocessable message %s set aside", id);
+	g_autofree char *body = g_strdup_printf(
+		"mqsift on %s could not process the queued message %s:\n\n  %s\n\n"
+		"It stayed in %s for %" G_GINT64_FORMAT " seconds and has now been moved,\n"
+		"unchanged, to %s.\n\n"
+		"Nothing was delivered and nothing was deleted. Inspect the files there; if\n"
+		"the message is sound, copy its qf and df back into the inbound queue.\n",
+		r->hostname, id, why, qdir_path(in), age, dest);
+	char *nid = notice_send(r->config, r->outgoing, r->config->notify_postmaster, subject, body,
+				&error);
+	if (nid == NULL) {
+		g_warning("%s: cannot queue the notice to the postmaster: %s", id, error->message);
+		g_error_free(error);
+	}
+	g_free(nid);
+}
+
 /* process_claim - scan one claimed message and prepare its commit */
 static void
 process_claim(Runner *r, QueueClaim *claim, CommitBatch *batch, GPtrArray *pending,
@@ -380,9 +428,17 @@ process_claim(Runner *r, QueueClaim *claim, CommitBatch *batch, GPtrArray *pendi
 	GString *message = read_message(claim, config->scanner_max_message_size, &df_size, &error);
 
 	if (message == NULL) {
+		g_autofree char *id = g_strdup(claim->id);
+		QueueDir *in = claim->dir;
+		gboolean no_data = g_error_matches(error, QDIR_ERROR, QDIR_ERROR_NO_DATA);
+
 		record_left(r, claim, error->message, stats);
-		g_error_free(error);
 		qdir_claim_release(&claim);
+		if (no_data) {
+			stats->left--; /* counted again below */
+			set_aside_if_stale(r, in, id, error->message, stats);
+		}
+		g_error_free(error);
 		return;
 	}
 	Pending *m = g_new0(Pending, 1);
@@ -480,7 +536,9 @@ runner_pass(Runner *r, PassStats *stats)
 			stats->seen++;
 			if (claim == NULL) {
 				if (error->code == QDIR_ERROR_BROKEN ||
-				    error->code == QDIR_ERROR_SYSTEM) {
+				    error->code == QDIR_ERROR_INCOMPLETE) {
+					set_aside_if_stale(r, in, id, error->message, stats);
+				} else if (error->code == QDIR_ERROR_SYSTEM) {
 					g_critical("%s: %s; left in the queue", id, error->message);
 					stats->left++;
 				} else {

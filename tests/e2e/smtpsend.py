@@ -8,6 +8,8 @@ ap.add_argument("--port", type=int, default=2525)
 ap.add_argument("--from", dest="sender", required=True)
 ap.add_argument("--to", required=True, help="comma-separated recipients")
 ap.add_argument("--8bit", dest="eightbit", action="store_true")
+ap.add_argument("--mail-opt", action="append", default=[], help="e.g. RET=HDRS")
+ap.add_argument("--rcpt-opt", action="append", default=[], help="e.g. NOTIFY=SUCCESS,FAILURE")
 ap.add_argument("file")
 a = ap.parse_args()
 with open(a.file, "rb") as f:
@@ -15,6 +17,7 @@ with open(a.file, "rb") as f:
 # SMTP lines end in CRLF (sendmail refuses bare LF since the smuggling fix)
 data = re.sub(rb"\r?\n", b"\r\n", data)
 opts = ["BODY=8BITMIME"] if a.eightbit or any(b >= 0x80 for b in data) else []
+opts += a.mail_opt
 with smtplib.SMTP(a.host, a.port, local_hostname="client.test.local", timeout=30) as s:
     s.ehlo()
-    s.sendmail(a.sender, a.to.split(","), data, mail_options=opts)
+    s.sendmail(a.sender, a.to.split(","), data, mail_options=opts, rcpt_options=a.rcpt_opt)

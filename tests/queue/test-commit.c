@@ -354,7 +354,7 @@ test_claim_rules(Fixture *f, gconstpointer data)
 
 	write_file(f->in, "qf6AOAhalf0000001", "V8\nT1\nS<a@b>\n");
 	g_assert_null(qdir_claim(in, "6AOAhalf0000001", &error));
-	g_assert_error(error, QDIR_ERROR, QDIR_ERROR_BUSY);
+	g_assert_error(error, QDIR_ERROR, QDIR_ERROR_INCOMPLETE);
 	g_clear_error(&error);
 	write_file(f->in, "qf6AOAbad00000001", "V8\nT1\nXjunk\nS<a@b>\n.\n");
 	g_assert_null(qdir_claim(in, "6AOAbad00000001", &error));
