@@ -88,7 +88,7 @@ on_clamav_message(enum cl_msg severity, const char *fullmsg, const char *msg, vo
 	g_autofree char *text = g_strstrip(g_strdup(msg));
 
 	if (severity == CL_MSG_ERROR)
-		g_warning("libclamav: %s", text);
+		g_info("libclamav: %s", text);
 	else
 		g_debug("libclamav: %s", text);
 }
