@@ -9,7 +9,7 @@ ok_if() {
 	local name=$1
 	shift
 	TAP_N=$((TAP_N + 1))
-	if "$@"; then
+	if "$@" >&2; then
 		echo "ok $TAP_N - $name"
 	else
 		echo "not ok $TAP_N - $name"

@@ -22,14 +22,14 @@ main(int argc, char **argv)
 		GError *error = NULL;
 
 		if (!g_file_get_contents(argv[i], &data, &len, &error)) {
-			printf("FAIL %s: %s\n", argv[i], error->message);
+			printf("# FAIL %s: %s\n", argv[i], error->message);
 			g_error_free(error);
 			status = 1;
 			continue;
 		}
 		Qf *qf = qf_parse(data, len, &error);
 		if (qf == NULL) {
-			printf("FAIL %s: %s\n", argv[i], error->message);
+			printf("# FAIL %s: %s\n", argv[i], error->message);
 			g_error_free(error);
 			status = 1;
 			continue;
@@ -39,10 +39,10 @@ main(int argc, char **argv)
 			gsize k = 0;
 			while (k < len && k < out->len && out->str[k] == data[k])
 				k++;
-			printf("FAIL %s: differs at byte %zu\n", argv[i], k);
+			printf("# FAIL %s: differs at byte %zu\n", argv[i], k);
 			status = 1;
 		} else {
-			printf("ok %s (%u records)\n", argv[i], qf_n_records(qf));
+			printf("# roundtrip ok %s (%u records)\n", argv[i], qf_n_records(qf));
 		}
 		g_string_free(out, TRUE);
 		qf_free(&qf);

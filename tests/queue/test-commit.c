@@ -319,7 +319,8 @@ test_clash(Fixture *f, gconstpointer data)
 {
 	GError *error = NULL;
 
-	write_file(f->out, g_strconcat("qf", f->ids[0], NULL), "V8\nS<x@y>\n.\n");
+	g_autofree char *clash = g_strconcat("qf", f->ids[0], NULL);
+	write_file(f->out, clash, "V8\nS<x@y>\n.\n");
 	g_assert_false(commit_all(f, 100, &error));
 	g_assert_nonnull(error);
 	g_clear_error(&error);

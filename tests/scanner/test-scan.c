@@ -30,12 +30,13 @@ scan(const char *text, ScanReport *rep)
 	scan_message(&ctx, text, strlen(text), rep);
 }
 
-/* body_text - the rewritten body as a string (borrowed from @rep) */
-static const char *
+/* body_text - the rewritten body as a NUL-terminated string (caller frees) */
+static char *
 body_text(const ScanReport *rep, gsize *len)
 {
 	g_assert_nonnull(rep->new_body);
-	return g_bytes_get_data(rep->new_body, len);
+	const char *data = g_bytes_get_data(rep->new_body, len);
+	return g_strndup(data, *len);
 }
 
 /* test_clean - nothing found, nothing rewritten */
@@ -79,7 +80,7 @@ test_eicar_attachment(void)
 	g_assert_cmpstr(f->path, ==, "2");
 	g_assert_nonnull(strstr(f->what, "Mqsift.Test.EICAR"));
 	g_assert_cmpuint(g_bytes_get_size(f->content), ==, 68);
-	const char *body = body_text(&rep, &len);
+	g_autofree char *body = body_text(&rep, &len);
 	g_assert_nonnull(strstr(body, "preamble\n--x\nContent-Type: text/plain\n\nhello  \n--x\n"));
 	g_assert_null(strstr(body, "WDVPIVAlQEFQ"));
 	g_assert_nonnull(strstr(body, "eicar.com"));
@@ -110,7 +111,7 @@ test_nested(void)
 	const Finding *f = g_ptr_array_index(rep.findings, 0);
 	g_assert_cmpstr(f->path, ==, "2.2");
 	g_assert_cmpstr(f->filename, ==, "inner.bin");
-	const char *body = body_text(&rep, &len);
+	g_autofree char *body = body_text(&rep, &len);
 	g_assert_nonnull(strstr(body, "inner text"));
 	g_assert_null(strstr(body, "WDVPIVAlQEFQ"));
 	scan_report_clear(&rep);
@@ -130,7 +131,7 @@ test_no_boundary(void)
 	g_assert_cmpint(rep.verdict, ==, VERDICT_INFECTED);
 	g_assert_true(rep.whole_message);
 	g_assert_cmpstr(rep.new_content_type, ==, "text/plain; charset=utf-8");
-	const char *body = body_text(&rep, &len);
+	g_autofree char *body = body_text(&rep, &len);
 	g_assert_null(strstr(body, "WDVPIVAlQEFQ"));
 	g_assert_nonnull(strstr(body, "sneaky"));
 	scan_report_clear(&rep);
@@ -180,7 +181,7 @@ test_banned_name(void)
 	g_assert_cmpint(rep.verdict, ==, VERDICT_BLOCKED);
 	g_assert_false(rep.whole_message);
 	g_assert_cmpstr(rep.blocked, ==, "banned file name invoice.pdf .exe");
-	const char *body = body_text(&rep, &len);
+	g_autofree char *body = body_text(&rep, &len);
 	g_assert_null(strstr(body, "TVqQAAMAAAAEAAAA"));
 	g_autofree char *st = scan_status_header(&rep);
 	g_assert_cmpstr(st, ==, "Blocked (banned file name invoice.pdf .exe)");
