@@ -126,6 +126,29 @@ normalize_name(const char *name)
 	return g_string_free(s, FALSE);
 }
 
+/* printable_name - @name for logs and headers: controls and bidi marks made visible */
+static char *
+printable_name(const char *name)
+{
+	GString *s = g_string_new(NULL);
+
+	for (const char *p = name; *p;) {
+		gunichar c = g_utf8_get_char_validated(p, -1);
+
+		if (c == (gunichar)-1 || c == (gunichar)-2) {
+			g_string_append_printf(s, "\\x%02x", (guchar)*p++);
+			continue;
+		}
+		if (c < 0x20 || c == 0x7F || c == 0x200E || c == 0x200F ||
+		    (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069))
+			g_string_append_printf(s, "<U+%04X>", c);
+		else
+			g_string_append_unichar(s, c);
+		p = g_utf8_next_char(p);
+	}
+	return g_string_free(s, FALSE);
+}
+
 /* policy_check_filename - which rule, if any, blocks @filename */
 char *
 policy_check_filename(const Policy *policy, const char *filename)
@@ -140,8 +163,10 @@ policy_check_filename(const Policy *policy, const char *filename)
 	for (guint i = 0; i < policy->deny->len; i++) {
 		const Rule *r = &g_array_index(policy->deny, Rule, i);
 
-		if (g_regex_match(r->re, name, 0, NULL))
-			return g_strdup_printf("banned file name %s", filename);
+		if (g_regex_match(r->re, name, 0, NULL)) {
+			g_autofree char *shown = printable_name(filename);
+			return g_strdup_printf("banned file name %s", shown);
+		}
 	}
 	return NULL;
 }

@@ -23,6 +23,7 @@ struct Engine {
 	gboolean stat_dir;   /* stat is in use (directory source) */
 	struct stat file_st; /* single-file source */
 	char *source;
+	char *configured; /* scanner.signatures, watched while the test db stands in */
 	guint sigs;
 	gboolean test_db;
 };
@@ -163,11 +164,11 @@ engine_new(const MqConfig *config, GError **error)
 		}
 	}
 	e->source = g_strdup(source);
+	e->configured = g_strdup(config->scanner_signatures);
 	e->cl = cl_engine_new();
 	if (e->cl == NULL) {
 		g_set_error(error, ENGINE_ERROR, 0, "cannot create a libclamav engine");
-		g_free(e->source);
-		g_free(e);
+		engine_free(&e);
 		return NULL;
 	}
 	if (!set_limit(e->cl, CL_ENGINE_MAX_SCANSIZE, (long long)config->scanner_max_scan_size,
@@ -208,6 +209,7 @@ engine_new(const MqConfig *config, GError **error)
 	e->opts.mail = 0;
 	struct stat st;
 	if (stat(source, &st) == 0 && S_ISDIR(st.st_mode)) {
+		memset(&e->stat, 0, sizeof e->stat);
 		cl_statinidir(source, &e->stat);
 		e->stat_dir = TRUE;
 	} else {
@@ -228,6 +230,7 @@ engine_free(Engine **engine)
 	if (e->stat_dir)
 		cl_statfree(&e->stat);
 	g_free(e->source);
+	g_free(e->configured);
 	g_free(e);
 	*engine = NULL;
 }
@@ -305,6 +308,8 @@ engine_scan_fd(Engine *engine, int fd, const char *name, EngineResult *result)
 gboolean
 engine_changed(Engine *engine)
 {
+	if (engine->test_db)
+		return has_database(engine->configured); /* a real database was installed */
 	if (engine->stat_dir)
 		return cl_statchkdir(&engine->stat) == 1;
 	struct stat st;
@@ -312,4 +317,17 @@ engine_changed(Engine *engine)
 		return FALSE;
 	return st.st_mtime != engine->file_st.st_mtime || st.st_ino != engine->file_st.st_ino ||
 	       st.st_size != engine->file_st.st_size;
+}
+
+/* engine_mark_seen - reset the change detection to the current state */
+void
+engine_mark_seen(Engine *engine)
+{
+	if (engine->stat_dir) {
+		cl_statfree(&engine->stat);
+		memset(&engine->stat, 0, sizeof engine->stat);
+		cl_statinidir(engine->source, &engine->stat);
+	} else {
+		stat(engine->source, &engine->file_st);
+	}
 }

@@ -63,7 +63,11 @@ void engine_scan_fd(Engine *engine, int fd, const char *name, EngineResult *resu
 void engine_result_init(EngineResult *result);
 void engine_result_clear(EngineResult *result);
 
-/* engine_changed - TRUE if the signature databases changed since loading */
+/* engine_changed - TRUE if the signature databases changed since loading (or since
+ * the last engine_mark_seen) */
 gboolean engine_changed(Engine *engine);
+
+/* engine_mark_seen - take the databases as they are now as the reference for engine_changed */
+void engine_mark_seen(Engine *engine);
 
 #endif

@@ -32,6 +32,11 @@ struct Runner {
 	Policy *policy;
 	Store *store; /* NULL if the database cannot be opened: mail still flows */
 	char *hostname;
+	/* a new engine being built in the background while the old one scans */
+	GThread *reload_thread;
+	gint reload_done;
+	Engine *reload_engine;
+	GError *reload_error;
 };
 
 /* Pending - a message prepared for commit, waiting for its batch to finish */
@@ -158,6 +163,49 @@ fail:
 	return NULL;
 }
 
+/* reload_thread - build the new engine; the old one keeps scanning meanwhile */
+static gpointer
+reload_thread(gpointer data)
+{
+	Runner *r = data;
+
+	r->reload_engine = engine_new(r->config, &r->reload_error);
+	g_atomic_int_set(&r->reload_done, 1);
+	return NULL;
+}
+
+/* runner_check_reload - start a reload when the databases changed; swap when built */
+static void
+runner_check_reload(Runner *r)
+{
+	if (r->reload_thread != NULL) {
+		if (!g_atomic_int_get(&r->reload_done))
+			return;
+		g_thread_join(r->reload_thread);
+		r->reload_thread = NULL;
+		if (r->reload_engine != NULL) {
+			g_message("signatures reloaded: %u signatures from %s",
+				  engine_signature_count(r->reload_engine),
+				  engine_source(r->reload_engine));
+			engine_free(&r->engine);
+			r->engine = r->reload_engine;
+			r->reload_engine = NULL;
+		} else {
+			g_critical("the changed signature database does not load (%s); still "
+				   "scanning with the previous one",
+				   r->reload_error->message);
+			g_clear_error(&r->reload_error);
+		}
+		return;
+	}
+	if (!engine_changed(r->engine))
+		return;
+	engine_mark_seen(r->engine);
+	g_message("signature database changed: loading it in the background");
+	g_atomic_int_set(&r->reload_done, 0);
+	r->reload_thread = g_thread_new("reload", reload_thread, r);
+}
+
 /* runner_free - free and clear */
 void
 runner_free(Runner **runner)
@@ -165,6 +213,11 @@ runner_free(Runner **runner)
 	if (runner == NULL || *runner == NULL)
 		return;
 	Runner *r = *runner;
+	if (r->reload_thread != NULL) {
+		g_thread_join(r->reload_thread);
+		engine_free(&r->reload_engine);
+		g_clear_error(&r->reload_error);
+	}
 	if (r->inbound)
 		g_ptr_array_unref(r->inbound);
 	qdir_free(&r->outgoing);
@@ -592,6 +645,8 @@ run_command(const MqConfig *config, gboolean once)
 	int status = 0;
 	do {
 		PassStats stats;
+		if (!once)
+			runner_check_reload(r);
 		if (!runner_pass(r, &stats))
 			status = 2;
 		if (stats.seen > 0 || stats.recovered > 0)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "reports/template.h"
+#include "scanner/tnef.h"
 
 /* verdict_name - lower-case name of a verdict, as stored */
 const char *
@@ -207,6 +208,7 @@ replacement_part(const ScanContext *ctx, GMimeMessage *msg, const Finding *f)
 		g_autofree char *name = g_strdup_printf("%s.removed.txt", f->filename);
 		g_mime_part_set_filename(GMIME_PART(part), name);
 	}
+	g_object_set_data(G_OBJECT(part), "mqsift-replacement", GINT_TO_POINTER(1));
 	g_free(text);
 	return GMIME_OBJECT(part);
 }
@@ -250,6 +252,40 @@ add_finding(ScanReport *report, const char *path, GMimePart *part, const char *w
 	return f;
 }
 
+/*
+ * add_inline_warning - put a short warning at the top of the first text/plain
+ * part that is not one of our replacement texts (policy.inline_warning)
+ */
+static void
+add_inline_warning(const ScanContext *ctx, GMimeMessage *msg, const ScanReport *report)
+{
+	GMimePartIter *it = g_mime_part_iter_new(GMIME_OBJECT(msg));
+
+	do {
+		GMimeObject *cur = g_mime_part_iter_get_current(it);
+
+		if (cur == NULL || !GMIME_IS_TEXT_PART(cur) ||
+		    !g_mime_content_type_is_type(g_mime_object_get_content_type(cur), "text",
+						 "plain") ||
+		    g_object_get_data(G_OBJECT(cur), "mqsift-replacement") != NULL)
+			continue;
+		GMimeTextPart *tp = GMIME_TEXT_PART(cur);
+		g_autofree char *text = g_mime_text_part_get_text(tp);
+		g_autofree char *vars_report = g_strdup_printf("%u", report->findings->len);
+		GHashTable *vars = g_hash_table_new(g_str_hash, g_str_equal);
+		g_hash_table_insert(vars, "count", vars_report);
+		g_autofree char *warning = template_render(ctx->config->reports_templates,
+							   ctx->config->reports_language,
+							   "inline-warning", vars);
+		g_hash_table_destroy(vars);
+		g_autofree char *joined = g_strconcat(warning, "\n", text ? text : "", NULL);
+		g_mime_text_part_set_charset(tp, "utf-8");
+		g_mime_text_part_set_text(tp, joined);
+		break;
+	} while (g_mime_part_iter_next(it));
+	g_mime_part_iter_free(it);
+}
+
 /* body_of - serialize the top-level object's content (no headers), LF newlines */
 static GBytes *
 body_of(GMimeMessage *msg)
@@ -280,6 +316,91 @@ header_length(const char *message, gsize len)
 			return i + 3;
 	}
 	return len;
+}
+
+/*
+ * uuencoded_names - the file names of "begin <mode> <name>" lines in a text
+ * part (uuencode pasted in the text: GMime does not split it out)
+ */
+static GPtrArray *
+uuencoded_names(GBytes *content)
+{
+	static GRegex *re;
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+	gsize len;
+	const char *data = g_bytes_get_data(content, &len);
+	GMatchInfo *mi = NULL;
+
+	if (re == NULL)
+		re = g_regex_new("^begin(?:-base64)? [0-7]{3,4} ([^\r\n]+?)\r?$",
+				 G_REGEX_MULTILINE | G_REGEX_RAW | G_REGEX_OPTIMIZE, 0, NULL);
+	if (len == 0)
+		return names;
+	g_regex_match_full(re, data, (gssize)len, 0, 0, &mi, NULL);
+	while (g_match_info_matches(mi) && names->len < 100) {
+		g_ptr_array_add(names, g_match_info_fetch(mi, 1));
+		g_match_info_next(mi, NULL);
+	}
+	g_match_info_free(mi);
+	return names;
+}
+
+/*
+ * check_inner_files - the policy (and, if @scan, the engine) on the files a
+ * part carries inside it: TNEF attachments, uuencoded blocks in text.
+ * Returns a newly allocated reason if one is banned; adds infections to @res.
+ */
+static char *
+check_inner_files(const ScanContext *ctx, GMimePart *part, GBytes **content, gboolean scan,
+		  EngineResult *res)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
+	g_autofree char *type = g_mime_content_type_get_mime_type(ct);
+	const char *filename = g_mime_part_get_filename(part);
+	gboolean is_tnef = tnef_is_tnef(type, filename);
+	gboolean is_text = g_mime_content_type_is_type(ct, "text", "*");
+	char *blocked = NULL;
+
+	if (!is_tnef && !is_text)
+		return NULL;
+	if (*content == NULL)
+		*content = decode_part(part);
+	if (is_tnef) {
+		gsize len;
+		const void *data = g_bytes_get_data(*content, &len);
+		GPtrArray *files = tnef_extract(data, len, ctx->config->scanner_max_mime_parts);
+
+		if (files == NULL)
+			return NULL; /* unreadable: the engine's own TNEF scan still applies */
+		for (guint i = 0; i < files->len && blocked == NULL; i++) {
+			TnefFile *f = g_ptr_array_index(files, i);
+			char *why = policy_check_filename(ctx->policy, f->name);
+
+			if (why != NULL) {
+				blocked = g_strdup_printf("%s (in %s)", why,
+							  filename ? filename : "winmail.dat");
+				g_free(why);
+			}
+			if (scan) {
+				gsize flen;
+				const void *fdata = g_bytes_get_data(f->data, &flen);
+				engine_scan_buffer(ctx->engine, fdata, flen, f->name, res);
+			}
+		}
+		g_ptr_array_unref(files);
+		return blocked;
+	}
+	GPtrArray *names = uuencoded_names(*content);
+	for (guint i = 0; i < names->len && blocked == NULL; i++) {
+		char *why = policy_check_filename(ctx->policy, g_ptr_array_index(names, i));
+
+		if (why != NULL) {
+			blocked = g_strdup_printf("%s (uuencoded in the text)", why);
+			g_free(why);
+		}
+	}
+	g_ptr_array_unref(names);
+	return blocked;
 }
 
 /* walk_parts - the filename policy on every leaf and, if asked, a scan of each */
@@ -314,9 +435,12 @@ walk_parts(const ScanContext *ctx, GMimeMessage *msg, gboolean scan_parts, ScanR
 		EngineResult res;
 		engine_result_init(&res);
 		GBytes *content = NULL;
+		if (blocked == NULL)
+			blocked = check_inner_files(ctx, part, &content, scan_parts, &res);
+		if ((scan_parts || blocked) && content == NULL)
+			content = decode_part(part);
 		if (scan_parts || blocked) {
 			gsize clen;
-			content = decode_part(part);
 			const void *data = g_bytes_get_data(content, &clen);
 			if (scan_parts)
 				engine_scan_buffer(ctx->engine, data, clen,
@@ -411,6 +535,8 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 		                            : g_strdup(report->blocked);
 		gboolean whole = msg == NULL || top_is_bad || !rewritten;
 
+		if (!whole && ctx->config->policy_inline_warning)
+			add_inline_warning(ctx, msg, report);
 		if (!whole) {
 			/* 4: what goes out must be clean: rescan it */
 			GBytes *body = body_of(msg);

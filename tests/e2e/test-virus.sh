@@ -83,4 +83,11 @@ ok_if "released message holds the original zip" grep -q '^UEsDB' "$rel"
 ok_if "released message is marked" grep -q '^X-Virus-Status: Released from quarantine' "$rel"
 rows=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from messages where status='infected' and detail like 'Mqsift.Test.EICAR%'\").fetchone()[0])" "$RELAY/db/mqsift.db")
 ok_if "store: one infected row" [ "$rows" = 1 ]
+
+# purge: entries older than quarantine.keep_days go, recent ones stay
+mkdir -p "$RELAY/quarantine/20000101/6AOOLD0000000001"
+echo "reference: 20000101/6AOOLD0000000001" >"$RELAY/quarantine/20000101/6AOOLD0000000001/info"
+ok_if "quarantine purge" "$MQSIFT" quarantine purge -c "$RELAY/etc/mqsift.yaml"
+ok_if "the old entry is gone" [ ! -e "$RELAY/quarantine/20000101" ]
+ok_if "today's entry stays" [ -f "$qdir/message.eml" ]
 done_testing

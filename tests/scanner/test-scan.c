@@ -211,41 +211,56 @@ test_limits(void)
 	config->scanner_max_message_size = saved;
 }
 
-/* test_clamav_testfiles - each clam.exe container from clamav-testfiles, attached */
+/*
+ * test_clamav_testfiles - every file of Debian's clamav-testfiles that the
+ * engine detects on its own is still detected attached to a mail, and the
+ * rewrite removes it without replacing the whole message
+ */
 static void
 test_clamav_testfiles(void)
 {
-	static const char *const files[] = {
-	    "clam.zip", "clam.7z",   "clam.tar.gz",     "clam.cab",     "clam.arj", "clam.exe.bz2",
-	    "clam.rar", "clam.tnef", "clam.exe.binhex", "clam.ole.doc", "clam.pdf"};
-	guint tested = 0;
+	const char *dir = "/usr/share/clamav-testfiles";
+	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *name;
+	guint tested = 0, skipped = 0;
 
-	for (gsize i = 0; i < G_N_ELEMENTS(files); i++) {
-		g_autofree char *path =
-		    g_build_filename("/usr/share/clamav-testfiles", files[i], NULL);
+	g_assert_nonnull(d);
+	while ((name = g_dir_read_name(d)) != NULL) {
+		g_autofree char *path = g_build_filename(dir, name, NULL);
 		g_autofree char *data = NULL;
 		gsize len;
 		ScanReport rep;
+		EngineResult raw;
 
-		if (!g_file_get_contents(path, &data, &len, NULL))
-			continue; /* not every container is in every version of the package */
+		if (!g_file_get_contents(path, &data, &len, NULL) || len == 0)
+			continue;
+		engine_result_init(&raw);
+		engine_scan_buffer(engine, data, len, name, &raw);
+		gboolean detected = raw.names->len > 0 && !raw.limits;
+		engine_result_clear(&raw);
+		if (!detected) {
+			skipped++; /* needs a signature or unpacker the test database lacks */
+			continue;
+		}
 		g_autofree char *b64 = g_base64_encode((const guchar *)data, len);
-		g_autofree char *msg =
-		    g_strdup_printf("From: a@b\nMIME-Version: 1.0\nContent-Type: multipart/mixed; "
-		                    "boundary=\"x\"\n\n"
-		                    "--x\nContent-Type: text/plain\n\nsee\n--x\nContent-Type: "
-		                    "application/octet-stream\n"
-		                    "Content-Disposition: attachment; filename=\"%s\"\n"
-		                    "Content-Transfer-Encoding: base64\n\n%s\n--x--\n",
-		                    files[i], b64);
+		g_autofree char *msg = g_strdup_printf(
+			"From: a@b\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"x\"\n\n"
+			"--x\nContent-Type: text/plain\n\nsee\n--x\nContent-Type: application/octet-stream\n"
+			"Content-Disposition: attachment; filename=\"%s.bin\"\n"
+			"Content-Transfer-Encoding: base64\n\n%s\n--x--\n",
+			name, b64);
 		scan(msg, &rep);
 		if (rep.verdict != VERDICT_INFECTED)
-			g_error("%s: not detected (%s)", files[i], verdict_name(rep.verdict));
-		g_assert_false(rep.whole_message);
+			g_error("%s: detected alone, but not attached to a mail (%s)", name,
+				verdict_name(rep.verdict));
+		if (rep.whole_message)
+			g_error("%s: the part could not be removed on its own", name);
 		scan_report_clear(&rep);
 		tested++;
 	}
-	g_assert_cmpuint(tested, >=, 5);
+	g_dir_close(d);
+	g_test_message("%u containers detected in mail, %u not detected alone", tested, skipped);
+	g_assert_cmpuint(tested, >=, 30);
 }
 
 /* main - set up one engine for all tests */

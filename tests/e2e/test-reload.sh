@@ -1,0 +1,65 @@
+#!/bin/bash
+# test-reload.sh - "mqsift run" as a daemon: a changed signature database is
+# loaded in the background while mail keeps flowing; a database that fails to
+# load is refused with a log line and the old engine keeps scanning; SIGTERM
+# stops it cleanly with nothing lost.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../tap.sh"
+relay_enter "$@"
+SIGS=$(mktemp -d /tmp/mqsift-sigs.XXXXXX)
+cp "$TOP_SRCDIR/tests/signatures/mqsift-test.hdb" "$SIGS/"
+sed -i '/EICAR/d' "$SIGS/mqsift-test.hdb" # only clam.exe at first
+MQSIFT_SIGNATURES=$SIGS relay_start || bail_out "cannot start the test relay"
+CONF=$RELAY/etc/mqsift.yaml
+sed -i 's/^queue:$/queue:\n  scan_interval: 1s/' "$CONF"
+python3 "$TOP_SRCDIR/tests/data/samples/make-samples.py" "$RELAY/samples"
+
+"$MQSIFT" run --foreground -c "$CONF" 2>"$RELAY/daemon.log" &
+daemon=$!
+wait_for() { # wait_for SECONDS COMMAND...
+	local n=$(($1 * 10))
+	shift
+	while [ $n -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+out_has() { [ "$(find "$RELAY/out" -name 'qf*' | wc -l)" -ge "$1" ]; }
+ok_if "daemon started" wait_for 10 grep -q 'started:' "$RELAY/daemon.log"
+
+send_mail mallory@example.net bob@example.com "$RELAY/samples/eicar-zip.eml"
+ok_if "mail flows while the daemon runs (1)" wait_for 15 out_has 1
+relay_deliver
+ok_if "without the EICAR signature it passes as clean" \
+	grep -q '^X-Virus-Status: Clean' "$RELAY"/sink/*.eml
+rm -f "$RELAY"/sink/*
+
+sleep 1.1 # the change detection works at one-second granularity
+cp "$TOP_SRCDIR/tests/signatures/mqsift-test.ndb" "$SIGS/"
+ok_if "the change is noticed and loaded" wait_for 15 grep -q 'signatures reloaded' "$RELAY/daemon.log"
+send_mail mallory@example.net bob@example.com "$RELAY/samples/eicar-zip.eml"
+ok_if "mail flows after the reload" wait_for 15 out_has 1
+relay_deliver
+ok_if "the new signature is used" grep -q '^X-Virus-Status: Infected (Mqsift.Test.EICAR' "$RELAY"/sink/*.eml
+rm -f "$RELAY"/sink/*
+
+sleep 1.1
+printf 'this is not a signature\n' >"$SIGS/broken.ndb"
+ok_if "a broken database is refused" wait_for 15 grep -q 'does not load' "$RELAY/daemon.log"
+send_mail mallory@example.net bob@example.com "$RELAY/samples/eicar-zip.eml"
+ok_if "mail still flows" wait_for 15 out_has 1
+relay_deliver
+ok_if "with the previous engine" grep -q '^X-Virus-Status: Infected (Mqsift.Test.EICAR' "$RELAY"/sink/*.eml
+
+send_mail alice@example.org bob@example.com "$RELAY/samples/clean-text.eml"
+kill -TERM $daemon
+wait $daemon
+ok_if "SIGTERM: clean exit" [ $? -eq 0 ]
+ok_if "SIGTERM: logged" grep -q 'stopping on request' "$RELAY/daemon.log"
+n_in=$(find "$RELAY/in" -name 'qf*' | wc -l)
+n_out=$(find "$RELAY/out" -name 'qf*' | wc -l)
+ok_if "SIGTERM: the last message is in exactly one queue" [ $((n_in + n_out)) -eq 1 ]
+rm -rf "$SIGS"
+done_testing
