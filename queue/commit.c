@@ -356,14 +356,14 @@ commit_inject(QueueDir *out, const Qf *qf, const char *body, gsize body_len, mod
 gboolean
 commit_move_aside(QueueDir *in, const char *id, const char *dest_dir, GError **error)
 {
-	static const char *const prefixes[] = { "qf", "df", "xf" };
+	static const char *const prefixes[] = {"qf", "df", "xf"};
 	g_autofree char *qf = qdir_file(in, "qf", id);
 	int fd = open(qf, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	gboolean ok = TRUE;
 
 	if (fd < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "open %s: %s", qf,
-			    g_strerror(errno));
+		            g_strerror(errno));
 		return FALSE;
 	}
 	if (!qdir_lock_fd(in, fd, FALSE)) {

@@ -21,12 +21,12 @@
 GQuark qdir_error_quark(void);
 
 typedef enum {
-	QDIR_ERROR_BUSY,    /* locked by someone else, being written, or replaced */
-	QDIR_ERROR_GONE,    /* vanished (processed by someone else) */
-	QDIR_ERROR_BROKEN,  /* unreadable or malformed; see the message */
-	QDIR_ERROR_NO_DATA, /* qf without its df */
+	QDIR_ERROR_BUSY,       /* locked by someone else, being written, or replaced */
+	QDIR_ERROR_GONE,       /* vanished (processed by someone else) */
+	QDIR_ERROR_BROKEN,     /* unreadable or malformed; see the message */
+	QDIR_ERROR_NO_DATA,    /* qf without its df */
 	QDIR_ERROR_INCOMPLETE, /* locked, yet no final "." (a stuck or truncated file) */
-	QDIR_ERROR_SYSTEM,  /* an operating system error */
+	QDIR_ERROR_SYSTEM,     /* an operating system error */
 } QdirError;
 
 /* QueueLock - how the host's sendmail locks queue files */

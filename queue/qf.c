@@ -573,7 +573,7 @@ qf_set_body_type(Qf *qf, gboolean eight_bit)
 			break;
 		}
 	}
-	QfRecord r = { 'B', g_strdup(want), strlen(want) };
+	QfRecord r = {'B', g_strdup(want), strlen(want)};
 	g_array_insert_val(qf->records, at, r);
 }
 

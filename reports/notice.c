@@ -23,19 +23,19 @@ is_8bit(const char *s)
 /* notice_send - queue one notice */
 char *
 notice_send(const MqConfig *config, QueueDir *out, const char *to, const char *subject,
-	    const char *body, GError **error)
+            const char *body, GError **error)
 {
 	const char *host = *config->scanner_hostname ? config->scanner_hostname : g_get_host_name();
 	g_autoptr(GDateTime) now = g_date_time_new_now_local();
 	g_autofree char *date = g_date_time_format(now, "%a, %d %b %Y %H:%M:%S %z");
 	g_autofree char *mid = g_strdup_printf("<mqsift.%" G_GINT64_FORMAT ".%u@%s>",
-					       g_get_real_time(), g_random_int(), host);
+	                                       g_get_real_time(), g_random_int(), host);
 	gboolean eight = is_8bit(body) || is_8bit(subject);
 	GString *text = g_string_new(NULL);
 
 	/* the minimal control file sendmail 8.17 accepts (sendmail-queue.md 8.1) */
 	g_string_append_printf(text, "V8\nT%" G_GINT64_FORMAT "\nK0\nN0\nP30000\n",
-			       g_get_real_time() / G_USEC_PER_SEC);
+	                       g_get_real_time() / G_USEC_PER_SEC);
 	if (eight)
 		g_string_append(text, "B8BITMIME\nF8\n");
 	g_string_append_printf(text, "S<>\nRPFD:<%s>\n.\n", to);

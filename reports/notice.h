@@ -21,6 +21,6 @@
  * UTF-8 @body.  Returns the new queue ID, or NULL with @error.
  */
 char *notice_send(const MqConfig *config, QueueDir *out, const char *to, const char *subject,
-		  const char *body, GError **error);
+                  const char *body, GError **error);
 
 #endif

@@ -26,6 +26,16 @@ typedef enum {
 	KEY_ENUM,     /* a string from @choices */
 } KeyType;
 
+/* how recipients' values combine when a ruleset gives them different ones */
+typedef enum {
+	ONE_VALUE = 0,  /* not a per-message setting: no ruleset */
+	STRICT_TRUE,    /* bool: TRUE if any recipient's value is TRUE */
+	STRICT_FALSE,   /* bool: FALSE if any recipient's value is FALSE */
+	STRICT_LAST,    /* enum: the value latest in the choices list */
+	FIRST_NONEMPTY, /* string: the first recipient's non-empty value */
+	STRICT_UNION,   /* list: every recipient's entries */
+} Combine;
+
 typedef struct {
 	const char *name;
 	KeyType type;
@@ -33,7 +43,22 @@ typedef struct {
 	const char *def;
 	const char *choices; /* KEY_ENUM: "a|b" */
 	const char *doc;
+	Combine combine;
 } ConfigKey;
+
+/* RuleEntry - one rule of a ruleset */
+typedef struct {
+	RuleCond conds[2];
+	char *texts[2];   /* the patterns as written (for printing) */
+	guint n_conds;    /* 0: the default rule */
+	MqConfig *holder; /* only the key's field is set */
+} RuleEntry;
+
+/* KeyRuleset - the ruleset of one key */
+typedef struct {
+	gsize key_index;
+	GArray *rules; /* of RuleEntry */
+} KeyRuleset;
 
 #define OFF(f) offsetof(MqConfig, f)
 
@@ -56,6 +81,8 @@ static const ConfigKey config_keys[] = {
      "a broken control file is moved aside after this long"},
     {"scanner.signatures", KEY_STRING, OFF(scanner_signatures), "/var/lib/clamav", NULL,
      "ClamAV signature directory or single database file"},
+    {"scanner.scan", KEY_BOOL, OFF(scanner_scan), "true", NULL,
+     "scan messages (false: pass them with X-Virus-Status: Unscanned)", STRICT_TRUE},
     {"scanner.hostname", KEY_STRING, OFF(scanner_hostname), "", NULL,
      "host name in X-Virus-Scanned (empty: this machine's name)"},
     {"scanner.workers", KEY_UINT, OFF(scanner_workers), "0", NULL,
@@ -97,17 +124,31 @@ static const ConfigKey config_keys[] = {
     {"notify.postmaster_warnings", KEY_BOOL, OFF(notify_postmaster_warnings), "true", NULL,
      "one warning to the postmaster after each pass that caught something"},
     {"notify.sender", KEY_BOOL, OFF(notify_sender), "false", NULL,
-     "tell local senders that a part was removed"},
+     "tell local senders that a part was removed", STRICT_FALSE},
     {"notify.local_domains", KEY_LIST, OFF(notify_local_domains), "", NULL,
      "domains whose senders may be notified"},
     {"notify.silent_viruses", KEY_LIST, OFF(notify_silent_viruses), "", NULL,
      "signature name patterns that forge senders: never notify"},
     {"policy.subject_tag", KEY_STRING, OFF(policy_subject_tag), "{Virus?}", NULL,
-     "prefix added to the subject of a message with removed parts (empty: none)"},
+     "prefix added to the subject of a message with removed parts (empty: none)", FIRST_NONEMPTY},
     {"policy.inline_warning", KEY_BOOL, OFF(policy_inline_warning), "false", NULL,
-     "add a warning at the top of the first text part"},
+     "add a warning at the top of the first text part", STRICT_TRUE},
+    {"policy.infected_action", KEY_ENUM, OFF(policy_infected_action), "clean", "clean|replace",
+     "an infected message: remove the bad parts (clean) or replace it all by a notice",
+     STRICT_LAST},
+    {"policy.blocked_action", KEY_ENUM, OFF(policy_blocked_action), "clean", "clean|replace",
+     "a message with a banned part: remove the parts (clean) or replace it all", STRICT_LAST},
+    {"policy.filename_checks", KEY_BOOL, OFF(policy_filename_checks), "true", NULL,
+     "apply the filename rules (also to files inside archives)", STRICT_TRUE},
+    {"policy.filetype_checks", KEY_BOOL, OFF(policy_filetype_checks), "true", NULL,
+     "apply the filetype rules (the content's real type, by libmagic)", STRICT_TRUE},
+    {"policy.encrypted_archives", KEY_ENUM, OFF(policy_encrypted_archives), "deny", "allow|deny",
+     "archives that cannot be opened (password-protected)", STRICT_LAST},
+    {"policy.deny_filetypes", KEY_LIST, OFF(policy_deny_filetypes), "", NULL,
+     "file types to block: regular expressions on libmagic's description (empty: built-in list "
+     "of executables)"},
     {"policy.deny_filenames", KEY_LIST, OFF(policy_deny_filenames), "", NULL,
-     "attachment names to block (case-insensitive regular expressions)"},
+     "attachment names to block (case-insensitive regular expressions; empty: built-in list)"},
     {"policy.allow_filenames", KEY_LIST, OFF(policy_allow_filenames), "", NULL,
      "attachment names always allowed (checked before deny_filenames)"},
 };
@@ -338,6 +379,37 @@ config_closest_key(const char *key)
 	return best_d <= MAX(2u, (guint)strlen(key) / 3) ? best : NULL;
 }
 
+/* free_field - free the value of key @k in @c */
+static void
+free_field(MqConfig *c, const ConfigKey *k)
+{
+	void *f = field(c, k);
+
+	if (k->type == KEY_STRING || k->type == KEY_ENUM)
+		g_free(*(char **)f);
+	else if (k->type == KEY_LIST)
+		g_strfreev(*(char ***)f);
+}
+
+/* key_ruleset_free - GPtrArray free func */
+static void
+key_ruleset_free(gpointer p)
+{
+	KeyRuleset *ks = p;
+
+	for (guint i = 0; i < ks->rules->len; i++) {
+		RuleEntry *r = &g_array_index(ks->rules, RuleEntry, i);
+		for (guint k = 0; k < r->n_conds; k++) {
+			rule_pattern_free(r->conds[k].pattern);
+			g_free(r->texts[k]);
+		}
+		free_field(r->holder, &config_keys[ks->key_index]);
+		g_free(r->holder);
+	}
+	g_array_unref(ks->rules);
+	g_free(ks);
+}
+
 /* config_defaults - every default */
 MqConfig *
 config_defaults(void)
@@ -359,13 +431,10 @@ config_free(MqConfig **config)
 	if (config == NULL || *config == NULL)
 		return;
 	MqConfig *c = *config;
-	for (gsize i = 0; i < G_N_ELEMENTS(config_keys); i++) {
-		void *f = field(c, &config_keys[i]);
-		if (config_keys[i].type == KEY_STRING || config_keys[i].type == KEY_ENUM)
-			g_free(*(char **)f);
-		else if (config_keys[i].type == KEY_LIST)
-			g_strfreev(*(char ***)f);
-	}
+	for (gsize i = 0; i < G_N_ELEMENTS(config_keys); i++)
+		free_field(c, &config_keys[i]);
+	if (c->rulesets)
+		g_ptr_array_unref(c->rulesets);
 	g_free(c->source);
 	g_free(c);
 	*config = NULL;
@@ -379,11 +448,153 @@ add_problem(GString *problems, const char *path, const yaml_mark_t *mark, const 
 	                       text);
 }
 
-/* load_value - one key's node (scalar, or sequence for lists) */
+static void load_value(MqConfig *c, yaml_document_t *doc, yaml_node_t *node, const ConfigKey *k,
+                       const char *path, GString *problems);
+
+/* is_ruleset_node - a sequence whose items are mappings */
+static gboolean
+is_ruleset_node(yaml_document_t *doc, yaml_node_t *node)
+{
+	if (node->type != YAML_SEQUENCE_NODE ||
+	    node->data.sequence.items.start == node->data.sequence.items.top)
+		return FALSE;
+	yaml_node_t *first = yaml_document_get_node(doc, *node->data.sequence.items.start);
+	return first != NULL && first->type == YAML_MAPPING_NODE;
+}
+
+/* add_problem_text - add_problem with a message to free */
+static void
+add_problem_take(GString *problems, const char *path, const yaml_mark_t *mark, char *text)
+{
+	add_problem(problems, path, mark, text);
+	g_free(text);
+}
+
+/* load_rule_condition - one "from: pattern" (etc.) of a rule */
+static void
+load_rule_condition(RuleEntry *rule, CondKind kind, const char *name, yaml_node_t *kn,
+                    yaml_node_t *vn, const char *path, GString *problems)
+{
+	GError *error = NULL;
+
+	if (rule->n_conds == 2) {
+		add_problem(problems, path, &kn->start_mark, "a rule has at most two conditions");
+		return;
+	}
+	if (vn->type != YAML_SCALAR_NODE) {
+		add_problem(problems, path, &vn->start_mark, "a condition takes one pattern");
+		return;
+	}
+	const char *text = (const char *)vn->data.scalar.value;
+	RulePattern *pat = rule_pattern_new(name, text, &error);
+	if (pat == NULL) {
+		add_problem(problems, path, &vn->start_mark, error->message);
+		g_error_free(error);
+		return;
+	}
+	rule->conds[rule->n_conds].kind = kind;
+	rule->conds[rule->n_conds].pattern = pat;
+	rule->texts[rule->n_conds] = g_strdup_printf("%s: \"%s\"", name, text);
+	rule->n_conds++;
+}
+
+/* load_ruleset - a per-message key written as a list of rules */
+static void
+load_ruleset(MqConfig *c, yaml_document_t *doc, yaml_node_t *node, const ConfigKey *k,
+             const char *path, GString *problems)
+{
+	KeyRuleset *ks = g_new0(KeyRuleset, 1);
+	gboolean seen_default = FALSE;
+	gsize problems_before = problems->len;
+
+	ks->key_index = (gsize)(k - config_keys);
+	ks->rules = g_array_new(FALSE, TRUE, sizeof(RuleEntry));
+	if (k->combine == ONE_VALUE) {
+		add_problem_take(problems, path, &node->start_mark,
+		                 g_strdup_printf("%s cannot be a ruleset: it applies to every "
+		                                 "message alike",
+		                                 k->name));
+		key_ruleset_free(ks);
+		return;
+	}
+	for (yaml_node_item_t *it = node->data.sequence.items.start;
+	     it < node->data.sequence.items.top; it++) {
+		yaml_node_t *rn = yaml_document_get_node(doc, *it);
+		RuleEntry rule = {0};
+		yaml_node_t *value = NULL;
+
+		if (rn == NULL || rn->type != YAML_MAPPING_NODE) {
+			add_problem(
+			    problems, path, rn ? &rn->start_mark : &node->start_mark,
+			    "expected a rule: conditions (from, to, from_or_to, from_and_to, "
+			    "ip) and value:, or default:");
+			continue;
+		}
+		if (seen_default)
+			add_problem(problems, path, &rn->start_mark,
+			            "a rule after the default rule can never match");
+		for (yaml_node_pair_t *p = rn->data.mapping.pairs.start;
+		     p < rn->data.mapping.pairs.top; p++) {
+			yaml_node_t *kn = yaml_document_get_node(doc, p->key);
+			yaml_node_t *vn = yaml_document_get_node(doc, p->value);
+			const char *name =
+			    kn->type == YAML_SCALAR_NODE ? (const char *)kn->data.scalar.value : "";
+			CondKind kind;
+
+			if (strcmp(name, "value") == 0 || strcmp(name, "default") == 0) {
+				if (value != NULL)
+					add_problem(problems, path, &kn->start_mark,
+					            "a rule has one value (value: or default:)");
+				value = vn;
+				seen_default = seen_default || strcmp(name, "default") == 0;
+			} else if (rule_cond_kind(name, &kind)) {
+				load_rule_condition(&rule, kind, name, kn, vn, path, problems);
+			} else {
+				add_problem_take(
+				    problems, path, &kn->start_mark,
+				    g_strdup_printf("unknown word \"%s\" in a rule "
+				                    "(expected from, to, from_or_to, "
+				                    "from_and_to, ip, value or default)",
+				                    name));
+			}
+		}
+		if (value == NULL)
+			add_problem(problems, path, &rn->start_mark, "this rule has no value:");
+		else if (rule.n_conds == 0 && !seen_default)
+			add_problem(
+			    problems, path, &rn->start_mark,
+			    "this rule has no condition (write default: for the last rule)");
+		rule.holder = g_new0(MqConfig, 1);
+		if (value != NULL && is_ruleset_node(doc, value))
+			add_problem(problems, path, &value->start_mark,
+			            "a rule's value cannot itself be a ruleset");
+		else if (value != NULL && value->type == YAML_SEQUENCE_NODE && k->type != KEY_LIST)
+			add_problem(problems, path, &value->start_mark, "expected a single value");
+		else if (value != NULL)
+			load_value(rule.holder, doc, value, k, path, problems);
+		g_array_append_val(ks->rules, rule);
+	}
+	if (problems->len != problems_before) {
+		key_ruleset_free(ks);
+		return;
+	}
+	if (c->rulesets == NULL)
+		c->rulesets = g_ptr_array_new_with_free_func(key_ruleset_free);
+	for (guint i = 0; i < c->rulesets->len; i++) /* the same key twice: the last one wins */
+		if (((KeyRuleset *)g_ptr_array_index(c->rulesets, i))->key_index == ks->key_index)
+			g_ptr_array_remove_index(c->rulesets, i--);
+	g_ptr_array_add(c->rulesets, ks);
+}
+
+/* load_value - one key's node (scalar, list, or ruleset) */
 static void
 load_value(MqConfig *c, yaml_document_t *doc, yaml_node_t *node, const ConfigKey *k,
            const char *path, GString *problems)
 {
+	if (is_ruleset_node(doc, node)) {
+		load_ruleset(c, doc, node, k, path, problems);
+		return;
+	}
 	if (node->type == YAML_SCALAR_NODE) {
 		const char *text = (const char *)node->data.scalar.value;
 		/* an unquoted ~ or null means "the default" */
@@ -545,6 +756,100 @@ config_load(const char *path, gboolean must_exist, GError **error)
 	return c;
 }
 
+/* pick_rule - the rule that applies to @recipient, or -1 (the key's plain value) */
+static int
+pick_rule(const KeyRuleset *ks, const Envelope *env, const char *recipient)
+{
+	for (guint i = 0; i < ks->rules->len; i++) {
+		const RuleEntry *r = &g_array_index(ks->rules, RuleEntry, i);
+		if (rule_conds_match(r->conds, r->n_conds, env, recipient))
+			return (int)i;
+	}
+	return -1;
+}
+
+/* enum_rank - position of @value in the key's choices */
+static int
+enum_rank(const ConfigKey *k, const char *value)
+{
+	const char *p = k->choices;
+	gsize n = strlen(value);
+
+	for (int rank = 0; p != NULL && *p; rank++) {
+		const char *bar = strchr(p, '|');
+		gsize len = bar ? (gsize)(bar - p) : strlen(p);
+		if (len == n && strncmp(p, value, n) == 0)
+			return rank;
+		p = bar ? bar + 1 : NULL;
+	}
+	return -1;
+}
+
+/* config_has_rulesets - any ruleset? */
+gboolean
+config_has_rulesets(const MqConfig *config)
+{
+	return config->rulesets != NULL && config->rulesets->len > 0;
+}
+
+/* config_for_message - evaluate every ruleset for one envelope */
+void
+config_for_message(const MqConfig *config, const Envelope *env, MqConfig *eff)
+{
+	*eff = *config;
+	if (config->rulesets == NULL)
+		return;
+	for (guint i = 0; i < config->rulesets->len; i++) {
+		const KeyRuleset *ks = g_ptr_array_index(config->rulesets, i);
+		const ConfigKey *k = &config_keys[ks->key_index];
+		const MqConfig *chosen = NULL;
+		static const char *const no_recipient[] = {NULL, NULL};
+		const char *const *rcpts =
+		    env->recipients && env->recipients[0] ? env->recipients : no_recipient;
+
+		for (gsize r = 0; r == 0 || rcpts[r] != NULL; r++) {
+			int idx = pick_rule(ks, env, rcpts[r]);
+			const MqConfig *cand =
+			    idx < 0 ? config : g_array_index(ks->rules, RuleEntry, idx).holder;
+			const void *cf = field((MqConfig *)cand, k);
+
+			if (chosen == NULL) {
+				chosen = cand;
+			} else if (cand != chosen) {
+				const void *hf = field((MqConfig *)chosen, k);
+				switch (k->combine) {
+				case STRICT_TRUE:
+					if (*(const gboolean *)cf && !*(const gboolean *)hf)
+						chosen = cand;
+					break;
+				case STRICT_FALSE:
+					if (!*(const gboolean *)cf && *(const gboolean *)hf)
+						chosen = cand;
+					break;
+				case STRICT_LAST:
+					if (enum_rank(k, *(char *const *)cf) >
+					    enum_rank(k, *(char *const *)hf))
+						chosen = cand;
+					break;
+				case FIRST_NONEMPTY:
+					if (**(char *const *)hf == '\0' &&
+					    **(char *const *)cf != '\0')
+						chosen = cand;
+					break;
+				default: break;
+				}
+			}
+			if (rcpts[r] == NULL)
+				break;
+		}
+		memcpy(field(eff, k), field((MqConfig *)chosen, k),
+		       k->type == KEY_SIZE ? sizeof(guint64)
+		       : (k->type == KEY_STRING || k->type == KEY_ENUM || k->type == KEY_LIST)
+		           ? sizeof(char *)
+		           : sizeof(guint));
+	}
+}
+
 /* yaml_quote - a value printable as a YAML double-quoted scalar */
 static void
 append_quoted(GString *out, const char *s)
@@ -556,6 +861,49 @@ append_quoted(GString *out, const char *s)
 		g_string_append_c(out, *s);
 	}
 	g_string_append_c(out, '"');
+}
+
+/* append_value - the value of key @k in @c, as YAML */
+static void
+append_value(GString *out, const ConfigKey *k, MqConfig *c)
+{
+	void *f = field(c, k);
+
+	switch (k->type) {
+	case KEY_STRING:
+	case KEY_ENUM: append_quoted(out, *(char **)f ? *(char **)f : ""); break;
+	case KEY_LIST: {
+		char **list = *(char ***)f;
+		g_string_append_c(out, '[');
+		for (int j = 0; list && list[j]; j++) {
+			if (j)
+				g_string_append(out, ", ");
+			append_quoted(out, list[j]);
+		}
+		g_string_append_c(out, ']');
+		break;
+	}
+	case KEY_BOOL: g_string_append(out, *(gboolean *)f ? "true" : "false"); break;
+	case KEY_UINT:
+	case KEY_DURATION:
+		g_string_append_printf(out, "%u%s", *(guint *)f,
+		                       k->type == KEY_DURATION ? "s" : "");
+		break;
+	case KEY_SIZE: g_string_append_printf(out, "%" G_GUINT64_FORMAT, *(guint64 *)f); break;
+	case KEY_MODE: g_string_append_printf(out, "\"%04o\"", *(guint *)f); break;
+	}
+}
+
+/* find_ruleset - the ruleset of key index @i, or NULL */
+static const KeyRuleset *
+find_ruleset(const MqConfig *c, gsize i)
+{
+	for (guint r = 0; c->rulesets && r < c->rulesets->len; r++) {
+		const KeyRuleset *ks = g_ptr_array_index(c->rulesets, r);
+		if (ks->key_index == i)
+			return ks;
+	}
+	return NULL;
 }
 
 /* config_print - effective configuration as YAML */
@@ -571,39 +919,39 @@ config_print(const MqConfig *config)
 		const ConfigKey *k = &config_keys[i];
 		const char *dot = strchr(k->name, '.');
 		gsize slen = (gsize)(dot - k->name);
-		void *f = field(c, k);
+		const KeyRuleset *ks = find_ruleset(c, i);
 
 		if (strlen(section) != slen || strncmp(section, k->name, slen) != 0) {
 			g_strlcpy(section, k->name, MIN(slen + 1, sizeof section));
 			g_string_append_printf(out, "%s:\n", section);
 		}
-		g_string_append_printf(out, "  %s: ", dot + 1);
-		switch (k->type) {
-		case KEY_STRING:
-		case KEY_ENUM: append_quoted(out, *(char **)f); break;
-		case KEY_LIST: {
-			char **list = *(char ***)f;
-			g_string_append_c(out, '[');
-			for (int j = 0; list && list[j]; j++) {
-				if (j)
-					g_string_append(out, ", ");
-				append_quoted(out, list[j]);
+		if (ks == NULL) {
+			g_string_append_printf(out, "  %s: ", dot + 1);
+			append_value(out, k, c);
+			g_string_append_printf(out, "    # %s\n", k->doc);
+			continue;
+		}
+		g_string_append_printf(out, "  %s:    # %s (a ruleset)\n", dot + 1, k->doc);
+		gboolean has_default = FALSE;
+		for (guint r = 0; r < ks->rules->len; r++) {
+			const RuleEntry *e = &g_array_index(ks->rules, RuleEntry, r);
+			for (guint n = 0; n < e->n_conds; n++)
+				g_string_append_printf(out, "    %s %s\n", n ? " " : "-",
+				                       e->texts[n]);
+			if (e->n_conds == 0) {
+				g_string_append(out, "    - default: ");
+				has_default = TRUE;
+			} else {
+				g_string_append(out, "      value: ");
 			}
-			g_string_append_c(out, ']');
-			break;
+			append_value(out, k, e->holder);
+			g_string_append_c(out, '\n');
 		}
-		case KEY_BOOL: g_string_append(out, *(gboolean *)f ? "true" : "false"); break;
-		case KEY_UINT:
-		case KEY_DURATION:
-			g_string_append_printf(out, "%u%s", *(guint *)f,
-			                       k->type == KEY_DURATION ? "s" : "");
-			break;
-		case KEY_SIZE:
-			g_string_append_printf(out, "%" G_GUINT64_FORMAT, *(guint64 *)f);
-			break;
-		case KEY_MODE: g_string_append_printf(out, "\"%04o\"", *(guint *)f); break;
+		if (!has_default) {
+			g_string_append(out, "    - default: ");
+			append_value(out, k, c);
+			g_string_append_c(out, '\n');
 		}
-		g_string_append_printf(out, "    # %s\n", k->doc);
 	}
 	return out;
 }

@@ -17,6 +17,8 @@
 
 #include <glib.h>
 
+#include "rules/ruleset.h"
+
 #define MQSIFT_DEFAULT_CONFIG "/etc/mqsift/mqsift.yaml"
 
 #define CONFIG_ERROR (config_error_quark())
@@ -29,18 +31,18 @@ typedef enum {
 
 typedef struct {
 	/* queue */
-	char **queue_incoming;      /* NULL-terminated; directories or globs */
+	char **queue_incoming; /* NULL-terminated; directories or globs */
 	char *queue_outgoing;
-	char *queue_lock;           /* "flock" | "posix" */
-	guint queue_file_mode;      /* mode of files written into the outgoing queue */
-	guint queue_scan_interval;  /* seconds between polls of the inbound queues */
-	guint queue_batch_size;     /* messages committed per batch of fsyncs */
+	char *queue_lock;          /* "flock" | "posix" */
+	guint queue_file_mode;     /* mode of files written into the outgoing queue */
+	guint queue_scan_interval; /* seconds between polls of the inbound queues */
+	guint queue_batch_size;    /* messages committed per batch of fsyncs */
 	gboolean queue_kick_delivery;
 	guint queue_bad_file_grace; /* seconds before a broken qf is moved aside */
 	/* scanner */
 	char *scanner_signatures;
-	char *scanner_hostname;     /* empty: the machine's name */
-	guint scanner_workers;      /* 0: the number of cores */
+	char *scanner_hostname; /* empty: the machine's name */
+	guint scanner_workers;  /* 0: the number of cores */
 	guint64 scanner_max_scan_size;
 	guint64 scanner_max_file_size;
 	guint scanner_max_recursion;
@@ -49,14 +51,14 @@ typedef struct {
 	guint scanner_max_mime_depth;
 	guint scanner_max_mime_parts;
 	guint64 scanner_max_message_size;
-	char *scanner_on_limits;    /* "deliver" | "block" */
+	char *scanner_on_limits; /* "deliver" | "block" */
 	/* quarantine */
 	char *quarantine_dir;
 	guint quarantine_keep_days;
 	/* reports */
 	char *reports_database;
 	guint reports_keep_days;
-	char *reports_language;     /* "en" | "fr" */
+	char *reports_language; /* "en" | "fr" */
 	char *reports_templates;
 	char *reports_org;
 	/* notify */
@@ -66,12 +68,22 @@ typedef struct {
 	char **notify_local_domains;
 	char **notify_silent_viruses;
 	/* policy */
-	char *policy_subject_tag;   /* empty: no tag */
+	char *policy_subject_tag; /* empty: no tag */
 	gboolean policy_inline_warning;
 	char **policy_deny_filenames;  /* case-insensitive regular expressions */
 	char **policy_allow_filenames; /* checked first */
 
-	char *source; /* the file the config came from, or "(defaults)" */
+	/* per-message settings (each may be a ruleset, see ruleset.h) */
+	gboolean scanner_scan;
+	char *policy_infected_action; /* "clean" | "replace" */
+	char *policy_blocked_action;  /* "clean" | "replace" */
+	gboolean policy_filename_checks;
+	gboolean policy_filetype_checks;
+	char **policy_deny_filetypes;    /* regular expressions on libmagic's description */
+	char *policy_encrypted_archives; /* "allow" | "deny" */
+
+	char *source;        /* the file the config came from, or "(defaults)" */
+	GPtrArray *rulesets; /* private: the rulesets of per-message keys */
 } MqConfig;
 
 /*
@@ -95,6 +107,17 @@ gboolean config_parse_duration(const char *text, guint64 *seconds);
 
 /* config_parse_size - "512", "10k", "50M", "1G" into bytes */
 gboolean config_parse_size(const char *text, guint64 *bytes);
+
+/*
+ * config_for_message - the settings for one message: @eff becomes a shallow
+ * copy of @config with every ruleset evaluated for @env (strictest value when
+ * recipients disagree).  @eff borrows everything from @config: never free it,
+ * and do not use it after @config is freed.  Allocates nothing.
+ */
+void config_for_message(const MqConfig *config, const Envelope *env, MqConfig *eff);
+
+/* config_has_rulesets - TRUE if any key is a ruleset */
+gboolean config_has_rulesets(const MqConfig *config);
 
 /* config_closest_key - the known key nearest to @key (borrowed), or NULL if none is close */
 const char *config_closest_key(const char *key);

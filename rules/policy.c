@@ -5,12 +5,24 @@
 
 #include "rules/policy.h"
 
+#include <magic.h>
 #include <string.h>
 
 /* executables and scripts Windows runs on a double-click */
 #define DEFAULT_DENY                                                                          \
 	"\\.(exe|scr|pif|com|bat|cmd|cpl|vbs|vbe|js|jse|wsf|wsh|wsc|hta|lnk|msi|msp|mst|reg|" \
 	"ps1|psm1|jar|scf|sct|inf|gadget|application|appref-ms|chm|hlp|shb|shs|url|vb)$"
+
+/*
+ * Executables by libmagic's description of their headers: each of these needs
+ * more than a two-byte magic number (a PE header at e_lfanew, a full ELF or
+ * Mach-O header), so random or compressed data does not match.
+ */
+#define DEFAULT_DENY_TYPES                                                            \
+	"^PE32\\+? executable|^ELF (32|64)-bit [LM]SB (executable|shared object|pie " \
+	"executable)|^Mach-O |^MS Windows shortcut|^MS-DOS executable, (NE|LE|LX)"
+
+#define MAGIC_BYTES 65536 /* libmagic looks at the start of a file */
 
 typedef struct {
 	GRegex *re;
@@ -20,6 +32,8 @@ typedef struct {
 struct Policy {
 	GArray *allow; /* of Rule */
 	GArray *deny;
+	GArray *deny_types;
+	magic_t magic;
 };
 
 /* rule_clear - GArray clear func */
@@ -82,8 +96,25 @@ policy_new(const MqConfig *config, GError **error)
 	}
 	p->deny = compile_rules(deny, "policy.deny_filenames", error);
 	if (p->deny == NULL) {
-		g_array_unref(p->allow);
-		g_free(p);
+		policy_free(&p);
+		return NULL;
+	}
+	char *defaults[] = {(char *)DEFAULT_DENY_TYPES, NULL};
+	char **types = config->policy_deny_filetypes && config->policy_deny_filetypes[0]
+	                   ? config->policy_deny_filetypes
+	                   : defaults;
+	p->deny_types = compile_rules(types, "policy.deny_filetypes", error);
+	if (p->deny_types == NULL) {
+		policy_free(&p);
+		return NULL;
+	}
+	p->magic = magic_open(MAGIC_NO_CHECK_COMPRESS | MAGIC_NO_CHECK_ENCODING |
+	                      MAGIC_NO_CHECK_TOKENS | MAGIC_ERROR);
+	if (p->magic == NULL || magic_load(p->magic, NULL) != 0) {
+		g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_IO,
+		            "cannot load libmagic's database: %s",
+		            p->magic ? magic_error(p->magic) : "out of memory");
+		policy_free(&p);
 		return NULL;
 	}
 	return p;
@@ -95,9 +126,16 @@ policy_free(Policy **policy)
 {
 	if (policy == NULL || *policy == NULL)
 		return;
-	g_array_unref((*policy)->allow);
-	g_array_unref((*policy)->deny);
-	g_free(*policy);
+	Policy *p = *policy;
+	if (p->allow)
+		g_array_unref(p->allow);
+	if (p->deny)
+		g_array_unref(p->deny);
+	if (p->deny_types)
+		g_array_unref(p->deny_types);
+	if (p->magic)
+		magic_close(p->magic);
+	g_free(p);
 	*policy = NULL;
 }
 
@@ -166,6 +204,36 @@ policy_check_filename(const Policy *policy, const char *filename)
 		if (g_regex_match(r->re, name, 0, NULL)) {
 			g_autofree char *shown = printable_name(filename);
 			return g_strdup_printf("banned file name %s", shown);
+		}
+	}
+	return NULL;
+}
+
+/* policy_describe_type - libmagic on the first bytes */
+char *
+policy_describe_type(const Policy *policy, const void *buf, gsize len)
+{
+	const char *d;
+
+	if (buf == NULL || len == 0)
+		return g_strdup("empty");
+	d = magic_buffer(policy->magic, buf, MIN(len, (gsize)MAGIC_BYTES));
+	return g_strdup(d ? d : "data");
+}
+
+/* policy_check_filetype - the deny_filetypes rules on libmagic's description */
+char *
+policy_check_filetype(const Policy *policy, const void *buf, gsize len)
+{
+	if (buf == NULL || len < 4)
+		return NULL;
+	g_autofree char *type = policy_describe_type(policy, buf, len);
+	for (guint i = 0; i < policy->deny_types->len; i++) {
+		const Rule *r = &g_array_index(policy->deny_types, Rule, i);
+
+		if (g_regex_match(r->re, type, 0, NULL)) {
+			g_autofree char *shown = printable_name(type);
+			return g_strdup_printf("banned file type %s", shown);
 		}
 	}
 	return NULL;

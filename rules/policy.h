@@ -31,6 +31,17 @@ void policy_free(Policy **policy);
  */
 char *policy_check_filename(const Policy *policy, const char *filename);
 
+/*
+ * policy_check_filetype - NULL if the content @buf (its first bytes are
+ * enough) may pass, else a newly allocated reason naming the type found.
+ * Only strong evidence counts: libmagic's description of a real executable
+ * header (PE32, ELF, Mach-O, ...), never a guess from two magic bytes.
+ */
+char *policy_check_filetype(const Policy *policy, const void *buf, gsize len);
+
+/* policy_describe_type - libmagic's description of @buf; newly allocated */
+char *policy_describe_type(const Policy *policy, const void *buf, gsize len);
+
 /* policy_default_deny - the shipped default deny pattern (borrowed) */
 const char *policy_default_deny(void);
 

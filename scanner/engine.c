@@ -37,6 +37,7 @@ engine_result_init(EngineResult *result)
 {
 	memset(result, 0, sizeof *result);
 	result->names = g_ptr_array_new_with_free_func(g_free);
+	result->blocked = g_ptr_array_new_with_free_func(g_free);
 }
 
 /* engine_result_clear - free a result's contents */
@@ -45,6 +46,8 @@ engine_result_clear(EngineResult *result)
 {
 	if (result->names)
 		g_ptr_array_unref(result->names);
+	if (result->blocked)
+		g_ptr_array_unref(result->blocked);
 	g_free(result->detail);
 	memset(result, 0, sizeof *result);
 }
@@ -59,6 +62,31 @@ add_name(EngineResult *r, const char *name)
 	g_ptr_array_add(r->names, g_strdup(name));
 	if (g_str_has_prefix(name, "Heuristics.Limits.Exceeded"))
 		r->limits = TRUE;
+	if (g_str_has_prefix(name, "Heuristics.Encrypted"))
+		r->encrypted = TRUE;
+}
+
+/* on_file_inspection - libclamav shows us each file it unpacks: hand it to the inspector */
+static cl_error_t
+on_file_inspection(int fd, const char *type, const char **ancestors, size_t parent_file_size,
+                   const char *file_name, size_t file_size, const char *file_buffer,
+                   uint32_t recursion_level, uint32_t layer_attributes, void *context)
+{
+	EngineResult *r = context;
+
+	if (r == NULL || r->inspect == NULL)
+		return CL_CLEAN;
+	char *why = r->inspect(r->inspect_data, file_name, type, file_buffer,
+	                       file_buffer ? file_size : 0, recursion_level);
+	if (why != NULL) {
+		for (guint i = 0; i < r->blocked->len; i++)
+			if (strcmp(g_ptr_array_index(r->blocked, i), why) == 0) {
+				g_free(why);
+				return CL_CLEAN;
+			}
+		g_ptr_array_add(r->blocked, why);
+	}
+	return CL_CLEAN; /* keep scanning: a virus elsewhere must still be found */
 }
 
 /* on_virus_found - libclamav's all-match callback: collect every name */
@@ -182,7 +210,17 @@ engine_new(const MqConfig *config, GError **error)
 		engine_free(&e);
 		return NULL;
 	}
+	/*
+	 * No clean-file cache: a file cached as clean is not unpacked again, so
+	 * the file-inspection callback - the filename and filetype policy, which
+	 * can differ per message - would not see its members the second time.
+	 */
+	if (!set_limit(e->cl, CL_ENGINE_DISABLE_CACHE, 1, error)) {
+		engine_free(&e);
+		return NULL;
+	}
 	cl_engine_set_clcb_virus_found(e->cl, on_virus_found);
+	cl_engine_set_clcb_file_inspection(e->cl, on_file_inspection);
 	rc = cl_load(source, e->cl, &e->sigs, CL_DB_STDOPT);
 	if (rc != CL_SUCCESS) {
 		g_set_error(error, ENGINE_ERROR, 0, "cannot load the signature database %s: %s",
@@ -205,7 +243,8 @@ engine_new(const MqConfig *config, GError **error)
 	}
 	e->opts.general = CL_SCAN_GENERAL_ALLMATCHES | CL_SCAN_GENERAL_HEURISTICS;
 	e->opts.parse = ~0u;
-	e->opts.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX;
+	/* encrypted archives are reported; the per-message policy decides (scan.c) */
+	e->opts.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX | CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE;
 	e->opts.mail = 0;
 	struct stat st;
 	if (stat(source, &st) == 0 && S_ISDIR(st.st_mode)) {

@@ -25,12 +25,25 @@ GQuark engine_error_quark(void);
 
 typedef struct Engine Engine;
 
+/*
+ * EngineInspect - called for every file libclamav looks at (the scanned
+ * buffer at level 0, each MIME part, archive member, ... below it) with its
+ * name (or NULL), libclamav's type ("CL_TYPE_ZIP"), its first bytes and size.
+ * Returns NULL, or a newly allocated reason to block it.
+ */
+typedef char *(*EngineInspect)(gpointer data, const char *name, const char *type, const void *buf,
+                               gsize len, guint level);
+
 /* EngineResult - what one scan found */
 typedef struct {
-	gboolean error;   /* the scan itself failed; see detail */
-	GPtrArray *names; /* signature names (owned strings), empty if clean */
-	gboolean limits;  /* a Heuristics.Limits.Exceeded.* name is among them */
-	char *detail;     /* error text, or NULL */
+	gboolean error;        /* the scan itself failed; see detail */
+	GPtrArray *names;      /* signature names (owned strings), empty if clean */
+	gboolean limits;       /* a Heuristics.Limits.Exceeded.* name is among them */
+	gboolean encrypted;    /* a Heuristics.Encrypted.* name is among them */
+	char *detail;          /* error text, or NULL */
+	GPtrArray *blocked;    /* reasons the inspector gave (owned strings) */
+	EngineInspect inspect; /* set by the caller before the scan, or NULL */
+	gpointer inspect_data;
 } EngineResult;
 
 /*

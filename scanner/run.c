@@ -185,15 +185,15 @@ runner_check_reload(Runner *r)
 		r->reload_thread = NULL;
 		if (r->reload_engine != NULL) {
 			g_message("signatures reloaded: %u signatures from %s",
-				  engine_signature_count(r->reload_engine),
-				  engine_source(r->reload_engine));
+			          engine_signature_count(r->reload_engine),
+			          engine_source(r->reload_engine));
 			engine_free(&r->engine);
 			r->engine = r->reload_engine;
 			r->reload_engine = NULL;
 		} else {
 			g_critical("the changed signature database does not load (%s); still "
-				   "scanning with the previous one",
-				   r->reload_error->message);
+			           "scanning with the previous one",
+			           r->reload_error->message);
 			g_clear_error(&r->reload_error);
 		}
 		return;
@@ -256,12 +256,12 @@ join_recipients(const Qf *qf)
 
 /* build_outbound_qf - the control file that goes out with the verdict's changes */
 static Qf *
-build_outbound_qf(Runner *r, const Qf *in, const ScanReport *rep)
+build_outbound_qf(Runner *r, const MqConfig *eff, const Qf *in, const ScanReport *rep)
 {
 	Qf *out = qf_copy(in);
 	g_autofree char *scanned = g_strdup_printf("mqsift %s on %s", PACKAGE_VERSION, r->hostname);
 	g_autofree char *status = scan_status_header(rep);
-	const char *tag = r->config->policy_subject_tag;
+	const char *tag = eff->policy_subject_tag;
 
 	qf_sanitize_for_outbound(out);
 	/* a header of ours that came from outside would lie: replace it */
@@ -442,7 +442,7 @@ set_aside_if_stale(Runner *r, QueueDir *in, const char *id, const char *why, Pas
 	gint64 age = g_get_real_time() / G_USEC_PER_SEC - (gint64)st.st_mtime;
 	if (age < (gint64)r->config->queue_bad_file_grace) {
 		g_critical("%s: %s; left in %s (set aside after %us)", id, why, qdir_path(in),
-			   r->config->queue_bad_file_grace);
+		           r->config->queue_bad_file_grace);
 		return;
 	}
 	g_autofree char *dest = g_build_filename(r->config->quarantine_dir, "broken", id, NULL);
@@ -452,16 +452,17 @@ set_aside_if_stale(Runner *r, QueueDir *in, const char *id, const char *why, Pas
 		return;
 	}
 	g_critical("%s: %s; moved from %s to %s", id, why, qdir_path(in), dest);
-	g_autofree char *subject = g_strdup_printf("mqsift: unprocessable message %s set aside", id);
+	g_autofree char *subject =
+	    g_strdup_printf("mqsift: unprocessable message %s set aside", id);
 	g_autofree char *body = g_strdup_printf(
-		"mqsift on %s could not process the queued message %s:\n\n  %s\n\n"
-		"It stayed in %s for %" G_GINT64_FORMAT " seconds and has now been moved,\n"
-		"unchanged, to %s.\n\n"
-		"Nothing was delivered and nothing was deleted. Inspect the files there; if\n"
-		"the message is sound, copy its qf and df back into the inbound queue.\n",
-		r->hostname, id, why, qdir_path(in), age, dest);
+	    "mqsift on %s could not process the queued message %s:\n\n  %s\n\n"
+	    "It stayed in %s for %" G_GINT64_FORMAT " seconds and has now been moved,\n"
+	    "unchanged, to %s.\n\n"
+	    "Nothing was delivered and nothing was deleted. Inspect the files there; if\n"
+	    "the message is sound, copy its qf and df back into the inbound queue.\n",
+	    r->hostname, id, why, qdir_path(in), age, dest);
 	char *nid = notice_send(r->config, r->outgoing, r->config->notify_postmaster, subject, body,
-				&error);
+	                        &error);
 	if (nid == NULL) {
 		g_warning("%s: cannot queue the notice to the postmaster: %s", id, error->message);
 		g_error_free(error);
@@ -502,11 +503,29 @@ process_claim(Runner *r, QueueClaim *claim, CommitBatch *batch, GPtrArray *pendi
 	m->subject = qf_header_get(claim->qf, "Subject");
 	m->size = (gint64)df_size;
 	g_autofree char *ref = quarantine_ref(claim->id);
-	ScanContext ctx = {config, r->engine, r->policy, ref};
+	/* the settings for this message: rulesets by sender, recipients, client */
+	g_autoptr(GPtrArray) rcpts = qf_recipients(claim->qf);
+	g_autofree char *sender = envelope_strip(g_strdup(qf_sender(claim->qf)));
+	g_autofree char *ip = qf_client_ip(claim->qf);
+	for (guint i = 0; i < rcpts->len; i++)
+		envelope_strip(g_ptr_array_index(rcpts, i));
+	g_ptr_array_add(rcpts, NULL);
+	Envelope env = {sender, (const char *const *)rcpts->pdata, ip};
+	MqConfig eff;
+	config_for_message(config, &env, &eff);
+	ScanContext ctx = {&eff, r->engine, r->policy, ref};
 	gsize len = message->len;
 	if (len < df_size) /* not read: too large */
 		len = (gsize)config->scanner_max_message_size + 1;
-	scan_message(&ctx, message->str, len, &m->report);
+	if (eff.scanner_scan) {
+		scan_message(&ctx, message->str, len, &m->report);
+	} else {
+		memset(&m->report, 0, sizeof m->report);
+		m->report.findings = g_ptr_array_new();
+		m->report.names = g_ptr_array_new();
+		m->report.verdict = VERDICT_CLEAN;
+		m->report.unscanned = TRUE;
+	}
 	m->verdict = m->report.verdict;
 	if (m->verdict == VERDICT_ERROR) {
 		record_left(r, claim, m->report.detail, stats);
@@ -534,10 +553,11 @@ process_claim(Runner *r, QueueClaim *claim, CommitBatch *batch, GPtrArray *pendi
 		m->action = g_strdup(m->report.whole_message ? "replaced by a notice, quarantined"
 		                                             : "parts removed, quarantined");
 	} else {
-		m->action =
-		    g_strdup(m->report.limits ? "delivered (limits exceeded)" : "delivered");
+		m->action = g_strdup(m->report.unscanned ? "delivered unscanned (policy)"
+		                     : m->report.limits  ? "delivered (limits exceeded)"
+		                                         : "delivered");
 	}
-	Qf *out = build_outbound_qf(r, claim->qf, &m->report);
+	Qf *out = build_outbound_qf(r, &eff, claim->qf, &m->report);
 	if (!commit_prepare(batch, claim, out, m->report.new_body, &error)) {
 		record_left(r, claim, error->message, stats);
 		g_clear_error(&error);

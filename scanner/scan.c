@@ -107,6 +107,8 @@ scan_status_header(const ScanReport *report)
 	case VERDICT_ERROR:
 		return g_strdup_printf("Unscanned (%s)", report->detail ? report->detail : "error");
 	case VERDICT_CLEAN:
+		if (report->unscanned)
+			return g_strdup("Unscanned (scanning is off for this message)");
 		if (report->limits)
 			return g_strdup("Clean (partly scanned: a scan limit was exceeded)");
 		return g_strdup("Clean");
@@ -266,7 +268,7 @@ add_inline_warning(const ScanContext *ctx, GMimeMessage *msg, const ScanReport *
 
 		if (cur == NULL || !GMIME_IS_TEXT_PART(cur) ||
 		    !g_mime_content_type_is_type(g_mime_object_get_content_type(cur), "text",
-						 "plain") ||
+		                                 "plain") ||
 		    g_object_get_data(G_OBJECT(cur), "mqsift-replacement") != NULL)
 			continue;
 		GMimeTextPart *tp = GMIME_TEXT_PART(cur);
@@ -274,9 +276,9 @@ add_inline_warning(const ScanContext *ctx, GMimeMessage *msg, const ScanReport *
 		g_autofree char *vars_report = g_strdup_printf("%u", report->findings->len);
 		GHashTable *vars = g_hash_table_new(g_str_hash, g_str_equal);
 		g_hash_table_insert(vars, "count", vars_report);
-		g_autofree char *warning = template_render(ctx->config->reports_templates,
-							   ctx->config->reports_language,
-							   "inline-warning", vars);
+		g_autofree char *warning =
+		    template_render(ctx->config->reports_templates, ctx->config->reports_language,
+		                    "inline-warning", vars);
 		g_hash_table_destroy(vars);
 		g_autofree char *joined = g_strconcat(warning, "\n", text ? text : "", NULL);
 		g_mime_text_part_set_charset(tp, "utf-8");
@@ -318,6 +320,83 @@ header_length(const char *message, gsize len)
 	return len;
 }
 
+/* is_engine_temp_name - names libclamav gives its own temporary files */
+static gboolean
+is_engine_temp_name(const char *name)
+{
+	return g_str_has_prefix(name, "clamav-") && g_str_has_suffix(name, ".tmp");
+}
+
+/* is_executable_type - libclamav types worth confirming with libmagic */
+static gboolean
+is_executable_type(const char *type)
+{
+	return type != NULL &&
+	       (strcmp(type, "CL_TYPE_MSEXE") == 0 || strcmp(type, "CL_TYPE_ELF") == 0 ||
+	        strcmp(type, "CL_TYPE_MACHO") == 0 || strcmp(type, "CL_TYPE_MACHO_UNIBIN") == 0);
+}
+
+typedef struct {
+	const ScanContext *ctx;
+	gboolean skip_level0_name; /* level 0 is the whole message, or a name checked already */
+} Inspector;
+
+/* inspect_file - the policy on each file libclamav unpacks (archives, nested mail) */
+static char *
+inspect_file(gpointer data, const char *name, const char *type, const void *buf, gsize len,
+             guint level)
+{
+	const Inspector *in = data;
+	const MqConfig *config = in->ctx->config;
+
+	if (config->policy_filename_checks && name != NULL && !is_engine_temp_name(name) &&
+	    !(level == 0 && in->skip_level0_name)) {
+		char *why = policy_check_filename(in->ctx->policy, name);
+		if (why != NULL) {
+			if (level == 0)
+				return why;
+			char *inner = g_strdup_printf("%s (inside an attachment)", why);
+			g_free(why);
+			return inner;
+		}
+	}
+	if (config->policy_filetype_checks && is_executable_type(type))
+		return policy_check_filetype(in->ctx->policy, buf, len);
+	return NULL;
+}
+
+/*
+ * scan_with_policy - one engine scan with the inspector, then the names sorted
+ * out: limit and encrypted-archive heuristics are not infections; an encrypted
+ * archive is blocked or allowed by policy.encrypted_archives
+ */
+static void
+scan_with_policy(const ScanContext *ctx, const void *data, gsize len, const char *name,
+                 gboolean skip_level0_name, EngineResult *res)
+{
+	Inspector in = {ctx, skip_level0_name};
+
+	res->inspect = inspect_file;
+	res->inspect_data = &in;
+	engine_scan_buffer(ctx->engine, data, len, name, res);
+	res->inspect = NULL;
+	for (guint i = 0; i < res->names->len;) {
+		const char *n = g_ptr_array_index(res->names, i);
+
+		if (g_str_has_prefix(n, "Heuristics.Limits.Exceeded")) {
+			g_ptr_array_remove_index(res->names, i);
+		} else if (g_str_has_prefix(n, "Heuristics.Encrypted")) {
+			if (g_strcmp0(ctx->config->policy_encrypted_archives, "deny") == 0)
+				g_ptr_array_add(
+				    res->blocked,
+				    g_strdup("encrypted archive (it cannot be scanned)"));
+			g_ptr_array_remove_index(res->names, i);
+		} else {
+			i++;
+		}
+	}
+}
+
 /*
  * uuencoded_names - the file names of "begin <mode> <name>" lines in a text
  * part (uuencode pasted in the text: GMime does not split it out)
@@ -333,7 +412,7 @@ uuencoded_names(GBytes *content)
 
 	if (re == NULL)
 		re = g_regex_new("^begin(?:-base64)? [0-7]{3,4} ([^\r\n]+?)\r?$",
-				 G_REGEX_MULTILINE | G_REGEX_RAW | G_REGEX_OPTIMIZE, 0, NULL);
+		                 G_REGEX_MULTILINE | G_REGEX_RAW | G_REGEX_OPTIMIZE, 0, NULL);
 	if (len == 0)
 		return names;
 	g_regex_match_full(re, data, (gssize)len, 0, 0, &mi, NULL);
@@ -352,7 +431,7 @@ uuencoded_names(GBytes *content)
  */
 static char *
 check_inner_files(const ScanContext *ctx, GMimePart *part, GBytes **content, gboolean scan,
-		  EngineResult *res)
+                  EngineResult *res)
 {
 	GMimeContentType *ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
 	g_autofree char *type = g_mime_content_type_get_mime_type(ct);
@@ -374,22 +453,26 @@ check_inner_files(const ScanContext *ctx, GMimePart *part, GBytes **content, gbo
 			return NULL; /* unreadable: the engine's own TNEF scan still applies */
 		for (guint i = 0; i < files->len && blocked == NULL; i++) {
 			TnefFile *f = g_ptr_array_index(files, i);
-			char *why = policy_check_filename(ctx->policy, f->name);
+			char *why = ctx->config->policy_filename_checks
+			                ? policy_check_filename(ctx->policy, f->name)
+			                : NULL;
 
 			if (why != NULL) {
 				blocked = g_strdup_printf("%s (in %s)", why,
-							  filename ? filename : "winmail.dat");
+				                          filename ? filename : "winmail.dat");
 				g_free(why);
 			}
 			if (scan) {
 				gsize flen;
 				const void *fdata = g_bytes_get_data(f->data, &flen);
-				engine_scan_buffer(ctx->engine, fdata, flen, f->name, res);
+				scan_with_policy(ctx, fdata, flen, f->name, FALSE, res);
 			}
 		}
 		g_ptr_array_unref(files);
 		return blocked;
 	}
+	if (!ctx->config->policy_filename_checks)
+		return NULL;
 	GPtrArray *names = uuencoded_names(*content);
 	for (guint i = 0; i < names->len && blocked == NULL; i++) {
 		char *why = policy_check_filename(ctx->policy, g_ptr_array_index(names, i));
@@ -431,7 +514,10 @@ walk_parts(const ScanContext *ctx, GMimeMessage *msg, gboolean scan_parts, ScanR
 			report->limits = TRUE;
 			break;
 		}
-		char *blocked = policy_check_filename(ctx->policy, g_mime_part_get_filename(part));
+		char *blocked =
+		    ctx->config->policy_filename_checks
+		        ? policy_check_filename(ctx->policy, g_mime_part_get_filename(part))
+		        : NULL;
 		EngineResult res;
 		engine_result_init(&res);
 		GBytes *content = NULL;
@@ -443,12 +529,14 @@ walk_parts(const ScanContext *ctx, GMimeMessage *msg, gboolean scan_parts, ScanR
 			gsize clen;
 			const void *data = g_bytes_get_data(content, &clen);
 			if (scan_parts)
-				engine_scan_buffer(ctx->engine, data, clen,
-				                   g_mime_part_get_filename(part), &res);
+				scan_with_policy(ctx, data, clen, g_mime_part_get_filename(part),
+				                 TRUE, &res);
 		}
 		if (res.limits)
 			report->limits = TRUE;
-		gboolean infected = res.names->len > 0 && !(res.limits && res.names->len == 1);
+		if (blocked == NULL && res.blocked->len > 0)
+			blocked = g_strdup(g_ptr_array_index(res.blocked, 0));
+		gboolean infected = res.names->len > 0;
 		if (infected || blocked) {
 			g_autofree char *names = join_names(res.names);
 			Finding *f = add_finding(report, path, part, infected ? names : blocked,
@@ -495,7 +583,7 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 	/* 1: the raw message, as a whole */
 	EngineResult raw;
 	engine_result_init(&raw);
-	engine_scan_buffer(ctx->engine, message, len, "message", &raw);
+	scan_with_policy(ctx, message, len, "message", TRUE, &raw);
 	if (raw.error) {
 		report->verdict = VERDICT_ERROR;
 		report->detail = g_strdup_printf("scan failed: %s", raw.detail);
@@ -503,11 +591,7 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 		return;
 	}
 	report->limits = raw.limits;
-	gboolean raw_found = FALSE;
-	for (guint i = 0; i < raw.names->len; i++)
-		if (!g_str_has_prefix(g_ptr_array_index(raw.names, i),
-		                      "Heuristics.Limits.Exceeded"))
-			raw_found = TRUE;
+	gboolean raw_found = raw.names->len > 0 || raw.blocked->len > 0;
 
 	/* 2, 3: the parts */
 	ParseWarnings warnings = {0};
@@ -517,8 +601,10 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 		walk_parts(ctx, msg, raw_found, report, &top_is_bad, &rewritten);
 
 	if (raw_found) {
-		/* names the raw scan found that no part explains still count */
+		/* what the raw scan found that no part explains still counts */
 		add_names(report->names, raw.names);
+		if (report->blocked == NULL && raw.blocked->len > 0)
+			report->blocked = g_strdup(g_ptr_array_index(raw.blocked, 0));
 	}
 	if (report->names->len > 0)
 		report->verdict = VERDICT_INFECTED;
@@ -533,7 +619,11 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 		g_autofree char *what = report->verdict == VERDICT_INFECTED
 		                            ? join_names(report->names)
 		                            : g_strdup(report->blocked);
-		gboolean whole = msg == NULL || top_is_bad || !rewritten;
+		const char *action = report->verdict == VERDICT_INFECTED
+		                         ? ctx->config->policy_infected_action
+		                         : ctx->config->policy_blocked_action;
+		gboolean whole =
+		    msg == NULL || top_is_bad || !rewritten || g_strcmp0(action, "replace") == 0;
 
 		if (!whole && ctx->config->policy_inline_warning)
 			add_inline_warning(ctx, msg, report);
@@ -547,12 +637,9 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 			g_string_append_len(out, b, (gssize)blen);
 			EngineResult again;
 			engine_result_init(&again);
-			engine_scan_buffer(ctx->engine, out->str, out->len, "rewritten", &again);
-			gboolean still = again.error;
-			for (guint i = 0; i < again.names->len; i++)
-				if (!g_str_has_prefix(g_ptr_array_index(again.names, i),
-				                      "Heuristics.Limits.Exceeded"))
-					still = TRUE;
+			scan_with_policy(ctx, out->str, out->len, "rewritten", TRUE, &again);
+			gboolean still =
+			    again.error || again.names->len > 0 || again.blocked->len > 0;
 			if (still) {
 				whole = TRUE;
 				g_bytes_unref(body);

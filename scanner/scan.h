@@ -55,6 +55,7 @@ typedef struct {
 	char *new_content_type; /* top-level Content-Type to set with new_body, or NULL */
 	char *detail;           /* error text for VERDICT_ERROR */
 	guint parts;            /* leaf parts walked */
+	gboolean unscanned;     /* scanner.scan is off for this message */
 } ScanReport;
 
 /* ScanContext - what every scan needs (all borrowed) */

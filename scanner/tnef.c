@@ -83,7 +83,7 @@ gboolean
 tnef_is_tnef(const char *mime_type, const char *filename)
 {
 	if (mime_type != NULL && (g_ascii_strcasecmp(mime_type, "application/ms-tnef") == 0 ||
-				  g_ascii_strcasecmp(mime_type, "application/vnd.ms-tnef") == 0))
+	                          g_ascii_strcasecmp(mime_type, "application/vnd.ms-tnef") == 0))
 		return TRUE;
 	return filename != NULL && g_ascii_strcasecmp(filename, "winmail.dat") == 0;
 }
@@ -114,23 +114,18 @@ fixed_size(guint type)
 	case 0x0003: /* PT_LONG */
 	case 0x0004: /* PT_R4 */
 	case 0x000A: /* PT_ERROR */
-	case 0x000B: /* PT_BOOLEAN */
-		return 4;
+	case 0x000B: /* PT_BOOLEAN */ return 4;
 	case 0x0005: /* PT_DOUBLE */
 	case 0x0006: /* PT_CURRENCY */
 	case 0x0007: /* PT_APPTIME */
 	case 0x0014: /* PT_I8 */
-	case 0x0040: /* PT_SYSTIME */
-		return 8;
-	case 0x0048: /* PT_CLSID */
-		return 16;
+	case 0x0040: /* PT_SYSTIME */ return 8;
+	case 0x0048: /* PT_CLSID */ return 16;
 	case 0x000D: /* PT_OBJECT */
 	case 0x001E: /* PT_STRING8 */
 	case 0x001F: /* PT_UNICODE */
-	case 0x0102: /* PT_BINARY */
-		return 0;
-	default:
-		return -1;
+	case 0x0102: /* PT_BINARY */ return 0;
+	default: return -1;
 	}
 }
 
@@ -138,7 +133,7 @@ fixed_size(guint type)
 static char *
 long_filename(const guint8 *data, gsize len)
 {
-	Reader r = { data, len };
+	Reader r = {data, len};
 	guint32 count;
 
 	if (!u32(&r, &count) || count > MAX_MAPI_PROPS)
@@ -186,7 +181,7 @@ long_filename(const guint8 *data, gsize len)
 GPtrArray *
 tnef_extract(const void *data, gsize len, guint max_files)
 {
-	Reader r = { data, len };
+	Reader r = {data, len};
 	guint32 sig;
 	TnefFile *cur = NULL;
 

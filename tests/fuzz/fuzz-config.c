@@ -20,7 +20,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	GError *error = NULL;
 
 	if (path == NULL)
-		path = g_strdup_printf("%s/mqsift-fuzz-config-%d.yaml", g_get_tmp_dir(), (int)getpid());
+		path = g_strdup_printf("%s/mqsift-fuzz-config-%d.yaml", g_get_tmp_dir(),
+		                       (int)getpid());
 	if (!g_file_set_contents(path, (const char *)data, (gssize)size, NULL))
 		return 0;
 	MqConfig *c = config_load(path, TRUE, &error);

@@ -49,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (engine == NULL)
 		setup();
-	ctx = (ScanContext){ config, engine, policy, "20261124/FUZZ" };
+	ctx = (ScanContext){config, engine, policy, "20261124/FUZZ"};
 	scan_message(&ctx, (const char *)data, size, &rep);
 	if (rep.new_body != NULL) {
 		gsize len;

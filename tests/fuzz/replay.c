@@ -47,8 +47,8 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	const char *top = g_getenv("TOP_SRCDIR");
-	g_autofree char *dir = g_build_filename(top ? top : ".", "tests", "fuzz", "corpus",
-						FUZZ_TARGET, NULL);
+	g_autofree char *dir =
+	    g_build_filename(top ? top : ".", "tests", "fuzz", "corpus", FUZZ_TARGET, NULL);
 	GDir *d = g_dir_open(dir, 0, NULL);
 	const char *name;
 	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);

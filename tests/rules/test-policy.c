@@ -3,6 +3,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "rules/config.h"
 #include "rules/policy.h"
 
@@ -88,6 +90,110 @@ test_allow_first(void)
 	config_free(&c);
 }
 
+/* test_generated_names - a few hundred names built from extensions and disguises */
+static void
+test_generated_names(void)
+{
+	static const char *const banned[] = {"exe", "scr", "pif", "com", "bat", "cmd", "cpl",
+	                                     "vbs", "vbe", "js",  "jse", "wsf", "wsh", "hta",
+	                                     "lnk", "msi", "reg", "ps1", "jar", "chm"};
+	static const char *const safe[] = {"pdf", "docx", "xlsx", "pptx", "txt",
+	                                   "csv", "jpg",  "png",  "gif",  "zip",
+	                                   "gz",  "odt",  "eml",  "ics",  "html"};
+	static const char *const bases[] = {"invoice",     "R\xc3\xa9sum\xc3\xa9",
+	                                    "report.2024", "\xe6\x97\xa5\xe6\x9c\xac",
+	                                    "a b c",       "x.pdf"};
+	MqConfig *c = config_defaults();
+	Policy *p = policy_new(c, NULL);
+	guint checked = 0;
+
+	for (gsize b = 0; b < G_N_ELEMENTS(bases); b++) {
+		for (gsize i = 0; i < G_N_ELEMENTS(banned); i++) {
+			g_autofree char *upper = g_ascii_strup(banned[i], -1);
+			static const char *const tails[] = {"", ".", "   ", " . "};
+			for (gsize f = 0; f < G_N_ELEMENTS(tails) + 1; f++) {
+				g_autofree char *name =
+				    f < G_N_ELEMENTS(tails)
+				        ? g_strconcat(bases[b], ".", f == 1 ? upper : banned[i],
+				                      tails[f], NULL)
+				        : g_strconcat(bases[b], ".\xe2\x80\xae", banned[i], NULL);
+				g_autofree char *why = policy_check_filename(p, name);
+				if (f < G_N_ELEMENTS(tails) && why == NULL)
+					g_error("%s should be blocked", name);
+				checked++;
+			}
+		}
+		for (gsize i = 0; i < G_N_ELEMENTS(safe); i++) {
+			g_autofree char *name = g_strdup_printf("%s.%s", bases[b], safe[i]);
+			g_autofree char *twice =
+			    g_strdup_printf("%s.%s.%s", bases[b], safe[i], safe[i]);
+			g_autofree char *why = policy_check_filename(p, name);
+			g_autofree char *why2 = policy_check_filename(p, twice);
+			if (why != NULL || why2 != NULL)
+				g_error("%s / %s should pass", name, twice);
+			checked += 2;
+		}
+	}
+	g_assert_cmpuint(checked, >=, 700);
+	policy_free(&p);
+	config_free(&c);
+}
+
+/* test_filetypes - real executables are caught whatever their name; nothing else */
+static void
+test_filetypes(void)
+{
+	MqConfig *c = config_defaults();
+	GError *error = NULL;
+	Policy *p = policy_new(c, &error);
+	g_autofree char *pe = NULL, *elf = NULL;
+	gsize pe_len, elf_len;
+
+	g_assert_no_error(error);
+	g_assert_true(
+	    g_file_get_contents("/usr/share/clamav-testfiles/clam.exe", &pe, &pe_len, NULL));
+	g_assert_true(g_file_get_contents("/bin/true", &elf, &elf_len, NULL));
+	g_autofree char *why_pe = policy_check_filetype(p, pe, pe_len);
+	g_autofree char *why_elf = policy_check_filetype(p, elf, elf_len);
+	g_assert_nonnull(why_pe);
+	g_assert_nonnull(strstr(why_pe, "PE32"));
+	g_assert_nonnull(why_elf);
+	g_assert_nonnull(strstr(why_elf, "ELF"));
+
+	/* ordinary documents and archives */
+	static const char *const docs[] = {"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n",
+	                                   "PK\x03\x04\x14\x00\x00\x00\x08\x00",
+	                                   "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+	                                   "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03",
+	                                   "<html><body>hello</body></html>\n",
+	                                   "MZ only two magic bytes, then text that is not a PE"};
+	for (gsize i = 0; i < G_N_ELEMENTS(docs); i++) {
+		g_autofree char *why = policy_check_filetype(p, docs[i], strlen(docs[i]));
+		if (why != NULL)
+			g_error("document %zu taken for an executable: %s", i, why);
+	}
+
+	/* thousands of random buffers, some starting with MZ, some with a PE-like stub */
+	GRand *rand = g_rand_new_with_seed(4242);
+	guint8 buf[4096];
+	for (int n = 0; n < 3000; n++) {
+		gsize len = (gsize)g_rand_int_range(rand, 16, sizeof buf);
+		for (gsize k = 0; k < len; k++)
+			buf[k] = (guint8)g_rand_int_range(rand, 0, 256);
+		if (n % 3 == 1) {
+			buf[0] = 'M';
+			buf[1] = 'Z';
+		}
+		g_autofree char *why = policy_check_filetype(p, buf, len);
+		if (why != NULL)
+			g_error("random buffer %d (%zu bytes) taken for an executable: %s", n, len,
+			        why);
+	}
+	g_rand_free(rand);
+	policy_free(&p);
+	config_free(&c);
+}
+
 /* main - GTest */
 int
 main(int argc, char **argv)
@@ -95,5 +201,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/policy/defaults", test_defaults);
 	g_test_add_func("/policy/allow-first", test_allow_first);
+	g_test_add_func("/policy/generated-names", test_generated_names);
+	g_test_add_func("/policy/filetypes", test_filetypes);
 	return g_test_run();
 }

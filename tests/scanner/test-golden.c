@@ -30,11 +30,11 @@ describe(const ScanReport *rep)
 	g_autofree char *st = scan_status_header(rep);
 
 	g_string_append_printf(out, "verdict: %s\nstatus: %s\nwhole message replaced: %s\n",
-			       verdict_name(rep->verdict), st, rep->whole_message ? "yes" : "no");
+	                       verdict_name(rep->verdict), st, rep->whole_message ? "yes" : "no");
 	for (guint i = 0; i < rep->findings->len; i++) {
 		const Finding *f = g_ptr_array_index(rep->findings, i);
 		g_string_append_printf(out, "finding: %s | %s | %s | %s\n", f->path,
-				       f->filename ? f->filename : "-", f->content_type, f->what);
+		                       f->filename ? f->filename : "-", f->content_type, f->what);
 	}
 	if (rep->new_content_type)
 		g_string_append_printf(out, "new content type: %s\n", rep->new_content_type);
@@ -66,7 +66,7 @@ test_one(gconstpointer data)
 	config->policy_inline_warning = strstr(name, "inline") != NULL;
 	g_free(config->reports_language);
 	config->reports_language = g_strdup(strstr(name, ".fr.") ? "fr" : "en");
-	ScanContext ctx = { config, engine, policy, "20261124/6AOGOLDEN000001" };
+	ScanContext ctx = {config, engine, policy, "20261124/6AOGOLDEN000001"};
 	scan_message(&ctx, msg, len, &rep);
 	GString *got = describe(&rep);
 	if (g_getenv("MQSIFT_REGEN_GOLDEN")) {
@@ -84,7 +84,8 @@ test_one(gconstpointer data)
 		gsize blen;
 		const char *b = g_bytes_get_data(rep.new_body, &blen);
 		GString *again = g_string_new("From: a@b\nContent-Type: ");
-		g_string_append(again, rep.new_content_type ? rep.new_content_type : "multipart/mixed");
+		g_string_append(again,
+		                rep.new_content_type ? rep.new_content_type : "multipart/mixed");
 		g_string_append(again, "\n\n");
 		g_string_append_len(again, b, (gssize)blen);
 		EngineResult res;
@@ -129,7 +130,8 @@ main(int argc, char **argv)
 			g_ptr_array_add(names, g_strdup(n));
 	g_dir_close(d);
 	for (guint i = 0; i < names->len; i++) {
-		g_autofree char *path = g_strdup_printf("/golden/%s", (char *)g_ptr_array_index(names, i));
+		g_autofree char *path =
+		    g_strdup_printf("/golden/%s", (char *)g_ptr_array_index(names, i));
 		g_test_add_data_func(path, g_ptr_array_index(names, i), test_one);
 	}
 	int status = g_test_run();

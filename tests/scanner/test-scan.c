@@ -243,16 +243,18 @@ test_clamav_testfiles(void)
 			continue;
 		}
 		g_autofree char *b64 = g_base64_encode((const guchar *)data, len);
-		g_autofree char *msg = g_strdup_printf(
-			"From: a@b\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"x\"\n\n"
-			"--x\nContent-Type: text/plain\n\nsee\n--x\nContent-Type: application/octet-stream\n"
-			"Content-Disposition: attachment; filename=\"%s.bin\"\n"
-			"Content-Transfer-Encoding: base64\n\n%s\n--x--\n",
-			name, b64);
+		g_autofree char *msg =
+		    g_strdup_printf("From: a@b\nMIME-Version: 1.0\nContent-Type: multipart/mixed; "
+		                    "boundary=\"x\"\n\n"
+		                    "--x\nContent-Type: text/plain\n\nsee\n--x\nContent-Type: "
+		                    "application/octet-stream\n"
+		                    "Content-Disposition: attachment; filename=\"%s.bin\"\n"
+		                    "Content-Transfer-Encoding: base64\n\n%s\n--x--\n",
+		                    name, b64);
 		scan(msg, &rep);
 		if (rep.verdict != VERDICT_INFECTED)
 			g_error("%s: detected alone, but not attached to a mail (%s)", name,
-				verdict_name(rep.verdict));
+			        verdict_name(rep.verdict));
 		if (rep.whole_message)
 			g_error("%s: the part could not be removed on its own", name);
 		scan_report_clear(&rep);

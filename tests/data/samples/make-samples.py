@@ -46,7 +46,7 @@ def main(outdir):
                                           [TEXT, attachment("report.pdf", b"%PDF-1.4\n%demo\n",
                                                             "application/pdf")]),
         "eicar-zip.eml": multipart("eicar-zip", "your invoice",
-                                   [TEXT, attachment("invoice.zip", zipped("eicar.com", EICAR),
+                                   [TEXT, attachment("invoice.zip", zipped("eicar.txt", EICAR),
                                                      "application/zip")],
                                    sender="mallory@example.net"),
         "banned-exe.eml": multipart("banned-exe", "invoice attached",
