@@ -38,7 +38,9 @@ static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS findings ("
     " message INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
     " path TEXT, filename TEXT, content_type TEXT, what TEXT, infected INTEGER);"
-    "CREATE INDEX IF NOT EXISTS findings_message ON findings(message);";
+    "CREATE INDEX IF NOT EXISTS findings_message ON findings(message);"
+    "CREATE TABLE IF NOT EXISTS attempts ("
+    " queue_id TEXT PRIMARY KEY, count INTEGER NOT NULL, last INTEGER NOT NULL);";
 
 /* store_error - set @error from the db */
 static void
@@ -191,4 +193,62 @@ store_add(Store *store, const StoreRow *row, GError **error)
 		}
 	}
 	return TRUE;
+}
+
+/* store_attempt_bump - one more failed attempt */
+guint
+store_attempt_bump(Store *store, const char *queue_id, gint64 now)
+{
+	sqlite3_stmt *st = NULL;
+	guint count = 0;
+
+	if (sqlite3_prepare_v2(store->db,
+	                       "INSERT INTO attempts (queue_id, count, last) VALUES (?, 1, ?) "
+	                       "ON CONFLICT(queue_id) DO UPDATE SET count = count + 1, last = ?",
+	                       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, queue_id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, now);
+		sqlite3_bind_int64(st, 3, now);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			g_warning("store: attempts: %s", sqlite3_errmsg(store->db));
+	} else {
+		g_warning("store: attempts: %s", sqlite3_errmsg(store->db));
+	}
+	sqlite3_finalize(st);
+	count = store_attempt_get(store, queue_id, NULL);
+	return count;
+}
+
+/* store_attempt_get - count and last time */
+guint
+store_attempt_get(Store *store, const char *queue_id, gint64 *last)
+{
+	sqlite3_stmt *st = NULL;
+	guint count = 0;
+
+	if (sqlite3_prepare_v2(store->db, "SELECT count, last FROM attempts WHERE queue_id = ?", -1,
+	                       &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, queue_id, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			count = (guint)sqlite3_column_int(st, 0);
+			if (last)
+				*last = sqlite3_column_int64(st, 1);
+		}
+	}
+	sqlite3_finalize(st);
+	return count;
+}
+
+/* store_attempt_clear - forget a message's attempts */
+void
+store_attempt_clear(Store *store, const char *queue_id)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(store->db, "DELETE FROM attempts WHERE queue_id = ?", -1, &st,
+	                       NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, queue_id, -1, SQLITE_TRANSIENT);
+		sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
 }

@@ -57,6 +57,18 @@ gboolean store_add(Store *store, const StoreRow *row, GError **error);
 void store_begin(Store *store);
 void store_commit(Store *store);
 
+/*
+ * store_attempt_bump - count one more failed attempt (a worker died or hung)
+ * at processing @queue_id; returns the new count (0 if the store failed).
+ */
+guint store_attempt_bump(Store *store, const char *queue_id, gint64 now);
+
+/* store_attempt_get - failed attempts so far and the time of the last one */
+guint store_attempt_get(Store *store, const char *queue_id, gint64 *last);
+
+/* store_attempt_clear - the message went through (or was set aside) */
+void store_attempt_clear(Store *store, const char *queue_id);
+
 /* store_db - the sqlite3 handle (borrowed), for reports */
 struct sqlite3 *store_db(Store *store);
 

@@ -41,8 +41,13 @@ typedef struct {
 	guint queue_bad_file_grace; /* seconds before a broken qf is moved aside */
 	/* scanner */
 	char *scanner_signatures;
-	char *scanner_hostname; /* empty: the machine's name */
-	guint scanner_workers;  /* 0: the number of cores */
+	char *scanner_hostname;        /* empty: the machine's name */
+	guint scanner_workers;         /* 0: the number of cores */
+	char *scanner_user;            /* workers run as this user */
+	guint scanner_message_timeout; /* seconds */
+	guint scanner_max_attempts;
+	char *daemon_pid_file;
+	char *daemon_off_file;
 	guint64 scanner_max_scan_size;
 	guint64 scanner_max_file_size;
 	guint scanner_max_recursion;

@@ -115,7 +115,7 @@ cmd_run(int argc, char **argv)
 		config_free(&config);
 		return 2;
 	}
-	int status = run_command(config, once);
+	int status = run_command(config, once, opt_config);
 	config_free(&config);
 	return status;
 }
@@ -311,6 +311,13 @@ cmd_lint(int argc, char **argv)
 			       "copied, not linked\n",
 			       in, config->queue_outgoing);
 	}
+	struct stat qst;
+	if (stat(config->quarantine_dir, &qst) == 0 && (qst.st_mode & 0077) != 0)
+		g_string_append_printf(
+		    problems,
+		    "quarantine.dir %s is readable by others (mode %04o): it holds "
+		    "mail; chmod 0700 it\n",
+		    config->quarantine_dir, qst.st_mode & 07777);
 	g_autofree char *lock = sendmail_lock_type();
 	if (lock == NULL)
 		printf("note: cannot ask %s how it locks its queue\n", SENDMAIL_PATH);

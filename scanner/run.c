@@ -23,6 +23,12 @@
 #include "scanner/engine.h"
 #include "scanner/quarantine.h"
 #include "scanner/scan.h"
+#include "scanner/worker.h"
+
+#include <poll.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/wait.h>
 
 struct Runner {
 	const MqConfig *config;
@@ -37,7 +43,20 @@ struct Runner {
 	gint reload_done;
 	Engine *reload_engine;
 	GError *reload_error;
+	/* the scan workers */
+	GPtrArray *slots;     /* of Slot* */
+	GHashTable *attempts; /* queue ID -> failed attempts, when there is no store */
 };
+
+typedef struct Job Job;
+
+/* Slot - one worker and the message it has in hand */
+typedef struct {
+	Worker *worker;
+	Job *job;          /* NULL when idle */
+	gint64 deadline;   /* monotonic time the answer is due */
+	gboolean retiring; /* replace it once its message is done (new engine) */
+} Slot;
 
 /* Pending - a message prepared for commit, waiting for its batch to finish */
 typedef struct {
@@ -125,6 +144,7 @@ runner_new(const MqConfig *config, GError **error)
 	GError *local = NULL;
 
 	r->config = config;
+	r->attempts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	r->hostname =
 	    g_strdup(*config->scanner_hostname ? config->scanner_hostname : g_get_host_name());
 	r->inbound = expand_incoming(config, lock, error);
@@ -146,6 +166,8 @@ runner_new(const MqConfig *config, GError **error)
 			          "not linked",
 			          qdir_path(in), qdir_path(r->outgoing));
 	}
+	if (!durable_mkdir_p(config->quarantine_dir, 0700, error))
+		goto fail;
 	r->policy = policy_new(config, error);
 	if (r->policy == NULL)
 		goto fail;
@@ -218,6 +240,10 @@ runner_free(Runner **runner)
 		engine_free(&r->reload_engine);
 		g_clear_error(&r->reload_error);
 	}
+	if (r->slots)
+		g_ptr_array_unref(r->slots);
+	if (r->attempts)
+		g_hash_table_destroy(r->attempts);
 	if (r->inbound)
 		g_ptr_array_unref(r->inbound);
 	qdir_free(&r->outgoing);
@@ -329,6 +355,8 @@ read_message(const QueueClaim *claim, gsize max, gsize *df_size, GError **error)
 	return msg;
 }
 
+static void kick_delivery(Runner *r, GPtrArray *ids);
+
 /* finish_batch - commit, then record and log every message of the batch */
 static void
 finish_batch(Runner *r, CommitBatch *batch, GPtrArray *pending, PassStats *stats)
@@ -395,6 +423,13 @@ finish_batch(Runner *r, CommitBatch *batch, GPtrArray *pending, PassStats *stats
 	}
 	if (r->store)
 		store_commit(r->store);
+	if (ok && r->config->queue_kick_delivery && pending->len > 0) {
+		GPtrArray *ids = g_ptr_array_new();
+		for (guint i = 0; i < pending->len; i++)
+			g_ptr_array_add(ids, ((Pending *)g_ptr_array_index(pending, i))->id);
+		kick_delivery(r, ids);
+		g_ptr_array_unref(ids);
+	}
 	g_ptr_array_set_size(pending, 0);
 }
 
@@ -470,40 +505,237 @@ set_aside_if_stale(Runner *r, QueueDir *in, const char *id, const char *why, Pas
 	g_free(nid);
 }
 
-/* process_claim - scan one claimed message and prepare its commit */
+/* Job - a claimed message while a worker scans it */
+struct Job {
+	QueueClaim *claim;
+	Pending *m;
+	int df_fd;
+	char *ref;
+	MqConfig eff; /* the per-message settings (borrowed from the config) */
+};
+
+/* job_free - release everything (the claim too, if still held) */
 static void
-process_claim(Runner *r, QueueClaim *claim, CommitBatch *batch, GPtrArray *pending,
-              PassStats *stats)
+job_free(Job *job)
 {
-	const MqConfig *config = r->config;
+	if (job == NULL)
+		return;
+	if (job->df_fd >= 0)
+		close(job->df_fd);
+	qdir_claim_release(&job->claim);
+	if (job->m)
+		pending_free(job->m);
+	g_free(job->ref);
+	g_free(job);
+}
+
+/* slot_spawn - (re)start the worker of a slot; FALSE with a log line if it cannot */
+static gboolean
+slot_spawn(Runner *r, Slot *slot)
+{
+	GError *error = NULL;
+
+	slot->worker = worker_spawn(r->config, r->engine, r->policy, &error);
+	slot->retiring = FALSE;
+	if (slot->worker == NULL) {
+		g_critical("cannot start a scan worker: %s", error->message);
+		g_error_free(error);
+		return FALSE;
+	}
+	g_debug("worker %d started", (int)worker_pid(slot->worker));
+	return TRUE;
+}
+
+/* slot_free - GPtrArray free func */
+static void
+slot_free(gpointer p)
+{
+	Slot *slot = p;
+
+	job_free(slot->job);
+	worker_stop(&slot->worker);
+	g_free(slot);
+}
+
+/* runner_start_workers - one slot per worker; FALSE with @error if none can start */
+static gboolean
+runner_start_workers(Runner *r, GError **error)
+{
+	guint n =
+	    r->config->scanner_workers ? r->config->scanner_workers : (guint)g_get_num_processors();
+
+	r->slots = g_ptr_array_new_with_free_func(slot_free);
+	for (guint i = 0; i < n; i++) {
+		Slot *slot = g_new0(Slot, 1);
+		g_ptr_array_add(r->slots, slot);
+		if (!slot_spawn(r, slot)) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			            "no scan worker could be started (see above)");
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/* attempts_get - failed attempts of a message, from the store or memory */
+static guint
+attempts_get(Runner *r, const char *id, gint64 *last)
+{
+	if (r->store)
+		return store_attempt_get(r->store, id, last);
+	gint64 *v = g_hash_table_lookup(r->attempts, id);
+	if (v && last)
+		*last = v[1];
+	return v ? (guint)v[0] : 0;
+}
+
+/* attempts_bump - one more failure */
+static guint
+attempts_bump(Runner *r, const char *id)
+{
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+	if (r->store)
+		return store_attempt_bump(r->store, id, now);
+	gint64 *v = g_hash_table_lookup(r->attempts, id);
+	if (v == NULL) {
+		v = g_new0(gint64, 2);
+		g_hash_table_insert(r->attempts, g_strdup(id), v);
+	}
+	v[0]++;
+	v[1] = now;
+	return (guint)v[0];
+}
+
+/* attempts_clear - forget */
+static void
+attempts_clear(Runner *r, const char *id)
+{
+	if (r->store)
+		store_attempt_clear(r->store, id);
+	else
+		g_hash_table_remove(r->attempts, id);
+}
+
+/*
+ * quarantine_poison - a message that killed or hung its worker too often: keep
+ * it whole in quarantine, take it out of the queue, tell the postmaster
+ */
+static void
+quarantine_poison(Runner *r, QueueClaim *claim, guint tries, PassStats *stats)
+{
 	GError *error = NULL;
 	gsize df_size = 0;
-	gint64 started = g_get_monotonic_time();
-	GString *message = read_message(claim, config->scanner_max_message_size, &df_size, &error);
+	g_autofree char *ref = quarantine_ref(claim->id);
+	GString *message = read_message(claim, G_MAXSIZE, &df_size, &error);
+	ScanReport rep = {0};
 
 	if (message == NULL) {
-		g_autofree char *id = g_strdup(claim->id);
-		QueueDir *in = claim->dir;
-		gboolean no_data = g_error_matches(error, QDIR_ERROR, QDIR_ERROR_NO_DATA);
-
 		record_left(r, claim, error->message, stats);
-		qdir_claim_release(&claim);
-		if (no_data) {
-			stats->left--; /* counted again below */
-			set_aside_if_stale(r, in, id, error->message, stats);
-		}
 		g_error_free(error);
 		return;
 	}
+	rep.verdict = VERDICT_ERROR;
+	rep.findings = g_ptr_array_new_with_free_func(scan_finding_free);
+	rep.names = g_ptr_array_new_with_free_func(g_free);
+	rep.detail = g_strdup_printf("the message made the scanner fail %u times", tries);
+	gboolean ok =
+	    quarantine_store(r->config, ref, claim->qf, message->str, message->len, &rep, &error);
+	if (ok) {
+		g_autofree char *df = qdir_file(claim->dir, "df", claim->id);
+		g_autofree char *xf = qdir_file(claim->dir, "xf", claim->id);
+		ok = durable_unlink(claim->qf_path, &error) && durable_unlink(df, &error) &&
+		     durable_unlink(xf, &error);
+	}
+	if (!ok) {
+		g_autofree char *why =
+		    g_strdup_printf("poison message, cannot quarantine it: %s", error->message);
+		g_clear_error(&error);
+		record_left(r, claim, why, stats);
+	} else {
+		stats->left++;
+		g_critical("%s: %s; quarantined whole as %s", claim->id, rep.detail, ref);
+		attempts_clear(r, claim->id);
+		g_autofree char *subject = g_strdup_printf(
+		    "mqsift: message %s quarantined (it crashed the scanner)", claim->id);
+		g_autofree char *rcpts = join_recipients(claim->qf);
+		g_autofree char *hsubject = qf_header_get(claim->qf, "Subject");
+		g_autofree char *body = g_strdup_printf(
+		    "mqsift on %s could not scan the message %s: it made the scan worker\n"
+		    "crash or hang %u times, so it was taken out of the queue and kept whole\n"
+		    "in quarantine.\n\n  Sender:     %s\n  Recipients: %s\n  Subject:    %s\n"
+		    "  Size:       %zu bytes\n\nRelease it (unscanned) with:\n"
+		    "  mqsift quarantine release %s\n",
+		    r->hostname, claim->id, tries, qf_sender(claim->qf), rcpts,
+		    hsubject ? hsubject : "", df_size, ref);
+		char *nid = notice_send(r->config, r->outgoing, r->config->notify_postmaster,
+		                        subject, body, &error);
+		if (nid == NULL) {
+			g_warning("%s: cannot queue the notice to the postmaster: %s", claim->id,
+			          error->message);
+			g_clear_error(&error);
+		}
+		g_free(nid);
+		if (r->store) {
+			StoreRow row = {.queue_id = claim->id,
+			                .received = g_get_real_time() / G_USEC_PER_SEC,
+			                .sender = qf_sender(claim->qf),
+			                .recipients = rcpts,
+			                .subject = hsubject,
+			                .size = (gint64)df_size,
+			                .status = "error",
+			                .detail = rep.detail,
+			                .action = "quarantined whole (poison message)",
+			                .quarantine = ref};
+			if (!store_add(r->store, &row, &error))
+				g_clear_error(&error);
+		}
+	}
+	scan_report_clear(&rep);
+	g_string_free(message, TRUE);
+}
+
+/* backoff_seconds - wait before retrying a message that failed @tries times */
+static gint64
+backoff_seconds(guint tries)
+{
+	return tries == 0 ? 0 : MIN((gint64)5 << (tries - 1), 300);
+}
+
+/*
+ * job_start - everything the master does for a claimed message before a
+ * worker scans it.  Returns NULL when the message was dealt with already.
+ */
+static Job *
+job_start(Runner *r, QueueClaim *claim, PassStats *stats)
+{
+	const MqConfig *config = r->config;
+	g_autofree char *df = qdir_file(claim->dir, "df", claim->id);
+	int fd = open(df, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		g_autofree char *why = g_strdup_printf("cannot open %s: %s", df, g_strerror(errno));
+		g_autofree char *id = g_strdup(claim->id);
+		QueueDir *in = claim->dir;
+		if (fd >= 0)
+			close(fd);
+		qdir_claim_release(&claim);
+		set_aside_if_stale(r, in, id, why, stats);
+		return NULL;
+	}
+	Job *job = g_new0(Job, 1);
 	Pending *m = g_new0(Pending, 1);
+	job->claim = claim;
+	job->df_fd = fd;
+	job->m = m;
+	job->ref = quarantine_ref(claim->id);
 	m->id = g_strdup(claim->id);
-	m->started = started;
+	m->started = g_get_monotonic_time();
 	m->sender = g_strdup(qf_sender(claim->qf));
 	m->recipients = join_recipients(claim->qf);
 	m->subject = qf_header_get(claim->qf, "Subject");
-	m->size = (gint64)df_size;
-	g_autofree char *ref = quarantine_ref(claim->id);
-	/* the settings for this message: rulesets by sender, recipients, client */
+	m->size = (gint64)st.st_size;
 	g_autoptr(GPtrArray) rcpts = qf_recipients(claim->qf);
 	g_autofree char *sender = envelope_strip(g_strdup(qf_sender(claim->qf)));
 	g_autofree char *ip = qf_client_ip(claim->qf);
@@ -511,28 +743,59 @@ process_claim(Runner *r, QueueClaim *claim, CommitBatch *batch, GPtrArray *pendi
 		envelope_strip(g_ptr_array_index(rcpts, i));
 	g_ptr_array_add(rcpts, NULL);
 	Envelope env = {sender, (const char *const *)rcpts->pdata, ip};
-	MqConfig eff;
-	config_for_message(config, &env, &eff);
-	ScanContext ctx = {&eff, r->engine, r->policy, ref};
-	gsize len = message->len;
-	if (len < df_size) /* not read: too large */
-		len = (gsize)config->scanner_max_message_size + 1;
-	if (eff.scanner_scan) {
-		scan_message(&ctx, message->str, len, &m->report);
-	} else {
-		memset(&m->report, 0, sizeof m->report);
-		m->report.findings = g_ptr_array_new();
-		m->report.names = g_ptr_array_new();
-		m->report.verdict = VERDICT_CLEAN;
-		m->report.unscanned = TRUE;
+	config_for_message(config, &env, &job->eff);
+	return job;
+}
+
+/* job_send - hand a started job to the worker of @slot */
+static gboolean
+job_send(Runner *r, Slot *slot, Job *job, GError **error)
+{
+	g_autoptr(GPtrArray) rcpts = qf_recipients(job->claim->qf);
+	g_autofree char *sender = envelope_strip(g_strdup(qf_sender(job->claim->qf)));
+	g_autofree char *ip = qf_client_ip(job->claim->qf);
+	GString *headers = qf_headers_text(job->claim->qf);
+
+	g_string_append_c(headers, '\n');
+	for (guint i = 0; i < rcpts->len; i++)
+		envelope_strip(g_ptr_array_index(rcpts, i));
+	g_ptr_array_add(rcpts, NULL);
+	WorkRequest req = {job->claim->id,
+	                   headers->str,
+	                   headers->len,
+	                   job->df_fd,
+	                   headers->len + (gsize)job->m->size,
+	                   sender,
+	                   (const char *const *)rcpts->pdata,
+	                   ip,
+	                   job->ref};
+	gboolean ok = worker_send(slot->worker, &req, error);
+	g_string_free(headers, TRUE);
+	if (ok) {
+		slot->job = job;
+		slot->deadline =
+		    g_get_monotonic_time() +
+		    (gint64)MAX(r->config->scanner_message_timeout, 1) * G_USEC_PER_SEC;
 	}
+	return ok;
+}
+
+/* job_finish - a worker's verdict: quarantine, outbound qf, commit_prepare */
+static void
+job_finish(Runner *r, Job *job, CommitBatch *batch, GPtrArray *pending, PassStats *stats)
+{
+	const MqConfig *config = r->config;
+	Pending *m = job->m;
+	QueueClaim *claim = job->claim;
+	GError *error = NULL;
+
 	m->verdict = m->report.verdict;
+	attempts_clear(r, claim->id);
 	if (m->verdict == VERDICT_ERROR) {
-		record_left(r, claim, m->report.detail, stats);
-		goto drop;
+		record_left(r, claim, m->report.detail ? m->report.detail : "scan error", stats);
+		return; /* job_free releases the claim */
 	}
 	if (m->verdict != VERDICT_CLEAN) {
-		m->detail = m->verdict == VERDICT_INFECTED ? NULL : g_strdup(m->report.blocked);
 		if (m->verdict == VERDICT_INFECTED) {
 			GString *names = g_string_new(NULL);
 			for (guint i = 0; i < m->report.names->len; i++)
@@ -540,16 +803,24 @@ process_claim(Runner *r, QueueClaim *claim, CommitBatch *batch, GPtrArray *pendi
 				    names, "%s%s", i ? ", " : "",
 				    (char *)g_ptr_array_index(m->report.names, i));
 			m->detail = g_string_free(names, FALSE);
+		} else {
+			m->detail = g_strdup(m->report.blocked);
 		}
-		if (!quarantine_store(config, ref, claim->qf, message->str, message->len,
-		                      &m->report, &error)) {
+		gsize df_size;
+		GString *message = read_message(claim, G_MAXSIZE, &df_size, &error);
+		gboolean ok =
+		    message != NULL && quarantine_store(config, job->ref, claim->qf, message->str,
+		                                        message->len, &m->report, &error);
+		if (message)
+			g_string_free(message, TRUE);
+		if (!ok) {
 			g_autofree char *why =
 			    g_strdup_printf("cannot quarantine: %s", error->message);
 			g_clear_error(&error);
 			record_left(r, claim, why, stats);
-			goto drop;
+			return;
 		}
-		m->quarantine = g_strdup(ref);
+		m->quarantine = g_strdup(job->ref);
 		m->action = g_strdup(m->report.whole_message ? "replaced by a notice, quarantined"
 		                                             : "parts removed, quarantined");
 	} else {
@@ -557,30 +828,133 @@ process_claim(Runner *r, QueueClaim *claim, CommitBatch *batch, GPtrArray *pendi
 		                     : m->report.limits  ? "delivered (limits exceeded)"
 		                                         : "delivered");
 	}
-	Qf *out = build_outbound_qf(r, &eff, claim->qf, &m->report);
+	Qf *out = build_outbound_qf(r, &job->eff, claim->qf, &m->report);
 	if (!commit_prepare(batch, claim, out, m->report.new_body, &error)) {
 		record_left(r, claim, error->message, stats);
 		g_clear_error(&error);
 		qf_free(&out);
-		goto drop;
+		return;
 	}
 	qf_free(&out);
+	job->claim = NULL; /* the batch owns it now */
 	g_ptr_array_add(pending, m);
-	g_string_free(message, TRUE);
-	return; /* the batch owns the claim now */
-drop:
-	pending_free(m);
-	g_string_free(message, TRUE);
-	qdir_claim_release(&claim);
+	job->m = NULL;
 }
 
-/* runner_pass - recover, then every message of every inbound queue */
+/* job_failed - the worker died or hung on this job: count it, keep the message */
+static void
+job_failed(Runner *r, Job *job, const char *what, PassStats *stats)
+{
+	guint tries = attempts_bump(r, job->claim->id);
+
+	stats->left++;
+	g_critical(
+	    "%s: %s (attempt %u of %u); left in the queue, retried after %" G_GINT64_FORMAT "s",
+	    job->claim->id, what, tries, r->config->scanner_max_attempts, backoff_seconds(tries));
+}
+
+static volatile sig_atomic_t stop_requested, hup_requested;
+
+/* idle_slot - a slot ready for a job, or NULL */
+static Slot *
+idle_slot(Runner *r)
+{
+	for (guint i = 0; i < r->slots->len; i++) {
+		Slot *s = g_ptr_array_index(r->slots, i);
+		if (s->job == NULL && s->worker != NULL)
+			return s;
+	}
+	return NULL;
+}
+
+/* busy_slots - how many workers have a message in hand */
+static guint
+busy_slots(Runner *r)
+{
+	guint n = 0;
+
+	for (guint i = 0; i < r->slots->len; i++)
+		n += ((Slot *)g_ptr_array_index(r->slots, i))->job != NULL;
+	return n;
+}
+
+/* slot_done - the slot's job is over; replace a retiring or broken worker */
+static void
+slot_done(Runner *r, Slot *slot, gboolean worker_ok)
+{
+	job_free(slot->job);
+	slot->job = NULL;
+	if (!worker_ok) {
+		worker_kill(&slot->worker);
+		slot_spawn(r, slot);
+	} else if (slot->retiring) {
+		worker_stop(&slot->worker);
+		slot_spawn(r, slot);
+	}
+}
+
+/* wait_for_workers - poll the busy workers once; finish what they answered */
+static void
+wait_for_workers(Runner *r, CommitBatch *batch, GPtrArray *pending, PassStats *stats)
+{
+	struct pollfd fds[256];
+	Slot *which[256];
+	nfds_t n = 0;
+	gint64 now = g_get_monotonic_time(), next = G_MAXINT64;
+
+	for (guint i = 0; i < r->slots->len && n < G_N_ELEMENTS(fds); i++) {
+		Slot *s = g_ptr_array_index(r->slots, i);
+		if (s->job == NULL)
+			continue;
+		fds[n] = (struct pollfd){.fd = worker_fd(s->worker), .events = POLLIN};
+		which[n++] = s;
+		next = MIN(next, s->deadline);
+	}
+	if (n == 0)
+		return;
+	int timeout = next <= now ? 0 : (int)MIN((next - now) / 1000 + 1, 1000);
+	if (poll(fds, n, timeout) < 0 && errno != EINTR)
+		g_critical("poll: %s", g_strerror(errno));
+	now = g_get_monotonic_time();
+	for (nfds_t i = 0; i < n; i++) {
+		Slot *s = which[i];
+		GError *error = NULL;
+
+		if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (worker_receive(s->worker, &s->job->m->report, &error)) {
+				job_finish(r, s->job, batch, pending, stats);
+				slot_done(r, s, TRUE);
+			} else {
+				g_autofree char *what =
+				    g_strdup_printf("%s while scanning it", error->message);
+				g_clear_error(&error);
+				job_failed(r, s->job, what, stats);
+				slot_done(r, s, FALSE);
+			}
+		} else if (now >= s->deadline) {
+			g_autofree char *what = g_strdup_printf(
+			    "worker %d took longer than scanner.message_timeout (%us): killed",
+			    (int)worker_pid(s->worker), r->config->scanner_message_timeout);
+			job_failed(r, s->job, what, stats);
+			slot_done(r, s, FALSE);
+		}
+	}
+}
+
+typedef struct {
+	QueueDir *in;
+	char *id;
+} Candidate;
+
+/* runner_pass - recover, then every message present, through the workers */
 gboolean
 runner_pass(Runner *r, PassStats *stats)
 {
 	gboolean ok = TRUE;
 	GPtrArray *pending = g_ptr_array_new_with_free_func(pending_free);
 	CommitBatch *batch = commit_batch_new(r->outgoing, r->config->queue_file_mode);
+	GArray *todo = g_array_new(FALSE, FALSE, sizeof(Candidate));
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 
 	memset(stats, 0, sizeof *stats);
 	for (guint q = 0; q < r->inbound->len; q++) {
@@ -603,70 +977,265 @@ runner_pass(Runner *r, PassStats *stats)
 			continue;
 		}
 		for (guint i = 0; i < ids->len; i++) {
-			const char *id = g_ptr_array_index(ids, i);
-			QueueClaim *claim = qdir_claim(in, id, &error);
+			Candidate c = {in, g_strdup(g_ptr_array_index(ids, i))};
+			g_array_append_val(todo, c);
+		}
+		g_ptr_array_unref(ids);
+	}
+	guint next = 0;
+	for (;;) {
+		Slot *slot;
+		while (!stop_requested && next < todo->len && (slot = idle_slot(r)) != NULL) {
+			Candidate *c = &g_array_index(todo, Candidate, next++);
+			GError *error = NULL;
+			gint64 last = 0;
+			guint tries = attempts_get(r, c->id, &last);
 
+			if (tries > 0 && tries < r->config->scanner_max_attempts &&
+			    now < last + backoff_seconds(tries))
+				continue; /* failed recently: wait a little */
+			QueueClaim *claim = qdir_claim(c->in, c->id, &error);
 			stats->seen++;
 			if (claim == NULL) {
 				if (error->code == QDIR_ERROR_BROKEN ||
 				    error->code == QDIR_ERROR_INCOMPLETE) {
-					set_aside_if_stale(r, in, id, error->message, stats);
+					set_aside_if_stale(r, c->in, c->id, error->message, stats);
 				} else if (error->code == QDIR_ERROR_SYSTEM) {
-					g_critical("%s: %s; left in the queue", id, error->message);
+					g_critical("%s: %s; left in the queue", c->id,
+					           error->message);
 					stats->left++;
 				} else {
-					g_debug("%s: %s", id, error->message);
+					g_debug("%s: %s", c->id, error->message);
 					stats->seen--;
 				}
 				g_clear_error(&error);
 				continue;
 			}
-			process_claim(r, claim, batch, pending, stats);
-			if (commit_batch_size(batch) >= r->config->queue_batch_size)
-				finish_batch(r, batch, pending, stats);
+			if (tries >= r->config->scanner_max_attempts) {
+				quarantine_poison(r, claim, tries, stats);
+				qdir_claim_release(&claim);
+				continue;
+			}
+			if (!commit_clean_stale(r->outgoing, claim->id, &error)) {
+				record_left(r, claim, error->message, stats);
+				g_clear_error(&error);
+				qdir_claim_release(&claim);
+				continue;
+			}
+			Job *job = job_start(r, claim, stats);
+			if (job == NULL)
+				continue;
+			if (!job_send(r, slot, job, &error)) {
+				g_warning("%s: %s; restarting it", c->id, error->message);
+				g_clear_error(&error);
+				job_free(job);
+				worker_kill(&slot->worker);
+				slot_spawn(r, slot);
+				next--; /* try this message again */
+				stats->seen--;
+			}
 		}
-		g_ptr_array_unref(ids);
+		if (busy_slots(r) == 0)
+			break;
+		wait_for_workers(r, batch, pending, stats);
+		if (commit_batch_size(batch) >= r->config->queue_batch_size || busy_slots(r) == 0)
+			finish_batch(r, batch, pending, stats);
 	}
 	finish_batch(r, batch, pending, stats);
 	commit_batch_free(&batch);
 	g_ptr_array_unref(pending);
+	for (guint i = 0; i < todo->len; i++)
+		g_free(g_array_index(todo, Candidate, i).id);
+	g_array_free(todo, TRUE);
 	return ok;
 }
 
-static volatile sig_atomic_t stop_requested;
-
-/* on_stop - SIGTERM/SIGINT: finish the pass in hand, then exit */
+/* on_signal - SIGTERM/SIGINT: finish what is in hand and exit; SIGHUP: reload */
 static void
-on_stop(int sig)
+on_signal(int sig)
 {
-	stop_requested = 1;
+	if (sig == SIGHUP)
+		hup_requested = 1;
+	else
+		stop_requested = 1;
+}
+
+/* pidfile_take - lock the pid file; -1 (logged) if another master holds it */
+static int
+pidfile_take(const char *path)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	int fd;
+
+	g_mkdir_with_parents(dir, 0755);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		g_critical("cannot open the pid file %s: %s", path, g_strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		char buf[32] = "";
+		ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		g_strchomp(buf);
+		g_critical("mqsift is already running on these queues (pid %s, %s)",
+		           *buf ? buf : "?", path);
+		close(fd);
+		return -1;
+	}
+	char pid[32];
+	int len = g_snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+		g_warning("cannot write the pid file %s: %s", path, g_strerror(errno));
+	return fd;
+}
+
+/* watch_queues - inotify on the inbound qf directories; -1 if unavailable */
+static int
+watch_queues(Runner *r)
+{
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	if (fd < 0) {
+		g_warning("inotify: %s; polling every %us", g_strerror(errno),
+		          r->config->queue_scan_interval);
+		return -1;
+	}
+	for (guint i = 0; i < r->inbound->len; i++) {
+		const char *d = qdir_qf_dir(g_ptr_array_index(r->inbound, i));
+		if (inotify_add_watch(fd, d, IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE) < 0)
+			g_warning("inotify on %s: %s; polling it", d, g_strerror(errno));
+	}
+	return fd;
+}
+
+/* wait_for_mail - until a qf appears, the poll interval passes, or a signal */
+static void
+wait_for_mail(int ifd, guint seconds)
+{
+	struct pollfd p = {.fd = ifd, .events = POLLIN};
+	char buf[4096];
+
+	if (ifd < 0) {
+		for (guint s = 0; s < seconds * 10 && !stop_requested && !hup_requested; s++)
+			g_usleep(100000);
+		return;
+	}
+	if (poll(&p, 1, (int)MAX(seconds, 1) * 1000) > 0)
+		while (read(ifd, buf, sizeof buf) > 0)
+			; /* drain: one pass handles every new file */
+}
+
+/* kick_delivery - sendmail -qI<id> for what was just committed (batches of 30) */
+static void
+kick_delivery(Runner *r, GPtrArray *ids)
+{
+	for (guint i = 0; i < ids->len; i += 30) {
+		GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
+		g_ptr_array_add(argv, g_strdup(SENDMAIL_PATH));
+		g_ptr_array_add(argv,
+		                g_strdup_printf("-OQueueDirectory=%s", qdir_path(r->outgoing)));
+		for (guint k = i; k < ids->len && k < i + 30; k++)
+			g_ptr_array_add(
+			    argv, g_strdup_printf("-qI%s", (char *)g_ptr_array_index(ids, k)));
+		g_ptr_array_add(argv, NULL);
+		GError *error = NULL;
+		if (!g_spawn_async(NULL, (char **)argv->pdata, NULL,
+		                   G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+		                   NULL, NULL, &error)) {
+			g_warning("cannot kick delivery: %s", error->message);
+			g_error_free(error);
+		}
+		g_ptr_array_unref(argv);
+	}
+}
+
+/* runner_replace_workers - new engine: every worker is replaced once its message is done */
+static void
+runner_retire_workers(Runner *r)
+{
+	for (guint i = 0; i < r->slots->len; i++) {
+		Slot *s = g_ptr_array_index(r->slots, i);
+		if (s->job == NULL) {
+			worker_stop(&s->worker);
+			slot_spawn(r, s);
+		} else {
+			s->retiring = TRUE;
+		}
+	}
 }
 
 /* run_command - the job, once or in a loop */
 int
-run_command(const MqConfig *config, gboolean once)
+run_command(const MqConfig *config, gboolean once, const char *config_path)
 {
 	GError *error = NULL;
-	Runner *r = runner_new(config, &error);
+	MqConfig *owned = NULL; /* a configuration reloaded on SIGHUP */
+	int pidfd = pidfile_take(config->daemon_pid_file);
 
-	if (r == NULL) {
+	if (pidfd < 0)
+		return 2;
+	Runner *r = runner_new(config, &error);
+	if (r == NULL || !runner_start_workers(r, &error)) {
 		g_critical("cannot start: %s", error->message);
 		g_error_free(error);
+		runner_free(&r);
+		close(pidfd);
 		return 2;
 	}
-	g_message("started: %u inbound queue(s) -> %s, %u signatures from %s%s", r->inbound->len,
-	          qdir_path(r->outgoing), engine_signature_count(r->engine),
-	          engine_source(r->engine),
+	g_message("started: %u inbound queue(s) -> %s, %u worker(s) as %s, %u signatures from %s%s",
+	          r->inbound->len, qdir_path(r->outgoing), r->slots->len, config->scanner_user,
+	          engine_signature_count(r->engine), engine_source(r->engine),
 	          engine_is_test_db(r->engine) ? " (TEST signatures)" : "");
-	struct sigaction sa = {.sa_handler = on_stop};
+	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int ifd = once ? -1 : watch_queues(r);
 	int status = 0;
 	do {
 		PassStats stats;
-		if (!once)
+		if (!once) {
+			Engine *before = r->engine;
 			runner_check_reload(r);
+			if (r->engine != before)
+				runner_retire_workers(r);
+		}
+		if (hup_requested) {
+			hup_requested = 0;
+			MqConfig *fresh = config_load(config_path, config_path != NULL, &error);
+			if (fresh == NULL) {
+				g_critical(
+				    "SIGHUP: the configuration has errors, keeping the running "
+				    "one:\n%s",
+				    error->message);
+				g_clear_error(&error);
+			} else {
+				Runner *nr = runner_new(fresh, &error);
+				if (nr == NULL || !runner_start_workers(nr, &error)) {
+					g_critical(
+					    "SIGHUP: cannot apply the new configuration (%s); "
+					    "keeping the running one",
+					    error->message);
+					g_clear_error(&error);
+					runner_free(&nr);
+					config_free(&fresh);
+				} else {
+					runner_free(&r);
+					config_free(&owned);
+					owned = fresh;
+					r = nr;
+					config = fresh;
+					if (ifd >= 0)
+						close(ifd);
+					ifd = watch_queues(r);
+					g_message("SIGHUP: configuration reloaded from %s",
+					          fresh->source);
+				}
+			}
+		}
 		if (!runner_pass(r, &stats))
 			status = 2;
 		if (stats.seen > 0 || stats.recovered > 0)
@@ -674,13 +1243,18 @@ run_command(const MqConfig *config, gboolean once)
 			          "blocked), %u left in queue, %u recovered",
 			          stats.seen, stats.committed, stats.clean, stats.infected,
 			          stats.blocked, stats.left, stats.recovered);
-		if (once)
+		if (once || stop_requested)
 			break;
-		for (guint s = 0; s < config->queue_scan_interval * 10 && !stop_requested; s++)
-			g_usleep(100000);
+		if (!hup_requested)
+			wait_for_mail(ifd, config->queue_scan_interval);
 	} while (!stop_requested);
 	if (stop_requested)
 		g_message("stopping on request");
+	if (ifd >= 0)
+		close(ifd);
+	unlink(config->daemon_pid_file);
+	close(pidfd);
 	runner_free(&r);
+	config_free(&owned);
 	return status;
 }

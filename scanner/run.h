@@ -39,7 +39,10 @@ void runner_free(Runner **runner);
 /* runner_pass - one pass over the inbound queues; FALSE if a queue could not be read */
 gboolean runner_pass(Runner *runner, PassStats *stats);
 
-/* run_command - "mqsift run": --once, or the polling loop until SIGTERM; exit status */
-int run_command(const MqConfig *config, gboolean once);
+/*
+ * run_command - "mqsift run": --once, or the daemon loop (inotify, polling
+ * fallback) until SIGTERM; SIGHUP reloads @config_path.  Returns the exit status.
+ */
+int run_command(const MqConfig *config, gboolean once, const char *config_path);
 
 #endif

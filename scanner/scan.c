@@ -31,9 +31,9 @@ verdict_name(Verdict verdict)
 	return "error";
 }
 
-/* finding_free - GPtrArray free func */
-static void
-finding_free(gpointer p)
+/* scan_finding_free - GPtrArray free func */
+void
+scan_finding_free(gpointer p)
 {
 	Finding *f = p;
 
@@ -565,7 +565,7 @@ void
 scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport *report)
 {
 	memset(report, 0, sizeof *report);
-	report->findings = g_ptr_array_new_with_free_func(finding_free);
+	report->findings = g_ptr_array_new_with_free_func(scan_finding_free);
 	report->names = g_ptr_array_new_with_free_func(g_free);
 	report->verdict = VERDICT_CLEAN;
 

@@ -69,6 +69,9 @@ typedef struct {
 /* scan_message - scan and, when needed, rewrite; fills @report (scan_report_clear it) */
 void scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport *report);
 
+/* scan_finding_free - free one Finding (a GDestroyNotify) */
+void scan_finding_free(gpointer finding);
+
 /* scan_report_clear - free a report's contents */
 void scan_report_clear(ScanReport *report);
 

@@ -34,7 +34,7 @@ relay_enter() {
 # relay_start - configure and start the inbound sendmail and the sink.
 relay_start() {
 	mkdir -p "$RELAY/in" "$RELAY/out" "$RELAY/sink" "$RELAY/etc" "$RELAY/quarantine" "$RELAY/db"
-	chmod 0700 "$RELAY/in" "$RELAY/out"
+	chmod 0700 "$RELAY/in" "$RELAY/out" "$RELAY/quarantine" "$RELAY/db"
 	m4 "$E2E_DIR/relay.mc" >"$RELAY/relay.cf" 2>/dev/null
 	python3 "$E2E_DIR/sink.py" --dir "$RELAY/sink" --lifetime 900 \
 		--pidfile "$RELAY/sink.pid" 2>"$RELAY/sink.log" &
@@ -50,6 +50,11 @@ relay_start() {
 	  outgoing: $RELAY/out
 	scanner:
 	  signatures: ${MQSIFT_SIGNATURES:-$TOP_SRCDIR/tests/signatures}
+	  user: ${MQSIFT_USER:-nobody}
+	  workers: 2
+	daemon:
+	  pid_file: $RELAY/run/mqsift.pid
+	  off_file: $RELAY/mqsift.off
 	quarantine:
 	  dir: $RELAY/quarantine
 	reports:

@@ -1,0 +1,71 @@
+/*
+ * worker.h - scan workers: the processes that parse mail from strangers
+ *
+ * SUMMARY
+ *	A worker is forked by the master after the engine is loaded (so the
+ *	engine's memory is shared), then drops to scanner.user, sets
+ *	no-new-privileges, and owns nothing: it cannot open the queues, the
+ *	store or the quarantine.  The master sends it each message as file
+ *	descriptors (the df, opened by the master, and a memfd with the headers
+ *	and the envelope); the worker answers with a memfd holding the
+ *	ScanReport (verdict, findings with their content, rewritten body) as a
+ *	GVariant, which the master reads as untrusted data.
+ */
+#ifndef MQSIFT_SCANNER_WORKER_H
+#define MQSIFT_SCANNER_WORKER_H
+
+#include <sys/types.h>
+#include <glib.h>
+
+#include "rules/config.h"
+#include "rules/policy.h"
+#include "scanner/engine.h"
+#include "scanner/scan.h"
+
+typedef struct Worker Worker;
+
+/* WorkRequest - one message for a worker (all borrowed) */
+typedef struct {
+	const char *id;
+	const char *headers; /* the qf headers as delivered, then an empty line */
+	gsize headers_len;
+	int df_fd;          /* the body */
+	gsize size;         /* headers + body, as the scan sees it */
+	const char *sender; /* without <> */
+	const char *const *recipients;
+	const char *client_ip; /* or NULL */
+	const char *quarantine_ref;
+} WorkRequest;
+
+/*
+ * worker_spawn - fork a worker that scans with @engine and @policy under
+ * @config (all inherited by the fork).  Returns NULL with @error if the
+ * scanner.user does not exist or the fork fails.
+ */
+Worker *worker_spawn(const MqConfig *config, Engine *engine, const Policy *policy, GError **error);
+
+/* worker_fd - the socket to poll for the answer */
+int worker_fd(const Worker *worker);
+
+/* worker_pid - the process */
+pid_t worker_pid(const Worker *worker);
+
+/* worker_send - hand @req to the worker; FALSE with @error if it is gone */
+gboolean worker_send(Worker *worker, const WorkRequest *req, GError **error);
+
+/*
+ * worker_receive - read the answer into @report (scan_report_clear it).
+ * FALSE with @error if the worker died or answered nonsense.
+ */
+gboolean worker_receive(Worker *worker, ScanReport *report, GError **error);
+
+/* worker_kill - SIGKILL, reap, free; clears the pointer */
+void worker_kill(Worker **worker);
+
+/* worker_stop - let it finish and exit (closes its socket), reap, free */
+void worker_stop(Worker **worker);
+
+/* worker_drop_privileges - become @user (used by the worker; exposed for tests) */
+gboolean worker_drop_privileges(const char *user, GError **error);
+
+#endif

@@ -1,0 +1,127 @@
+#!/bin/bash
+# test-daemon.sh - "mqsift run" as a daemon with its scan workers: new mail is
+# noticed at once (inotify, not the poll), a second master is refused, SIGHUP
+# reloads the configuration (a bad one is refused), a killed worker is
+# replaced, the workers cannot open the queues, a message that crashes its
+# worker is quarantined after N tries while others pass, SIGTERM loses nothing.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../tap.sh"
+relay_enter "$@"
+relay_start || bail_out "cannot start the test relay"
+CONF=$RELAY/etc/mqsift.yaml
+sed -i 's/^queue:$/queue:\n  scan_interval: 60s/' "$CONF"
+sed -i 's/^scanner:$/scanner:\n  max_attempts: 2\n  message_timeout: 3s/' "$CONF"
+printf 'notify:\n  postmaster: postmaster@example.com\n' >>"$CONF"
+python3 "$TOP_SRCDIR/tests/data/samples/make-samples.py" "$RELAY/samples"
+LOG=$RELAY/daemon.log
+
+wait_for() { # wait_for SECONDS COMMAND...
+	local n=$(($1 * 10))
+	shift
+	while [ $n -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+out_count() { find "$RELAY/out" -name 'qf*' | wc -l; }
+in_count() { find "$RELAY/in" -name 'qf*' | wc -l; }
+out_at_least() { [ "$(out_count)" -ge "$1" ]; }
+start_daemon() {
+	"$MQSIFT" run --foreground -c "$CONF" 2>>"$LOG" &
+	daemon=$!
+	wait_for 10 grep -q "started:" "$LOG"
+}
+stop_daemon() {
+	kill -TERM $daemon 2>/dev/null
+	wait $daemon
+}
+
+# --- inotify: no waiting for the 60 s poll ------------------------------------
+: >"$LOG"
+MQSIFT_FAULT=worker:probe start_daemon
+ok_if "daemon started with two workers" grep -q "2 worker(s) as nobody" "$LOG"
+t0=$(date +%s%N)
+send_mail alice@example.org bob@example.com "$RELAY/samples/clean-text.eml"
+ok_if "a new message is committed within 3 s (scan_interval is 60 s)" wait_for 3 out_at_least 1
+t1=$(date +%s%N)
+diag "SMTP to outgoing queue: $(((t1 - t0) / 1000000)) ms"
+ok_if "the worker runs as nobody and cannot open mqueue.in" \
+	grep -q "worker probe (uid 65534): open $RELAY/in: Permission denied" "$LOG"
+ok_if "nor mqueue" grep -q "worker probe (uid 65534): open $RELAY/out: Permission denied" "$LOG"
+ok_if "nor the quarantine" grep -q "worker probe (uid 65534): open $RELAY/quarantine: Permission denied" "$LOG"
+"$MQSIFT" run --once -c "$CONF" 2>"$RELAY/second.log"
+ok_if "a second master on the same queues is refused" grep -q "already running" "$RELAY/second.log"
+
+# --- SIGHUP -------------------------------------------------------------------
+cp "$CONF" "$CONF.good"
+printf 'queue:\n  scan_intervall: 5s\n' >"$CONF"
+kill -HUP $daemon
+ok_if "SIGHUP with a bad configuration: refused, named" \
+	wait_for 5 grep -q "scan_intervall.*did you mean" "$LOG"
+cp "$CONF.good" "$CONF"
+sed -i 's/^  scan_interval: 60s$/  scan_interval: 30s/' "$CONF"
+kill -HUP $daemon
+ok_if "SIGHUP with a good one: reloaded" wait_for 5 grep -q "configuration reloaded" "$LOG"
+send_mail alice@example.org bob@example.com "$RELAY/samples/clean-attachment.eml"
+ok_if "mail still flows after the reload" wait_for 5 out_at_least 2
+
+# --- a killed worker is replaced ----------------------------------------------
+workers=$(pgrep -P $daemon)
+ok_if "two worker processes" [ "$(echo "$workers" | wc -w)" -eq 2 ]
+kill -9 $(echo "$workers" | head -n1)
+sleep 0.3
+send_mail alice@example.org bob@example.com "$RELAY/samples/eicar-zip.eml"
+send_mail alice@example.org bob@example.com "$RELAY/samples/banned-exe.eml"
+ok_if "mail still flows after a worker was killed" wait_for 10 out_at_least 4
+ok_if "and there are two workers again" wait_for 5 bash -c "[ \$(pgrep -P $daemon | wc -l) -eq 2 ]"
+stop_daemon
+ok_if "SIGTERM: clean exit" [ $? -eq 0 ]
+ok_if "the pid file is gone" [ ! -e "$RELAY/run/mqsift.pid" ]
+
+# --- the poison guard ---------------------------------------------------------
+: >"$LOG"
+sed -i 's/^  scan_interval: 30s$/  scan_interval: 1s/' "$CONF"
+MQSIFT_FAULT=worker:crash start_daemon
+printf 'From: x@example.org\nTo: bob@example.com\nSubject: poison\nMessage-ID: <poison@test.local>\n\nMQSIFT-TEST-CRASH\n' >"$RELAY/poison.eml"
+send_mail x@example.org bob@example.com "$RELAY/poison.eml"
+for i in 1 2 3; do
+	send_mail alice@example.org bob@example.com "$RELAY/samples/clean-text.eml"
+done
+ok_if "the crash is logged as attempt 1" wait_for 10 grep -q "died while scanning it (attempt 1 of 2)" "$LOG"
+ok_if "the other messages pass meanwhile" wait_for 10 out_at_least 7
+ok_if "after two attempts it is quarantined whole" wait_for 30 grep -q "quarantined whole as" "$LOG"
+ok_if "it left mqueue.in" [ "$(in_count)" -eq 0 ]
+ref=$(sed -n 's/.*quarantined whole as \([0-9]*\/[A-Za-z0-9]*\).*/\1/p' "$LOG" | head -n1)
+ok_if "the quarantine holds it" grep -q MQSIFT-TEST-CRASH "$RELAY/quarantine/$ref/message.eml"
+stop_daemon
+relay_deliver
+ok_if "the postmaster was told" grep -lq "quarantined (it crashed the scanner)" "$RELAY"/sink/*.eml
+ok_if "the poison message itself was not delivered" bash -c "! grep -lq '^Message-ID: <poison@test.local>' '$RELAY'/sink/*.eml"
+rm -f "$RELAY"/sink/*
+
+# --- a hanging worker ---------------------------------------------------------
+: >"$LOG"
+MQSIFT_FAULT=worker:hang start_daemon
+printf 'From: x@example.org\nTo: bob@example.com\nSubject: hang\nMessage-ID: <hang@test.local>\n\nMQSIFT-TEST-HANG\n' >"$RELAY/hang.eml"
+send_mail x@example.org bob@example.com "$RELAY/hang.eml"
+ok_if "a hanging worker is killed after scanner.message_timeout" \
+	wait_for 10 grep -q "took longer than scanner.message_timeout (3s): killed" "$LOG"
+ok_if "and the message quarantined after two attempts" wait_for 30 grep -q "quarantined whole as" "$LOG"
+stop_daemon
+
+# --- SIGTERM in the middle of a flow loses nothing ----------------------------
+: >"$LOG"
+python3 "$E2E_DIR/smtpbulk.py" 120 --prefix term
+relay_wait_inbound 120
+start_daemon
+sleep 0.2
+stop_daemon
+ok_if "SIGTERM mid-flow: stopped on request" grep -q "stopping on request" "$LOG"
+ok_if "a last run --once" "$MQSIFT" run --once -c "$CONF"
+relay_deliver
+n=$(grep -l '^Message-ID: <term-' "$RELAY"/sink/*.eml | wc -l)
+u=$(grep -h '^Message-ID: <term-' "$RELAY"/sink/*.eml | sort -u | wc -l)
+ok_if "all 120 delivered exactly once ($n deliveries, $u distinct)" [ "$n" -eq 120 -a "$u" -eq 120 ]
+done_testing
