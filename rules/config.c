@@ -965,3 +965,25 @@ config_print(const MqConfig *config)
 	}
 	return out;
 }
+
+/* config_value_text - one key's value, for scripts (mqsift config KEY) */
+char *
+config_value_text(const MqConfig *config, const char *key)
+{
+	const ConfigKey *k = find_key(key);
+
+	if (k == NULL)
+		return NULL;
+	void *f = field((MqConfig *)config, k);
+	switch (k->type) {
+	case KEY_STRING:
+	case KEY_ENUM: return g_strdup(*(char **)f ? *(char **)f : "");
+	case KEY_LIST: return g_strjoinv(" ", *(char ***)f ? *(char ***)f : (char *[]){NULL});
+	case KEY_BOOL: return g_strdup(*(gboolean *)f ? "true" : "false");
+	case KEY_UINT:
+	case KEY_DURATION: return g_strdup_printf("%u", *(guint *)f);
+	case KEY_SIZE: return g_strdup_printf("%" G_GUINT64_FORMAT, *(guint64 *)f);
+	case KEY_MODE: return g_strdup_printf("%04o", *(guint *)f);
+	}
+	return NULL;
+}

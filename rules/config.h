@@ -124,6 +124,9 @@ void config_for_message(const MqConfig *config, const Envelope *env, MqConfig *e
 /* config_has_rulesets - TRUE if any key is a ruleset */
 gboolean config_has_rulesets(const MqConfig *config);
 
+/* config_value_text - the value of @key as text (lists joined by spaces), or NULL if no such key */
+char *config_value_text(const MqConfig *config, const char *key);
+
 /* config_closest_key - the known key nearest to @key (borrowed), or NULL if none is close */
 const char *config_closest_key(const char *key);
 

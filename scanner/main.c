@@ -6,6 +6,7 @@
  *	mqsift scan [-c FILE] [--json] FILE...
  *	mqsift lint [-c FILE] [--print]
  *	mqsift quarantine [-c FILE] list | show REF | release REF | purge
+ *	mqsift config [-c FILE] [KEY...]
  *	mqsift version
  *
  * DIAGNOSTICS
@@ -53,6 +54,7 @@ usage(FILE *out, int status)
 	        "  scan [-c FILE] [--json] FILE...        scan message files (exit 1: found)\n"
 	        "  lint [-c FILE] [--print]               check configuration, queues, engine\n"
 	        "  quarantine [-c FILE] list|show REF|release REF|purge\n"
+	        "  config [-c FILE] [KEY...]              the effective configuration, or values\n"
 	        "  version                                print the version\n\n"
 	        "See mqsift(8).\n");
 	return status;
@@ -365,6 +367,39 @@ cmd_lint(int argc, char **argv)
 	return status;
 }
 
+/* cmd_config - mqsift config [KEY]: the effective configuration, or one value */
+static int
+cmd_config(int argc, char **argv)
+{
+	if (!parse_options("config [KEY]", NULL, &argc, &argv))
+		return 2;
+	log_init(TRUE, FALSE, opt_verbose);
+	MqConfig *config = load_config();
+	if (config == NULL)
+		return 2;
+	int status = 0;
+	if (argc < 2) {
+		GString *p = config_print(config);
+		fputs(p->str, stdout);
+		g_string_free(p, TRUE);
+	} else {
+		for (int i = 1; i < argc; i++) {
+			g_autofree char *v = config_value_text(config, argv[i]);
+			if (v == NULL) {
+				const char *near = config_closest_key(argv[i]);
+				fprintf(stderr, "mqsift config: unknown key \"%s\"%s%s%s\n",
+				        argv[i], near ? " (did you mean \"" : "", near ? near : "",
+				        near ? "\"?)" : "");
+				status = 1;
+			} else {
+				printf("%s\n", v);
+			}
+		}
+	}
+	config_free(&config);
+	return status;
+}
+
 /* cmd_quarantine - list, show, release, purge */
 static int
 cmd_quarantine(int argc, char **argv)
@@ -446,6 +481,8 @@ main(int argc, char **argv)
 		status = cmd_scan(argc, argv);
 	else if (strcmp(cmd, "lint") == 0)
 		status = cmd_lint(argc, argv);
+	else if (strcmp(cmd, "config") == 0)
+		status = cmd_config(argc, argv);
 	else if (strcmp(cmd, "quarantine") == 0)
 		status = cmd_quarantine(argc, argv);
 	else {

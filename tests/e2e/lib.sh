@@ -31,18 +31,23 @@ relay_enter() {
 	trap relay_stop EXIT
 }
 
-# relay_start - configure and start the inbound sendmail and the sink.
+# relay_start - configure, start the sink and the inbound sendmail.
 relay_start() {
-	mkdir -p "$RELAY/in" "$RELAY/out" "$RELAY/sink" "$RELAY/etc" "$RELAY/quarantine" "$RELAY/db"
-	chmod 0700 "$RELAY/in" "$RELAY/out" "$RELAY/quarantine" "$RELAY/db"
-	m4 "$E2E_DIR/relay.mc" >"$RELAY/relay.cf" 2>/dev/null
-	python3 "$E2E_DIR/sink.py" --dir "$RELAY/sink" --lifetime 900 \
-		--pidfile "$RELAY/sink.pid" 2>"$RELAY/sink.log" &
+	relay_prepare || return 1
 	"$SENDMAIL" -C "$RELAY/relay.cf" -bd -ODeliveryMode=queueonly \
 		-OPrivacyOptions=noetrn -OQueueDirectory="$RELAY/in" \
 		-ODaemonPortOptions=Port=2525,Addr=127.0.0.1,Name=MTA-in \
 		-OPidFile="$RELAY/in.pid" -L sm-mta-in
 	relay_wait_port 127.0.0.1 2525 || { echo "inbound sendmail did not start" >&2; return 1; }
+}
+
+# relay_prepare - the queues, the sendmail configuration, mqsift's, and the sink.
+relay_prepare() {
+	mkdir -p "$RELAY/in" "$RELAY/out" "$RELAY/sink" "$RELAY/etc" "$RELAY/quarantine" "$RELAY/db"
+	chmod 0700 "$RELAY/in" "$RELAY/out" "$RELAY/quarantine" "$RELAY/db"
+	m4 "$E2E_DIR/relay.mc" >"$RELAY/relay.cf" 2>/dev/null
+	python3 "$E2E_DIR/sink.py" --dir "$RELAY/sink" --lifetime 900 \
+		--pidfile "$RELAY/sink.pid" 2>"$RELAY/sink.log" &
 	relay_wait_port 127.0.0.2 2526 || { echo "sink did not start" >&2; return 1; }
 	cat >"$RELAY/etc/mqsift.yaml" <<-YAML
 	queue:
