@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include <gmime/gmime.h>
+
 #include "queue/commit.h"
 #include "queue/qf.h"
 
@@ -30,7 +32,7 @@ notice_send(const MqConfig *config, QueueDir *out, const char *to, const char *s
 	g_autofree char *date = g_date_time_format(now, "%a, %d %b %Y %H:%M:%S %z");
 	g_autofree char *mid = g_strdup_printf("<mqsift.%" G_GINT64_FORMAT ".%u@%s>",
 	                                       g_get_real_time(), g_random_int(), host);
-	gboolean eight = is_8bit(body) || is_8bit(subject);
+	gboolean eight = is_8bit(body);
 	GString *text = g_string_new(NULL);
 
 	/* the minimal control file sendmail 8.17 accepts (sendmail-queue.md 8.1) */
@@ -47,7 +49,11 @@ notice_send(const MqConfig *config, QueueDir *out, const char *to, const char *s
 	g_autofree char *scanned = g_strdup_printf("mqsift %s on %s", PACKAGE_VERSION, host);
 	qf_add_header(qf, "From", from);
 	qf_add_header(qf, "To", to);
-	qf_add_header(qf, "Subject", subject);
+	/* a header is 7-bit: RFC 2047 for anything else */
+	g_autofree char *encoded = is_8bit(subject)
+	                               ? g_mime_utils_header_encode_text(NULL, subject, "utf-8")
+	                               : g_strdup(subject);
+	qf_add_header(qf, "Subject", encoded);
 	qf_add_header(qf, "Date", date);
 	qf_add_header(qf, "Message-ID", mid);
 	qf_add_header(qf, "Auto-Submitted", "auto-generated");

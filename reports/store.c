@@ -16,6 +16,7 @@ struct Store {
 	sqlite3_stmt *insert_message;
 	sqlite3_stmt *insert_finding;
 	gboolean in_tx;
+	GPtrArray *retry; /* SQL of rows that could not be written yet */
 };
 
 static const char schema_v1[] =
@@ -38,9 +39,20 @@ static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS findings ("
     " message INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
     " path TEXT, filename TEXT, content_type TEXT, what TEXT, infected INTEGER);"
-    "CREATE INDEX IF NOT EXISTS findings_message ON findings(message);"
+    "CREATE INDEX IF NOT EXISTS findings_message ON findings(message);";
+
+/*
+ * Migrations: migrations[i] takes a store from version i+1 to i+2, in one
+ * transaction with the new schema_version.  Append, never edit.
+ */
+static void store_flush_retries(Store *store);
+
+static const char *const migrations[] = {
+    /* 1 -> 2: the poison guard's attempts; an index for status reports */
     "CREATE TABLE IF NOT EXISTS attempts ("
-    " queue_id TEXT PRIMARY KEY, count INTEGER NOT NULL, last INTEGER NOT NULL);";
+    " queue_id TEXT PRIMARY KEY, count INTEGER NOT NULL, last INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS messages_status ON messages(status, received);",
+};
 
 /* store_error - set @error from the db */
 static void
@@ -48,6 +60,51 @@ store_error(GError **error, sqlite3 *db, const char *what)
 {
 	g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", what,
 	            db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+/* store_version - the schema version recorded in meta */
+static int
+store_version(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int v = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st,
+	                       NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* store_migrate - bring the schema up to STORE_SCHEMA_VERSION */
+static gboolean
+store_migrate(sqlite3 *db, const char *path, GError **error)
+{
+	int v = store_version(db);
+
+	if (v > STORE_SCHEMA_VERSION) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+		            "%s: schema version %d is newer than this mqsift knows (%d)", path, v,
+		            STORE_SCHEMA_VERSION);
+		return FALSE;
+	}
+	for (; v < STORE_SCHEMA_VERSION; v++) {
+		char *err = NULL;
+		g_autofree char *sql = g_strdup_printf(
+		    "BEGIN; %s UPDATE meta SET value = '%d' WHERE key = 'schema_version'; COMMIT;",
+		    migrations[v - 1], v + 1);
+		if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			            "%s: migration to schema version %d failed: %s", path, v + 1,
+			            err);
+			sqlite3_free(err);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return FALSE;
+		}
+		g_message("%s: store migrated to schema version %d", path, v + 1);
+	}
+	return TRUE;
 }
 
 /* store_open - open and migrate */
@@ -66,7 +123,8 @@ store_open(const char *path, GError **error)
 		sqlite3_close(db);
 		return NULL;
 	}
-	sqlite3_busy_timeout(db, 2000);
+	/* a busy database must not hold up mail: wait briefly, then log and retry later */
+	sqlite3_busy_timeout(db, 250);
 	if (sqlite3_exec(db,
 	                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
 	                 "PRAGMA foreign_keys=ON;",
@@ -81,8 +139,13 @@ store_open(const char *path, GError **error)
 		sqlite3_close(db);
 		return NULL;
 	}
+	if (!store_migrate(db, path, error)) {
+		sqlite3_close(db);
+		return NULL;
+	}
 	Store *s = g_new0(Store, 1);
 	s->db = db;
+	s->retry = g_ptr_array_new_with_free_func(g_free);
 	if (sqlite3_prepare_v2(db,
 	                       "INSERT INTO messages (queue_id, received, sender, recipients, "
 	                       "subject, size, status, detail, action, quarantine, ms) VALUES "
@@ -108,6 +171,10 @@ store_close(Store **store)
 	Store *s = *store;
 	if (s->in_tx)
 		store_commit(s);
+	if (s->retry && s->retry->len > 0)
+		g_warning("store: %u row(s) could not be written before closing", s->retry->len);
+	if (s->retry)
+		g_ptr_array_unref(s->retry);
 	sqlite3_finalize(s->insert_message);
 	sqlite3_finalize(s->insert_finding);
 	sqlite3_close(s->db);
@@ -128,6 +195,8 @@ store_begin(Store *store)
 {
 	if (!store->in_tx && sqlite3_exec(store->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
 		store->in_tx = TRUE;
+	if (store->retry->len > 0)
+		store_flush_retries(store);
 }
 
 /* store_commit - close the batch's transaction */
@@ -153,6 +222,75 @@ bind_text(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
+#define MAX_RETRY_ROWS 10000
+
+/* store_keep_for_retry - a row the database refused (busy, full): keep it as SQL */
+static void
+store_keep_for_retry(Store *store, const StoreRow *row)
+{
+	if (store->retry->len >= MAX_RETRY_ROWS) {
+		g_warning("store: %u rows wait for the database already; dropping the row of %s",
+		          store->retry->len, row->queue_id);
+		return;
+	}
+	char *sql = sqlite3_mprintf(
+	    "INSERT INTO messages (queue_id, received, sender, recipients, subject, size, "
+	    "status, detail, action, quarantine, ms) VALUES (%Q, %lld, %Q, %Q, %Q, %lld, %Q, %Q, "
+	    "%Q, %Q, %lld);",
+	    row->queue_id, (long long)row->received, row->sender ? row->sender : "",
+	    row->recipients ? row->recipients : "", row->subject, (long long)row->size, row->status,
+	    row->detail, row->action ? row->action : "", row->quarantine, (long long)row->ms);
+	if (sql != NULL) {
+		g_ptr_array_add(store->retry, g_strdup(sql));
+		sqlite3_free(sql);
+	}
+}
+
+/* store_flush_retries - write the rows kept while the database refused them */
+static void
+store_flush_retries(Store *store)
+{
+	guint done = 0;
+
+	while (done < store->retry->len) {
+		if (sqlite3_exec(store->db, g_ptr_array_index(store->retry, done), NULL, NULL,
+		                 NULL) != SQLITE_OK)
+			break;
+		done++;
+	}
+	if (done > 0) {
+		g_ptr_array_remove_range(store->retry, 0, done);
+		g_message("store: %u delayed row(s) written", done);
+	}
+}
+
+/* store_pending_retries - rows waiting */
+guint
+store_pending_retries(const Store *store)
+{
+	return store->retry->len;
+}
+
+/* store_prune - bounded growth */
+int
+store_prune(Store *store, guint keep_days)
+{
+	g_autofree char *sql =
+	    g_strdup_printf("DELETE FROM messages WHERE received < %" G_GINT64_FORMAT ";"
+	                    "DELETE FROM attempts WHERE last < %" G_GINT64_FORMAT ";",
+	                    g_get_real_time() / G_USEC_PER_SEC - (gint64)keep_days * 86400,
+	                    g_get_real_time() / G_USEC_PER_SEC - (gint64)keep_days * 86400);
+
+	if (keep_days == 0)
+		return 0;
+	int before = sqlite3_total_changes(store->db);
+	if (sqlite3_exec(store->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		g_warning("store: prune: %s", sqlite3_errmsg(store->db));
+		return -1;
+	}
+	return sqlite3_total_changes(store->db) - before;
+}
+
 /* store_add - one message and its findings */
 gboolean
 store_add(Store *store, const StoreRow *row, GError **error)
@@ -171,8 +309,11 @@ store_add(Store *store, const StoreRow *row, GError **error)
 	bind_text(st, 9, row->action ? row->action : "");
 	bind_text(st, 10, row->quarantine);
 	sqlite3_bind_int64(st, 11, row->ms);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st); /* a statement left running would block the batch's COMMIT */
+	if (rc != SQLITE_DONE) {
 		store_error(error, store->db, "store: insert");
+		store_keep_for_retry(store, row);
 		return FALSE;
 	}
 	sqlite3_int64 id = sqlite3_last_insert_rowid(store->db);
@@ -187,7 +328,9 @@ store_add(Store *store, const StoreRow *row, GError **error)
 		bind_text(fs, 4, f->content_type);
 		bind_text(fs, 5, f->what);
 		sqlite3_bind_int(fs, 6, f->infected);
-		if (sqlite3_step(fs) != SQLITE_DONE) {
+		rc = sqlite3_step(fs);
+		sqlite3_reset(fs);
+		if (rc != SQLITE_DONE) {
 			store_error(error, store->db, "store: insert finding");
 			return FALSE;
 		}

@@ -14,7 +14,7 @@
 
 #include <glib.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 typedef struct Store Store;
 
@@ -68,6 +68,12 @@ guint store_attempt_get(Store *store, const char *queue_id, gint64 *last);
 
 /* store_attempt_clear - the message went through (or was set aside) */
 void store_attempt_clear(Store *store, const char *queue_id);
+
+/* store_prune - remove rows older than @keep_days; returns how many (-1 on error) */
+int store_prune(Store *store, guint keep_days);
+
+/* store_pending_retries - rows kept in memory because the database was busy or full */
+guint store_pending_retries(const Store *store);
 
 /* store_db - the sqlite3 handle (borrowed), for reports */
 struct sqlite3 *store_db(Store *store);

@@ -12,19 +12,7 @@ typedef struct {
 	const char *text;
 } Builtin;
 
-static const Builtin builtins[] = {
-    {"removed-part", "This attachment was removed by the mail scanner at $hostname.\n\n"
-                     "  File:     $filename\n  Found:    $report\n  Reference: $quarantine_id\n\n"
-                     "The original is kept in quarantine. If you need it and believe it is\n"
-                     "safe, ask your postmaster ($postmaster) to release it, quoting the\n"
-                     "reference above.\n"},
-    {"removed-message",
-     "The message sent to you from $sender with the subject\n\"$subject\" was stopped by "
-     "the mail scanner at $hostname.\n\n  Found:     $report\n  Reference: $quarantine_id\n\n"
-     "The original is kept in quarantine. If you need it and believe it is\n"
-     "safe, ask your postmaster ($postmaster) to release it, quoting the\n"
-     "reference above.\n"},
-};
+#include "reports/templates-builtin.h"
 
 /* template_builtin - built-in English text */
 const char *
@@ -94,4 +82,22 @@ template_render(const char *dir, const char *lang, const char *name, GHashTable 
 		return template_expand(builtin, vars);
 	}
 	return template_expand(text, vars);
+}
+
+/* template_render_mail - a template with a Subject: first line */
+char *
+template_render_mail(const char *dir, const char *lang, const char *name, GHashTable *vars,
+                     const char *fallback_subject, char **subject)
+{
+	char *text = template_render(dir, lang, name, vars);
+
+	if (g_str_has_prefix(text, "Subject: ")) {
+		char *nl = strchr(text, '\n');
+		*subject = g_strndup(text + 9, nl ? (gsize)(nl - text - 9) : strlen(text + 9));
+		char *body = g_strdup(nl ? nl + 1 + (nl[1] == '\n') : "");
+		g_free(text);
+		return body;
+	}
+	*subject = g_strdup(fallback_subject);
+	return text;
 }

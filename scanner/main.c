@@ -25,6 +25,10 @@
 #include <unistd.h>
 
 #include "queue/durable.h"
+#include "reports/notice.h"
+#include "reports/report.h"
+#include "reports/store.h"
+#include "reports/template.h"
 #include "queue/qdir.h"
 #include "rules/config.h"
 #include "rules/policy.h"
@@ -55,6 +59,8 @@ usage(FILE *out, int status)
 	        "  lint [-c FILE] [--print]               check configuration, queues, engine\n"
 	        "  quarantine [-c FILE] list|show REF|release REF|purge\n"
 	        "  config [-c FILE] [KEY...]              the effective configuration, or values\n"
+	        "  digest [-c FILE] [--since 24h] [--print]  postmaster digest of what was caught\n"
+	        "  report [-c FILE] [--since 7d] [--html FILE]  statistics from the store\n"
 	        "  version                                print the version\n\n"
 	        "See mqsift(8).\n");
 	return status;
@@ -400,6 +406,142 @@ cmd_config(int argc, char **argv)
 	return status;
 }
 
+/* open_period - the store and the period [now - @since_text, now) */
+static ReportData *
+open_period(const MqConfig *config, const char *since_text, gint64 *since, gint64 *until)
+{
+	guint64 secs;
+	GError *error = NULL;
+
+	if (!config_parse_duration(since_text, &secs)) {
+		fprintf(stderr, "mqsift: --since takes a duration such as 24h or 7d, not \"%s\"\n",
+		        since_text);
+		return NULL;
+	}
+	*until = g_get_real_time() / G_USEC_PER_SEC + 1;
+	*since = *until - 1 - (gint64)secs;
+	Store *store = store_open(config->reports_database, &error);
+	if (store == NULL) {
+		fprintf(stderr, "mqsift: %s\n", error->message);
+		g_error_free(error);
+		return NULL;
+	}
+	ReportData *d = report_collect(store, *since, *until, &error);
+	if (d == NULL) {
+		fprintf(stderr, "mqsift: %s\n", error->message);
+		g_error_free(error);
+	}
+	store_close(&store);
+	return d;
+}
+
+/* cmd_digest - the postmaster's digest of a period */
+static int
+cmd_digest(int argc, char **argv)
+{
+	char *since_text = NULL;
+	gboolean print = FALSE;
+	const GOptionEntry entries[] = {
+	    {"since", 's', 0, G_OPTION_ARG_STRING, &since_text, "period (default 24h)", "DURATION"},
+	    {"print", 'p', 0, G_OPTION_ARG_NONE, &print, "print it instead of mailing it", NULL},
+	    {NULL}};
+
+	if (!parse_options("digest", entries, &argc, &argv))
+		return 2;
+	log_init(TRUE, !print, opt_verbose);
+	MqConfig *config = load_config();
+	if (config == NULL)
+		return 2;
+	gint64 since, until;
+	ReportData *d = open_period(config, since_text ? since_text : "24h", &since, &until);
+	if (d == NULL) {
+		config_free(&config);
+		return 2;
+	}
+	GHashTable *vars = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+	g_hash_table_insert(
+	    vars, "hostname",
+	    g_strdup(*config->scanner_hostname ? config->scanner_hostname : g_get_host_name()));
+	g_hash_table_insert(vars, "since", report_format_time(since));
+	g_hash_table_insert(vars, "until", report_format_time(until));
+	g_hash_table_insert(vars, "caught", g_strdup_printf("%u", report_caught_count(d)));
+	g_hash_table_insert(vars, "report", report_digest_text(d));
+	g_autofree char *subject = NULL;
+	g_autofree char *body =
+	    template_render_mail(config->reports_templates, config->reports_language, "digest",
+	                         vars, "mqsift digest", &subject);
+	g_hash_table_destroy(vars);
+	int status = 0;
+	if (print) {
+		printf("Subject: %s\n\n%s", subject, body);
+	} else {
+		GError *error = NULL;
+		QueueLock lock = g_strcmp0(config->queue_lock, "posix") == 0 ? QUEUE_LOCK_POSIX
+		                                                             : QUEUE_LOCK_FLOCK;
+		QueueDir *out = qdir_open(config->queue_outgoing, lock, &error);
+		char *id =
+		    out ? notice_send(config, out, config->notify_postmaster, subject, body, &error)
+		        : NULL;
+		if (id == NULL) {
+			fprintf(stderr, "mqsift digest: %s\n", error->message);
+			g_error_free(error);
+			status = 2;
+		} else {
+			g_message("digest of %u caught message(s) queued for %s as %s",
+			          report_caught_count(d), config->notify_postmaster, id);
+		}
+		g_free(id);
+		qdir_free(&out);
+	}
+	report_free(&d);
+	config_free(&config);
+	g_free(since_text);
+	return status;
+}
+
+/* cmd_report - statistics as text, or an HTML page */
+static int
+cmd_report(int argc, char **argv)
+{
+	char *since_text = NULL, *html = NULL;
+	const GOptionEntry entries[] = {
+	    {"since", 's', 0, G_OPTION_ARG_STRING, &since_text, "period (default 7d)", "DURATION"},
+	    {"html", 0, 0, G_OPTION_ARG_FILENAME, &html, "write an HTML page to FILE", "FILE"},
+	    {NULL}};
+
+	if (!parse_options("report", entries, &argc, &argv))
+		return 2;
+	log_init(TRUE, FALSE, opt_verbose);
+	MqConfig *config = load_config();
+	if (config == NULL)
+		return 2;
+	gint64 since, until;
+	ReportData *d = open_period(config, since_text ? since_text : "7d", &since, &until);
+	int status = 0;
+	if (d == NULL) {
+		status = 2;
+	} else if (html) {
+		g_autofree char *page = report_html(
+		    d, *config->scanner_hostname ? config->scanner_hostname : g_get_host_name());
+		GError *error = NULL;
+		if (!g_file_set_contents(html, page, -1, &error)) {
+			fprintf(stderr, "mqsift report: %s\n", error->message);
+			g_error_free(error);
+			status = 2;
+		} else {
+			printf("wrote %s\n", html);
+		}
+	} else {
+		g_autofree char *text = report_text(d);
+		fputs(text, stdout);
+	}
+	report_free(&d);
+	config_free(&config);
+	g_free(since_text);
+	g_free(html);
+	return status;
+}
+
 /* cmd_quarantine - list, show, release, purge */
 static int
 cmd_quarantine(int argc, char **argv)
@@ -481,6 +623,10 @@ main(int argc, char **argv)
 		status = cmd_scan(argc, argv);
 	else if (strcmp(cmd, "lint") == 0)
 		status = cmd_lint(argc, argv);
+	else if (strcmp(cmd, "digest") == 0)
+		status = cmd_digest(argc, argv);
+	else if (strcmp(cmd, "report") == 0)
+		status = cmd_report(argc, argv);
 	else if (strcmp(cmd, "config") == 0)
 		status = cmd_config(argc, argv);
 	else if (strcmp(cmd, "quarantine") == 0)

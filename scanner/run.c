@@ -18,6 +18,7 @@
 #include "queue/durable.h"
 #include "queue/qdir.h"
 #include "reports/notice.h"
+#include "reports/notify.h"
 #include "reports/store.h"
 #include "rules/policy.h"
 #include "scanner/engine.h"
@@ -43,8 +44,8 @@ struct Runner {
 	gint reload_done;
 	Engine *reload_engine;
 	GError *reload_error;
-	/* the scan workers */
-	GPtrArray *slots;     /* of Slot* */
+	/* the scan workers */ GPtrArray *slots; /* of Slot* */
+	GArray *caught;       /* of Caught (owned strings): this pass's, for the postmaster */
 	GHashTable *attempts; /* queue ID -> failed attempts, when there is no store */
 };
 
@@ -71,6 +72,9 @@ typedef struct {
 	char *quarantine;
 	gint64 started;
 	ScanReport report;
+	char *message_id;
+	Qf *sender_qf; /* set when the sender is to be told, after the commit */
+	MqConfig eff;  /* the message's settings (borrowed from the config) */
 } Pending;
 
 /* pending_free - GPtrArray free func */
@@ -86,9 +90,13 @@ pending_free(gpointer p)
 	g_free(m->detail);
 	g_free(m->action);
 	g_free(m->quarantine);
+	g_free(m->message_id);
+	qf_free(&m->sender_qf);
 	scan_report_clear(&m->report);
 	g_free(m);
 }
+
+static void caught_clear(gpointer p);
 
 /* queue_dir_free - GPtrArray free func */
 static void
@@ -145,6 +153,8 @@ runner_new(const MqConfig *config, GError **error)
 
 	r->config = config;
 	r->attempts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	r->caught = g_array_new(FALSE, TRUE, sizeof(Caught));
+	g_array_set_clear_func(r->caught, caught_clear);
 	r->hostname =
 	    g_strdup(*config->scanner_hostname ? config->scanner_hostname : g_get_host_name());
 	r->inbound = expand_incoming(config, lock, error);
@@ -244,6 +254,8 @@ runner_free(Runner **runner)
 		g_ptr_array_unref(r->slots);
 	if (r->attempts)
 		g_hash_table_destroy(r->attempts);
+	if (r->caught)
+		g_array_unref(r->caught);
 	if (r->inbound)
 		g_ptr_array_unref(r->inbound);
 	qdir_free(&r->outgoing);
@@ -423,6 +435,34 @@ finish_batch(Runner *r, CommitBatch *batch, GPtrArray *pending, PassStats *stats
 	}
 	if (r->store)
 		store_commit(r->store);
+	for (guint i = 0; ok && i < pending->len; i++) {
+		Pending *m = g_ptr_array_index(pending, i);
+		if (m->verdict != VERDICT_INFECTED && m->verdict != VERDICT_BLOCKED)
+			continue;
+		Caught c = {g_strdup(m->id),
+		            g_strdup(m->sender),
+		            g_strdup(m->recipients),
+		            g_strdup(m->subject ? m->subject : ""),
+		            g_strdup(m->message_id ? m->message_id : ""),
+		            m->verdict == VERDICT_INFECTED
+		                ? g_strdup_printf("Virus '%s' found", m->detail)
+		                : g_strdup_printf("Blocked: %s", m->detail),
+		            g_strdup(m->quarantine)};
+		g_array_append_val(r->caught, c);
+		if (m->sender_qf != NULL) {
+			GError *nerr = NULL;
+			char *nid = notify_sender(&m->eff, r->outgoing, m->sender_qf, c.report,
+			                          m->quarantine, &nerr);
+			if (nid) {
+				g_message("%s: the sender %s was told (notice %s)", m->id,
+				          m->sender, nid);
+			} else {
+				g_warning("%s: cannot notify the sender: %s", m->id, nerr->message);
+				g_clear_error(&nerr);
+			}
+			g_free(nid);
+		}
+	}
 	if (ok && r->config->queue_kick_delivery && pending->len > 0) {
 		GPtrArray *ids = g_ptr_array_new();
 		for (guint i = 0; i < pending->len; i++)
@@ -788,8 +828,9 @@ job_finish(Runner *r, Job *job, CommitBatch *batch, GPtrArray *pending, PassStat
 	Pending *m = job->m;
 	QueueClaim *claim = job->claim;
 	GError *error = NULL;
-
 	m->verdict = m->report.verdict;
+	m->eff = job->eff;
+	m->message_id = qf_header_get(claim->qf, "Message-ID");
 	attempts_clear(r, claim->id);
 	if (m->verdict == VERDICT_ERROR) {
 		record_left(r, claim, m->report.detail ? m->report.detail : "scan error", stats);
@@ -823,6 +864,11 @@ job_finish(Runner *r, Job *job, CommitBatch *batch, GPtrArray *pending, PassStat
 		m->quarantine = g_strdup(job->ref);
 		m->action = g_strdup(m->report.whole_message ? "replaced by a notice, quarantined"
 		                                             : "parts removed, quarantined");
+		const char *why = NULL;
+		if (notify_sender_allowed(&job->eff, claim->qf, m->report.names, &why))
+			m->sender_qf = qf_copy(claim->qf);
+		else if (job->eff.notify_sender)
+			g_message("%s: the sender is not told: %s", claim->id, why);
 	} else {
 		m->action = g_strdup(m->report.unscanned ? "delivered unscanned (policy)"
 		                     : m->report.limits  ? "delivered (limits exceeded)"
@@ -941,6 +987,42 @@ wait_for_workers(Runner *r, CommitBatch *batch, GPtrArray *pending, PassStats *s
 	}
 }
 
+/* caught_clear - GArray clear func */
+static void
+caught_clear(gpointer p)
+{
+	Caught *c = p;
+
+	g_free((char *)c->queue_id);
+	g_free((char *)c->sender);
+	g_free((char *)c->recipients);
+	g_free((char *)c->subject);
+	g_free((char *)c->message_id);
+	g_free((char *)c->report);
+	g_free((char *)c->quarantine);
+}
+
+/* runner_warn_postmaster - one warning for everything this pass caught */
+static void
+runner_warn_postmaster(Runner *r)
+{
+	GError *error = NULL;
+
+	if (r->caught->len == 0)
+		return;
+	if (r->config->notify_postmaster_warnings) {
+		char *id =
+		    notify_postmaster(r->config, r->outgoing, (const Caught *)r->caught->data,
+		                      r->caught->len, &error);
+		if (id == NULL) {
+			g_warning("cannot queue the warning to the postmaster: %s", error->message);
+			g_clear_error(&error);
+		}
+		g_free(id);
+	}
+	g_array_set_size(r->caught, 0);
+}
+
 typedef struct {
 	QueueDir *in;
 	char *id;
@@ -1044,6 +1126,7 @@ runner_pass(Runner *r, PassStats *stats)
 	finish_batch(r, batch, pending, stats);
 	commit_batch_free(&batch);
 	g_ptr_array_unref(pending);
+	runner_warn_postmaster(r);
 	for (guint i = 0; i < todo->len; i++)
 		g_free(g_array_index(todo, Candidate, i).id);
 	g_array_free(todo, TRUE);
@@ -1195,6 +1278,7 @@ run_command(const MqConfig *config, gboolean once, const char *config_path)
 	signal(SIGPIPE, SIG_IGN);
 	int ifd = once ? -1 : watch_queues(r);
 	int status = 0;
+	gint64 last_prune = G_MININT64 / 2; /* prune at the first pass */
 	do {
 		PassStats stats;
 		if (!once) {
@@ -1235,6 +1319,14 @@ run_command(const MqConfig *config, gboolean once, const char *config_path)
 					          fresh->source);
 				}
 			}
+		}
+		if (r->store &&
+		    g_get_monotonic_time() - last_prune > (gint64)86400 * G_USEC_PER_SEC) {
+			int n = store_prune(r->store, config->reports_keep_days);
+			if (n > 0)
+				g_message("store: removed %d row(s) older than %u days", n,
+				          config->reports_keep_days);
+			last_prune = g_get_monotonic_time();
 		}
 		if (!runner_pass(r, &stats))
 			status = 2;

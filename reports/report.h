@@ -1,0 +1,42 @@
+/*
+ * report.h - what the store says: digests and reports people want to read
+ *
+ * SUMMARY
+ *	report_collect() reads the messages of a period from the store into a
+ *	ReportData; the renderers turn it into the digest text (what was
+ *	caught, by signature and by sender domain, each quarantined message
+ *	with the command that releases it), the report text (totals, top
+ *	signatures and rules, latency percentiles, per hour or per day) and a
+ *	self-contained HTML page with inline SVG charts (no network fetches).
+ */
+#ifndef MQSIFT_REPORTS_REPORT_H
+#define MQSIFT_REPORTS_REPORT_H
+
+#include <glib.h>
+
+#include "reports/store.h"
+
+typedef struct ReportData ReportData;
+
+/* report_collect - the rows of [@since, @until) (unix times); NULL with @error */
+ReportData *report_collect(Store *store, gint64 since, gint64 until, GError **error);
+
+/* report_free - free and clear */
+void report_free(ReportData **data);
+
+/* report_caught_count - infected + blocked messages */
+guint report_caught_count(const ReportData *data);
+
+/* report_digest_text - the digest body (see SUMMARY); newly allocated */
+char *report_digest_text(const ReportData *data);
+
+/* report_text - the statistics; newly allocated */
+char *report_text(const ReportData *data);
+
+/* report_html - one self-contained page; newly allocated */
+char *report_html(const ReportData *data, const char *hostname);
+
+/* report_format_time - "YYYY-MM-DD HH:MM" (UTC) of a unix time; newly allocated */
+char *report_format_time(gint64 t);
+
+#endif

@@ -1,0 +1,189 @@
+/*
+ * test-notices.c - every template in every language against golden files
+ * (tests/golden/notices/<lang>-<name>.txt; MQSIFT_REGEN_GOLDEN=1 rewrites
+ * them), the built-in English texts equal to the shipped files, and who may be
+ * told: never an external, null, list or bulk sender, never about a worm.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "queue/qf.h"
+#include "reports/notify.h"
+#include "reports/template.h"
+#include "rules/config.h"
+
+static const char *const names[] = {"removed-part",       "removed-message", "inline-warning",
+                                    "postmaster-warning", "sender-notice",   "digest"};
+static const char *const langs[] = {"en", "fr"};
+
+/* fixed_vars - the same values every time */
+static GHashTable *
+fixed_vars(void)
+{
+	GHashTable *v = g_hash_table_new(g_str_hash, g_str_equal);
+	static const char *const kv[] = {"hostname",
+	                                 "mx.example.org",
+	                                 "postmaster",
+	                                 "postmaster@example.org",
+	                                 "org",
+	                                 "Example Org",
+	                                 "org_suffix",
+	                                 " (Example Org)",
+	                                 "filename",
+	                                 "invoice.zip",
+	                                 "report",
+	                                 "Mqsift.Test.EICAR.NDB.UNOFFICIAL",
+	                                 "quarantine_id",
+	                                 "20261124/6AOQ0000000001",
+	                                 "subject",
+	                                 "Your invoice",
+	                                 "sender",
+	                                 "Mallory <mallory@example.net>",
+	                                 "recipients",
+	                                 "bob@example.org",
+	                                 "count",
+	                                 "2",
+	                                 "since",
+	                                 "2026-11-23 06:30",
+	                                 "until",
+	                                 "2026-11-24 06:30",
+	                                 "caught",
+	                                 "3",
+	                                 "date",
+	                                 "2026-11-24 10:00:00 +0000",
+	                                 NULL};
+	for (int i = 0; kv[i]; i += 2)
+		g_hash_table_insert(v, (gpointer)kv[i], (gpointer)kv[i + 1]);
+	return v;
+}
+
+/* test_golden - each template, each language */
+static void
+test_golden(void)
+{
+	const char *top = g_getenv("TOP_SRCDIR");
+	g_autofree char *tdir = g_build_filename(top ? top : ".", "reports", "templates", NULL);
+	g_autofree char *gdir =
+	    g_build_filename(top ? top : ".", "tests", "golden", "notices", NULL);
+	GHashTable *vars = fixed_vars();
+
+	for (gsize l = 0; l < G_N_ELEMENTS(langs); l++) {
+		for (gsize n = 0; n < G_N_ELEMENTS(names); n++) {
+			g_autofree char *subject = NULL;
+			g_autofree char *body = template_render_mail(tdir, langs[l], names[n], vars,
+			                                             "(none)", &subject);
+			g_autofree char *got = g_strdup_printf("Subject: %s\n\n%s", subject, body);
+			g_autofree char *file = g_strdup_printf("%s-%s.txt", langs[l], names[n]);
+			g_autofree char *path = g_build_filename(gdir, file, NULL);
+			g_autofree char *want = NULL;
+
+			g_assert_null(strstr(got, "$")); /* every variable known */
+			g_assert_true(g_utf8_validate(got, -1, NULL));
+			if (g_getenv("MQSIFT_REGEN_GOLDEN")) {
+				g_assert_true(g_file_set_contents(path, got, -1, NULL));
+				continue;
+			}
+			g_assert_true(g_file_get_contents(path, &want, NULL, NULL));
+			if (strcmp(got, want) != 0)
+				g_error("%s differs from %s:\n%s", file, path, got);
+		}
+	}
+	g_hash_table_destroy(vars);
+}
+
+/* test_builtin - the built-in texts are the shipped English files */
+static void
+test_builtin(void)
+{
+	const char *top = g_getenv("TOP_SRCDIR");
+
+	for (gsize n = 0; n < G_N_ELEMENTS(names); n++) {
+		g_autofree char *file = g_strdup_printf("%s.txt", names[n]);
+		g_autofree char *path =
+		    g_build_filename(top ? top : ".", "reports", "templates", "en", file, NULL);
+		g_autofree char *text = NULL;
+		g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+		g_assert_cmpstr(template_builtin(names[n]), ==, text);
+	}
+	/* and a missing file falls back to them */
+	GHashTable *vars = fixed_vars();
+	g_test_expect_message("mqsift", G_LOG_LEVEL_WARNING, "*using the built-in English text*");
+	g_autofree char *t = template_render("/nonexistent", "en", "removed-part", vars);
+	g_test_assert_expected_messages();
+	g_assert_nonnull(strstr(t, "invoice.zip"));
+	g_hash_table_destroy(vars);
+}
+
+typedef struct {
+	const char *sender;
+	const char *extra_header; /* or NULL */
+	const char *virus;        /* or NULL */
+	gboolean allowed;
+} SenderCase;
+
+/* test_sender_rules - who may be told */
+static void
+test_sender_rules(void)
+{
+	static const SenderCase cases[] = {
+	    {"<alice@example.org>", NULL, NULL, TRUE},
+	    {"<alice@sub.example.org>", NULL, NULL, TRUE},
+	    {"<mallory@example.net>", NULL, NULL, FALSE},  /* external */
+	    {"<alice@badexample.org>", NULL, NULL, FALSE}, /* not a subdomain */
+	    {"<>", NULL, NULL, FALSE},                     /* null sender */
+	    {"<alice@example.org>", "Precedence: bulk", NULL, FALSE},
+	    {"<alice@example.org>", "Precedence: list", NULL, FALSE},
+	    {"<alice@example.org>", "List-Id: <x.example.org>", NULL, FALSE},
+	    {"<alice@example.org>", "Auto-Submitted: auto-replied", NULL, FALSE},
+	    {"<alice@example.org>", "Auto-Submitted: no", NULL, TRUE},
+	    {"<alice@example.org>", NULL, "Win.Worm.Mydoom-1", FALSE}, /* forges senders */
+	    {"<alice@example.org>", NULL, "W32/Klez-G", FALSE},
+	    {"<alice@example.org>", NULL, "Mqsift.Test.EICAR.NDB.UNOFFICIAL", TRUE},
+	};
+	MqConfig *c = config_defaults();
+
+	c->notify_sender = TRUE;
+	g_strfreev(c->notify_local_domains);
+	c->notify_local_domains = g_strsplit("example.org", ",", -1);
+	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *text =
+		    g_strdup_printf("V8\nT1\nS%s\nRPFD:<b@example.com>\n"
+		                    "HSubject: x\n%s%s%s.\n",
+		                    cases[i].sender, cases[i].extra_header ? "H" : "",
+		                    cases[i].extra_header ? cases[i].extra_header : "",
+		                    cases[i].extra_header ? "\n" : "");
+		Qf *qf = qf_parse(text, strlen(text), NULL);
+		g_assert_nonnull(qf);
+		GPtrArray *names_found = g_ptr_array_new();
+		if (cases[i].virus)
+			g_ptr_array_add(names_found, (gpointer)cases[i].virus);
+		const char *why = NULL;
+		gboolean ok = notify_sender_allowed(c, qf, names_found, &why);
+		if (ok != cases[i].allowed)
+			g_error("case %zu (%s, %s, %s): expected %s (%s)", i, cases[i].sender,
+			        cases[i].extra_header ? cases[i].extra_header : "-",
+			        cases[i].virus ? cases[i].virus : "-",
+			        cases[i].allowed ? "allowed" : "refused", why ? why : "");
+		g_ptr_array_unref(names_found);
+		qf_free(&qf);
+	}
+	c->notify_sender = FALSE;
+	Qf *qf = qf_parse("V8\nS<alice@example.org>\n.\n", 25, NULL);
+	const char *why;
+	g_assert_false(notify_sender_allowed(c, qf, NULL, &why));
+	g_assert_cmpstr(why, ==, "notify.sender is off");
+	qf_free(&qf);
+	config_free(&c);
+}
+
+/* main - GTest */
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/notices/golden", test_golden);
+	g_test_add_func("/notices/builtin", test_builtin);
+	g_test_add_func("/notices/sender-rules", test_sender_rules);
+	return g_test_run();
+}
