@@ -29,6 +29,7 @@
 #include <poll.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 struct Runner {
@@ -181,9 +182,12 @@ runner_new(const MqConfig *config, GError **error)
 	r->policy = policy_new(config, error);
 	if (r->policy == NULL)
 		goto fail;
+	gint64 t0 = g_get_monotonic_time();
 	r->engine = engine_new(config, error);
 	if (r->engine == NULL)
 		goto fail;
+	g_message("engine: %u signatures loaded in %.2f s", engine_signature_count(r->engine),
+		  (double)(g_get_monotonic_time() - t0) / 1e6);
 	r->store = store_open(config->reports_database, &local);
 	if (r->store == NULL) {
 		g_warning("%s; messages will be processed but not recorded", local->message);
@@ -1328,13 +1332,15 @@ run_command(const MqConfig *config, gboolean once, const char *config_path)
 				          config->reports_keep_days);
 			last_prune = g_get_monotonic_time();
 		}
+		gint64 pass_start = g_get_monotonic_time();
 		if (!runner_pass(r, &stats))
 			status = 2;
 		if (stats.seen > 0 || stats.recovered > 0)
 			g_message("pass: %u message(s): %u committed (%u clean, %u infected, %u "
-			          "blocked), %u left in queue, %u recovered",
-			          stats.seen, stats.committed, stats.clean, stats.infected,
-			          stats.blocked, stats.left, stats.recovered);
+				  "blocked), %u left in queue, %u recovered, in %.3f s",
+				  stats.seen, stats.committed, stats.clean, stats.infected,
+				  stats.blocked, stats.left, stats.recovered,
+				  (double)(g_get_monotonic_time() - pass_start) / 1e6);
 		if (once || stop_requested)
 			break;
 		if (!hup_requested)
@@ -1344,6 +1350,17 @@ run_command(const MqConfig *config, gboolean once, const char *config_path)
 		g_message("stopping on request");
 	if (ifd >= 0)
 		close(ifd);
+	runner_free(&r); /* reaps the workers, so their usage is counted below */
+	struct rusage self, kids;
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &kids);
+	g_message("resources: master max RSS %ld MB, largest worker max RSS %ld MB, CPU master "
+		  "%.2f s, workers %.2f s",
+		  self.ru_maxrss / 1024, kids.ru_maxrss / 1024,
+		  (double)self.ru_utime.tv_sec + (double)self.ru_stime.tv_sec +
+			  (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6,
+		  (double)kids.ru_utime.tv_sec + (double)kids.ru_stime.tv_sec +
+			  (double)(kids.ru_utime.tv_usec + kids.ru_stime.tv_usec) / 1e6);
 	unlink(config->daemon_pid_file);
 	close(pidfd);
 	runner_free(&r);

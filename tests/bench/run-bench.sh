@@ -1,0 +1,164 @@
+#!/bin/bash
+# run-bench.sh - mqsift's benchmark (make bench).  Prints one machine-readable
+# line per figure ("bench: key=value ...").  Environment:
+#   BENCH_SIZES="1000 10000"   corpus sizes (add 100000 for the full scale run)
+#   BENCH_HASH_SIGS=1000000 BENCH_BODY_SIGS=50000   the synthetic database
+#   BENCH_DIR=/tmp/mqsift-bench   work area (signatures are kept between runs)
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+BUILD=${TOP_BUILDDIR:-$TOP}
+MQSIFT=$BUILD/mqsift
+BARE=$BUILD/tests/bench/bare-scan
+DIR=${BENCH_DIR:-/tmp/mqsift-bench}
+SIZES=${BENCH_SIZES:-1000 10000}
+HS=${BENCH_HASH_SIGS:-1000000}
+BS=${BENCH_BODY_SIGS:-50000}
+CORES=$(nproc)
+mkdir -p "$DIR"
+say() { printf '%s\n' "$*"; }
+field() { sed -n "s/.*$1 \([0-9.]*\).*/\1/p" | tail -n1; }
+
+# --- the database ---------------------------------------------------------------
+SIGS=$DIR/sigs-$HS-$BS
+if [ ! -f "$SIGS/bench.hdb" ]; then
+	python3 "$HERE/gen-sigs.py" "$SIGS" --hash "$HS" --body "$BS" >/dev/null
+fi
+say "bench: database hash_sigs=$HS body_sigs=$BS cores=$CORES"
+
+# conf WORKERS IN OUT - a configuration for a run
+conf() {
+	cat <<-YAML
+	queue:
+	  incoming: $2
+	  outgoing: $3
+	  batch_size: 64
+	scanner:
+	  signatures: $SIGS
+	  workers: $1
+	  user: nobody
+	quarantine:
+	  dir: $DIR/quarantine
+	reports:
+	  database: $DIR/db/mqsift.db
+	  templates: $TOP/reports/templates
+	notify:
+	  postmaster_warnings: false
+	daemon:
+	  pid_file: $DIR/mqsift.pid
+	YAML
+}
+
+# fresh_queues - empty inbound and outgoing queues on one filesystem
+fresh_queues() {
+	rm -rf "$DIR/in" "$DIR/out" "$DIR/quarantine" "$DIR/db"
+	mkdir -p "$DIR/in" "$DIR/out"
+	chmod 0700 "$DIR/in" "$DIR/out"
+}
+
+# run_once N WORKERS [GEN ARGS] - one mqsift run --once over N fresh messages
+run_once() {
+	local n=$1 w=$2
+	shift 2
+	fresh_queues
+	python3 "$HERE/gen-corpus.py" --count "$n" --queue "$DIR/in" "$@" >"$DIR/corpus.log"
+	local bytes
+	bytes=$(($(du -sb "$DIR/in" | cut -f1)))
+	conf "$w" "$DIR/in" "$DIR/out" >"$DIR/bench.yaml"
+	sync
+	local t0 t1
+	t0=$(date +%s%N)
+	"$MQSIFT" run --once -c "$DIR/bench.yaml" 2>"$DIR/run.log"
+	t1=$(date +%s%N)
+	local pass load rss wrss cpum cpuw out
+	pass=$(sed -n 's/.*, in \([0-9.]*\) s$/\1/p' "$DIR/run.log" | tail -n1)
+	load=$(sed -n 's/.*loaded in \([0-9.]*\) s.*/\1/p' "$DIR/run.log")
+	rss=$(sed -n 's/.*master max RSS \([0-9]*\) MB.*/\1/p' "$DIR/run.log")
+	wrss=$(sed -n 's/.*largest worker max RSS \([0-9]*\) MB.*/\1/p' "$DIR/run.log")
+	cpum=$(sed -n 's/.*CPU master \([0-9.]*\) s.*/\1/p' "$DIR/run.log")
+	cpuw=$(sed -n 's/.*workers \([0-9.]*\) s$/\1/p' "$DIR/run.log")
+	out=$(find "$DIR/out" -name 'qf*' | wc -l)
+	python3 - "$n" "$w" "$bytes" "$pass" "$load" "$rss" "$wrss" "$cpum" "$cpuw" "$out" "$(((t1 - t0) / 1000000))" <<-'PY'
+	import sys
+	n, w, b, p, load, rss, wrss, cm, cw, out, wall_ms = sys.argv[1:]
+	n, w, b, p = int(n), int(w), int(b), float(p)
+	print("bench: throughput messages=%d workers=%d msgs_per_s=%.0f mb_per_s=%.1f pass_s=%.2f "
+	      "wall_s=%.2f engine_load_s=%s master_rss_mb=%s worker_rss_mb=%s cpu_ms_per_msg=%.3f "
+	      "committed=%s" % (n, w, n / p, b / p / 1e6, p, int(wall_ms) / 1000, load, rss, wrss,
+	                        1000 * (float(cm) + float(cw)) / n, out))
+	PY
+	[ "$out" -eq "$n" ] || say "bench: WARNING only $out of $n messages committed (see $DIR/run.log)"
+}
+
+for n in $SIZES; do
+	run_once "$n" 1
+	run_once "$n" "$CORES"
+done
+# the target's mix: small text and HTML mail only (2-20 KB), 3% infected
+for n in $SIZES; do
+	line=$(run_once "$n" "$CORES" --small)
+	say "${line/bench: throughput/bench: small_mix throughput}"
+done
+
+# --- the peers: clamscan and bare libclamav on the same messages ------------------
+N=${BENCH_PEER_COUNT:-2000}
+rm -rf "$DIR/eml" "$DIR/src"
+python3 "$HERE/gen-corpus.py" --count "$N" --queue "$DIR/src" --eml "$DIR/eml" >/dev/null
+mq=$(run_once "$N" "$CORES")
+say "$mq"
+mq_cpu=$(sed -n 's/.*cpu_ms_per_msg=\([0-9.]*\).*/\1/p' <<<"$mq")
+mq_rate=$(sed -n 's/.*msgs_per_s=\([0-9]*\).*/\1/p' <<<"$mq")
+bare=$("$BARE" "$SIGS" "$DIR"/eml/*.eml)
+say "bench: $bare"
+bare_cpu=$(sed -n 's/.*cpu_ms_per_msg=\([0-9.]*\).*/\1/p' <<<"$bare")
+if command -v clamscan >/dev/null; then
+	mkdir -p "$DIR/empty"
+	t0=$(date +%s%N)
+	clamscan --no-summary -d "$SIGS" "$DIR/empty" >/dev/null 2>&1
+	t1=$(date +%s%N)
+	clamscan --no-summary --infected -d "$SIGS" "$DIR/eml" >/dev/null 2>&1
+	t2=$(date +%s%N)
+	python3 -c "
+import sys
+load=($t1-$t0)/1e9; total=($t2-$t1)/1e9; n=$N
+scan=max(total-load,1e-9)
+print('bench: clamscan messages=%d load_s=%.2f scan_s=%.2f msgs_per_s=%.0f mqsift_speedup=%.1f' % (n, load, scan, n/scan, $mq_rate/(n/scan)))"
+else
+	say "bench: clamscan not installed (apt-get install clamav) - skipped"
+fi
+say "bench: cpu_ratio mqsift_cpu_ms_per_msg=$mq_cpu bare_cpu_ms_per_msg=$bare_cpu ratio=$(python3 -c "print('%.2f' % ($mq_cpu/$bare_cpu))")"
+
+# --- latency in daemon mode on an idle relay --------------------------------------
+fresh_queues
+rm -rf "$DIR/src"
+python3 "$HERE/gen-corpus.py" --count 300 --queue "$DIR/src" --prefix 6AOL >/dev/null
+conf "$CORES" "$DIR/in" "$DIR/out" >"$DIR/bench.yaml"
+"$MQSIFT" run --foreground -c "$DIR/bench.yaml" 2>"$DIR/daemon.log" &
+pid=$!
+for i in $(seq 1 600); do grep -q 'started:' "$DIR/daemon.log" && break; sleep 0.1; done
+say "bench: $(python3 "$HERE/inject.py" "$DIR/in" "$DIR/out" "$DIR/src" 20)"
+kill -TERM $pid
+wait $pid
+
+# --- cost as message size doubles ----------------------------------------------------
+for size in 8192 16384 32768 65536 131072 262144; do
+	line=$(run_once "${BENCH_SIZE_COUNT:-500}" "$CORES" --size "$size")
+	say "${line/bench: throughput/bench: size_bytes=$size throughput}"
+done
+
+# --- one 25 MB message ----------------------------------------------------------------
+fresh_queues
+python3 - "$DIR/in" <<-'PY'
+import os, sys, base64
+q = sys.argv[1]
+body = ("This is a multi-part message in MIME format.\n--b\nContent-Type: text/plain\n\nbig\n--b\n"
+        "Content-Type: application/octet-stream; name=\"big.bin\"\nContent-Transfer-Encoding: base64\n\n"
+        + base64.encodebytes(os.urandom(25 * 1024 * 1024 * 3 // 4)).decode() + "--b--\n")
+open(os.path.join(q, "df6AOBIG000000001"), "w").write(body)
+open(os.path.join(q, "qf6AOBIG000000001"), "w").write(
+    "V8\nT1\nK0\nN0\nP30000\nS<a@example.org>\nRPFD:<b@example.com>\nH??Subject: big\n"
+    "H??MIME-Version: 1.0\nH??Content-Type: multipart/mixed; boundary=\"b\"\n.\n")
+PY
+conf 1 "$DIR/in" "$DIR/out" >"$DIR/bench.yaml"
+"$MQSIFT" run --once -c "$DIR/bench.yaml" 2>"$DIR/run.log"
+say "bench: large_message size_mb=25 $(sed -n 's/.*\(master max RSS.*\)/\1/p' "$DIR/run.log" | tr ' ,' '_ ')"
