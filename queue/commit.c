@@ -6,7 +6,7 @@
  *	("commit:<step>") so the crash tests can kill the process exactly
  *	there.  Directory fsyncs are done once per batch and per directory.
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "queue/commit.h"
 

@@ -7,7 +7,7 @@
  *	the name durable with an fsync of the directory.  Errors carry the
  *	path and the system's reason; nothing here exits.
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "queue/durable.h"
 

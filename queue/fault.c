@@ -1,7 +1,7 @@
 /*
  * fault.c - named fault-injection points, driven by MQSIFT_FAULT
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "queue/fault.h"
 

@@ -7,7 +7,7 @@
  *	created by an SMTP child and is left alone (locking it could make that
  *	child fail its own LOCK_NB).
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "queue/qdir.h"
 

@@ -7,7 +7,7 @@
  *	the fatal cases follow readqf() in sendmail's queue.c (see
  *	shared/docs/sendmail-queue.md, sections 3 and 4).
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "queue/qf.h"
 

@@ -1,7 +1,7 @@
 /*
  * notice.c - build a notice's control file and body, queue it
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "reports/notice.h"
 

@@ -1,7 +1,7 @@
 /*
  * notify.c - the postmaster's warning and the sender's notice
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "reports/notify.h"
 

@@ -1,7 +1,7 @@
 /*
  * report.c - digests and reports from the SQLite store
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "reports/report.h"
 

@@ -1,7 +1,7 @@
 /*
  * store.c - SQLite store of processed messages
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "reports/store.h"
 

@@ -1,7 +1,7 @@
 /*
  * template.c - load and expand text templates
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "reports/template.h"
 

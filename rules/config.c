@@ -6,7 +6,7 @@
  *	MqConfig, its default and a line of documentation; loading, printing
  *	and the "did you mean" suggestions all come from it.
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "rules/config.h"
 
@@ -77,6 +77,8 @@ static const ConfigKey config_keys[] = {
      "messages committed together (one group of fsyncs)"},
     {"queue.kick_delivery", KEY_BOOL, OFF(queue_kick_delivery), "false", NULL,
      "run sendmail -qI<id> after a commit instead of waiting for the queue run"},
+    {"queue.sendmail", KEY_LIST, OFF(queue_sendmail), SENDMAIL_PATH, NULL,
+     "the command (and arguments) that kicks delivery: <command> -OQueueDirectory=... -qI<id>"},
     {"queue.bad_file_grace", KEY_DURATION, OFF(queue_bad_file_grace), "1h", NULL,
      "a broken control file is moved aside after this long"},
     {"scanner.signatures", KEY_STRING, OFF(scanner_signatures), "/var/lib/clamav", NULL,
@@ -159,6 +161,9 @@ static const ConfigKey config_keys[] = {
      "of executables)"},
     {"policy.deny_filenames", KEY_LIST, OFF(policy_deny_filenames), "", NULL,
      "attachment names to block (case-insensitive regular expressions; empty: built-in list)"},
+    {"policy.filename_rules", KEY_STRING, OFF(policy_filename_rules),
+     MQSIFT_DATADIR "/filename.rules", NULL,
+     "the rules file: allow/deny, pattern, log text, user text (see filename.rules)"},
     {"policy.allow_filenames", KEY_LIST, OFF(policy_allow_filenames), "", NULL,
      "attachment names always allowed (checked before deny_filenames)"},
 };

@@ -38,6 +38,7 @@ typedef struct {
 	guint queue_scan_interval; /* seconds between polls of the inbound queues */
 	guint queue_batch_size;    /* messages committed per batch of fsyncs */
 	gboolean queue_kick_delivery;
+	char **queue_sendmail;      /* command and arguments used to kick delivery */
 	guint queue_bad_file_grace; /* seconds before a broken qf is moved aside */
 	/* scanner */
 	char *scanner_signatures;
@@ -77,6 +78,7 @@ typedef struct {
 	gboolean policy_inline_warning;
 	char **policy_deny_filenames;  /* case-insensitive regular expressions */
 	char **policy_allow_filenames; /* checked first */
+	char *policy_filename_rules;   /* the rules file */
 
 	/* per-message settings (each may be a ruleset, see ruleset.h) */
 	gboolean scanner_scan;

@@ -1,17 +1,12 @@
 /*
  * policy.c - attachment filename rules
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "rules/policy.h"
 
 #include <magic.h>
 #include <string.h>
-
-/* executables and scripts Windows runs on a double-click */
-#define DEFAULT_DENY                                                                          \
-	"\\.(exe|scr|pif|com|bat|cmd|cpl|vbs|vbe|js|jse|wsf|wsh|wsc|hta|lnk|msi|msp|mst|reg|" \
-	"ps1|psm1|jar|scf|sct|inf|gadget|application|appref-ms|chm|hlp|shb|shs|url|vb)$"
 
 /*
  * Executables by libmagic's description of their headers: each of these needs
@@ -27,12 +22,19 @@
 typedef struct {
 	GRegex *re;
 	char *pattern;
+	gboolean allow;  /* rules file: an allow rule */
+	char *log_text;  /* rules file: for logs and X-Virus-Status, or NULL */
+	char *user_text; /* rules file: for the recipient, or NULL */
 } Rule;
+
+/* the shipped etc/filename.rules, built in (used when the configured file is absent) */
+#include "rules/filename-rules-builtin.h"
 
 struct Policy {
 	GArray *allow; /* of Rule */
 	GArray *deny;
 	GArray *deny_types;
+	GArray *file_rules; /* policy.filename_rules, in order */
 	magic_t magic;
 };
 
@@ -44,13 +46,8 @@ rule_clear(gpointer p)
 
 	g_regex_unref(r->re);
 	g_free(r->pattern);
-}
-
-/* policy_default_deny - accessor */
-const char *
-policy_default_deny(void)
-{
-	return DEFAULT_DENY;
+	g_free(r->log_text);
+	g_free(r->user_text);
 }
 
 /* compile_rules - one GArray of Rules from a pattern list */
@@ -79,15 +76,74 @@ compile_rules(char **patterns, const char *key, GError **error)
 	return rules;
 }
 
+/* parse_rules - the lines of a rules file; NULL with @error naming @source:line */
+static GArray *
+parse_rules(const char *text, const char *source, GError **error)
+{
+	GArray *rules = g_array_new(FALSE, FALSE, sizeof(Rule));
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+
+	g_array_set_clear_func(rules, rule_clear);
+	for (int i = 0; lines[i]; i++) {
+		char *line = g_strstrip(lines[i]);
+		if (*line == '\0' || *line == '#')
+			continue;
+		g_auto(GStrv) f = g_regex_split_simple("\t+", line, 0, 0);
+		guint n = g_strv_length(f);
+		if (n < 2 || n > 4 || (strcmp(f[0], "allow") != 0 && strcmp(f[0], "deny") != 0)) {
+			g_set_error(
+			    error, CONFIG_ERROR, CONFIG_ERROR_INVALID,
+			    "%s:%d: expected \"allow|deny<TAB>pattern<TAB>log text<TAB>user "
+			    "text\"",
+			    source, i + 1);
+			g_array_unref(rules);
+			return NULL;
+		}
+		GError *local = NULL;
+		GRegex *re =
+		    g_regex_new(f[1], G_REGEX_CASELESS | G_REGEX_OPTIMIZE | G_REGEX_RAW, 0, &local);
+		if (re == NULL) {
+			g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID,
+			            "%s:%d: bad regular expression \"%s\": %s", source, i + 1, f[1],
+			            local->message);
+			g_error_free(local);
+			g_array_unref(rules);
+			return NULL;
+		}
+		Rule r = {re, g_strdup(f[1]), strcmp(f[0], "allow") == 0,
+		          n > 2 && strcmp(f[2], "-") != 0 ? g_strdup(f[2]) : NULL,
+		          n > 3 && strcmp(f[3], "-") != 0 ? g_strdup(f[3]) : NULL};
+		g_array_append_val(rules, r);
+	}
+	return rules;
+}
+
+/* load_rules_file - policy.filename_rules, or the built-in rules if it does not exist */
+static GArray *
+load_rules_file(const char *path, GError **error)
+{
+	g_autofree char *text = NULL;
+	GError *local = NULL;
+
+	if (path != NULL && *path != '\0' && g_file_get_contents(path, &text, NULL, &local))
+		return parse_rules(text, path, error);
+	if (local != NULL && !g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+		g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_IO, "policy.filename_rules: %s",
+		            local->message);
+		g_error_free(local);
+		return NULL;
+	}
+	g_clear_error(&local);
+	g_debug("policy.filename_rules %s does not exist: using the built-in rules", path);
+	return parse_rules(builtin_filename_rules, "(built-in filename.rules)", error);
+}
+
 /* policy_new - compile */
 Policy *
 policy_new(const MqConfig *config, GError **error)
 {
 	Policy *p = g_new0(Policy, 1);
-	char *def[] = {(char *)DEFAULT_DENY, NULL};
-	char **deny = config->policy_deny_filenames && config->policy_deny_filenames[0]
-	                  ? config->policy_deny_filenames
-	                  : def;
+	char **deny = config->policy_deny_filenames;
 
 	p->allow = compile_rules(config->policy_allow_filenames, "policy.allow_filenames", error);
 	if (p->allow == NULL) {
@@ -96,6 +152,11 @@ policy_new(const MqConfig *config, GError **error)
 	}
 	p->deny = compile_rules(deny, "policy.deny_filenames", error);
 	if (p->deny == NULL) {
+		policy_free(&p);
+		return NULL;
+	}
+	p->file_rules = load_rules_file(config->policy_filename_rules, error);
+	if (p->file_rules == NULL) {
 		policy_free(&p);
 		return NULL;
 	}
@@ -133,6 +194,8 @@ policy_free(Policy **policy)
 		g_array_unref(p->deny);
 	if (p->deny_types)
 		g_array_unref(p->deny_types);
+	if (p->file_rules)
+		g_array_unref(p->file_rules);
 	if (p->magic)
 		magic_close(p->magic);
 	g_free(p);
@@ -191,6 +254,15 @@ printable_name(const char *name)
 char *
 policy_check_filename(const Policy *policy, const char *filename)
 {
+	return policy_check_filename_advice(policy, filename, NULL);
+}
+
+/* policy_check_filename_advice - the same, with the rule's text for the recipient */
+char *
+policy_check_filename_advice(const Policy *policy, const char *filename, char **advice)
+{
+	if (advice)
+		*advice = NULL;
 	if (filename == NULL || *filename == '\0')
 		return NULL;
 	g_autofree char *name = normalize_name(filename);
@@ -205,6 +277,19 @@ policy_check_filename(const Policy *policy, const char *filename)
 			g_autofree char *shown = printable_name(filename);
 			return g_strdup_printf("banned file name %s", shown);
 		}
+	}
+	for (guint i = 0; i < policy->file_rules->len; i++) {
+		const Rule *r = &g_array_index(policy->file_rules, Rule, i);
+
+		if (!g_regex_match(r->re, name, 0, NULL))
+			continue;
+		if (r->allow)
+			return NULL;
+		g_autofree char *shown = printable_name(filename);
+		if (advice && r->user_text)
+			*advice = g_strdup(r->user_text);
+		return r->log_text ? g_strdup_printf("banned file name %s (%s)", shown, r->log_text)
+		                   : g_strdup_printf("banned file name %s", shown);
 	}
 	return NULL;
 }

@@ -3,12 +3,12 @@
  *
  * SUMMARY
  *	Ordered allow and deny rules on attachment names (case-insensitive
- *	regular expressions, from policy.allow_filenames and
- *	policy.deny_filenames).  Allow rules are tried first; the first deny
- *	rule that matches blocks the part.  Names are compared after trailing
- *	dots and spaces are removed (Windows ignores them) and with
- *	right-to-left override characters removed, so "x.exe." and
- *	"cod\u202Eexe.txt" cannot hide an extension.
+ *	regular expressions): policy.allow_filenames, then
+ *	policy.deny_filenames, then the rules file policy.filename_rules (each
+ *	rule with a log text and a text for the recipient; the shipped file is
+ *	built in and used when the configured one does not exist).  Names are compared after
+ *trailing dots and spaces are removed (Windows ignores them) and with right-to-left override
+ *characters removed, so "x.exe." and "cod\u202Eexe.txt" cannot hide an extension.
  */
 #ifndef MQSIFT_RULES_POLICY_H
 #define MQSIFT_RULES_POLICY_H
@@ -42,7 +42,10 @@ char *policy_check_filetype(const Policy *policy, const void *buf, gsize len);
 /* policy_describe_type - libmagic's description of @buf; newly allocated */
 char *policy_describe_type(const Policy *policy, const void *buf, gsize len);
 
-/* policy_default_deny - the shipped default deny pattern (borrowed) */
-const char *policy_default_deny(void);
+/*
+ * policy_check_filename_advice - as policy_check_filename; *@advice gets the
+ * matching rule's text for the recipient (newly allocated) or NULL.
+ */
+char *policy_check_filename_advice(const Policy *policy, const char *filename, char **advice);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * ruleset.c - patterns and conditions of rulesets
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "rules/ruleset.h"
 

@@ -7,7 +7,7 @@
  *	silent unless EXCEEDS_MAX heuristics are on, and ALLMATCHES returns a
  *	single name unless the virus-found callback collects them.
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "scanner/engine.h"
 

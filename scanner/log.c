@@ -1,7 +1,7 @@
 /*
  * log.c - GLib log handler that writes to syslog and stderr
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "scanner/log.h"
 

@@ -13,7 +13,7 @@
  *	Exit status: 0 success, 1 "found something" (scan) or "problems" (lint)
  *	or "not found" (quarantine), 2 an error.
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include <gmime/gmime.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /*
  * quarantine.c - the quarantine directory: store, list, show, release, purge
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "scanner/quarantine.h"
 

@@ -1,7 +1,7 @@
 /*
  * run.c - one pass over the inbound queues, and the loop around it
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "scanner/run.h"
 
@@ -187,7 +187,7 @@ runner_new(const MqConfig *config, GError **error)
 	if (r->engine == NULL)
 		goto fail;
 	g_message("engine: %u signatures loaded in %.2f s", engine_signature_count(r->engine),
-		  (double)(g_get_monotonic_time() - t0) / 1e6);
+	          (double)(g_get_monotonic_time() - t0) / 1e6);
 	r->store = store_open(config->reports_database, &local);
 	if (r->store == NULL) {
 		g_warning("%s; messages will be processed but not recorded", local->message);
@@ -1219,7 +1219,10 @@ kick_delivery(Runner *r, GPtrArray *ids)
 {
 	for (guint i = 0; i < ids->len; i += 30) {
 		GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
-		g_ptr_array_add(argv, g_strdup(SENDMAIL_PATH));
+		for (int k = 0; r->config->queue_sendmail && r->config->queue_sendmail[k]; k++)
+			g_ptr_array_add(argv, g_strdup(r->config->queue_sendmail[k]));
+		if (argv->len == 0)
+			g_ptr_array_add(argv, g_strdup(SENDMAIL_PATH));
 		g_ptr_array_add(argv,
 		                g_strdup_printf("-OQueueDirectory=%s", qdir_path(r->outgoing)));
 		for (guint k = i; k < ids->len && k < i + 30; k++)
@@ -1337,10 +1340,10 @@ run_command(const MqConfig *config, gboolean once, const char *config_path)
 			status = 2;
 		if (stats.seen > 0 || stats.recovered > 0)
 			g_message("pass: %u message(s): %u committed (%u clean, %u infected, %u "
-				  "blocked), %u left in queue, %u recovered, in %.3f s",
-				  stats.seen, stats.committed, stats.clean, stats.infected,
-				  stats.blocked, stats.left, stats.recovered,
-				  (double)(g_get_monotonic_time() - pass_start) / 1e6);
+			          "blocked), %u left in queue, %u recovered, in %.3f s",
+			          stats.seen, stats.committed, stats.clean, stats.infected,
+			          stats.blocked, stats.left, stats.recovered,
+			          (double)(g_get_monotonic_time() - pass_start) / 1e6);
 		if (once || stop_requested)
 			break;
 		if (!hup_requested)
@@ -1355,12 +1358,12 @@ run_command(const MqConfig *config, gboolean once, const char *config_path)
 	getrusage(RUSAGE_SELF, &self);
 	getrusage(RUSAGE_CHILDREN, &kids);
 	g_message("resources: master max RSS %ld MB, largest worker max RSS %ld MB, CPU master "
-		  "%.2f s, workers %.2f s",
-		  self.ru_maxrss / 1024, kids.ru_maxrss / 1024,
-		  (double)self.ru_utime.tv_sec + (double)self.ru_stime.tv_sec +
-			  (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6,
-		  (double)kids.ru_utime.tv_sec + (double)kids.ru_stime.tv_sec +
-			  (double)(kids.ru_utime.tv_usec + kids.ru_stime.tv_usec) / 1e6);
+	          "%.2f s, workers %.2f s",
+	          self.ru_maxrss / 1024, kids.ru_maxrss / 1024,
+	          (double)self.ru_utime.tv_sec + (double)self.ru_stime.tv_sec +
+	              (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6,
+	          (double)kids.ru_utime.tv_sec + (double)kids.ru_stime.tv_sec +
+	              (double)(kids.ru_utime.tv_usec + kids.ru_stime.tv_usec) / 1e6);
 	unlink(config->daemon_pid_file);
 	close(pidfd);
 	runner_free(&r);

@@ -8,7 +8,7 @@
  *	prologue, so the raw scan and the final rescan are what guarantee that
  *	nothing infected is passed on.
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "scanner/scan.h"
 
@@ -42,6 +42,7 @@ scan_finding_free(gpointer p)
 	g_free(f->content_type);
 	g_free(f->what);
 	g_free(f->saved_name);
+	g_free(f->advice);
 	if (f->content)
 		g_bytes_unref(f->content);
 	g_free(f);
@@ -133,13 +134,17 @@ on_parser_warning(gint64 offset, GMimeParserWarning errcode, const gchar *item, 
 		w->nesting = TRUE;
 }
 
-/* parse_message - GMime parse of a buffer (copied once into the stream) */
+/*
+ * parse_message - GMime parse of the message in place: @view points at the
+ * caller's buffer (no copy; GMime only reads it), and the parts GMime keeps
+ * are ranges of it, so @view and the buffer must outlive the message.
+ */
 static GMimeMessage *
-parse_message(const char *message, gsize len, ParseWarnings *warnings)
+parse_message(GByteArray *view, ParseWarnings *warnings)
 {
-	GByteArray *ba = g_byte_array_sized_new((guint)len);
-	g_byte_array_append(ba, (const guint8 *)message, (guint)len);
-	GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(ba);
+	GMimeStream *stream = g_mime_stream_mem_new();
+	g_mime_stream_mem_set_byte_array(GMIME_STREAM_MEM(stream), view); /* frees its own */
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
 	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
 	GMimeParserOptions *opts = g_mime_parser_options_new();
 
@@ -197,6 +202,8 @@ replacement_part(const ScanContext *ctx, GMimeMessage *msg, const Finding *f)
 
 	g_hash_table_insert(vars, "filename", g_strdup(f->filename ? f->filename : "(no name)"));
 	g_hash_table_insert(vars, "report", g_strdup(f->what));
+	g_hash_table_insert(vars, "advice",
+	                    f->advice ? g_strdup_printf("\n%s\n", f->advice) : g_strdup(""));
 	char *text = template_render(ctx->config->reports_templates, ctx->config->reports_language,
 	                             "removed-part", vars);
 	g_hash_table_destroy(vars);
@@ -514,10 +521,11 @@ walk_parts(const ScanContext *ctx, GMimeMessage *msg, gboolean scan_parts, ScanR
 			report->limits = TRUE;
 			break;
 		}
-		char *blocked =
-		    ctx->config->policy_filename_checks
-		        ? policy_check_filename(ctx->policy, g_mime_part_get_filename(part))
-		        : NULL;
+		char *advice = NULL;
+		char *blocked = ctx->config->policy_filename_checks
+		                    ? policy_check_filename_advice(
+		                          ctx->policy, g_mime_part_get_filename(part), &advice)
+		                    : NULL;
 		EngineResult res;
 		engine_result_init(&res);
 		GBytes *content = NULL;
@@ -541,6 +549,8 @@ walk_parts(const ScanContext *ctx, GMimeMessage *msg, gboolean scan_parts, ScanR
 			g_autofree char *names = join_names(res.names);
 			Finding *f = add_finding(report, path, part, infected ? names : blocked,
 			                         infected, content);
+			if (!infected)
+				f->advice = g_strdup(advice);
 			if (infected)
 				add_names(report->names, res.names);
 			if (blocked && report->blocked == NULL)
@@ -555,6 +565,7 @@ walk_parts(const ScanContext *ctx, GMimeMessage *msg, gboolean scan_parts, ScanR
 		if (content)
 			g_bytes_unref(content);
 		g_free(blocked);
+		g_free(advice);
 		engine_result_clear(&res);
 	} while (g_mime_part_iter_next(it));
 	g_mime_part_iter_free(it);
@@ -595,7 +606,8 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 
 	/* 2, 3: the parts */
 	ParseWarnings warnings = {0};
-	GMimeMessage *msg = parse_message(message, len, &warnings);
+	GByteArray view = {(guint8 *)message, (guint)len}; /* read-only, see parse_message */
+	GMimeMessage *msg = parse_message(&view, &warnings);
 	gboolean top_is_bad = FALSE, rewritten = FALSE;
 	if (msg != NULL)
 		walk_parts(ctx, msg, raw_found, report, &top_is_bad, &rewritten);

@@ -40,6 +40,7 @@ typedef struct {
 	char *what;         /* signature names, or the rule that blocked it */
 	gboolean infected;  /* virus (TRUE) or policy (FALSE) */
 	char *saved_name;   /* safe name in the quarantine ("part-1.bin") */
+	char *advice;       /* the filename rule's text for the recipient, or NULL */
 	GBytes *content;    /* decoded content as it was */
 } Finding;
 

@@ -11,7 +11,7 @@
  *	name from the policy.  (libytnef refuses such files, and prints to
  *	stdout, which is why this reader exists.)
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "scanner/tnef.h"
 

@@ -1,7 +1,7 @@
 /*
  * worker.c - fork, privilege drop, and the request/answer protocol
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include "scanner/worker.h"
 
@@ -23,7 +23,7 @@
 #include "queue/fault.h"
 
 #define REQUEST_TYPE "(sssassst)"
-#define REPORT_TYPE "(ibbbuassssbaya(ssssbsay))"
+#define REPORT_TYPE "(ibbbuassssbaya(sssssbsay))"
 
 struct Worker {
 	pid_t pid;
@@ -129,21 +129,22 @@ report_to_variant(const ScanReport *r)
 	g_variant_builder_init(&names, G_VARIANT_TYPE("as"));
 	for (guint i = 0; r->names && i < r->names->len; i++)
 		g_variant_builder_add(&names, "s", (char *)g_ptr_array_index(r->names, i));
-	g_variant_builder_init(&findings, G_VARIANT_TYPE("a(ssssbsay)"));
+	g_variant_builder_init(&findings, G_VARIANT_TYPE("a(sssssbsay)"));
 	for (guint i = 0; r->findings && i < r->findings->len; i++) {
 		const Finding *f = g_ptr_array_index(r->findings, i);
 		gsize len = 0;
 		const void *data = f->content ? g_bytes_get_data(f->content, &len) : NULL;
 		g_variant_builder_add(
-		    &findings, "(ssssbs@ay)", f->path, f->filename ? f->filename : "",
-		    f->content_type ? f->content_type : "", f->what ? f->what : "", f->infected,
+		    &findings, "(sssssbs@ay)", f->path, f->filename ? f->filename : "",
+		    f->content_type ? f->content_type : "", f->what ? f->what : "",
+		    f->advice ? f->advice : "", f->infected,
 		    f->content && f->saved_name ? f->saved_name : "",
 		    g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, data ? data : "", len, 1));
 	}
 	gsize blen = 0;
 	const void *body = r->new_body ? g_bytes_get_data(r->new_body, &blen) : NULL;
 	return g_variant_new(
-	    "(ibbbuassssb@aya(ssssbsay))", (gint32)r->verdict, r->limits, r->whole_message,
+	    "(ibbbuassssb@aya(sssssbsay))", (gint32)r->verdict, r->limits, r->whole_message,
 	    r->unscanned, r->parts, &names, r->blocked ? r->blocked : "",
 	    r->new_content_type ? r->new_content_type : "", r->detail ? r->detail : "",
 	    r->new_body != NULL,
@@ -168,7 +169,7 @@ report_from_variant(GVariant *v, ScanReport *r)
 	const char *blocked, *ctype, *detail;
 	GVariant *body;
 
-	g_variant_get(v, "(ibbbuas&s&s&sb@aya(ssssbsay))", &verdict, &limits, &whole, &unscanned,
+	g_variant_get(v, "(ibbbuas&s&s&sb@aya(sssssbsay))", &verdict, &limits, &whole, &unscanned,
 	              &parts, &names, &blocked, &ctype, &detail, &has_body, &body, &findings);
 	memset(r, 0, sizeof *r);
 	r->verdict =
@@ -192,11 +193,11 @@ report_from_variant(GVariant *v, ScanReport *r)
 	}
 	g_variant_unref(body);
 	r->findings = g_ptr_array_new_with_free_func(scan_finding_free);
-	const char *path, *fname, *fct, *what, *saved;
+	const char *path, *fname, *fct, *what, *advice, *saved;
 	gboolean infected;
 	GVariant *content;
-	while (g_variant_iter_next(findings, "(&s&s&s&sb&s@ay)", &path, &fname, &fct, &what,
-	                           &infected, &saved, &content)) {
+	while (g_variant_iter_next(findings, "(&s&s&s&s&sb&s@ay)", &path, &fname, &fct, &what,
+	                           &advice, &infected, &saved, &content)) {
 		Finding *f = g_new0(Finding, 1);
 		gsize len;
 		const void *data = g_variant_get_fixed_array(content, &len, 1);
@@ -204,6 +205,7 @@ report_from_variant(GVariant *v, ScanReport *r)
 		f->filename = empty_to_null(fname);
 		f->content_type = g_strdup(fct);
 		f->what = g_strdup(what);
+		f->advice = empty_to_null(advice);
 		f->infected = infected;
 		/* the saved name is built again here: never trust a path from a worker */
 		f->saved_name = g_strdup_printf("part-%u.bin", r->findings->len + 1);

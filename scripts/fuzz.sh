@@ -13,7 +13,7 @@ cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
 libs=$(pkg-config --libs $pkgs)
 defs="-DMQSIFT_TEMPLATE_DIR=\"$top/reports/templates\" -DMQSIFT_TEST_SIGNATURES=\"$top/tests/signatures\" -DG_LOG_DOMAIN=\"mqsift\" -DPACKAGE_VERSION=\"fuzz\" -DSENDMAIL_PATH=\"/usr/sbin/sendmail\""
 mkdir -p tests/fuzz-build
-: >tests/fuzz-build/config.h
+: >tests/fuzz-build/mqsift-build.h
 srcs="queue/durable.c queue/fault.c queue/qf.c queue/qdir.c queue/commit.c rules/config.c rules/ruleset.c rules/policy.c reports/template.c scanner/engine.c scanner/scan.c scanner/tnef.c"
 export TOP_SRCDIR=$top
 export LSAN_OPTIONS="suppressions=$top/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"

@@ -35,7 +35,8 @@ main(int argc, char **argv)
 	cl_init(CL_INIT_DEFAULT);
 	struct cl_engine *e = cl_engine_new();
 	cl_engine_set_num(e, CL_ENGINE_DISABLE_CACHE, 1);
-	if (cl_load(argv[1], e, &sigs, CL_DB_STDOPT) != CL_SUCCESS || cl_engine_compile(e) != CL_SUCCESS) {
+	if (cl_load(argv[1], e, &sigs, CL_DB_STDOPT) != CL_SUCCESS ||
+	    cl_engine_compile(e) != CL_SUCCESS) {
 		fprintf(stderr, "bare-scan: cannot load %s\n", argv[1]);
 		return 2;
 	}
@@ -56,7 +57,8 @@ main(int argc, char **argv)
 		if (!g_file_get_contents(argv[i], &data, &len, NULL))
 			continue;
 		cl_fmap_t *map = cl_fmap_open_memory(data, len);
-		if (cl_scanmap_callback(map, argv[i], &virname, &scanned, e, &opts, NULL) == CL_VIRUS)
+		if (cl_scanmap_callback(map, argv[i], &virname, &scanned, e, &opts, NULL) ==
+		    CL_VIRUS)
 			found++;
 		cl_fmap_close(map);
 		bytes += len;
@@ -65,7 +67,8 @@ main(int argc, char **argv)
 	double cpu = cpu_seconds() - c0;
 	double wall = (double)(g_get_monotonic_time() - w0) / 1e6;
 	int n = argc - 2;
-	printf("bare: files=%d found=%d bytes=%" G_GUINT64_FORMAT " sigs=%u load_s=%.2f wall_s=%.3f "
+	printf("bare: files=%d found=%d bytes=%" G_GUINT64_FORMAT
+	       " sigs=%u load_s=%.2f wall_s=%.3f "
 	       "cpu_s=%.3f msgs_per_s=%.0f cpu_ms_per_msg=%.3f\n",
 	       n, found, bytes, sigs, load, wall, cpu, n / (wall > 0 ? wall : 1e-9),
 	       1000 * cpu / (n ? n : 1));

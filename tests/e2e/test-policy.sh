@@ -67,7 +67,7 @@ relay_deliver
 got() { python3 "$E2E_DIR/sinkcheck.py" find "$RELAY/sink" "$1"; }
 fwd=$(got '<fwd@test.local>')
 ok_if "forward: blocked for the name inside the zip" \
-	grep -q '^X-Virus-Status: Blocked (banned file name setup.exe (inside an attachment))' "$fwd"
+	grep -q '^X-Virus-Status: Blocked (banned file name setup.exe (Executable file) (inside an attachment))' "$fwd"
 ok_if "forward: the zip is gone, the texts stay" \
 	bash -c "! grep -q '^UEsDB' '$fwd' && grep -q 'see attached' '$fwd'"
 ok_if "forward: the replacement names the zip" grep -q 'tools.zip' "$fwd"

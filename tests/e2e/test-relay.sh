@@ -86,4 +86,27 @@ ok_if "store: four clean rows" [ "$rows" = 4 ]
 # a second run finds nothing and changes nothing
 ok_if "second run --once is a no-op" "$MQSIFT" run --once -c "$RELAY/etc/mqsift.yaml"
 ok_if "no duplicate appeared" [ "$(ls "$RELAY/sink" | wc -l)" -eq 4 ]
+
+# queue.kick_delivery: sendmail -qI<id> right after the commit, no queue run needed
+sed 's/^queue:$/queue:\n  kick_delivery: true\n  sendmail: [\/usr\/sbin\/sendmail, -C, '"${RELAY//\//\\/}"'\/relay.cf]/' \
+	"$RELAY/etc/mqsift.yaml" >"$RELAY/etc/kick.yaml"
+sed 's/<plain@test.local>/<kick@test.local>/' "$M/plain.eml" >"$M/kick.eml"
+send_mail alice@example.org bob@example.com "$M/kick.eml"
+relay_wait_inbound 1
+ok_if "kick_delivery: run --once" "$MQSIFT" run --once -c "$RELAY/etc/kick.yaml"
+kicked() { grep -lq '^Message-ID: <kick@test.local>' "$RELAY"/sink/*.eml 2>/dev/null; }
+for i in $(seq 1 100); do kicked && break; sleep 0.1; done
+ok_if "kick_delivery: delivered without waiting for a queue run" kicked
+
+# several inbound queues, by glob
+mkdir -m 0700 "$RELAY/in2"
+sed 's/<plain@test.local>/<second-queue@test.local>/' "$M/plain.eml" >"$M/q2.eml"
+send_mail alice@example.org bob@example.com "$M/q2.eml"
+relay_wait_inbound 1
+for f in "$RELAY"/in/*; do mv "$f" "$RELAY/in2/"; done
+sed "s|^  incoming: .*|  incoming: $RELAY/in*|" "$RELAY/etc/mqsift.yaml" >"$RELAY/etc/glob.yaml"
+ok_if "a glob of inbound queues" "$MQSIFT" run --once -c "$RELAY/etc/glob.yaml"
+relay_deliver
+ok_if "the message from the second queue is delivered" \
+	grep -lq '^Message-ID: <second-queue@test.local>' "$RELAY"/sink/*.eml
 done_testing

@@ -4,7 +4,7 @@
  * Property: any input either loads into a config that prints and reloads to
  * the same values, or fails with an error that names the file.
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include <string.h>
 #include <unistd.h>

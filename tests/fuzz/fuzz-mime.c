@@ -5,7 +5,7 @@
  * signatures.  Property: no crash, no leak, and when a message is rewritten
  * the result contains no EICAR.
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include <gmime/gmime.h>
 #include <string.h>

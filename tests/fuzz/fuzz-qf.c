@@ -5,7 +5,7 @@
  * the same records (and, without CRLF, to the input itself); header access
  * and edits never crash.
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include <string.h>
 

@@ -5,7 +5,7 @@
  * One GTest case per corpus file; built with the normal compiler, and under
  * ASan/UBSan with ./bootstrap.sh check --sanitize.
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include <glib.h>
 

@@ -3,7 +3,7 @@
  * unless every one parses and serializes to exactly its own bytes.
  * Used by tests/e2e/test-queue.sh on files the real sendmail wrote.
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * test-commit.c - the exactly-once commit: normal runs, a crash at every
  * step (SIGKILL in a child), delivery racing the crash, and a full disk
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include <errno.h>
 #include <gio/gio.h>

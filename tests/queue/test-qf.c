@@ -1,7 +1,7 @@
 /*
  * test-qf.c - the control file reader and writer, against what sendmail writes
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include <string.h>
 

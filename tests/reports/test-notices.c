@@ -4,7 +4,7 @@
  * them), the built-in English texts equal to the shipped files, and who may be
  * told: never an external, null, list or bulk sender, never about a worm.
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include <string.h>
 
@@ -52,6 +52,8 @@ fixed_vars(void)
 	                                 "3",
 	                                 "date",
 	                                 "2026-11-24 10:00:00 +0000",
+	                                 "advice",
+	                                 "\nWindows programs are not accepted by e-mail.\n",
 	                                 NULL};
 	for (int i = 0; kv[i]; i += 2)
 		g_hash_table_insert(v, (gpointer)kv[i], (gpointer)kv[i + 1]);

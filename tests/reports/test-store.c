@@ -2,7 +2,7 @@
  * test-store.c - the SQLite store: schema, migration from version 1, readers
  * while the master writes, a locked database that never holds up mail
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include <glib/gstdio.h>
 #include <sqlite3.h>

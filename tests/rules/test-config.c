@@ -1,7 +1,7 @@
 /*
  * test-config.c - the YAML configuration: defaults, values, every error path
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include <string.h>
 #include <unistd.h>

@@ -2,7 +2,7 @@
  * test-ruleset.c - patterns, rulesets in the configuration, and how the
  * values of several recipients combine (the strictest wins)
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include <string.h>
 #include <unistd.h>

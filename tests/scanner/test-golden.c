@@ -7,7 +7,7 @@
  * Per-file settings from the name: "inline" turns on policy.inline_warning,
  * ".fr." selects the French templates.
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include <gmime/gmime.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  *
  * Uses the real libclamav with the test signatures mqsift ships (tests/signatures).
  */
-#include "config.h"
+#include "mqsift-build.h"
 
 #include <gmime/gmime.h>
 #include <string.h>
@@ -180,11 +180,11 @@ test_banned_name(void)
 	     &rep);
 	g_assert_cmpint(rep.verdict, ==, VERDICT_BLOCKED);
 	g_assert_false(rep.whole_message);
-	g_assert_cmpstr(rep.blocked, ==, "banned file name invoice.pdf .exe");
+	g_assert_cmpstr(rep.blocked, ==, "banned file name invoice.pdf .exe (Executable file)");
 	g_autofree char *body = body_text(&rep, &len);
 	g_assert_null(strstr(body, "TVqQAAMAAAAEAAAA"));
 	g_autofree char *st = scan_status_header(&rep);
-	g_assert_cmpstr(st, ==, "Blocked (banned file name invoice.pdf .exe)");
+	g_assert_cmpstr(st, ==, "Blocked (banned file name invoice.pdf .exe (Executable file))");
 	scan_report_clear(&rep);
 }
 
