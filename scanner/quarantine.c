@@ -193,22 +193,33 @@ quarantine_list(const MqConfig *config, GString *out)
 	return n;
 }
 
-/* quarantine_show - info and the original headers */
-gboolean
-quarantine_show(const MqConfig *config, const char *ref, GString *out, GError **error)
+/*
+ * read_entry - the file @what and message.eml of the entry @ref, after
+ * checking that @ref cannot lead out of the quarantine
+ */
+static gboolean
+read_entry(const MqConfig *config, const char *ref, const char *what, char **data, gsize *len,
+           char **msg, gsize *mlen, GError **error)
 {
 	if (!quarantine_valid_ref(ref)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 		            "\"%s\" is not a quarantine reference (YYYYMMDD/<queue id>)", ref);
 		return FALSE;
 	}
-	g_autofree char *infop = g_build_filename(config->quarantine_dir, ref, "info", NULL);
+	g_autofree char *path = g_build_filename(config->quarantine_dir, ref, what, NULL);
 	g_autofree char *msgp = g_build_filename(config->quarantine_dir, ref, "message.eml", NULL);
-	g_autofree char *info = NULL, *msg = NULL;
-	gsize mlen;
+	return g_file_get_contents(path, data, len, error) &&
+	       g_file_get_contents(msgp, msg, mlen, error);
+}
 
-	if (!g_file_get_contents(infop, &info, NULL, error) ||
-	    !g_file_get_contents(msgp, &msg, &mlen, error))
+/* quarantine_show - info and the original headers */
+gboolean
+quarantine_show(const MqConfig *config, const char *ref, GString *out, GError **error)
+{
+	g_autofree char *info = NULL, *msg = NULL;
+	gsize ilen, mlen;
+
+	if (!read_entry(config, ref, "info", &info, &ilen, &msg, &mlen, error))
 		return FALSE;
 	g_string_append(out, info);
 	g_string_append(out, "\n");
@@ -221,18 +232,10 @@ quarantine_show(const MqConfig *config, const char *ref, GString *out, GError **
 char *
 quarantine_release(const MqConfig *config, QueueDir *out, const char *ref, GError **error)
 {
-	if (!quarantine_valid_ref(ref)) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-		            "\"%s\" is not a quarantine reference (YYYYMMDD/<queue id>)", ref);
-		return NULL;
-	}
-	g_autofree char *envp = g_build_filename(config->quarantine_dir, ref, "envelope", NULL);
-	g_autofree char *msgp = g_build_filename(config->quarantine_dir, ref, "message.eml", NULL);
 	g_autofree char *env = NULL, *msg = NULL;
 	gsize elen, mlen;
 
-	if (!g_file_get_contents(envp, &env, &elen, error) ||
-	    !g_file_get_contents(msgp, &msg, &mlen, error))
+	if (!read_entry(config, ref, "envelope", &env, &elen, &msg, &mlen, error))
 		return NULL;
 	Qf *qf = qf_parse(env, elen, error);
 	if (qf == NULL)

@@ -81,6 +81,18 @@ relay_wait_port() {
 	return 1
 }
 
+# wait_for SECONDS COMMAND... - run COMMAND every 0.1 s until it succeeds (bounded)
+wait_for() {
+	local n=$(($1 * 10))
+	shift
+	while [ $n -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
 # relay_deliver - one run of the real outbound sendmail over the outgoing queue.
 relay_deliver() {
 	timeout 120 "$SENDMAIL" -C "$RELAY/relay.cf" -OQueueDirectory="$RELAY/out" -qf "$@"

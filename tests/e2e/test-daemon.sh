@@ -15,16 +15,6 @@ printf 'notify:\n  postmaster: postmaster@example.com\n' >>"$CONF"
 python3 "$TOP_SRCDIR/tests/data/samples/make-samples.py" "$RELAY/samples"
 LOG=$RELAY/daemon.log
 
-wait_for() { # wait_for SECONDS COMMAND...
-	local n=$(($1 * 10))
-	shift
-	while [ $n -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
 out_count() { find "$RELAY/out" -name 'qf*' | wc -l; }
 in_count() { find "$RELAY/in" -name 'qf*' | wc -l; }
 out_at_least() { [ "$(out_count)" -ge "$1" ]; }

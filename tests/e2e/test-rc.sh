@@ -14,16 +14,6 @@ export MQSIFT_DEFAULTS=/nonexistent
 export SENDMAIL_ARGS="-C $RELAY/relay.cf -ODaemonPortOptions=Port=2525,Addr=127.0.0.1,Name=MTA-in"
 export INQ=$RELAY/in OUTQ=$RELAY/out QUEUE_INTERVAL=2s RUNDIR=$RELAY/run CONF MQSIFT
 trap '"$RC" stop >/dev/null 2>&1; relay_stop' EXIT
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	while [ $n -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
 mqsift_pid() { head -n1 "$RELAY/run/mqsift.pid" 2>/dev/null; }
 
 ok_if "rc start" "$RC" start

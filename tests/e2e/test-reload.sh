@@ -16,16 +16,6 @@ python3 "$TOP_SRCDIR/tests/data/samples/make-samples.py" "$RELAY/samples"
 
 "$MQSIFT" run --foreground -c "$CONF" 2>"$RELAY/daemon.log" &
 daemon=$!
-wait_for() { # wait_for SECONDS COMMAND...
-	local n=$(($1 * 10))
-	shift
-	while [ $n -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
 out_has() { [ "$(find "$RELAY/out" -name 'qf*' | wc -l)" -ge "$1" ]; }
 ok_if "daemon started" wait_for 10 grep -q 'started:' "$RELAY/daemon.log"
 
