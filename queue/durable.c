@@ -194,6 +194,51 @@ durable_link_or_copy(const char *src, const char *dst, mode_t mode, gid_t gid, G
 	return ok;
 }
 
+/* durable_write_file_unsynced - exclusive write, flushed later by durable_sync_fs */
+gboolean
+durable_write_file_unsynced(const char *path, const void *buf, gsize len, mode_t mode, gid_t gid,
+                            GError **error)
+{
+	DurableFile *file = durable_create(path, mode, gid, error);
+
+	if (file == NULL)
+		return FALSE;
+	if (!durable_write(file, buf, len, error)) {
+		durable_abort(file);
+		return FALSE;
+	}
+	if (close(file->fd) < 0) {
+		set_errno_error(error, errno, "cannot close", file->path);
+		unlink(file->path);
+		g_free(file->path);
+		g_free(file);
+		return FALSE;
+	}
+	g_free(file->path);
+	g_free(file);
+	return TRUE;
+}
+
+/* durable_sync_fs - one flush for everything written on a filesystem */
+gboolean
+durable_sync_fs(const char *path, GError **error)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		set_errno_error(error, errno, "cannot open", path);
+		return FALSE;
+	}
+	if (fault_should_fail("syncfs") || syncfs(fd) < 0) {
+		int err = errno ? errno : EIO;
+		close(fd);
+		set_errno_error(error, err, "cannot sync the filesystem of", path);
+		return FALSE;
+	}
+	close(fd);
+	return TRUE;
+}
+
 /* durable_sync_dir - make the entries of @dir durable */
 gboolean
 durable_sync_dir(const char *dir, GError **error)

@@ -65,6 +65,20 @@ gboolean durable_copy_fd(int src_fd, const char *path, mode_t mode, gid_t gid, G
 gboolean durable_link_or_copy(const char *src, const char *dst, mode_t mode, gid_t gid,
                               GError **error);
 
+/*
+ * durable_write_file_unsynced - create @path exclusively with @buf, without
+ * fsync: the caller makes it durable with durable_sync_fs() (one flush for a
+ * whole batch of files).
+ */
+gboolean durable_write_file_unsynced(const char *path, const void *buf, gsize len, mode_t mode,
+                                     gid_t gid, GError **error);
+
+/*
+ * durable_sync_fs - syncfs() of the filesystem holding @path: every file
+ * written there, with its directory entry, is durable when it returns.
+ */
+gboolean durable_sync_fs(const char *path, GError **error);
+
 /* durable_sync_dir - fsync the directory @dir so entries made in it are durable. */
 gboolean durable_sync_dir(const char *dir, GError **error);
 

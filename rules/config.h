@@ -44,6 +44,7 @@ typedef struct {
 	char *scanner_signatures;
 	char *scanner_hostname;        /* empty: the machine's name */
 	guint scanner_workers;         /* 0: the number of cores */
+	char *scanner_tmpdir;          /* libclamav's temporary files */
 	char *scanner_user;            /* workers run as this user */
 	guint scanner_message_timeout; /* seconds */
 	guint scanner_max_attempts;

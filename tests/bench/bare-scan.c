@@ -6,6 +6,7 @@
 #include <clamav.h>
 #include <glib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -43,7 +44,7 @@ main(int argc, char **argv)
 	double load = (double)(g_get_monotonic_time() - t0) / 1e6;
 	memset(&opts, 0, sizeof opts);
 	opts.general = CL_SCAN_GENERAL_ALLMATCHES | CL_SCAN_GENERAL_HEURISTICS;
-	opts.parse = ~0u;
+	opts.parse = getenv("BARE_NO_MAIL") ? ~0u & ~CL_SCAN_PARSE_MAIL : ~0u;
 	opts.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX | CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE;
 	double c0 = cpu_seconds();
 	gint64 w0 = g_get_monotonic_time();

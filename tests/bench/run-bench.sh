@@ -85,7 +85,7 @@ run_once() {
 	print("bench: throughput messages=%d workers=%d msgs_per_s=%.0f mb_per_s=%.1f pass_s=%.2f "
 	      "wall_s=%.2f engine_load_s=%s master_rss_mb=%s worker_rss_mb=%s cpu_ms_per_msg=%.3f "
 	      "committed=%s" % (n, w, n / p, b / p / 1e6, p, int(wall_ms) / 1000, load, rss, wrss,
-	                        1000 * (float(cm) + float(cw)) / n, out))
+	                        1000 * (max(float(cm) - float(load), 0) + float(cw)) / n, out))
 	PY
 	[ "$out" -eq "$n" ] || say "bench: WARNING only $out of $n messages committed (see $DIR/run.log)"
 }
