@@ -29,9 +29,9 @@ relay_deliver
 echo "   mqueue.in: $(ls "$RELAY/in" | wc -l) files, mqueue: $(ls "$RELAY/out" | wc -l) files, sink: $(ls "$RELAY/sink" | wc -l) messages"
 
 echo
-echo "== 4. what each message became"
+echo "== 4. what each message became (the sink also got the postmaster's warning)"
 printf '   %-22s %-45s %s\n' "MESSAGE" "SUBJECT AS DELIVERED" "X-VIRUS-STATUS"
-for f in "$RELAY"/sink/*.eml; do
+for f in $(grep -l '^Message-ID: <.*@demo.test>' "$RELAY"/sink/*.eml); do
 	mid=$(grep -i -m1 '^Message-ID:' "$f" | sed 's/.*<\(.*\)@demo.test>.*/\1/')
 	subj=$(grep -m1 '^Subject:' "$f" | cut -c10- | tr -d '\r')
 	status=$(grep -m1 '^X-Virus-Status:' "$f" | cut -c17- | tr -d '\r')

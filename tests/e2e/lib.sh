@@ -57,6 +57,8 @@ relay_prepare() {
 	  signatures: ${MQSIFT_SIGNATURES:-$TOP_SRCDIR/tests/signatures}
 	  user: ${MQSIFT_USER:-nobody}
 	  workers: 2
+	notify:
+	  postmaster: postmaster@example.com
 	daemon:
 	  pid_file: $RELAY/run/mqsift.pid
 	  off_file: $RELAY/mqsift.off
