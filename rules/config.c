@@ -33,6 +33,7 @@ typedef enum {
 	STRICT_FALSE,   /* bool: FALSE if any recipient's value is FALSE */
 	STRICT_LAST,    /* enum: the value latest in the choices list */
 	FIRST_NONEMPTY, /* string: the first recipient's non-empty value */
+	EVERY_VALUE,    /* string: every recipient's value applies (config_each_value) */
 	STRICT_UNION,   /* list: every recipient's entries */
 } Combine;
 
@@ -165,7 +166,7 @@ static const ConfigKey config_keys[] = {
      "attachment names to block (case-insensitive regular expressions; empty: built-in list)"},
     {"policy.filename_rules", KEY_STRING, OFF(policy_filename_rules),
      MQSIFT_DATADIR "/filename.rules", NULL,
-     "the rules file: allow/deny, pattern, log text, user text (see filename.rules)"},
+     "the rules file: allow/deny, pattern, log text, user text (see filename.rules)", EVERY_VALUE},
     {"policy.allow_filenames", KEY_LIST, OFF(policy_allow_filenames), "", NULL,
      "attachment names always allowed (checked before deny_filenames)"},
 };
@@ -426,6 +427,8 @@ key_ruleset_free(gpointer p)
 	g_array_unref(ks->rules);
 	g_free(ks);
 }
+
+static const KeyRuleset *find_ruleset(const MqConfig *c, gsize i);
 
 /* config_defaults - every default */
 MqConfig *
@@ -993,4 +996,51 @@ config_value_text(const MqConfig *config, const char *key)
 	case KEY_MODE: return g_strdup_printf("%04o", *(guint *)f);
 	}
 	return NULL;
+}
+
+/* add_unique - append @v to @out unless there */
+static void
+add_unique(GPtrArray *out, const char *v)
+{
+	for (guint i = 0; i < out->len; i++)
+		if (g_strcmp0(g_ptr_array_index(out, i), v) == 0)
+			return;
+	g_ptr_array_add(out, (gpointer)v);
+}
+
+/* config_each_value - the distinct values of a string key over the recipients */
+void
+config_each_value(const MqConfig *config, const Envelope *env, const char *key, GPtrArray *out)
+{
+	const ConfigKey *k = find_key(key);
+	const KeyRuleset *ks = k ? find_ruleset(config, (gsize)(k - config_keys)) : NULL;
+
+	g_return_if_fail(k != NULL && (k->type == KEY_STRING || k->type == KEY_ENUM));
+	if (ks == NULL) {
+		add_unique(out, *(char **)field((MqConfig *)config, k));
+		return;
+	}
+	static const char *const none[] = {NULL, NULL};
+	const char *const *rcpts = env->recipients && env->recipients[0] ? env->recipients : none;
+	for (gsize r = 0; r == 0 || rcpts[r] != NULL; r++) {
+		int idx = pick_rule(ks, env, rcpts[r]);
+		const MqConfig *c =
+		    idx < 0 ? config : g_array_index(ks->rules, RuleEntry, idx).holder;
+		add_unique(out, *(char **)field((MqConfig *)c, k));
+		if (rcpts[r] == NULL)
+			break;
+	}
+}
+
+/* config_all_values - every value a string key can take (its own and its rules') */
+void
+config_all_values(const MqConfig *config, const char *key, GPtrArray *out)
+{
+	const ConfigKey *k = find_key(key);
+	const KeyRuleset *ks = k ? find_ruleset(config, (gsize)(k - config_keys)) : NULL;
+
+	g_return_if_fail(k != NULL && (k->type == KEY_STRING || k->type == KEY_ENUM));
+	add_unique(out, *(char **)field((MqConfig *)config, k));
+	for (guint i = 0; ks && i < ks->rules->len; i++)
+		add_unique(out, *(char **)field(g_array_index(ks->rules, RuleEntry, i).holder, k));
 }

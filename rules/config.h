@@ -124,6 +124,18 @@ gboolean config_parse_size(const char *text, guint64 *bytes);
  */
 void config_for_message(const MqConfig *config, const Envelope *env, MqConfig *eff);
 
+/*
+ * config_each_value - the distinct values (borrowed) of the string @key for
+ * each recipient of @env, appended to @out: for settings where every
+ * recipient's value applies (policy.filename_rules: a file is checked if any
+ * recipient's rules name it).
+ */
+void config_each_value(const MqConfig *config, const Envelope *env, const char *key,
+                       GPtrArray *out);
+
+/* config_all_values - every value (borrowed) the string @key can take, its rules' included */
+void config_all_values(const MqConfig *config, const char *key, GPtrArray *out);
+
 /* config_has_rulesets - TRUE if any key is a ruleset */
 gboolean config_has_rulesets(const MqConfig *config);
 

@@ -34,7 +34,8 @@ struct Policy {
 	GArray *allow; /* of Rule */
 	GArray *deny;
 	GArray *deny_types;
-	GArray *file_rules; /* policy.filename_rules, in order */
+	GHashTable *rule_files; /* path -> GArray of Rule: every file the configuration names */
+	char *default_file;     /* policy.filename_rules itself */
 	magic_t magic;
 };
 
@@ -155,11 +156,22 @@ policy_new(const MqConfig *config, GError **error)
 		policy_free(&p);
 		return NULL;
 	}
-	p->file_rules = load_rules_file(config->policy_filename_rules, error);
-	if (p->file_rules == NULL) {
-		policy_free(&p);
-		return NULL;
+	p->rule_files =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
+	p->default_file = g_strdup(config->policy_filename_rules);
+	GPtrArray *files = g_ptr_array_new();
+	config_all_values(config, "policy.filename_rules", files);
+	for (guint i = 0; i < files->len; i++) {
+		const char *path = g_ptr_array_index(files, i);
+		GArray *rules = load_rules_file(path, error);
+		if (rules == NULL) {
+			g_ptr_array_unref(files);
+			policy_free(&p);
+			return NULL;
+		}
+		g_hash_table_replace(p->rule_files, g_strdup(path), rules);
 	}
+	g_ptr_array_unref(files);
 	char *defaults[] = {(char *)DEFAULT_DENY_TYPES, NULL};
 	char **types = config->policy_deny_filetypes && config->policy_deny_filetypes[0]
 	                   ? config->policy_deny_filetypes
@@ -194,8 +206,9 @@ policy_free(Policy **policy)
 		g_array_unref(p->deny);
 	if (p->deny_types)
 		g_array_unref(p->deny_types);
-	if (p->file_rules)
-		g_array_unref(p->file_rules);
+	if (p->rule_files)
+		g_hash_table_destroy(p->rule_files);
+	g_free(p->default_file);
 	if (p->magic)
 		magic_close(p->magic);
 	g_free(p);
@@ -261,6 +274,34 @@ policy_check_filename(const Policy *policy, const char *filename)
 char *
 policy_check_filename_advice(const Policy *policy, const char *filename, char **advice)
 {
+	return policy_check_filename_in(policy, NULL, filename, advice);
+}
+
+/* check_rules_file - the first rule of one file that matches; NULL if allowed */
+static char *
+check_rules_file(const GArray *rules, const char *name, const char *shown_from, char **advice)
+{
+	for (guint i = 0; rules && i < rules->len; i++) {
+		const Rule *r = &g_array_index(rules, Rule, i);
+
+		if (!g_regex_match(r->re, name, 0, NULL))
+			continue;
+		if (r->allow)
+			return NULL;
+		g_autofree char *shown = printable_name(shown_from);
+		if (advice && r->user_text && *advice == NULL)
+			*advice = g_strdup(r->user_text);
+		return r->log_text ? g_strdup_printf("banned file name %s (%s)", shown, r->log_text)
+		                   : g_strdup_printf("banned file name %s", shown);
+	}
+	return NULL;
+}
+
+/* policy_check_filename_in - the lists, then each rules file in @files (the strictest wins) */
+char *
+policy_check_filename_in(const Policy *policy, const char *const *files, const char *filename,
+                         char **advice)
+{
 	if (advice)
 		*advice = NULL;
 	if (filename == NULL || *filename == '\0')
@@ -278,18 +319,14 @@ policy_check_filename_advice(const Policy *policy, const char *filename, char **
 			return g_strdup_printf("banned file name %s", shown);
 		}
 	}
-	for (guint i = 0; i < policy->file_rules->len; i++) {
-		const Rule *r = &g_array_index(policy->file_rules, Rule, i);
-
-		if (!g_regex_match(r->re, name, 0, NULL))
-			continue;
-		if (r->allow)
-			return NULL;
-		g_autofree char *shown = printable_name(filename);
-		if (advice && r->user_text)
-			*advice = g_strdup(r->user_text);
-		return r->log_text ? g_strdup_printf("banned file name %s (%s)", shown, r->log_text)
-		                   : g_strdup_printf("banned file name %s", shown);
+	const char *const only_default[] = {policy->default_file, NULL};
+	if (files == NULL || files[0] == NULL)
+		files = only_default;
+	for (gsize f = 0; files[f]; f++) {
+		char *why = check_rules_file(g_hash_table_lookup(policy->rule_files, files[f]),
+		                             name, filename, advice);
+		if (why != NULL)
+			return why; /* blocked under one recipient's rules: blocked */
 	}
 	return NULL;
 }

@@ -39,6 +39,14 @@ char *policy_check_filename(const Policy *policy, const char *filename);
  */
 char *policy_check_filetype(const Policy *policy, const void *buf, gsize len);
 
+/*
+ * policy_check_filename_in - as policy_check_filename_advice, with the rules
+ * files @files (NULL-terminated; NULL: policy.filename_rules) instead of the
+ * default one: blocked if any of them blocks.
+ */
+char *policy_check_filename_in(const Policy *policy, const char *const *files, const char *filename,
+                               char **advice);
+
 /* policy_describe_type - libmagic's description of @buf; newly allocated */
 char *policy_describe_type(const Policy *policy, const void *buf, gsize len);
 

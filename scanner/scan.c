@@ -358,7 +358,8 @@ inspect_file(gpointer data, const char *name, const char *type, const void *buf,
 
 	if (config->policy_filename_checks && name != NULL && !is_engine_temp_name(name) &&
 	    !(level == 0 && in->skip_level0_name)) {
-		char *why = policy_check_filename(in->ctx->policy, name);
+		char *why =
+		    policy_check_filename_in(in->ctx->policy, in->ctx->rules_files, name, NULL);
 		if (why != NULL) {
 			if (level == 0)
 				return why;
@@ -461,7 +462,8 @@ check_inner_files(const ScanContext *ctx, GMimePart *part, GBytes **content, gbo
 		for (guint i = 0; i < files->len && blocked == NULL; i++) {
 			TnefFile *f = g_ptr_array_index(files, i);
 			char *why = ctx->config->policy_filename_checks
-			                ? policy_check_filename(ctx->policy, f->name)
+			                ? policy_check_filename_in(ctx->policy, ctx->rules_files,
+			                                           f->name, NULL)
 			                : NULL;
 
 			if (why != NULL) {
@@ -482,7 +484,8 @@ check_inner_files(const ScanContext *ctx, GMimePart *part, GBytes **content, gbo
 		return NULL;
 	GPtrArray *names = uuencoded_names(*content);
 	for (guint i = 0; i < names->len && blocked == NULL; i++) {
-		char *why = policy_check_filename(ctx->policy, g_ptr_array_index(names, i));
+		char *why = policy_check_filename_in(ctx->policy, ctx->rules_files,
+		                                     g_ptr_array_index(names, i), NULL);
 
 		if (why != NULL) {
 			blocked = g_strdup_printf("%s (uuencoded in the text)", why);
@@ -522,10 +525,11 @@ walk_parts(const ScanContext *ctx, GMimeMessage *msg, gboolean scan_parts, ScanR
 			break;
 		}
 		char *advice = NULL;
-		char *blocked = ctx->config->policy_filename_checks
-		                    ? policy_check_filename_advice(
-		                          ctx->policy, g_mime_part_get_filename(part), &advice)
-		                    : NULL;
+		char *blocked =
+		    ctx->config->policy_filename_checks
+		        ? policy_check_filename_in(ctx->policy, ctx->rules_files,
+		                                   g_mime_part_get_filename(part), &advice)
+		        : NULL;
 		EngineResult res;
 		engine_result_init(&res);
 		GBytes *content = NULL;

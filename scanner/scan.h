@@ -64,7 +64,8 @@ typedef struct {
 	const MqConfig *config;
 	Engine *engine;
 	const Policy *policy;
-	const char *quarantine_ref; /* shown in replacement texts ("20261124/<id>") */
+	const char *quarantine_ref;     /* shown in replacement texts ("20261124/<id>") */
+	const char *const *rules_files; /* the recipients' filename rules files; NULL: default */
 } ScanContext;
 
 /* scan_message - scan and, when needed, rewrite; fills @report (scan_report_clear it) */

@@ -312,7 +312,10 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 	Envelope env = {sender, (const char *const *)rcpts->pdata, *ip ? ip : NULL};
 	MqConfig eff;
 	config_for_message(config, &env, &eff);
-	ScanContext ctx = {&eff, engine, policy, ref};
+	GPtrArray *rules_files = g_ptr_array_new();
+	config_each_value(config, &env, "policy.filename_rules", rules_files);
+	g_ptr_array_add(rules_files, NULL);
+	ScanContext ctx = {&eff, engine, policy, ref, (const char *const *)rules_files->pdata};
 	GString *message = g_string_new(headers);
 	gsize len = (gsize)size;
 	if (len <= config->scanner_max_message_size) {
@@ -358,6 +361,7 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 	scan_report_clear(&report);
 	g_string_free(message, TRUE);
 	g_ptr_array_unref(rcpts);
+	g_ptr_array_unref(rules_files);
 	g_variant_unref(req);
 	g_bytes_unref(reqb);
 	return ok;

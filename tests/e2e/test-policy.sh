@@ -8,12 +8,16 @@
 relay_enter "$@"
 relay_start || bail_out "cannot start the test relay"
 CONF=$RELAY/etc/mqsift.yaml
-cat >>"$CONF" <<'YAML'
+printf 'allow\t\\.exe$\t-\t-\n' >"$RELAY/etc/tools.rules"
+cat >>"$CONF" <<YAML
 policy:
   filename_checks:
     - to: dev@example.com
       value: false
     - default: true
+  filename_rules:
+    - to: tools@example.com
+      value: $RELAY/etc/tools.rules
 YAML
 M=$RELAY/msgs
 mkdir -p "$M"
@@ -79,4 +83,28 @@ ok_if "encrypted zip: blocked" grep -q '^X-Virus-Status: Blocked (encrypted arch
 dev=$(got '<fwd-dev@test.local>')
 ok_if "ruleset: for dev@ the filename rules are off, the forward passes" \
 	bash -c "grep -q '^X-Virus-Status: Clean' '$dev' && grep -q '^UEsDB' '$dev'"
+
+# a rules file chosen by recipient; with several recipients every file applies
+python3 - "$M" <<'PY'
+import base64, os, sys
+b = "b-tool"
+msg = ("From: alice@example.org\nTo: tools@example.com\nSubject: the tool\nMessage-ID: <%%s@test.local>\n"
+       "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"%s\"\n\n--%s\nContent-Type: text/plain\n\n"
+       "the tool\n--%s\nContent-Type: application/octet-stream; name=\"tool.exe\"\n"
+       "Content-Transfer-Encoding: base64\n\n%s--%s--\n") % (b, b, b, base64.encodebytes(b"harmless").decode(), b)
+open(os.path.join(sys.argv[1], "tool1.eml"), "w").write(msg % "tool1")
+open(os.path.join(sys.argv[1], "tool2.eml"), "w").write(msg % "tool2")
+PY
+rm -f "$RELAY"/sink/*
+ok_if "send tool.exe to tools@ (rules that allow .exe)" send_mail alice@example.org tools@example.com "$M/tool1.eml"
+ok_if "send it to tools@ and bob@" send_mail alice@example.org tools@example.com,bob@example.com "$M/tool2.eml"
+relay_wait_inbound 2
+ok_if "run --once" "$MQSIFT" run --once -c "$CONF"
+relay_deliver
+t1=$(got '<tool1@test.local>')
+t2=$(got '<tool2@test.local>')
+ok_if "tools@ alone: its rules allow it" grep -q '^X-Virus-Status: Clean' "$t1"
+ok_if "tools@ and bob@: bob's rules block it (the strictest wins)" \
+	grep -q '^X-Virus-Status: Blocked (banned file name tool.exe (Executable file))' "$t2"
+ok_if "the recipient is told why (the rule's user text)" grep -q 'Windows programs and scripts are not accepted' "$t2"
 done_testing
