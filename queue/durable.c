@@ -125,10 +125,10 @@ durable_abort(DurableFile *file)
 	g_free(file);
 }
 
-/* durable_write_file - whole-file exclusive durable write */
-gboolean
-durable_write_file(const char *path, const void *buf, gsize len, mode_t mode, gid_t gid,
-                   GError **error)
+/* write_whole - create @path exclusively with @buf; fsync'ed if @sync */
+static gboolean
+write_whole(const char *path, const void *buf, gsize len, mode_t mode, gid_t gid, gboolean sync,
+            GError **error)
 {
 	DurableFile *file = durable_create(path, mode, gid, error);
 
@@ -138,7 +138,24 @@ durable_write_file(const char *path, const void *buf, gsize len, mode_t mode, gi
 		durable_abort(file);
 		return FALSE;
 	}
-	return durable_finish(file, error);
+	if (sync)
+		return durable_finish(file, error);
+	gboolean ok = close(file->fd) == 0;
+	if (!ok) {
+		set_errno_error(error, errno, "cannot close", file->path);
+		unlink(file->path);
+	}
+	g_free(file->path);
+	g_free(file);
+	return ok;
+}
+
+/* durable_write_file - whole-file exclusive durable write */
+gboolean
+durable_write_file(const char *path, const void *buf, gsize len, mode_t mode, gid_t gid,
+                   GError **error)
+{
+	return write_whole(path, buf, len, mode, gid, TRUE, error);
 }
 
 /* durable_copy_fd - exclusive durable copy of a descriptor's content */
@@ -199,24 +216,7 @@ gboolean
 durable_write_file_unsynced(const char *path, const void *buf, gsize len, mode_t mode, gid_t gid,
                             GError **error)
 {
-	DurableFile *file = durable_create(path, mode, gid, error);
-
-	if (file == NULL)
-		return FALSE;
-	if (!durable_write(file, buf, len, error)) {
-		durable_abort(file);
-		return FALSE;
-	}
-	if (close(file->fd) < 0) {
-		set_errno_error(error, errno, "cannot close", file->path);
-		unlink(file->path);
-		g_free(file->path);
-		g_free(file);
-		return FALSE;
-	}
-	g_free(file->path);
-	g_free(file);
-	return TRUE;
+	return write_whole(path, buf, len, mode, gid, FALSE, error);
 }
 
 /* durable_sync_fs - one flush for everything written on a filesystem */
