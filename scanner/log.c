@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <syslog.h>
+#include <unistd.h>
 
 static gboolean log_stderr, log_syslog, log_verbose;
 
@@ -65,7 +66,14 @@ log_init(gboolean to_stderr, gboolean to_syslog, gboolean verbose)
 	log_stderr = to_stderr;
 	log_syslog = to_syslog;
 	log_verbose = verbose;
-	if (to_syslog)
+	if (to_syslog && access("/dev/log", W_OK) != 0) {
+		/* no syslog daemon (a container, a test namespace): syslog() would try
+		 * to connect again for every line; say it once and use stderr */
+		log_syslog = FALSE;
+		log_stderr = TRUE;
+		fprintf(stderr, "mqsift: no syslog socket (/dev/log): logging to stderr\n");
+	}
+	if (log_syslog)
 		openlog("mqsift", LOG_PID | LOG_NDELAY, LOG_MAIL);
 	g_log_set_default_handler(log_handler, NULL);
 }
