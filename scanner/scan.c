@@ -185,6 +185,8 @@ template_vars(const ScanContext *ctx, GMimeMessage *msg)
 	g_hash_table_insert(vars, "quarantine_id",
 	                    g_strdup(ctx->quarantine_ref ? ctx->quarantine_ref : "(none)"));
 	g_hash_table_insert(vars, "org", g_strdup(ctx->config->reports_org));
+	g_autoptr(GDateTime) now = g_date_time_new_now_local();
+	g_hash_table_insert(vars, "date", g_date_time_format(now, "%Y-%m-%d %H:%M:%S %z"));
 	const char *subject = msg ? g_mime_message_get_subject(msg) : NULL;
 	g_hash_table_insert(vars, "subject", g_strdup(subject ? subject : ""));
 	InternetAddressList *from = msg ? g_mime_message_get_from(msg) : NULL;

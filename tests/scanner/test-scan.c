@@ -265,6 +265,57 @@ test_clamav_testfiles(void)
 	g_assert_cmpuint(tested, >=, 30);
 }
 
+/*
+ * test_engine_limits - a file beyond libclamav's limits is not silently clean:
+ * EICAR in a zip in a mail with max_recursion 1 gets the limits verdict
+ */
+static void
+test_engine_limits(void)
+{
+	MqConfig *c = config_defaults();
+	const char *top = g_getenv("TOP_SRCDIR");
+	GError *error = NULL;
+
+	g_free(c->scanner_signatures);
+	c->scanner_signatures = g_build_filename(top ? top : ".", "tests", "signatures", NULL);
+	c->scanner_max_recursion = 1;
+	g_free(c->reports_templates);
+	c->reports_templates = g_strdup(config->reports_templates);
+	Engine *shallow = engine_new(c, &error);
+	g_assert_no_error(error);
+	/* a zip holding EICAR, base64 in a mail: three levels deep */
+	static const char zip_b64[] =
+	    "UEsDBBQAAAAAAAAAIVw8z1FoRAAAAEQAAAAJAAAAZWljYXIudHh0WDVPIVAlQEFQWzRcUFpYNTQo"
+	    "UF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCpQSwECFAMU"
+	    "AAAAAAAAACFcPM9RaEQAAABEAAAACQAAAAAAAAAAAAAAgAEAAAAAZWljYXIudHh0UEsFBgAAAAAB"
+	    "AAEANwAAAGsAAAAAAA==";
+	g_autofree char *msg = g_strdup_printf(
+	    "From: a@b\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"x\"\n\n"
+	    "--x\nContent-Type: text/plain\n\nsee\n--x\nContent-Type: application/zip; "
+	    "name=\"e.zip\"\nContent-Transfer-Encoding: base64\n\n%s\n--x--\n",
+	    zip_b64);
+	ScanContext ctx = {c, shallow, policy, "20261124/LIMITS"};
+	ScanReport rep;
+	scan_message(&ctx, msg, strlen(msg), &rep);
+	g_assert_true(rep.limits);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_CLEAN); /* on_limits: deliver (the default) */
+	g_autofree char *st = scan_status_header(&rep);
+	g_assert_cmpstr(st, ==, "Clean (partly scanned: a scan limit was exceeded)");
+	scan_report_clear(&rep);
+	g_free(c->scanner_on_limits);
+	c->scanner_on_limits = g_strdup("block");
+	scan_message(&ctx, msg, strlen(msg), &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_BLOCKED);
+	scan_report_clear(&rep);
+	/* the same message with the normal limits: found */
+	ScanContext full = {config, engine, policy, "20261124/LIMITS"};
+	scan_message(&full, msg, strlen(msg), &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_INFECTED);
+	scan_report_clear(&rep);
+	engine_free(&shallow);
+	config_free(&c);
+}
+
 /* main - set up one engine for all tests */
 int
 main(int argc, char **argv)
@@ -293,6 +344,7 @@ main(int argc, char **argv)
 	g_test_add_func("/scan/uuencode-in-text", test_uuencode_in_text);
 	g_test_add_func("/scan/banned-name", test_banned_name);
 	g_test_add_func("/scan/limits", test_limits);
+	g_test_add_func("/scan/engine-limits", test_engine_limits);
 	g_test_add_func("/scan/clamav-testfiles", test_clamav_testfiles);
 	int status = g_test_run();
 	engine_free(&engine);
