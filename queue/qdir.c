@@ -35,7 +35,14 @@ struct QueueDir {
 /* qdir_error_quark - the error domain */
 G_DEFINE_QUARK(mqsift - qdir - error - quark, qdir_error)
 
-/* sub_or_self - @path/@sub if that is a directory (following links), else @path */
+/* qdir_lock_from_name - the configuration's name of a lock type */
+QueueLock
+qdir_lock_from_name(const char *name)
+{
+	return g_strcmp0(name, "posix") == 0 ? QUEUE_LOCK_POSIX : QUEUE_LOCK_FLOCK;
+}
+
+/* sub_or_self -  @path/@sub if that is a directory (following links), else @path */
 static char *
 sub_or_self(const char *path, const char *sub)
 {

@@ -35,6 +35,9 @@ typedef enum {
 	QUEUE_LOCK_POSIX, /* upstream Linux default: fcntl */
 } QueueLock;
 
+/* qdir_lock_from_name - queue.lock's value ("flock" | "posix") as a QueueLock */
+QueueLock qdir_lock_from_name(const char *name);
+
 typedef struct QueueDir QueueDir;
 
 /*

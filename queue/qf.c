@@ -258,6 +258,16 @@ qf_recipients(const Qf *qf)
 	return out;
 }
 
+/* qf_recipients_text - "a, b" */
+char *
+qf_recipients_text(const Qf *qf)
+{
+	g_autoptr(GPtrArray) rcpts = qf_recipients(qf);
+
+	g_ptr_array_add(rcpts, NULL);
+	return g_strjoinv(", ", (char **)rcpts->pdata);
+}
+
 /* qf_macro - a persistent macro's value */
 const char *
 qf_macro(const Qf *qf, const char *name)

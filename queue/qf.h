@@ -83,6 +83,9 @@ const char *qf_sender(const Qf *qf);
  */
 GPtrArray *qf_recipients(const Qf *qf);
 
+/* qf_recipients_text - the recipients' addresses joined by ", "; newly allocated */
+char *qf_recipients_text(const Qf *qf);
+
 /* qf_macro - value of persistent macro @name ("_", "r", "{daemon_flags}") or NULL */
 const char *qf_macro(const Qf *qf, const char *name);
 

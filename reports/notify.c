@@ -158,16 +158,10 @@ notify_sender(const MqConfig *eff, QueueDir *out, const Qf *qf, const char *repo
               const char *quarantine, GError **error)
 {
 	GHashTable *vars = base_vars(eff);
-	g_autoptr(GPtrArray) rcpts = qf_recipients(qf);
-	GString *r = g_string_new(NULL);
 	g_autofree char *subject_h = qf_header_get(qf, "Subject");
-	g_autofree char *sender = g_strdup(qf_sender(qf));
-	gsize n = strlen(sender);
+	g_autofree char *sender = envelope_strip(g_strdup(qf_sender(qf)));
 
-	for (guint i = 0; i < rcpts->len; i++)
-		g_string_append_printf(r, "%s%s", i ? ", " : "",
-		                       (char *)g_ptr_array_index(rcpts, i));
-	g_hash_table_insert(vars, "recipients", g_string_free(r, FALSE));
+	g_hash_table_insert(vars, "recipients", qf_recipients_text(qf));
 	g_hash_table_insert(vars, "subject", g_strdup(subject_h ? subject_h : ""));
 	g_hash_table_insert(vars, "report", g_strdup(report));
 	g_hash_table_insert(vars, "quarantine_id", g_strdup(quarantine ? quarantine : "-"));
@@ -176,9 +170,6 @@ notify_sender(const MqConfig *eff, QueueDir *out, const Qf *qf, const char *repo
 	    template_render_mail(eff->reports_templates, eff->reports_language, "sender-notice",
 	                         vars, "Your message was changed by the mail scanner", &subject);
 	g_hash_table_destroy(vars);
-	if (n >= 2 && sender[0] == '<' && sender[n - 1] == '>') {
-		memmove(sender, sender + 1, n - 2);
-		sender[n - 2] = '\0';
-	}
+
 	return notice_send(eff, out, sender, subject, body, error);
 }

@@ -476,8 +476,7 @@ cmd_digest(int argc, char **argv)
 		printf("Subject: %s\n\n%s", subject, body);
 	} else {
 		GError *error = NULL;
-		QueueLock lock = g_strcmp0(config->queue_lock, "posix") == 0 ? QUEUE_LOCK_POSIX
-		                                                             : QUEUE_LOCK_FLOCK;
+		QueueLock lock = qdir_lock_from_name(config->queue_lock);
 		QueueDir *out = qdir_open(config->queue_outgoing, lock, &error);
 		char *id =
 		    out ? notice_send(config, out, config->notify_postmaster, subject, body, &error)
@@ -572,8 +571,7 @@ cmd_quarantine(int argc, char **argv)
 			status = 1;
 		}
 	} else if (strcmp(sub, "release") == 0 && argc == 3) {
-		QueueLock lock = g_strcmp0(config->queue_lock, "posix") == 0 ? QUEUE_LOCK_POSIX
-		                                                             : QUEUE_LOCK_FLOCK;
+		QueueLock lock = qdir_lock_from_name(config->queue_lock);
 		QueueDir *outq = qdir_open(config->queue_outgoing, lock, &error);
 		char *id = outq ? quarantine_release(config, outq, argv[2], &error) : NULL;
 		if (id) {

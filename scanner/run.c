@@ -148,8 +148,7 @@ Runner *
 runner_new(const MqConfig *config, GError **error)
 {
 	Runner *r = g_new0(Runner, 1);
-	QueueLock lock =
-	    g_strcmp0(config->queue_lock, "posix") == 0 ? QUEUE_LOCK_POSIX : QUEUE_LOCK_FLOCK;
+	QueueLock lock = qdir_lock_from_name(config->queue_lock);
 	GError *local = NULL;
 
 	r->config = config;
@@ -279,21 +278,6 @@ has_8bit(const char *data, gsize len)
 		if ((guchar)data[i] >= 0x80)
 			return TRUE;
 	return FALSE;
-}
-
-/* join_recipients - "a, b" from the R records */
-static char *
-join_recipients(const Qf *qf)
-{
-	g_autoptr(GPtrArray) rcpts = qf_recipients(qf);
-	GString *s = g_string_new(NULL);
-
-	for (guint i = 0; i < rcpts->len; i++) {
-		if (i)
-			g_string_append(s, ", ");
-		g_string_append(s, g_ptr_array_index(rcpts, i));
-	}
-	return g_string_free(s, FALSE);
 }
 
 /* build_outbound_qf - the control file that goes out with the verdict's changes */
@@ -484,7 +468,7 @@ record_left(Runner *r, QueueClaim *claim, const char *why, PassStats *stats)
 	stats->left++;
 	g_critical("%s: %s; left in %s", claim->id, why, qdir_path(claim->dir));
 	if (r->store) {
-		g_autofree char *rcpts = join_recipients(claim->qf);
+		g_autofree char *rcpts = qf_recipients_text(claim->qf);
 		g_autofree char *subject = qf_header_get(claim->qf, "Subject");
 		StoreRow row = {.queue_id = claim->id,
 		                .received = g_get_real_time() / G_USEC_PER_SEC,
@@ -702,7 +686,7 @@ quarantine_poison(Runner *r, QueueClaim *claim, guint tries, PassStats *stats)
 		attempts_clear(r, claim->id);
 		g_autofree char *subject = g_strdup_printf(
 		    "mqsift: message %s quarantined (it crashed the scanner)", claim->id);
-		g_autofree char *rcpts = join_recipients(claim->qf);
+		g_autofree char *rcpts = qf_recipients_text(claim->qf);
 		g_autofree char *hsubject = qf_header_get(claim->qf, "Subject");
 		g_autofree char *body = g_strdup_printf(
 		    "mqsift on %s could not scan the message %s: it made the scan worker\n"
@@ -777,7 +761,7 @@ job_start(Runner *r, QueueClaim *claim, PassStats *stats)
 	m->id = g_strdup(claim->id);
 	m->started = g_get_monotonic_time();
 	m->sender = g_strdup(qf_sender(claim->qf));
-	m->recipients = join_recipients(claim->qf);
+	m->recipients = qf_recipients_text(claim->qf);
 	m->subject = qf_header_get(claim->qf, "Subject");
 	m->size = (gint64)st.st_size;
 	g_autoptr(GPtrArray) rcpts = qf_recipients(claim->qf);
@@ -842,12 +826,7 @@ job_finish(Runner *r, Job *job, CommitBatch *batch, GPtrArray *pending, PassStat
 	}
 	if (m->verdict != VERDICT_CLEAN) {
 		if (m->verdict == VERDICT_INFECTED) {
-			GString *names = g_string_new(NULL);
-			for (guint i = 0; i < m->report.names->len; i++)
-				g_string_append_printf(
-				    names, "%s%s", i ? ", " : "",
-				    (char *)g_ptr_array_index(m->report.names, i));
-			m->detail = g_string_free(names, FALSE);
+			m->detail = scan_join_names(m->report.names);
 		} else {
 			m->detail = g_strdup(m->report.blocked);
 		}

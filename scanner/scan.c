@@ -79,9 +79,9 @@ add_names(GPtrArray *into, GPtrArray *names)
 	}
 }
 
-/* join_names - "A, B" */
-static char *
-join_names(GPtrArray *names)
+/* scan_join_names - "A, B" */
+char *
+scan_join_names(GPtrArray *names)
 {
 	GString *s = g_string_new(NULL);
 
@@ -99,7 +99,7 @@ scan_status_header(const ScanReport *report)
 {
 	switch (report->verdict) {
 	case VERDICT_INFECTED: {
-		g_autofree char *names = join_names(report->names);
+		g_autofree char *names = scan_join_names(report->names);
 		return g_strdup_printf("Infected (%s)", names);
 	}
 	case VERDICT_BLOCKED:
@@ -552,7 +552,7 @@ walk_parts(const ScanContext *ctx, GMimeMessage *msg, gboolean scan_parts, ScanR
 			blocked = g_strdup(g_ptr_array_index(res.blocked, 0));
 		gboolean infected = res.names->len > 0;
 		if (infected || blocked) {
-			g_autofree char *names = join_names(res.names);
+			g_autofree char *names = scan_join_names(res.names);
 			Finding *f = add_finding(report, path, part, infected ? names : blocked,
 			                         infected, content);
 			if (!infected)
@@ -635,7 +635,7 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 
 	if (report->verdict != VERDICT_CLEAN) {
 		g_autofree char *what = report->verdict == VERDICT_INFECTED
-		                            ? join_names(report->names)
+		                            ? scan_join_names(report->names)
 		                            : g_strdup(report->blocked);
 		const char *action = report->verdict == VERDICT_INFECTED
 		                         ? ctx->config->policy_infected_action

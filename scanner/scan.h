@@ -80,7 +80,10 @@ void scan_report_clear(ScanReport *report);
 /* scan_status_header - the X-Virus-Status value for @report; newly allocated */
 char *scan_status_header(const ScanReport *report);
 
-/* verdict_name - "clean", "infected", "blocked", "error" */
+/* scan_join_names - signature names joined by ", "; newly allocated */
+char *scan_join_names(GPtrArray *names);
+
+/* verdict_name -  "clean", "infected", "blocked", "error" */
 const char *verdict_name(Verdict verdict);
 
 #endif
