@@ -539,6 +539,10 @@ struct Job {
 	Pending *m;
 	int df_fd;
 	char *ref;
+	/* the envelope as rulesets and the worker see it: without <>, NULL-terminated */
+	char *sender;
+	GPtrArray *rcpts;
+	char *ip;
 	MqConfig eff; /* the per-message settings (borrowed from the config) */
 };
 
@@ -554,6 +558,10 @@ job_free(Job *job)
 	if (job->m)
 		pending_free(job->m);
 	g_free(job->ref);
+	g_free(job->sender);
+	if (job->rcpts)
+		g_ptr_array_unref(job->rcpts);
+	g_free(job->ip);
 	g_free(job);
 }
 
@@ -764,13 +772,13 @@ job_start(Runner *r, QueueClaim *claim, PassStats *stats)
 	m->recipients = qf_recipients_text(claim->qf);
 	m->subject = qf_header_get(claim->qf, "Subject");
 	m->size = (gint64)st.st_size;
-	g_autoptr(GPtrArray) rcpts = qf_recipients(claim->qf);
-	g_autofree char *sender = envelope_strip(g_strdup(qf_sender(claim->qf)));
-	g_autofree char *ip = qf_client_ip(claim->qf);
-	for (guint i = 0; i < rcpts->len; i++)
-		envelope_strip(g_ptr_array_index(rcpts, i));
-	g_ptr_array_add(rcpts, NULL);
-	Envelope env = {sender, (const char *const *)rcpts->pdata, ip};
+	job->rcpts = qf_recipients(claim->qf);
+	job->sender = envelope_strip(g_strdup(qf_sender(claim->qf)));
+	job->ip = qf_client_ip(claim->qf);
+	for (guint i = 0; i < job->rcpts->len; i++)
+		envelope_strip(g_ptr_array_index(job->rcpts, i));
+	g_ptr_array_add(job->rcpts, NULL);
+	Envelope env = {job->sender, (const char *const *)job->rcpts->pdata, job->ip};
 	config_for_message(config, &env, &job->eff);
 	return job;
 }
@@ -779,23 +787,17 @@ job_start(Runner *r, QueueClaim *claim, PassStats *stats)
 static gboolean
 job_send(Runner *r, Slot *slot, Job *job, GError **error)
 {
-	g_autoptr(GPtrArray) rcpts = qf_recipients(job->claim->qf);
-	g_autofree char *sender = envelope_strip(g_strdup(qf_sender(job->claim->qf)));
-	g_autofree char *ip = qf_client_ip(job->claim->qf);
 	GString *headers = qf_headers_text(job->claim->qf);
 
 	g_string_append_c(headers, '\n');
-	for (guint i = 0; i < rcpts->len; i++)
-		envelope_strip(g_ptr_array_index(rcpts, i));
-	g_ptr_array_add(rcpts, NULL);
 	WorkRequest req = {job->claim->id,
 	                   headers->str,
 	                   headers->len,
 	                   job->df_fd,
 	                   headers->len + (gsize)job->m->size,
-	                   sender,
-	                   (const char *const *)rcpts->pdata,
-	                   ip,
+	                   job->sender,
+	                   (const char *const *)job->rcpts->pdata,
+	                   job->ip,
 	                   job->ref};
 	gboolean ok = worker_send(slot->worker, &req, error);
 	g_string_free(headers, TRUE);
@@ -1345,7 +1347,6 @@ run_command(const MqConfig *config, gboolean once, const char *config_path)
 	              (double)(kids.ru_utime.tv_usec + kids.ru_stime.tv_usec) / 1e6);
 	unlink(config->daemon_pid_file);
 	close(pidfd);
-	runner_free(&r);
 	config_free(&owned);
 	return status;
 }

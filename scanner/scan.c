@@ -117,41 +117,23 @@ scan_status_header(const ScanReport *report)
 	return g_strdup("Unscanned");
 }
 
-typedef struct {
-	gboolean no_boundary;
-	gboolean nesting;
-} ParseWarnings;
-
-/* on_parser_warning - remember the structural problems that hide parts */
-static void
-on_parser_warning(gint64 offset, GMimeParserWarning errcode, const gchar *item, gpointer data)
-{
-	ParseWarnings *w = data;
-
-	if (errcode == GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY)
-		w->no_boundary = TRUE;
-	else if (errcode == GMIME_CRIT_NESTING_OVERFLOW)
-		w->nesting = TRUE;
-}
-
 /*
  * parse_message - GMime parse of the message in place: @view points at the
  * caller's buffer (no copy; GMime only reads it), and the parts GMime keeps
  * are ranges of it, so @view and the buffer must outlive the message.
  */
 static GMimeMessage *
-parse_message(GByteArray *view, ParseWarnings *warnings)
+parse_message(GByteArray *view)
 {
 	GMimeStream *stream = g_mime_stream_mem_new();
 	g_mime_stream_mem_set_byte_array(GMIME_STREAM_MEM(stream), view); /* frees its own */
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
 	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-	GMimeParserOptions *opts = g_mime_parser_options_new();
 
-	g_mime_parser_options_set_warning_callback(opts, on_parser_warning, warnings);
+	/* structural damage (no boundary, nesting overflow) needs no flag here: what
+	 * the walk cannot isolate is caught by the raw scan and the final rescan */
 	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-	GMimeMessage *msg = g_mime_parser_construct_message(parser, opts);
-	g_mime_parser_options_free(opts);
+	GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
 	g_object_unref(parser);
 	g_object_unref(stream);
 	return msg;
@@ -611,9 +593,9 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 	gboolean raw_found = raw.names->len > 0 || raw.blocked->len > 0;
 
 	/* 2, 3: the parts */
-	ParseWarnings warnings = {0};
+
 	GByteArray view = {(guint8 *)message, (guint)len}; /* read-only, see parse_message */
-	GMimeMessage *msg = parse_message(&view, &warnings);
+	GMimeMessage *msg = parse_message(&view);
 	gboolean top_is_bad = FALSE, rewritten = FALSE;
 	if (msg != NULL)
 		walk_parts(ctx, msg, raw_found, report, &top_is_bad, &rewritten);
@@ -674,7 +656,7 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 			replace_whole(ctx, msg, what, report);
 		}
 	}
-	(void)warnings;
+
 	if (msg)
 		g_object_unref(msg);
 	engine_result_clear(&raw);

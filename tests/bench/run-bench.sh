@@ -17,7 +17,6 @@ BS=${BENCH_BODY_SIGS:-50000}
 CORES=$(nproc)
 mkdir -p "$DIR"
 say() { printf '%s\n' "$*"; }
-field() { sed -n "s/.*$1 \([0-9.]*\).*/\1/p" | tail -n1; }
 
 # --- the database ---------------------------------------------------------------
 SIGS=$DIR/sigs-$HS-$BS
