@@ -293,13 +293,13 @@ durable_mkdir_p(const char *dir, mode_t mode, GError **error)
 	return TRUE;
 }
 
-/* durable_read_fd - slurp a descriptor, refusing more than @max_size bytes */
-GBytes *
-durable_read_fd(int fd, gsize max_size, GError **error)
+/* durable_append_fd - append all of @fd (from offset 0) to @out, at most @max_size bytes */
+gboolean
+durable_append_fd(int fd, GString *out, gsize max_size, GError **error)
 {
-	GByteArray *ba = g_byte_array_new();
 	char buf[65536];
 	off_t off = 0;
+	gsize got = 0;
 
 	for (;;) {
 		ssize_t n = pread(fd, buf, sizeof buf, off);
@@ -309,19 +309,30 @@ durable_read_fd(int fd, gsize max_size, GError **error)
 		if (n < 0) {
 			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			            "read error: %s", g_strerror(errno));
-			g_byte_array_unref(ba);
-			return NULL;
+			return FALSE;
 		}
 		if (n == 0)
-			break;
-		if (ba->len + (gsize)n > max_size) {
+			return TRUE;
+		if (got + (gsize)n > max_size) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
 			            "file larger than %" G_GSIZE_FORMAT " bytes", max_size);
-			g_byte_array_unref(ba);
-			return NULL;
+			return FALSE;
 		}
-		g_byte_array_append(ba, (const guint8 *)buf, (guint)n);
+		g_string_append_len(out, buf, n);
+		got += (gsize)n;
 		off += n;
 	}
-	return g_byte_array_free_to_bytes(ba);
+}
+
+/* durable_read_fd - slurp a descriptor, refusing more than @max_size bytes */
+GBytes *
+durable_read_fd(int fd, gsize max_size, GError **error)
+{
+	GString *s = g_string_new(NULL);
+
+	if (!durable_append_fd(fd, s, max_size, error)) {
+		g_string_free(s, TRUE);
+		return NULL;
+	}
+	return g_string_free_to_bytes(s);
 }

@@ -342,16 +342,12 @@ read_message(const QueueClaim *claim, gsize max, gsize *df_size, GError **error)
 		close(fd);
 		return msg; /* too large to scan: the caller sees the size */
 	}
-	GBytes *body = durable_read_fd(fd, max, error);
+	gboolean ok = durable_append_fd(fd, msg, max, error);
 	close(fd);
-	if (body == NULL) {
+	if (!ok) {
 		g_string_free(msg, TRUE);
 		return NULL;
 	}
-	gsize blen;
-	const char *b = g_bytes_get_data(body, &blen);
-	g_string_append_len(msg, b, (gssize)blen);
-	g_bytes_unref(body);
 	return msg;
 }
 

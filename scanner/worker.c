@@ -319,14 +319,8 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 	GString *message = g_string_new(headers);
 	gsize len = (gsize)size;
 	if (len <= config->scanner_max_message_size) {
-		GBytes *body = durable_read_fd(fds[1], config->scanner_max_message_size, &error);
-		if (body != NULL) {
-			gsize blen;
-			const char *b = g_bytes_get_data(body, &blen);
-			g_string_append_len(message, b, (gssize)blen);
-			g_bytes_unref(body);
+		if (durable_append_fd(fds[1], message, config->scanner_max_message_size, &error))
 			len = message->len;
-		}
 	}
 	close(fds[1]);
 	if (error != NULL) {
