@@ -116,6 +116,10 @@ static const ConfigKey config_keys[] = {
      "larger messages are not parsed (verdict: limits)"},
     {"scanner.on_limits", KEY_ENUM, OFF(scanner_on_limits), "deliver", "deliver|block",
      "a message beyond a limit: deliver with a warning header, or block it"},
+    {"mime.on_ambiguous", KEY_ENUM, OFF(mime_on_ambiguous), "block", "deliver|block",
+     "a message two readers could read two ways (a part or a name that one of them would not "
+     "see): block it (whole, quarantined) or deliver it with a warning header",
+     STRICT_LAST},
     {"daemon.pid_file", KEY_STRING, OFF(daemon_pid_file), "/run/mqsift/mqsift.pid", NULL,
      "pid file, locked while mqsift runs (one master per queue)"},
     {"daemon.off_file", KEY_STRING, OFF(daemon_off_file), "/var/lib/mqsift/mqsift.off", NULL,

@@ -89,6 +89,7 @@ typedef struct {
 	gboolean policy_filetype_checks;
 	char **policy_deny_filetypes;    /* regular expressions on libmagic's description */
 	char *policy_encrypted_archives; /* "allow" | "deny" */
+	char *mime_on_ambiguous;         /* "deliver" | "block" */
 
 	char *source;        /* the file the config came from, or "(defaults)" */
 	GPtrArray *rulesets; /* private: the rulesets of per-message keys */

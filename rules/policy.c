@@ -215,28 +215,53 @@ policy_free(Policy **policy)
 	*policy = NULL;
 }
 
-/* normalize_name - drop bidi controls and trailing dots/spaces */
+/* is_hidden_char - bidi controls, direction marks and invisible format characters */
+static gboolean
+is_hidden_char(gunichar c)
+{
+	return c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
+	       (c >= 0x2066 && c <= 0x2069) || (c >= 0x200B && c <= 0x200D) ||
+	       (c >= 0x2060 && c <= 0x2064) || c == 0xFEFF || c == 0x00AD || c == 0x061C ||
+	       c == 0x180E || g_unichar_type(c) == G_UNICODE_FORMAT;
+}
+
+/* trim_name - leading quotes and spaces, trailing dots, spaces and quotes (Windows drops them) */
+static void
+trim_name(GString *s)
+{
+	gsize lead = 0;
+
+	while (lead < s->len && strchr(" \t\"'", s->str[lead]) != NULL)
+		lead++;
+	g_string_erase(s, 0, (gssize)lead);
+	while (s->len > 0 && strchr(". \t\"'", s->str[s->len - 1]) != NULL)
+		g_string_truncate(s, s->len - 1);
+}
+
+/*
+ * normalize_name - the name as it is matched: NFC, trimmed; with
+ * @drop_hidden, without the characters that change how it displays (so
+ * "cod\u202Eexe.txt" shows its real extension)
+ */
 static char *
-normalize_name(const char *name)
+normalize_name(const char *name, gboolean drop_hidden)
 {
 	GString *s = g_string_new(NULL);
+	g_autofree char *nfc =
+	    g_utf8_validate(name, -1, NULL) ? g_utf8_normalize(name, -1, G_NORMALIZE_NFC) : NULL;
 
-	for (const char *p = name; *p;) {
+	for (const char *p = nfc ? nfc : name; *p;) {
 		gunichar c = g_utf8_get_char_validated(p, -1);
 
 		if (c == (gunichar)-1 || c == (gunichar)-2) {
 			g_string_append_c(s, *p++); /* not UTF-8: keep the byte */
 			continue;
 		}
-		/* U+200E/F, U+202A-E, U+2066-9: direction marks and overrides */
-		if (!(c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
-		      (c >= 0x2066 && c <= 0x2069)))
+		if (!drop_hidden || !is_hidden_char(c))
 			g_string_append_unichar(s, c);
 		p = g_utf8_next_char(p);
 	}
-	while (s->len > 0 && (s->str[s->len - 1] == '.' || s->str[s->len - 1] == ' ' ||
-	                      s->str[s->len - 1] == '\t'))
-		g_string_truncate(s, s->len - 1);
+	trim_name(s);
 	return g_string_free(s, FALSE);
 }
 
@@ -253,8 +278,7 @@ printable_name(const char *name)
 			g_string_append_printf(s, "\\x%02x", (guchar)*p++);
 			continue;
 		}
-		if (c < 0x20 || c == 0x7F || c == 0x200E || c == 0x200F ||
-		    (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069))
+		if (c < 0x20 || c == 0x7F || (c >= 0x80 && c < 0xA0) || is_hidden_char(c))
 			g_string_append_printf(s, "<U+%04X>", c);
 		else
 			g_string_append_unichar(s, c);
@@ -297,17 +321,11 @@ check_rules_file(const GArray *rules, const char *name, const char *shown_from, 
 	return NULL;
 }
 
-/* policy_check_filename_in - the lists, then each rules file in @files (the strictest wins) */
-char *
-policy_check_filename_in(const Policy *policy, const char *const *files, const char *filename,
-                         char **advice)
+/* check_one_form - the lists, then each rules file in @files, on one form of the name */
+static char *
+check_one_form(const Policy *policy, const char *const *files, const char *name,
+               const char *filename, char **advice)
 {
-	if (advice)
-		*advice = NULL;
-	if (filename == NULL || *filename == '\0')
-		return NULL;
-	g_autofree char *name = normalize_name(filename);
-
 	for (guint i = 0; i < policy->allow->len; i++)
 		if (g_regex_match(g_array_index(policy->allow, Rule, i).re, name, 0, NULL))
 			return NULL;
@@ -329,6 +347,29 @@ policy_check_filename_in(const Policy *policy, const char *const *files, const c
 			return why; /* blocked under one recipient's rules: blocked */
 	}
 	return NULL;
+}
+
+/*
+ * policy_check_filename_in - the name as it displays (hidden characters
+ * dropped) and as it is written (where a rule can see them): blocked if
+ * either form is
+ */
+char *
+policy_check_filename_in(const Policy *policy, const char *const *files, const char *filename,
+                         char **advice)
+{
+	if (advice)
+		*advice = NULL;
+	if (filename == NULL || *filename == '\0')
+		return NULL;
+	g_autofree char *shown = normalize_name(filename, TRUE);
+	char *why = check_one_form(policy, files, shown, filename, advice);
+	if (why != NULL)
+		return why;
+	g_autofree char *written = normalize_name(filename, FALSE);
+	if (strcmp(written, shown) == 0)
+		return NULL;
+	return check_one_form(policy, files, written, filename, advice);
 }
 
 /* policy_describe_type - libmagic on the first bytes */

@@ -6,9 +6,12 @@
  *	regular expressions): policy.allow_filenames, then
  *	policy.deny_filenames, then the rules file policy.filename_rules (each
  *	rule with a log text and a text for the recipient; the shipped file is
- *	built in and used when the configured one does not exist).  Names are compared after
- *trailing dots and spaces are removed (Windows ignores them) and with right-to-left override
- *characters removed, so "x.exe." and "cod\u202Eexe.txt" cannot hide an extension.
+ *	built in and used when the configured one does not exist).  Names are
+ *	compared NFC-normalised, without leading quotes nor trailing dots,
+ *	spaces and quotes (Windows ignores them), once with the characters that
+ *	change how a name displays (bidi controls, zero-width and other format
+ *	characters) removed - so "x.exe." and "cod\u202Eexe.txt" cannot hide an
+ *	extension - and once as written, so a rule can ban those characters.
  */
 #ifndef MQSIFT_RULES_POLICY_H
 #define MQSIFT_RULES_POLICY_H

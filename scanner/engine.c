@@ -75,27 +75,50 @@ on_file_inspection(int fd, const char *type, const char **ancestors, size_t pare
 {
 	EngineResult *r = context;
 
+	gboolean skip = FALSE;
+
 	if (r == NULL || r->inspect == NULL)
 		return CL_CLEAN;
 	char *why = r->inspect(r->inspect_data, file_name, type, file_buffer,
-	                       file_buffer ? file_size : 0, recursion_level);
+	                       file_buffer ? file_size : 0, recursion_level, &skip);
 	if (why != NULL) {
 		for (guint i = 0; i < r->blocked->len; i++)
 			if (strcmp(g_ptr_array_index(r->blocked, i), why) == 0) {
 				g_free(why);
-				return CL_CLEAN;
+				why = NULL;
+				break;
 			}
-		g_ptr_array_add(r->blocked, why);
+		if (why != NULL)
+			g_ptr_array_add(r->blocked, why);
 	}
-	return CL_CLEAN; /* keep scanning: a virus elsewhere must still be found */
+	/* CL_BREAK: this file is known (the caller scanned the same bytes), do
+	 * not scan it again; CL_CLEAN: keep scanning, a virus elsewhere must
+	 * still be found */
+	return skip ? CL_BREAK : CL_CLEAN;
+}
+
+/* on_post_scan - libclamav is done with a file (and all it held): tell the caller */
+static cl_error_t
+on_post_scan(int fd, int result, const char *virname, void *context)
+{
+	EngineResult *r = context;
+
+	if (r != NULL && r->leave != NULL)
+		r->leave(r->inspect_data);
+	return CL_CLEAN; /* the verdict is libclamav's */
 }
 
 /* on_virus_found - libclamav's all-match callback: collect every name */
 static void
 on_virus_found(int fd, const char *virname, void *context)
 {
-	if (context != NULL && virname != NULL)
-		add_name(context, virname);
+	EngineResult *r = context;
+
+	if (r == NULL || virname == NULL)
+		return;
+	add_name(r, virname);
+	if (r->found != NULL)
+		r->found(r->inspect_data, virname);
 }
 
 /* is_database_name - a file name libclamav loads signatures from */
@@ -246,6 +269,7 @@ engine_new(const MqConfig *config, GError **error)
 	engine_set_tmpdir(e->cl, config->scanner_tmpdir);
 	cl_engine_set_clcb_virus_found(e->cl, on_virus_found);
 	cl_engine_set_clcb_file_inspection(e->cl, on_file_inspection);
+	cl_engine_set_clcb_post_scan(e->cl, on_post_scan);
 	rc = cl_load(source, e->cl, &e->sigs, CL_DB_STDOPT);
 	if (rc != CL_SUCCESS) {
 		g_set_error(error, ENGINE_ERROR, 0, "cannot load the signature database %s: %s",

@@ -28,11 +28,20 @@ typedef struct Engine Engine;
 /*
  * EngineInspect - called for every file libclamav looks at (the scanned
  * buffer at level 0, each MIME part, archive member, ... below it) with its
- * name (or NULL), libclamav's type ("CL_TYPE_ZIP"), its first bytes and size.
- * Returns NULL, or a newly allocated reason to block it.
+ * name (or NULL), libclamav's type ("CL_TYPE_ZIP"), its content and size,
+ * before libclamav scans it.  Returns NULL, or a newly allocated reason to
+ * block it.  Setting *@skip makes libclamav pass over the file (the caller
+ * knows it already); files are entered depth first, and each entered file
+ * is left (EngineLeave) once libclamav is done with it and what it holds.
  */
 typedef char *(*EngineInspect)(gpointer data, const char *name, const char *type, const void *buf,
-                               gsize len, guint level);
+                               gsize len, guint level, gboolean *skip);
+
+/* EngineLeave - libclamav finished the file last entered */
+typedef void (*EngineLeave)(gpointer data);
+
+/* EngineFound - a signature matched in the file last entered (or below it) */
+typedef void (*EngineFound)(gpointer data, const char *signature);
 
 /* EngineResult - what one scan found */
 typedef struct {
@@ -43,7 +52,9 @@ typedef struct {
 	char *detail;          /* error text, or NULL */
 	GPtrArray *blocked;    /* reasons the inspector gave (owned strings) */
 	EngineInspect inspect; /* set by the caller before the scan, or NULL */
-	gpointer inspect_data;
+	EngineLeave leave;     /* likewise, or NULL */
+	EngineFound found;     /* likewise, or NULL */
+	gpointer inspect_data; /* for the three hooks */
 } EngineResult;
 
 /*

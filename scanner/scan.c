@@ -16,6 +16,9 @@
 #include <string.h>
 
 #include "reports/template.h"
+#include "scanner/embedded.h"
+#include "scanner/mimecheck.h"
+#include "scanner/seen.h"
 #include "scanner/tnef.h"
 
 /* verdict_name - lower-case name of a verdict, as stored */
@@ -61,6 +64,7 @@ scan_report_clear(ScanReport *report)
 	g_free(report->blocked);
 	g_free(report->new_content_type);
 	g_free(report->detail);
+	g_free(report->ambiguous);
 	memset(report, 0, sizeof *report);
 }
 
@@ -115,28 +119,6 @@ scan_status_header(const ScanReport *report)
 		return g_strdup("Clean");
 	}
 	return g_strdup("Unscanned");
-}
-
-/*
- * parse_message - GMime parse of the message in place: @view points at the
- * caller's buffer (no copy; GMime only reads it), and the parts GMime keeps
- * are ranges of it, so @view and the buffer must outlive the message.
- */
-static GMimeMessage *
-parse_message(GByteArray *view)
-{
-	GMimeStream *stream = g_mime_stream_mem_new();
-	g_mime_stream_mem_set_byte_array(GMIME_STREAM_MEM(stream), view); /* frees its own */
-	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
-	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-
-	/* structural damage (no boundary, nesting overflow) needs no flag here: what
-	 * the walk cannot isolate is caught by the raw scan and the final rescan */
-	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-	GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
-	g_object_unref(parser);
-	g_object_unref(stream);
-	return msg;
 }
 
 /* decode_part - the decoded content of a leaf part */
@@ -327,23 +309,67 @@ is_executable_type(const char *type)
 	        strcmp(type, "CL_TYPE_MACHO") == 0 || strcmp(type, "CL_TYPE_MACHO_UNIBIN") == 0);
 }
 
+/* Layer - a file libclamav has entered and not yet left */
+typedef struct {
+	guint level;
+	const char *type; /* libclamav's type name (static in libclamav) */
+	SeenVerdict *v;   /* where what is found in it is recorded, or NULL */
+} Layer;
+
+/* Scan - the state of one scan_message call */
 typedef struct {
 	const ScanContext *ctx;
+	Seen *seen;           /* every content scanned, with its verdict */
+	GPtrArray *ambiguous; /* of MimeFinding* */
+	guint scans;          /* libclamav scans run (for tests and the log) */
+	gboolean reuse;       /* trust the seen verdicts (no limit hit in the raw scan) */
+} Scan;
+
+/* Inspector - the hooks' state during one libclamav scan */
+typedef struct {
+	Scan *scan;
+	GArray *stack;             /* of Layer */
 	gboolean skip_level0_name; /* level 0 is the whole message, or a name checked already */
+	gboolean record_level0;    /* level 0 is a part: record its verdict */
+	gboolean limits;           /* a file was cut at scanner.max_file_size */
 } Inspector;
 
-/* inspect_file - the policy on each file libclamav unpacks (archives, nested mail) */
-static char *
-inspect_file(gpointer data, const char *name, const char *type, const void *buf, gsize len,
-             guint level)
+/* is_container_type - files whose children are parts of the mail, as GMime may see them */
+static gboolean
+is_container_type(const char *type)
 {
-	const Inspector *in = data;
-	const MqConfig *config = in->ctx->config;
+	return type != NULL &&
+	       (strcmp(type, "CL_TYPE_MAIL") == 0 || strcmp(type, "CL_TYPE_TNEF") == 0 ||
+	        strcmp(type, "CL_TYPE_UUENCODED") == 0 || strcmp(type, "CL_TYPE_BINHEX") == 0);
+}
+
+/* mark_layers - a name or a reason found in the innermost file counts for every file around it */
+static void
+mark_layers(Inspector *in, const char *name, const char *blocked, gboolean limits)
+{
+	for (guint i = 0; i < in->stack->len; i++) {
+		SeenVerdict *v = g_array_index(in->stack, Layer, i).v;
+		if (v == NULL)
+			continue;
+		if (name != NULL)
+			seen_verdict_add_name(v, name);
+		if (blocked != NULL && v->blocked == NULL)
+			v->blocked = g_strdup(blocked);
+		v->limits |= limits;
+	}
+}
+
+/* policy_on_file - the filename and filetype policy on one file libclamav unpacked */
+static char *
+policy_on_file(const Inspector *in, const char *name, const char *type, const void *buf, gsize len,
+               guint level)
+{
+	const ScanContext *ctx = in->scan->ctx;
+	const MqConfig *config = ctx->config;
 
 	if (config->policy_filename_checks && name != NULL && !is_engine_temp_name(name) &&
 	    !(level == 0 && in->skip_level0_name)) {
-		char *why =
-		    policy_check_filename_in(in->ctx->policy, in->ctx->rules_files, name, NULL);
+		char *why = policy_check_filename_in(ctx->policy, ctx->rules_files, name, NULL);
 		if (why != NULL) {
 			if (level == 0)
 				return why;
@@ -353,29 +379,85 @@ inspect_file(gpointer data, const char *name, const char *type, const void *buf,
 		}
 	}
 	if (config->policy_filetype_checks && is_executable_type(type))
-		return policy_check_filetype(in->ctx->policy, buf, len);
+		return policy_check_filetype(ctx->policy, buf, len);
 	return NULL;
 }
 
 /*
- * scan_with_policy - one engine scan with the inspector, then the names sorted
- * out: limit and encrypted-archive heuristics are not infections; an encrypted
- * archive is blocked or allowed by policy.encrypted_archives
+ * inspect_file - libclamav enters a file: record it when it is a part of the
+ * mail (so the GMime walk can reuse its verdict), skip it when the same bytes
+ * were already scanned clean, and apply the policy to it
+ */
+static char *
+inspect_file(gpointer data, const char *name, const char *type, const void *buf, gsize len,
+             guint level, gboolean *skip)
+{
+	Inspector *in = data;
+	const MqConfig *config = in->scan->ctx->config;
+	Layer layer = {level, type, NULL};
+
+	while (in->stack->len > 0 &&
+	       g_array_index(in->stack, Layer, in->stack->len - 1).level >= level)
+		g_array_set_size(in->stack, in->stack->len - 1);
+	const Layer *parent =
+	    in->stack->len > 0 ? &g_array_index(in->stack, Layer, in->stack->len - 1) : NULL;
+	gboolean part = (level == 0 && in->record_level0) ||
+	                (level > 0 && parent != NULL &&
+	                 (parent->level == 0 || is_container_type(parent->type)));
+	if (part && buf != NULL) {
+		SeenVerdict *v = seen_lookup(in->scan->seen, buf, len);
+		if (v != NULL && level > 0 && seen_is_clean(v) && in->scan->reuse)
+			*skip = TRUE; /* the same bytes again: a bomb is scanned once */
+		else if (v == NULL || !v->done)
+			layer.v = seen_add(in->scan->seen, buf, len);
+	}
+	g_array_append_val(in->stack, layer);
+	/* libclamav cuts a file at max_file_size without a word: a file that long was cut */
+	guint64 cut = config->scanner_max_file_size & ~(guint64)4095;
+	if (level > 0 && cut > 0 && len >= cut) {
+		in->limits = TRUE;
+		mark_layers(in, NULL, NULL, TRUE);
+	}
+	char *why = policy_on_file(in, name, type, buf, len, level);
+	if (why != NULL)
+		mark_layers(in, NULL, why, FALSE);
+	return why;
+}
+
+/* leave_file - libclamav is done with the innermost file: its verdict is complete */
+static void
+leave_file(gpointer data)
+{
+	Inspector *in = data;
+
+	if (in->stack->len == 0)
+		return;
+	Layer *top = &g_array_index(in->stack, Layer, in->stack->len - 1);
+	if (top->v != NULL)
+		top->v->done = TRUE;
+	g_array_set_size(in->stack, in->stack->len - 1);
+}
+
+/* found_in_file - a signature matched in the innermost file */
+static void
+found_in_file(gpointer data, const char *signature)
+{
+	mark_layers(data, signature, NULL,
+	            g_str_has_prefix(signature, "Heuristics.Limits.Exceeded"));
+}
+
+/*
+ * sort_names - limit and encrypted-archive heuristics are not infections; an
+ * encrypted archive is blocked or allowed by policy.encrypted_archives
  */
 static void
-scan_with_policy(const ScanContext *ctx, const void *data, gsize len, const char *name,
-                 gboolean skip_level0_name, EngineResult *res)
+sort_names(const ScanContext *ctx, EngineResult *res)
 {
-	Inspector in = {ctx, skip_level0_name};
-
-	res->inspect = inspect_file;
-	res->inspect_data = &in;
-	engine_scan_buffer(ctx->engine, data, len, name, res);
-	res->inspect = NULL;
 	for (guint i = 0; i < res->names->len;) {
 		const char *n = g_ptr_array_index(res->names, i);
 
 		if (g_str_has_prefix(n, "Heuristics.Limits.Exceeded")) {
+			res->limits = TRUE;
 			g_ptr_array_remove_index(res->names, i);
 		} else if (g_str_has_prefix(n, "Heuristics.Encrypted")) {
 			if (g_strcmp0(ctx->config->policy_encrypted_archives, "deny") == 0)
@@ -390,152 +472,213 @@ scan_with_policy(const ScanContext *ctx, const void *data, gsize len, const char
 }
 
 /*
- * uuencoded_names - the file names of "begin <mode> <name>" lines in a text
- * part (uuencode pasted in the text: GMime does not split it out)
+ * scan_with_policy - one engine scan with the hooks, then the names sorted
+ * out.  @record_level0: @data is a part of the message, record its verdict.
  */
-static GPtrArray *
-uuencoded_names(GBytes *content)
+static void
+scan_with_policy(Scan *scan, const void *data, gsize len, const char *name,
+                 gboolean skip_level0_name, gboolean record_level0, EngineResult *res)
 {
-	static GRegex *re;
-	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
-	gsize len;
-	const char *data = g_bytes_get_data(content, &len);
-	GMatchInfo *mi = NULL;
+	Inspector in = {scan, g_array_new(FALSE, FALSE, sizeof(Layer)), skip_level0_name,
+	                record_level0, FALSE};
 
-	if (re == NULL)
-		re = g_regex_new("^begin(?:-base64)? [0-7]{3,4} ([^\r\n]+?)\r?$",
-		                 G_REGEX_MULTILINE | G_REGEX_RAW | G_REGEX_OPTIMIZE, 0, NULL);
-	if (len == 0)
-		return names;
-	g_regex_match_full(re, data, (gssize)len, 0, 0, &mi, NULL);
-	while (g_match_info_matches(mi) && names->len < 100) {
-		g_ptr_array_add(names, g_match_info_fetch(mi, 1));
-		g_match_info_next(mi, NULL);
-	}
-	g_match_info_free(mi);
-	return names;
+	res->inspect = inspect_file;
+	res->leave = leave_file;
+	res->found = found_in_file;
+	res->inspect_data = &in;
+	scan->scans++;
+	engine_scan_buffer(scan->ctx->engine, data, len, name, res);
+	res->inspect = NULL;
+	res->leave = NULL;
+	res->found = NULL;
+	res->inspect_data = NULL;
+	g_array_unref(in.stack);
+	res->limits |= in.limits;
+	sort_names(scan->ctx, res);
 }
 
 /*
- * check_inner_files - the policy (and, if @scan, the engine) on the files a
- * part carries inside it: TNEF attachments, uuencoded blocks in text.
- * Returns a newly allocated reason if one is banned; adds infections to @res.
+ * scan_content - the verdict on one decoded content: the one recorded when
+ * libclamav's own mail parser extracted the same bytes, else a scan of its own
+ */
+static void
+scan_content(Scan *scan, const void *data, gsize len, const char *name, EngineResult *res)
+{
+	SeenVerdict *v = scan->reuse ? seen_lookup(scan->seen, data, len) : NULL;
+
+	if (len == 0)
+		return;
+	if (v != NULL && v->done) {
+		add_names(res->names, v->names);
+		if (v->blocked)
+			g_ptr_array_add(res->blocked, g_strdup(v->blocked));
+		res->limits |= v->limits;
+		sort_names(scan->ctx, res);
+		return;
+	}
+	scan_with_policy(scan, data, len, name, TRUE, TRUE, res);
+}
+
+/* check_names - the policy on every name of a part; a newly allocated reason, or NULL */
+static char *
+check_names(const ScanContext *ctx, GPtrArray *names, char **advice)
+{
+	if (!ctx->config->policy_filename_checks)
+		return NULL;
+	for (guint i = 0; i < names->len; i++) {
+		char *why = policy_check_filename_in(ctx->policy, ctx->rules_files,
+		                                     g_ptr_array_index(names, i), advice);
+		if (why != NULL)
+			return why;
+	}
+	return NULL;
+}
+
+/* first_blocked - the first reason of @res, newly allocated, or NULL */
+static char *
+first_blocked(const EngineResult *res)
+{
+	return res->blocked->len > 0 ? g_strdup(g_ptr_array_index(res->blocked, 0)) : NULL;
+}
+
+/*
+ * check_inner_files - the files a part carries inside it (TNEF attachments;
+ * uuencode, yEnc and BinHex blocks in text): every name through the policy,
+ * every content scanned unless libclamav already did.  Returns a newly
+ * allocated reason if one is banned; adds infections to @res.
  */
 static char *
-check_inner_files(const ScanContext *ctx, GMimePart *part, GBytes **content, gboolean scan,
-                  EngineResult *res)
+check_inner_files(Scan *scan, GMimePart *part, GBytes *content, EngineResult *res)
 {
+	const ScanContext *ctx = scan->ctx;
 	GMimeContentType *ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
 	g_autofree char *type = g_mime_content_type_get_mime_type(ct);
 	const char *filename = g_mime_part_get_filename(part);
-	gboolean is_tnef = tnef_is_tnef(type, filename);
-	gboolean is_text = g_mime_content_type_is_type(ct, "text", "*");
+	gsize len;
+	const char *data = g_bytes_get_data(content, &len);
+	GPtrArray *files = NULL;
+	const char *where = NULL;
 	char *blocked = NULL;
 
-	if (!is_tnef && !is_text)
-		return NULL;
-	if (*content == NULL)
-		*content = decode_part(part);
-	if (is_tnef) {
-		gsize len;
-		const void *data = g_bytes_get_data(*content, &len);
-		GPtrArray *files = tnef_extract(data, len, ctx->config->scanner_max_mime_parts);
-
+	if (tnef_is_tnef(type, filename)) {
+		files = tnef_extract(data, len, ctx->config->scanner_max_mime_parts);
+		where = filename ? filename : "winmail.dat";
 		if (files == NULL)
 			return NULL; /* unreadable: the engine's own TNEF scan still applies */
 		for (guint i = 0; i < files->len && blocked == NULL; i++) {
 			TnefFile *f = g_ptr_array_index(files, i);
-			char *why = ctx->config->policy_filename_checks
-			                ? policy_check_filename_in(ctx->policy, ctx->rules_files,
-			                                           f->name, NULL)
-			                : NULL;
-
+			g_autoptr(GPtrArray) names = g_ptr_array_new();
+			g_ptr_array_add(names, f->name);
+			char *why = check_names(ctx, names, NULL);
 			if (why != NULL) {
-				blocked = g_strdup_printf("%s (in %s)", why,
-				                          filename ? filename : "winmail.dat");
+				blocked = g_strdup_printf("%s (in %s)", why, where);
 				g_free(why);
 			}
-			if (scan) {
-				gsize flen;
-				const void *fdata = g_bytes_get_data(f->data, &flen);
-				scan_with_policy(ctx, fdata, flen, f->name, FALSE, res);
-			}
+			gsize flen;
+			const void *fdata = g_bytes_get_data(f->data, &flen);
+			scan_content(scan, fdata, flen, f->name, res);
 		}
 		g_ptr_array_unref(files);
 		return blocked;
 	}
-	if (!ctx->config->policy_filename_checks)
+	if (len == 0 || !embedded_may_hold(data, len))
 		return NULL;
-	GPtrArray *names = uuencoded_names(*content);
-	for (guint i = 0; i < names->len && blocked == NULL; i++) {
-		char *why = policy_check_filename_in(ctx->policy, ctx->rules_files,
-		                                     g_ptr_array_index(names, i), NULL);
-
+	files = embedded_files(data, len, ctx->config->scanner_max_mime_parts,
+	                       ctx->config->scanner_max_file_size);
+	for (guint i = 0; i < files->len; i++) {
+		EmbeddedFile *f = g_ptr_array_index(files, i);
+		g_autoptr(GPtrArray) names = g_ptr_array_new();
+		g_ptr_array_add(names, f->name);
+		char *why = blocked == NULL ? check_names(ctx, names, NULL) : NULL;
 		if (why != NULL) {
-			blocked = g_strdup_printf("%s (uuencoded in the text)", why);
+			blocked = g_strdup_printf("%s (%s in the text)", why, f->kind);
 			g_free(why);
 		}
+		gsize flen;
+		const void *fdata = g_bytes_get_data(f->data, &flen);
+		scan_content(scan, fdata, flen, f->name, res);
+		res->limits |= f->truncated;
 	}
-	g_ptr_array_unref(names);
+	g_ptr_array_unref(files);
 	return blocked;
 }
 
-/* walk_parts - the filename policy on every leaf and, if asked, a scan of each */
-static void
-walk_parts(const ScanContext *ctx, GMimeMessage *msg, gboolean scan_parts, ScanReport *report,
-           gboolean *top_is_bad, gboolean *rewritten)
+/* part_depth - MIME depth of a GMimePartIter path ("1.2.3": 3) */
+static guint
+part_depth(const char *path)
 {
+	guint depth = 1;
+
+	for (const char *p = path; *p; p++)
+		depth += *p == '.';
+	return depth;
+}
+
+/*
+ * walk_parts - every part GMime sees: the ambiguity checks on its headers,
+ * the policy on every name of each leaf, its decoded content scanned (or its
+ * verdict taken from the raw scan), bad leaves replaced
+ */
+static void
+walk_parts(Scan *scan, GMimeMessage *msg, ScanReport *report, gboolean *top_is_bad,
+           gboolean *rewritten)
+{
+	const ScanContext *ctx = scan->ctx;
 	GMimeObject *top = g_mime_message_get_mime_part(msg);
 	GMimePartIter *it;
+	guint objects = 0;
 
 	if (top == NULL)
 		return;
+	mime_check_headers(GMIME_OBJECT(msg), "message", scan->ambiguous);
 	it = g_mime_part_iter_new(GMIME_OBJECT(msg));
 	do {
 		GMimeObject *cur = g_mime_part_iter_get_current(it);
 
-		if (cur == NULL || !GMIME_IS_PART(cur))
-			continue; /* multiparts and message/rfc822 containers: the iterator descends
-			           */
-		GMimePart *part = GMIME_PART(cur);
+		if (cur == NULL)
+			continue;
 		g_autofree char *path = g_mime_part_iter_get_path(it);
-		guint depth = 1;
-		for (const char *p = path; *p; p++)
-			depth += *p == '.';
-		report->parts++;
-		if (report->parts > ctx->config->scanner_max_mime_parts ||
-		    depth > ctx->config->scanner_max_mime_depth) {
+		if (++objects > ctx->config->scanner_max_mime_parts ||
+		    part_depth(path) > ctx->config->scanner_max_mime_depth) {
 			report->limits = TRUE;
 			break;
 		}
+		mime_check_headers(cur, path, scan->ambiguous);
+		if (GMIME_IS_MESSAGE_PART(cur)) {
+			GMimeMessage *inner =
+			    g_mime_message_part_get_message(GMIME_MESSAGE_PART(cur));
+			if (inner != NULL)
+				mime_check_headers(GMIME_OBJECT(inner), path, scan->ambiguous);
+		}
+		if (!GMIME_IS_PART(cur))
+			continue; /* multiparts and message/rfc822 containers: the iterator descends
+			           */
+		GMimePart *part = GMIME_PART(cur);
+		report->parts++;
+		g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+		mime_part_names(cur, path, names, scan->ambiguous);
+		mime_check_encoding(part, path, scan->ambiguous);
 		char *advice = NULL;
-		char *blocked =
-		    ctx->config->policy_filename_checks
-		        ? policy_check_filename_in(ctx->policy, ctx->rules_files,
-		                                   g_mime_part_get_filename(part), &advice)
-		        : NULL;
+		char *blocked = check_names(ctx, names, &advice);
 		EngineResult res;
 		engine_result_init(&res);
-		GBytes *content = NULL;
+		GBytes *content = decode_part(part);
+		gsize clen;
+		const void *data = g_bytes_get_data(content, &clen);
+		scan_content(scan, data, clen, g_mime_part_get_filename(part), &res);
+		char *inner = check_inner_files(scan, part, content, &res);
 		if (blocked == NULL)
-			blocked = check_inner_files(ctx, part, &content, scan_parts, &res);
-		if ((scan_parts || blocked) && content == NULL)
-			content = decode_part(part);
-		if (scan_parts || blocked) {
-			gsize clen;
-			const void *data = g_bytes_get_data(content, &clen);
-			if (scan_parts)
-				scan_with_policy(ctx, data, clen, g_mime_part_get_filename(part),
-				                 TRUE, &res);
-		}
+			blocked = inner;
+		else
+			g_free(inner);
 		if (res.limits)
 			report->limits = TRUE;
-		if (blocked == NULL && res.blocked->len > 0)
-			blocked = g_strdup(g_ptr_array_index(res.blocked, 0));
+		if (blocked == NULL)
+			blocked = first_blocked(&res);
 		gboolean infected = res.names->len > 0;
 		if (infected || blocked) {
-			g_autofree char *names = scan_join_names(res.names);
-			Finding *f = add_finding(report, path, part, infected ? names : blocked,
+			g_autofree char *found = scan_join_names(res.names);
+			Finding *f = add_finding(report, path, part, infected ? found : blocked,
 			                         infected, content);
 			if (!infected)
 				f->advice = g_strdup(advice);
@@ -550,13 +693,83 @@ walk_parts(const ScanContext *ctx, GMimeMessage *msg, gboolean scan_parts, ScanR
 				*rewritten = TRUE;
 			}
 		}
-		if (content)
-			g_bytes_unref(content);
+		g_bytes_unref(content);
 		g_free(blocked);
 		g_free(advice);
 		engine_result_clear(&res);
 	} while (g_mime_part_iter_next(it));
 	g_mime_part_iter_free(it);
+}
+
+/* on_parser_warning - GMime's parser saw something two readers could read two ways */
+static void
+on_parser_warning(gint64 offset, GMimeParserWarning code, const gchar *item, gpointer data)
+{
+	mime_parser_warning(code, item, data);
+}
+
+/*
+ * parse_message - GMime parse of the message in place: @view points at the
+ * caller's buffer (no copy; GMime only reads it), and the parts GMime keeps
+ * are ranges of it, so @view and the buffer must outlive the message.
+ * Parser warnings go to @ambiguous.
+ */
+static GMimeMessage *
+parse_message(GByteArray *view, GPtrArray *ambiguous)
+{
+	GMimeStream *stream = g_mime_stream_mem_new();
+	g_mime_stream_mem_set_byte_array(GMIME_STREAM_MEM(stream), view); /* frees its own */
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+	GMimeParserOptions *options = g_mime_parser_options_new();
+
+	g_mime_parser_options_set_warning_callback(options, on_parser_warning, ambiguous);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	GMimeMessage *msg = g_mime_parser_construct_message(parser, options);
+	g_mime_parser_options_free(options);
+	g_object_unref(parser);
+	g_object_unref(stream);
+	return msg;
+}
+
+/* fresh_boundaries - every multipart of the rewritten message gets a new random boundary */
+static void
+fresh_boundaries(GMimeMessage *msg)
+{
+	GMimePartIter *it = g_mime_part_iter_new(GMIME_OBJECT(msg));
+	GMimeObject *top = g_mime_message_get_mime_part(msg);
+
+	if (top != NULL && GMIME_IS_MULTIPART(top))
+		g_mime_multipart_set_boundary(GMIME_MULTIPART(top), NULL);
+	do {
+		GMimeObject *cur = g_mime_part_iter_get_current(it);
+		if (cur != NULL && GMIME_IS_MULTIPART(cur))
+			g_mime_multipart_set_boundary(GMIME_MULTIPART(cur), NULL);
+	} while (g_mime_part_iter_next(it));
+	g_mime_part_iter_free(it);
+}
+
+/* ambiguity_text - the findings that hide something, joined; NULL if none */
+static char *
+ambiguity_text(GPtrArray *findings, gboolean hiding_only)
+{
+	GString *s = NULL;
+
+	for (guint i = 0; i < findings->len; i++) {
+		const MimeFinding *f = g_ptr_array_index(findings, i);
+		if (hiding_only && !f->hides)
+			continue;
+		if (s == NULL)
+			s = g_string_new(NULL);
+		else
+			g_string_append(s, "; ");
+		g_string_append(s, f->what);
+		if (s->len > 300) {
+			g_string_append(s, "; ...");
+			break;
+		}
+	}
+	return s ? g_string_free(s, FALSE) : NULL;
 }
 
 /* scan_message - see scan.h */
@@ -578,39 +791,49 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 		}
 		return;
 	}
+	Scan scan = {ctx, seen_new(1024 * 1024, 2 * len + 1024 * 1024),
+	             g_ptr_array_new_with_free_func(mime_finding_free), 0, TRUE};
+	GMimeMessage *msg = NULL;
+	g_autofree char *hidden = NULL;
 
-	/* 1: the raw message, as a whole */
+	/* 1: the raw message, as libclamav's own mail parser reads it; every file
+	 * it extracts is recorded with its verdict */
 	EngineResult raw;
 	engine_result_init(&raw);
-	scan_with_policy(ctx, message, len, "message", TRUE, &raw);
+	scan_with_policy(&scan, message, len, "message", TRUE, FALSE, &raw);
 	if (raw.error) {
 		report->verdict = VERDICT_ERROR;
 		report->detail = g_strdup_printf("scan failed: %s", raw.detail);
-		engine_result_clear(&raw);
-		return;
+		goto out;
 	}
 	report->limits = raw.limits;
-	gboolean raw_found = raw.names->len > 0 || raw.blocked->len > 0;
+	/* a limit in the raw scan (the mail's own layers count toward libclamav's
+	 * recursion budget): every part is scanned again on its own */
+	scan.reuse = !raw.limits;
 
-	/* 2, 3: the parts */
-
+	/* 2, 3: every part as GMime reads it: names, ambiguity, content not yet scanned */
 	GByteArray view = {(guint8 *)message, (guint)len}; /* read-only, see parse_message */
-	GMimeMessage *msg = parse_message(&view);
+	msg = parse_message(&view, scan.ambiguous);
 	gboolean top_is_bad = FALSE, rewritten = FALSE;
 	if (msg != NULL)
-		walk_parts(ctx, msg, raw_found, report, &top_is_bad, &rewritten);
+		walk_parts(&scan, msg, report, &top_is_bad, &rewritten);
 
-	if (raw_found) {
-		/* what the raw scan found that no part explains still counts */
-		add_names(report->names, raw.names);
-		if (report->blocked == NULL && raw.blocked->len > 0)
-			report->blocked = g_strdup(g_ptr_array_index(raw.blocked, 0));
-	}
+	/* what the raw scan found that no part explains still counts */
+	add_names(report->names, raw.names);
+	if (report->blocked == NULL && raw.blocked->len > 0)
+		report->blocked = g_strdup(g_ptr_array_index(raw.blocked, 0));
+	hidden = ambiguity_text(scan.ambiguous, TRUE);
+	report->ambiguous = ambiguity_text(scan.ambiguous, FALSE);
+	gboolean block_ambiguous =
+	    hidden != NULL && g_strcmp0(ctx->config->mime_on_ambiguous, "block") == 0;
 	if (report->names->len > 0)
 		report->verdict = VERDICT_INFECTED;
 	else if (report->blocked != NULL)
 		report->verdict = VERDICT_BLOCKED;
-	else if (report->limits && g_strcmp0(ctx->config->scanner_on_limits, "block") == 0) {
+	else if (block_ambiguous) {
+		report->verdict = VERDICT_BLOCKED;
+		report->blocked = g_strdup_printf("ambiguous MIME: %s", hidden);
+	} else if (report->limits && g_strcmp0(ctx->config->scanner_on_limits, "block") == 0) {
 		report->verdict = VERDICT_BLOCKED;
 		report->blocked = g_strdup("a scan limit was exceeded");
 	}
@@ -622,13 +845,17 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 		const char *action = report->verdict == VERDICT_INFECTED
 		                         ? ctx->config->policy_infected_action
 		                         : ctx->config->policy_blocked_action;
-		gboolean whole =
-		    msg == NULL || top_is_bad || !rewritten || g_strcmp0(action, "replace") == 0;
+		/* an ambiguous structure is never rewritten part by part: which part
+		 * is "the" attachment depends on the reader */
+		gboolean whole = msg == NULL || top_is_bad || !rewritten || block_ambiguous ||
+		                 g_strcmp0(action, "replace") == 0;
 
 		if (!whole && ctx->config->policy_inline_warning)
 			add_inline_warning(ctx, msg, report);
 		if (!whole) {
-			/* 4: what goes out must be clean: rescan it */
+			/* 4: what goes out must be clean: rescan it (contents already
+			 * scanned clean are passed over, so a bomb is not paid twice) */
+			fresh_boundaries(msg);
 			GBytes *body = body_of(msg);
 			gsize hlen = header_length(message, len), blen;
 			const char *b = g_bytes_get_data(body, &blen);
@@ -637,7 +864,8 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 			g_string_append_len(out, b, (gssize)blen);
 			EngineResult again;
 			engine_result_init(&again);
-			scan_with_policy(ctx, out->str, out->len, "rewritten", TRUE, &again);
+			scan_with_policy(&scan, out->str, out->len, "rewritten", TRUE, FALSE,
+			                 &again);
 			gboolean still =
 			    again.error || again.names->len > 0 || again.blocked->len > 0;
 			if (still) {
@@ -645,6 +873,12 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 				g_bytes_unref(body);
 			} else {
 				report->new_body = body;
+				GMimeObject *top = g_mime_message_get_mime_part(msg);
+				GMimeContentType *ct = g_mime_object_get_content_type(top);
+				/* the top-level boundary changed: the header in the qf must follow
+				 */
+				report->new_content_type = g_mime_content_type_encode(ct, NULL);
+				g_strstrip(report->new_content_type);
 			}
 			engine_result_clear(&again);
 			g_string_free(out, TRUE);
@@ -656,8 +890,11 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 			replace_whole(ctx, msg, what, report);
 		}
 	}
-
+out:
+	report->scans = scan.scans;
 	if (msg)
 		g_object_unref(msg);
 	engine_result_clear(&raw);
+	seen_free(&scan.seen);
+	g_ptr_array_unref(scan.ambiguous);
 }

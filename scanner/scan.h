@@ -3,18 +3,27 @@
  *
  * SUMMARY
  *	scan_message() takes a whole RFC 5322 message (headers and body) and
- *	gives a ScanReport:
- *	  1. one libclamav scan of the raw message (catches what a MIME walk
- *	     could miss: malformed structure, uuencode in text, ...);
- *	  2. a GMime walk of every leaf part, nested messages included, with
- *	     the filename policy on each declared name;
- *	  3. if anything was found, every leaf part is decoded and scanned on
- *	     its own, and each bad one is replaced by a text part naming the
- *	     file, what was found and the quarantine reference;
- *	  4. the rewritten message is scanned again: if it still holds what
- *	     was found (a part the walk could not isolate), or the top level is
- *	     itself the bad part, the whole message is replaced by a notice.
- *	A clean message costs one raw scan and one parse, and is not rewritten.
+ *	gives a ScanReport.  A message is as dangerous as its most generous
+ *	reader, so what each of two parsers extracts is scanned:
+ *	  1. one libclamav scan of the raw message, with libclamav's own mail
+ *	     parser; each file it extracts is recorded (seen.h) with its verdict;
+ *	  2. a GMime walk of every part, nested messages included: every name a
+ *	     reader could show (mimecheck.h) through the filename policy, the
+ *	     headers checked for ambiguity, and each leaf's decoded content -
+ *	     plus the files pasted in text (embedded.h) and TNEF - given the
+ *	     recorded verdict of the same bytes, or scanned when libclamav never
+ *	     saw them (the evasion case).  After a limit in the raw scan every
+ *	     part is scanned on its own;
+ *	  3. what two readers read two ways is a verdict (mime.on_ambiguous);
+ *	     each bad leaf is replaced by a text part naming the file, what was
+ *	     found and the quarantine reference, every multipart gets a fresh
+ *	     boundary;
+ *	  4. the rewritten message is scanned again (contents already scanned
+ *	     clean are passed over): if it still holds anything, or the
+ *	     structure is ambiguous, or the top level is itself the bad part,
+ *	     the whole message is replaced by a notice.
+ *	A well-formed clean message costs one libclamav scan and one parse, and
+ *	is not rewritten.
  */
 #ifndef MQSIFT_SCANNER_SCAN_H
 #define MQSIFT_SCANNER_SCAN_H
@@ -57,6 +66,8 @@ typedef struct {
 	char *detail;           /* error text for VERDICT_ERROR */
 	guint parts;            /* leaf parts walked */
 	gboolean unscanned;     /* scanner.scan is off for this message */
+	char *ambiguous;        /* what two readers could read two ways ("; "-joined), or NULL */
+	guint scans;            /* libclamav scans run: 1 for well-formed mail */
 } ScanReport;
 
 /* ScanContext - what every scan needs (all borrowed) */

@@ -22,7 +22,9 @@
 #include "queue/durable.h"
 #include "queue/fault.h"
 
-#define REQUEST_TYPE "(sssassst)"
+/* headers and addresses are bytes, not UTF-8 text: an 8-bit header must reach
+ * the worker exactly as it is delivered (a GVariant "s" refuses invalid UTF-8) */
+#define REQUEST_TYPE "(sayayaayayst)"
 #define REPORT_TYPE "(ibbbuassssbaya(sssssbsay))"
 
 struct Worker {
@@ -300,10 +302,11 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 	const char *id, *headers, *sender, *ip, *ref;
 	GVariantIter *rit;
 	guint64 size;
-	g_variant_get(req, "(&s&s&sas&s&st)", &id, &headers, &sender, &rit, &ip, &ref, &size);
+	g_variant_get(req, "(&s^&ay^&ayaay^&ay&st)", &id, &headers, &sender, &rit, &ip, &ref,
+	              &size);
 	GPtrArray *rcpts = g_ptr_array_new_with_free_func(g_free);
 	const char *rc;
-	while (g_variant_iter_loop(rit, "&s", &rc))
+	while (g_variant_iter_loop(rit, "^&ay", &rc))
 		g_ptr_array_add(rcpts, g_strdup(rc));
 	g_variant_iter_free(rit);
 	g_ptr_array_add(rcpts, NULL);
@@ -433,13 +436,13 @@ worker_send(Worker *worker, const WorkRequest *req, GError **error)
 {
 	GVariantBuilder rcpts;
 
-	g_variant_builder_init(&rcpts, G_VARIANT_TYPE("as"));
+	g_variant_builder_init(&rcpts, G_VARIANT_TYPE("aay"));
 	for (gsize i = 0; req->recipients && req->recipients[i]; i++)
-		g_variant_builder_add(&rcpts, "s", req->recipients[i]);
+		g_variant_builder_add(&rcpts, "^ay", req->recipients[i]);
 	g_autofree char *headers = g_strndup(req->headers, req->headers_len);
 	GVariant *v = g_variant_ref_sink(
-	    g_variant_new("(sssassst)", req->id, headers, req->sender ? req->sender : "", &rcpts,
-	                  req->client_ip ? req->client_ip : "",
+	    g_variant_new("(s^ay^ayaay^ayst)", req->id, headers, req->sender ? req->sender : "",
+	                  &rcpts, req->client_ip ? req->client_ip : "",
 	                  req->quarantine_ref ? req->quarantine_ref : "", (guint64)req->size));
 	int fds[2];
 	fds[0] = memfd_with("mqsift-request", g_variant_get_data(v), g_variant_get_size(v));

@@ -32,6 +32,16 @@ static const NameCase default_cases[] = {
     {"photo\xe2\x80\xae"
      "gpj.scr",
      TRUE},
+    /* any character that changes how a name displays: the shipped hidden-characters rule */
+    {"readme.txt\xe2\x80\xae"
+     "exe.doc",
+     TRUE},
+    {"invoice\xe2\x80\x8b.pdf", TRUE}, /* zero-width space */
+    {"invoice\xe2\x81\xa6.pdf", TRUE}, /* left-to-right isolate */
+    {"\xef\xbb\xbfinvoice.pdf", TRUE}, /* BOM */
+    {"x.exe\"", TRUE},                 /* quotes are stripped */
+    {"'x.exe'", TRUE},
+    {"x.\xef\xbd\x85xe", FALSE}, /* fullwidth e: not an extension Windows runs */
     {"report.pdf", FALSE},
     {"report.2024.pdf", FALSE},
     {"archive.zip", FALSE},

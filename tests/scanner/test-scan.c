@@ -81,12 +81,23 @@ test_eicar_attachment(void)
 	g_assert_nonnull(strstr(f->what, "Mqsift.Test.EICAR"));
 	g_assert_cmpuint(g_bytes_get_size(f->content), ==, 68);
 	g_autofree char *body = body_text(&rep, &len);
-	g_assert_nonnull(strstr(body, "preamble\n--x\nContent-Type: text/plain\n\nhello  \n--x\n"));
+	/* the sender's boundary is gone (a name could have forged it), the rest is kept */
+	g_assert_nonnull(rep.new_content_type);
+	const char *b = strstr(rep.new_content_type, "boundary=\"");
+	g_assert_nonnull(b);
+	g_autofree char *boundary = g_strndup(b + 10, strcspn(b + 10, "\""));
+	g_assert_cmpstr(boundary, !=, "x");
+	g_assert_cmpuint(strlen(boundary), >=, 20);
+	g_assert_null(strstr(body, "\n--x\n"));
+	g_autofree char *kept = g_strdup_printf(
+	    "preamble\n--%s\nContent-Type: text/plain\n\nhello  \n--%s\n", boundary, boundary);
+	g_assert_nonnull(strstr(body, kept));
+	g_autofree char *end = g_strdup_printf("--%s--\nepilogue", boundary);
+	g_assert_nonnull(strstr(body, end));
 	g_assert_null(strstr(body, "WDVPIVAlQEFQ"));
 	g_assert_nonnull(strstr(body, "eicar.com"));
 	g_assert_nonnull(strstr(body, "20261124/6AOTEST0000001"));
 	g_assert_nonnull(strstr(body, "Mqsift.Test.EICAR"));
-	g_assert_nonnull(strstr(body, "--x--\nepilogue"));
 	g_autofree char *st = scan_status_header(&rep);
 	g_assert_true(g_str_has_prefix(st, "Infected (Mqsift.Test.EICAR"));
 	scan_report_clear(&rep);
@@ -265,37 +276,83 @@ test_clamav_testfiles(void)
 	g_assert_cmpuint(tested, >=, 30);
 }
 
-/*
- * test_engine_limits - a file beyond libclamav's limits is not silently clean:
- * EICAR in a zip in a mail with max_recursion 1 gets the limits verdict
- */
-static void
-test_engine_limits(void)
+/* limits_message - @zip_b64 as an attachment of a mail */
+static char *
+limits_message(const char *zip_b64)
 {
-	MqConfig *c = config_defaults();
+	return g_strdup_printf(
+	    "From: a@b\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"x\"\n\n"
+	    "--x\nContent-Type: text/plain\n\nsee\n--x\nContent-Type: application/zip; "
+	    "name=\"e.zip\"\nContent-Transfer-Encoding: base64\n\n%s\n--x--\n",
+	    zip_b64);
+}
+
+/* shallow_engine - an engine whose archive recursion stops at @depth */
+static Engine *
+shallow_engine(MqConfig **c, guint depth)
+{
 	const char *top = g_getenv("TOP_SRCDIR");
 	GError *error = NULL;
 
-	g_free(c->scanner_signatures);
-	c->scanner_signatures = g_build_filename(top ? top : ".", "tests", "signatures", NULL);
-	c->scanner_max_recursion = 1;
-	g_free(c->reports_templates);
-	c->reports_templates = g_strdup(config->reports_templates);
-	Engine *shallow = engine_new(c, &error);
+	*c = config_defaults();
+	g_free((*c)->scanner_signatures);
+	(*c)->scanner_signatures = g_build_filename(top ? top : ".", "tests", "signatures", NULL);
+	(*c)->scanner_max_recursion = depth;
+	g_free((*c)->reports_templates);
+	(*c)->reports_templates = g_strdup(config->reports_templates);
+	Engine *e = engine_new(*c, &error);
 	g_assert_no_error(error);
-	/* a zip holding EICAR, base64 in a mail: three levels deep */
+	return e;
+}
+
+/*
+ * test_limits_rescan_parts - the mail's own layers use up libclamav's
+ * recursion budget: EICAR in a zip in a mail with max_recursion 1 is not
+ * found by the raw scan, but each part is then scanned on its own (before:
+ * "Clean (partly scanned)")
+ */
+static void
+test_limits_rescan_parts(void)
+{
+	MqConfig *c;
+	Engine *shallow = shallow_engine(&c, 1);
 	static const char zip_b64[] =
 	    "UEsDBBQAAAAAAAAAIVw8z1FoRAAAAEQAAAAJAAAAZWljYXIudHh0WDVPIVAlQEFQWzRcUFpYNTQo"
 	    "UF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCpQSwECFAMU"
 	    "AAAAAAAAACFcPM9RaEQAAABEAAAACQAAAAAAAAAAAAAAgAEAAAAAZWljYXIudHh0UEsFBgAAAAAB"
 	    "AAEANwAAAGsAAAAAAA==";
-	g_autofree char *msg = g_strdup_printf(
-	    "From: a@b\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"x\"\n\n"
-	    "--x\nContent-Type: text/plain\n\nsee\n--x\nContent-Type: application/zip; "
-	    "name=\"e.zip\"\nContent-Transfer-Encoding: base64\n\n%s\n--x--\n",
-	    zip_b64);
+	g_autofree char *msg = limits_message(zip_b64);
 	ScanContext ctx = {c, shallow, policy, "20261124/LIMITS"};
 	ScanReport rep;
+
+	scan_message(&ctx, msg, strlen(msg), &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_INFECTED);
+	g_assert_cmpuint(rep.scans, >, 1);
+	scan_report_clear(&rep);
+	engine_free(&shallow);
+	config_free(&c);
+}
+
+/*
+ * test_engine_limits - a file beyond libclamav's limits even on its own is not
+ * silently clean: a deflated zip in a zip holding EICAR, max_recursion 1,
+ * gets the limits verdict (deliver with the partial status, or block)
+ */
+static void
+test_engine_limits(void)
+{
+	MqConfig *c;
+	Engine *shallow = shallow_engine(&c, 1);
+	static const char zip_b64[] =
+	    "UEsDBBQAAAAIAAAAIVzP+I1riQAAALoAAAAJAAAAaW5uZXIuemlwC/BmZhFhYGDgAGLFGJvzgRlu"
+	    "QJYLEHMCcWpmcmKRXklFSbfB13CegNICng6zTs6OLgPTixwdl03Ky66ZrA8t/FpSxnOJl6/wS3Eh"
+	    "T9HF0i/cH3k+83DxXuMt5OW7WPr5S2FoyMcL3y4wMQR4MzKJMOO2DgYaGBmQLQ/wZmUDCTACoTmQ"
+	    "zgUrAgBQSwECFAMUAAAACAAAACFcz/iNa4kAAAC6AAAACQAAAAAAAAAAAAAAgAEAAAAAaW5uZXIu"
+	    "emlwUEsFBgAAAAABAAEANwAAALAAAAAAAA==";
+	g_autofree char *msg = limits_message(zip_b64);
+	ScanContext ctx = {c, shallow, policy, "20261124/LIMITS"};
+	ScanReport rep;
+
 	scan_message(&ctx, msg, strlen(msg), &rep);
 	g_assert_true(rep.limits);
 	g_assert_cmpint(rep.verdict, ==, VERDICT_CLEAN); /* on_limits: deliver (the default) */
@@ -345,6 +402,7 @@ main(int argc, char **argv)
 	g_test_add_func("/scan/banned-name", test_banned_name);
 	g_test_add_func("/scan/limits", test_limits);
 	g_test_add_func("/scan/engine-limits", test_engine_limits);
+	g_test_add_func("/scan/limits-rescan-parts", test_limits_rescan_parts);
 	g_test_add_func("/scan/clamav-testfiles", test_clamav_testfiles);
 	int status = g_test_run();
 	engine_free(&engine);
