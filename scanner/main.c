@@ -211,7 +211,12 @@ cmd_scan(int argc, char **argv)
 				json_string(o, f->what);
 				g_string_append_c(o, '}');
 			}
-			g_string_append(o, "]}");
+			g_string_append_printf(o, "],\"scans\":%u", rep.scans);
+			if (rep.ambiguous != NULL) {
+				g_string_append(o, ",\"ambiguous\":");
+				json_string(o, rep.ambiguous);
+			}
+			g_string_append_c(o, '}');
 			printf("%s\n", o->str);
 			g_string_free(o, TRUE);
 		} else {

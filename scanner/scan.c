@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "reports/template.h"
+#include "rules/untrusted.h"
 #include "scanner/embedded.h"
 #include "scanner/mimecheck.h"
 #include "scanner/seen.h"
@@ -152,11 +153,11 @@ template_vars(const ScanContext *ctx, GMimeMessage *msg)
 	g_autoptr(GDateTime) now = g_date_time_new_now_local();
 	g_hash_table_insert(vars, "date", g_date_time_format(now, "%Y-%m-%d %H:%M:%S %z"));
 	const char *subject = msg ? g_mime_message_get_subject(msg) : NULL;
-	g_hash_table_insert(vars, "subject", g_strdup(subject ? subject : ""));
+	g_hash_table_insert(vars, "subject", untrusted_line(subject, -1, 200));
 	InternetAddressList *from = msg ? g_mime_message_get_from(msg) : NULL;
+	g_autofree char *sender = from ? internet_address_list_to_string(from, NULL, FALSE) : NULL;
 	g_hash_table_insert(vars, "sender",
-	                    from ? internet_address_list_to_string(from, NULL, FALSE)
-	                         : g_strdup("(unknown)"));
+	                    sender ? untrusted_line(sender, -1, 200) : g_strdup("(unknown)"));
 	return vars;
 }
 
@@ -167,7 +168,7 @@ replacement_part(const ScanContext *ctx, GMimeMessage *msg, const Finding *f)
 	GHashTable *vars = template_vars(ctx, msg);
 
 	g_hash_table_insert(vars, "filename", g_strdup(f->filename ? f->filename : "(no name)"));
-	g_hash_table_insert(vars, "report", g_strdup(f->what));
+	g_hash_table_insert(vars, "report", untrusted_line(f->what, -1, 0));
 	g_hash_table_insert(vars, "advice",
 	                    f->advice ? g_strdup_printf("\n%s\n", f->advice) : g_strdup(""));
 	char *text = template_render(ctx->config->reports_templates, ctx->config->reports_language,
@@ -215,7 +216,9 @@ add_finding(ScanReport *report, const char *path, GMimePart *part, const char *w
 	Finding *f = g_new0(Finding, 1);
 
 	f->path = g_strdup(path);
-	f->filename = part ? g_strdup(g_mime_part_get_filename(part)) : NULL;
+	const char *name = part ? g_mime_part_get_filename(part) : NULL;
+	/* the name goes into a MIME parameter, a template, the quarantine, logs */
+	f->filename = name ? untrusted_filename(name, 0) : NULL;
 	f->content_type = part ? g_mime_content_type_get_mime_type(
 	                             g_mime_object_get_content_type(GMIME_OBJECT(part)))
 	                       : g_strdup("message/rfc822");
@@ -498,16 +501,48 @@ scan_with_policy(Scan *scan, const void *data, gsize len, const char *name,
 }
 
 /*
+ * lookup_body_text - the recorded verdict of a text body that libclamav's
+ * parser read with the line end before the boundary (GMime, as RFC 2046
+ * says, gives that line end to the boundary).  Only for text without a file
+ * name: body text is shown, not saved, and the two readings differ only in
+ * the last byte, which no body signature needs.
+ */
+static SeenVerdict *
+lookup_body_text(Scan *scan, const void *data, gsize len)
+{
+	GByteArray *with_eol = g_byte_array_sized_new((guint)len + 2);
+	SeenVerdict *v;
+
+	g_byte_array_append(with_eol, data, (guint)len);
+	g_byte_array_append(with_eol, (const guint8 *)"\n", 1);
+	v = seen_lookup(scan->seen, with_eol->data, with_eol->len);
+	if (v == NULL) {
+		g_byte_array_set_size(with_eol, (guint)len);
+		g_byte_array_append(with_eol, (const guint8 *)"\r\n", 2);
+		v = seen_lookup(scan->seen, with_eol->data, with_eol->len);
+	}
+	g_byte_array_unref(with_eol);
+	return v;
+}
+
+/*
  * scan_content - the verdict on one decoded content: the one recorded when
- * libclamav's own mail parser extracted the same bytes, else a scan of its own
+ * libclamav's own mail parser extracted the same bytes, else a scan of its
+ * own.  @body_text: a text part without a name (see lookup_body_text).
  */
 static void
-scan_content(Scan *scan, const void *data, gsize len, const char *name, EngineResult *res)
+scan_content(Scan *scan, const void *data, gsize len, const char *name, gboolean body_text,
+             EngineResult *res)
 {
-	SeenVerdict *v = scan->reuse ? seen_lookup(scan->seen, data, len) : NULL;
+	SeenVerdict *v = NULL;
 
 	if (len == 0)
 		return;
+	if (scan->reuse) {
+		v = seen_lookup(scan->seen, data, len);
+		if ((v == NULL || !v->done) && body_text)
+			v = lookup_body_text(scan, data, len);
+	}
 	if (v != NULL && v->done) {
 		add_names(res->names, v->names);
 		if (v->blocked)
@@ -516,6 +551,8 @@ scan_content(Scan *scan, const void *data, gsize len, const char *name, EngineRe
 		sort_names(scan->ctx, res);
 		return;
 	}
+	g_debug("%s (%zu bytes): not read so by libclamav's mail parser, scanned on its own",
+	        name ? name : "a part", len);
 	scan_with_policy(scan, data, len, name, TRUE, TRUE, res);
 }
 
@@ -576,7 +613,7 @@ check_inner_files(Scan *scan, GMimePart *part, GBytes *content, EngineResult *re
 			}
 			gsize flen;
 			const void *fdata = g_bytes_get_data(f->data, &flen);
-			scan_content(scan, fdata, flen, f->name, res);
+			scan_content(scan, fdata, flen, f->name, FALSE, res);
 		}
 		g_ptr_array_unref(files);
 		return blocked;
@@ -596,7 +633,7 @@ check_inner_files(Scan *scan, GMimePart *part, GBytes *content, EngineResult *re
 		}
 		gsize flen;
 		const void *fdata = g_bytes_get_data(f->data, &flen);
-		scan_content(scan, fdata, flen, f->name, res);
+		scan_content(scan, fdata, flen, f->name, FALSE, res);
 		res->limits |= f->truncated;
 	}
 	g_ptr_array_unref(files);
@@ -665,7 +702,10 @@ walk_parts(Scan *scan, GMimeMessage *msg, ScanReport *report, gboolean *top_is_b
 		GBytes *content = decode_part(part);
 		gsize clen;
 		const void *data = g_bytes_get_data(content, &clen);
-		scan_content(scan, data, clen, g_mime_part_get_filename(part), &res);
+		GMimeContentType *ct = g_mime_object_get_content_type(cur);
+		gboolean body_text =
+		    names->len == 0 && ct != NULL && g_mime_content_type_is_type(ct, "text", "*");
+		scan_content(scan, data, clen, g_mime_part_get_filename(part), body_text, &res);
 		char *inner = check_inner_files(scan, part, content, &res);
 		if (blocked == NULL)
 			blocked = inner;

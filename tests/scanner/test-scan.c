@@ -54,6 +54,9 @@ test_clean(void)
 	g_assert_null(rep.new_body);
 	g_assert_cmpuint(rep.findings->len, ==, 0);
 	g_assert_cmpuint(rep.parts, ==, 2);
+	/* well-formed: libclamav's reading and GMime's agree, one scan pays for both */
+	g_assert_cmpuint(rep.scans, ==, 1);
+	g_assert_null(rep.ambiguous);
 	g_autofree char *st = scan_status_header(&rep);
 	g_assert_cmpstr(st, ==, "Clean");
 	scan_report_clear(&rep);
@@ -373,6 +376,183 @@ test_engine_limits(void)
 	config_free(&c);
 }
 
+/* leaf_names - the file names of the leaves of @body parsed as a message of type @ctype */
+static GPtrArray *
+leaf_names(const char *ctype, GBytes *body)
+{
+	gsize blen;
+	const char *b = g_bytes_get_data(body, &blen);
+	GString *msg = g_string_new("From: a@b\nMIME-Version: 1.0\nContent-Type: ");
+	g_string_append(msg, ctype);
+	g_string_append(msg, "\n\n");
+	g_string_append_len(msg, b, (gssize)blen);
+	GMimeStream *stream = g_mime_stream_mem_new_with_buffer(msg->str, msg->len);
+	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+	GMimeMessage *m = g_mime_parser_construct_message(parser, NULL);
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+	GMimePartIter *it = g_mime_part_iter_new(GMIME_OBJECT(m));
+
+	do {
+		GMimeObject *cur = g_mime_part_iter_get_current(it);
+		if (cur != NULL && GMIME_IS_PART(cur)) {
+			const char *n = g_mime_part_get_filename(GMIME_PART(cur));
+			g_ptr_array_add(names, g_strdup(n ? n : ""));
+		}
+	} while (g_mime_part_iter_next(it));
+	g_mime_part_iter_free(it);
+	g_object_unref(m);
+	g_object_unref(parser);
+	g_object_unref(stream);
+	g_string_free(msg, TRUE);
+	return names;
+}
+
+/*
+ * test_name_injection - a banned attachment whose RFC 2231 name decodes to
+ * CR/LF, the sender's boundary and a new part header: the "cleaned" message
+ * must hold the text and the replacement, nothing else (before: the name went
+ * out with the sender's boundary and "x.bat" became an attachment)
+ */
+static void
+test_name_injection(void)
+{
+	ScanReport rep;
+	static const char inj[] =
+	    "x%0D%0A--B%0D%0AContent-Type%3A%20application%2Foctet-stream%3B%20name%2A0%3Dx%3B"
+	    "%20name%2A1%3D.bat%0D%0AContent-Transfer-Encoding%3A%20base64%0D%0A%0D%0A"
+	    "TVqQAAMAAAAEAAAA%0D%0A--B--%0D%0A.exe";
+	g_autofree char *msg = g_strdup_printf(
+	    "From: a@b\nSubject: inj\nMIME-Version: 1.0\nContent-Type: multipart/mixed; "
+	    "boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\nhello\n--B\n"
+	    "Content-Type: application/octet-stream\n"
+	    "Content-Disposition: attachment; filename*=utf-8''%s\n"
+	    "Content-Transfer-Encoding: base64\n\nTVqQAAMAAAAEAAAA\n--B--\n",
+	    inj);
+
+	scan(msg, &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_BLOCKED);
+	g_assert_false(rep.whole_message);
+	g_assert_nonnull(rep.new_content_type);
+	g_autoptr(GPtrArray) names = leaf_names(rep.new_content_type, rep.new_body);
+	g_assert_cmpuint(names->len, ==, 2);
+	for (guint i = 0; i < names->len; i++) {
+		const char *n = g_ptr_array_index(names, i);
+		g_assert_false(g_str_has_suffix(n, ".bat"));
+		g_assert_null(strchr(n, '\n'));
+		g_assert_null(strchr(n, '\r'));
+	}
+	scan_report_clear(&rep);
+}
+
+/*
+ * test_parsers_disagree - a boundary given twice: libclamav and GMime take the
+ * first, a client taking the last sees an EICAR attachment neither decodes:
+ * the message is blocked as ambiguous (before: Clean), or delivered with the
+ * finding when mime.on_ambiguous is deliver
+ */
+static void
+test_parsers_disagree(void)
+{
+	ScanReport rep;
+
+	scan("From: a@b\nSubject: hi\nMIME-Version: 1.0\nContent-Type: multipart/mixed; "
+	     "boundary=\"one\"; boundary=\"two\"\n\n--one\nContent-Type: text/plain\n\nA\n"
+	     "--two\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: "
+	     "base64\n\n" EICAR_B64 "--two--\n--one--\n",
+	     &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_BLOCKED);
+	g_assert_nonnull(strstr(rep.blocked, "ambiguous MIME"));
+	g_assert_nonnull(strstr(rep.blocked, "boundary"));
+	g_assert_true(rep.whole_message);
+	scan_report_clear(&rep);
+	scan("From: a@b\nSubject: hi\nMIME-Version: 1.0\nContent-Type: multipart/mixed; "
+	     "boundary=\"one\"; boundary=\"two\"\n\n--one\nContent-Type: text/plain\n\nA\n"
+	     "--two\nContent-Type: text/plain\n\nB\n--two--\n--one--\n",
+	     &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_BLOCKED);
+	g_assert_nonnull(strstr(rep.blocked, "ambiguous MIME"));
+	g_assert_true(rep.whole_message);
+	scan_report_clear(&rep);
+	g_free(config->mime_on_ambiguous);
+	config->mime_on_ambiguous = g_strdup("deliver");
+	scan("From: a@b\nSubject: hi\nMIME-Version: 1.0\nContent-Type: multipart/mixed; "
+	     "boundary=\"one\"; boundary=\"two\"\n\n--one\nContent-Type: text/plain\n\nA\n"
+	     "--two\nContent-Type: text/plain\n\nB\n--two--\n--one--\n",
+	     &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_CLEAN);
+	g_assert_nonnull(rep.ambiguous);
+	scan_report_clear(&rep);
+	g_free(config->mime_on_ambiguous);
+	config->mime_on_ambiguous = g_strdup("block");
+}
+
+/*
+ * test_member_cut_at_max_file_size - libclamav cuts an archive member at
+ * max_file_size without a word: that is a limit (before: plain Clean)
+ */
+static void
+test_member_cut_at_max_file_size(void)
+{
+	MqConfig *c = config_defaults();
+	const char *top = g_getenv("TOP_SRCDIR");
+	GError *error = NULL;
+
+	g_free(c->scanner_signatures);
+	c->scanner_signatures = g_build_filename(top ? top : ".", "tests", "signatures", NULL);
+	c->scanner_max_file_size = 64 * 1024;
+	g_free(c->scanner_on_limits);
+	c->scanner_on_limits = g_strdup("block");
+	g_free(c->reports_templates);
+	c->reports_templates = g_strdup(config->reports_templates);
+	Engine *small = engine_new(c, &error);
+	g_assert_no_error(error);
+	/* a deflated zip with a 200 kB member of zeros */
+	GByteArray *zeros = g_byte_array_new();
+	g_byte_array_set_size(zeros, 200 * 1024);
+	memset(zeros->data, 'A', zeros->len);
+	g_autoptr(GBytes) zip = NULL;
+	{
+		/* stored, one member: small enough to write by hand */
+		GByteArray *z = g_byte_array_new();
+		guint32 crc = 0, size = zeros->len;
+		crc = (guint32)0; /* libclamav does not check the CRC of a stored member */
+		guint8 lfh[30] = {'P', 'K', 3, 4, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+		memcpy(lfh + 14, &crc, 4);
+		memcpy(lfh + 18, &size, 4);
+		memcpy(lfh + 22, &size, 4);
+		lfh[26] = 5;
+		g_byte_array_append(z, lfh, 30);
+		g_byte_array_append(z, (const guint8 *)"a.txt", 5);
+		g_byte_array_append(z, zeros->data, zeros->len);
+		guint8 cdh[46] = {'P', 'K', 1, 2, 20, 0, 10, 0};
+		memcpy(cdh + 16, &crc, 4);
+		memcpy(cdh + 20, &size, 4);
+		memcpy(cdh + 24, &size, 4);
+		cdh[28] = 5;
+		guint32 cd_at = z->len;
+		g_byte_array_append(z, cdh, 46);
+		g_byte_array_append(z, (const guint8 *)"a.txt", 5);
+		guint8 eocd[22] = {'P', 'K', 5, 6, 0, 0, 0, 0, 1, 0, 1, 0};
+		guint32 cd_len = 51;
+		memcpy(eocd + 12, &cd_len, 4);
+		memcpy(eocd + 16, &cd_at, 4);
+		g_byte_array_append(z, eocd, 22);
+		zip = g_byte_array_free_to_bytes(z);
+	}
+	g_byte_array_unref(zeros);
+	g_autofree char *b64 = g_base64_encode(g_bytes_get_data(zip, NULL), g_bytes_get_size(zip));
+	g_autofree char *msg = limits_message(b64);
+	ScanContext ctx = {c, small, policy, "20261124/LIMITS"};
+	ScanReport rep;
+
+	scan_message(&ctx, msg, strlen(msg), &rep);
+	g_assert_true(rep.limits);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_BLOCKED);
+	scan_report_clear(&rep);
+	engine_free(&small);
+	config_free(&c);
+}
+
 /* main - set up one engine for all tests */
 int
 main(int argc, char **argv)
@@ -403,6 +583,9 @@ main(int argc, char **argv)
 	g_test_add_func("/scan/limits", test_limits);
 	g_test_add_func("/scan/engine-limits", test_engine_limits);
 	g_test_add_func("/scan/limits-rescan-parts", test_limits_rescan_parts);
+	g_test_add_func("/scan/member-cut-at-max-file-size", test_member_cut_at_max_file_size);
+	g_test_add_func("/scan/name-injection", test_name_injection);
+	g_test_add_func("/scan/parsers-disagree", test_parsers_disagree);
 	g_test_add_func("/scan/clamav-testfiles", test_clamav_testfiles);
 	int status = g_test_run();
 	engine_free(&engine);
