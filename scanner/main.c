@@ -32,6 +32,7 @@
 #include "queue/qdir.h"
 #include "rules/config.h"
 #include "rules/policy.h"
+#include "rules/untrusted.h"
 #include "scanner/engine.h"
 #include "scanner/log.h"
 #include "scanner/quarantine.h"
@@ -473,7 +474,10 @@ cmd_digest(int argc, char **argv)
 	g_hash_table_destroy(vars);
 	int status = 0;
 	if (print) {
-		printf("Subject: %s\n\n%s", subject, body);
+		/* for a terminal: whatever a template or the store holds, no escape gets through */
+		g_autofree char *safe_subject = untrusted_text(subject, -1, 0, 0);
+		g_autofree char *safe_body = untrusted_text(body, -1, 0, UNTRUSTED_KEEP_NEWLINES);
+		printf("Subject: %s\n\n%s", safe_subject, safe_body);
 	} else {
 		GError *error = NULL;
 		QueueLock lock = qdir_lock_from_name(config->queue_lock);
