@@ -87,7 +87,10 @@ parse_options(const char *cmd, const GOptionEntry *extra, int *argc, char ***arg
 	return ok;
 }
 
-/* load_config_or_die - the configuration, or a message and NULL */
+/* set when the configuration was refused as unsafe: lint then exits 2, not 1 */
+static gboolean config_unsafe;
+
+/* load_config - the configuration, or a message and NULL */
 static MqConfig *
 load_config(void)
 {
@@ -95,6 +98,7 @@ load_config(void)
 	MqConfig *config = config_load(opt_config, opt_config != NULL, &error);
 
 	if (config == NULL) {
+		config_unsafe = g_error_matches(error, CONFIG_ERROR, CONFIG_ERROR_UNSAFE);
 		fprintf(stderr, "mqsift: configuration error:\n%s\n", error->message);
 		g_error_free(error);
 	}
@@ -297,7 +301,8 @@ cmd_lint(int argc, char **argv)
 	log_init(TRUE, FALSE, opt_verbose);
 	MqConfig *config = load_config();
 	if (config == NULL)
-		return 1;
+		return config_unsafe ? 2
+		                     : 1; /* an unsafe file is not a problem to list: it stops */
 	if (print) {
 		GString *p = config_print(config);
 		fputs(p->str, stdout);
@@ -337,6 +342,7 @@ cmd_lint(int argc, char **argv)
 		                       config->queue_lock, SENDMAIL_PATH, lock, lock);
 	Policy *policy = policy_new(config, &error);
 	if (policy == NULL) {
+		config_unsafe = g_error_matches(error, CONFIG_ERROR, CONFIG_ERROR_UNSAFE);
 		g_string_append_printf(problems, "%s\n", error->message);
 		g_clear_error(&error);
 	}
@@ -364,7 +370,7 @@ cmd_lint(int argc, char **argv)
 	}
 	engine_free(&engine);
 	policy_free(&policy);
-	int status = problems->len > 0 ? 1 : 0;
+	int status = config_unsafe ? 2 : problems->len > 0 ? 1 : 0;
 	if (status)
 		fprintf(stderr, "%s", problems->str);
 	else
