@@ -1,14 +1,29 @@
 /*
  * notify.c - the postmaster's warning and the sender's notice
+ *
+ * DESCRIPTION
+ *	Every value from a message (sender, recipients, subject, Message-ID,
+ *	the report naming signatures and files) is put into a notice as
+ *	untrusted_line() made it: it cannot add a line to the report, a header
+ *	to the notice (the subject goes into the notice's Subject:), or an
+ *	escape to the reader's terminal.
+ *
+ *	A sender is told only with an envelope address that is plainly
+ *	local-part@domain (no source route, no quoted local part, no % or !
+ *	routing: sendmail would deliver those elsewhere), a domain in
+ *	notify.local_domains, and evidence that the sender is ours: the SMTP
+ *	client was in notify.local_networks or authenticated (${auth_authen}).
  */
 #include "mqsift-build.h"
 
 #include "reports/notify.h"
 
+#include <gio/gio.h>
 #include <string.h>
 
 #include "reports/notice.h"
 #include "reports/template.h"
+#include "rules/untrusted.h"
 
 /* mass mailers that forge their senders, and heuristics that say nothing of a sender */
 static const char *const default_silent[] = {
@@ -28,6 +43,9 @@ hostname_of(const MqConfig *config)
 {
 	return *config->scanner_hostname ? config->scanner_hostname : g_get_host_name();
 }
+
+/* the longest subject quoted in a notice (its own Subject: line included) */
+#define SUBJECT_MAX 200
 
 /* base_vars - the variables every notice knows */
 static GHashTable *
@@ -56,15 +74,22 @@ notify_postmaster(const MqConfig *config, QueueDir *out, const Caught *caught, g
 
 	for (guint i = 0; i < n; i++) {
 		const Caught *c = &caught[i];
+		g_autofree char *sender = untrusted_line(c->sender, -1, 0);
+		g_autofree char *rcpts = untrusted_line(c->recipients, -1, 0);
+		g_autofree char *subject = untrusted_line(c->subject, -1, SUBJECT_MAX);
+		g_autofree char *mid = untrusted_line(c->message_id, -1, 0);
+		g_autofree char *qid = untrusted_line(c->queue_id, -1, 0);
+		g_autofree char *what = untrusted_line(c->report, -1, 0);
 		g_string_append_printf(
 		    report,
 		    "Sender:    %s\nRecipient: %s\nSubject:   %s\nMessageID: %s\n"
 		    "QueueID:   %s\nReport:    %s\n",
-		    c->sender, c->recipients, c->subject ? c->subject : "",
-		    c->message_id ? c->message_id : "", c->queue_id, c->report);
-		if (c->quarantine)
+		    sender, rcpts, subject, mid, qid, what);
+		if (c->quarantine) {
+			g_autofree char *ref = untrusted_line(c->quarantine, -1, 0);
 			g_string_append_printf(report, "Release:   mqsift quarantine release %s\n",
-			                       c->quarantine);
+			                       ref);
+		}
 		g_string_append_c(report, '\n');
 	}
 	g_hash_table_insert(vars, "report", g_string_free(report, FALSE));
@@ -77,17 +102,112 @@ notify_postmaster(const MqConfig *config, QueueDir *out, const Caught *caught, g
 	return notice_send(config, out, config->notify_postmaster, subject, body, error);
 }
 
-/* domain_of - the domain of an envelope address, lower-cased */
-static char *
-domain_of(const char *address)
+/* is_local_part_char - what a plain local part may hold: no routing (% !), no quoting */
+static gboolean
+is_local_part_char(char c)
 {
-	const char *at = strrchr(address, '@');
-	char *d = g_ascii_strdown(at ? at + 1 : "", -1);
-	gsize n = strlen(d);
+	return g_ascii_isalnum(c) || (c != '\0' && strchr(".-_+=#$&'*?^`{}~", c) != NULL);
+}
 
-	if (n > 0 && d[n - 1] == '>')
-		d[n - 1] = '\0';
-	return d;
+/* is_hostname - dot-separated labels of letters, digits and inner hyphens */
+static gboolean
+is_hostname(const char *d, gsize n)
+{
+	gsize label = 0;
+
+	if (n == 0 || n > 253)
+		return FALSE;
+	for (gsize i = 0; i < n; i++) {
+		if (d[i] == '.') {
+			if (label == 0 || d[i - 1] == '-')
+				return FALSE;
+			label = 0;
+		} else if (g_ascii_isalnum(d[i]) || (d[i] == '-' && label > 0)) {
+			if (++label > 63)
+				return FALSE;
+		} else {
+			return FALSE;
+		}
+	}
+	return label > 0 && d[n - 1] != '-';
+}
+
+/*
+ * plain_address_domain - the domain (lower-cased) of an envelope address that is
+ * plainly <local-part@domain>, or NULL: a source route (<@a,@b:u@d>), a quoted
+ * local part ("u@x"@d), % or ! routing (u%x@d, x!u@d), a domain literal, a
+ * second @ are all forms whose real destination is not the domain after the
+ * last @, so they are never local.
+ */
+static char *
+plain_address_domain(const char *address)
+{
+	const char *p = address, *end = address + strlen(address);
+
+	while (p < end && g_ascii_isspace(*p))
+		p++;
+	while (end > p && g_ascii_isspace(end[-1]))
+		end--;
+	if (p < end && *p == '<') {
+		if (end - p < 2 || end[-1] != '>')
+			return NULL;
+		p++;
+		end--;
+	}
+	const char *at = memchr(p, '@', (gsize)(end - p));
+	if (at == NULL || at == p || memchr(at + 1, '@', (gsize)(end - at - 1)) != NULL)
+		return NULL;
+	if (*p == '.' || at[-1] == '.')
+		return NULL;
+	for (const char *q = p; q < at; q++)
+		if (!is_local_part_char(*q) || (*q == '.' && q[1] == '.'))
+			return NULL;
+	if (!is_hostname(at + 1, (gsize)(end - at - 1)))
+		return NULL;
+	return g_ascii_strdown(at + 1, end - at - 1);
+}
+
+/* ip_in_networks - @ip (text) inside one of the CIDRs of @networks */
+static gboolean
+ip_in_networks(const char *ip, char *const *networks)
+{
+	GInetAddress *addr = g_inet_address_new_from_string(ip);
+	gboolean in = FALSE;
+
+	if (addr == NULL)
+		return FALSE;
+	/* ::ffff:a.b.c.d is the IPv4 client a.b.c.d */
+	if (g_inet_address_get_family(addr) == G_SOCKET_FAMILY_IPV6) {
+		const guint8 *b = g_inet_address_to_bytes(addr);
+		static const guint8 mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		if (memcmp(b, mapped, sizeof mapped) == 0) {
+			GInetAddress *v4 =
+			    g_inet_address_new_from_bytes(b + 12, G_SOCKET_FAMILY_IPV4);
+			g_object_unref(addr);
+			addr = v4;
+		}
+	}
+	for (int i = 0; !in && networks && networks[i]; i++) {
+		GInetAddressMask *m = g_inet_address_mask_new_from_string(networks[i], NULL);
+		if (m != NULL) {
+			in = g_inet_address_mask_matches(m, addr);
+			g_object_unref(m);
+		}
+	}
+	g_object_unref(addr);
+	return in;
+}
+
+/* sender_is_ours - evidence from the SMTP session: a local client, or authentication */
+static gboolean
+sender_is_ours(const MqConfig *eff, const Qf *qf)
+{
+	const char *auth = qf_macro(qf, "{auth_authen}");
+
+	if (auth != NULL && *auth != '\0')
+		return TRUE;
+	g_autofree char *ip = qf_client_ip(qf);
+	return ip != NULL && ip_in_networks(ip, eff->notify_local_networks);
 }
 
 /* notify_sender_allowed - every condition for telling the sender */
@@ -104,7 +224,11 @@ notify_sender_allowed(const MqConfig *eff, const Qf *qf, GPtrArray *names, const
 		*why = "the sender is <>";
 		return FALSE;
 	}
-	g_autofree char *dom = domain_of(sender);
+	g_autofree char *dom = plain_address_domain(sender);
+	if (dom == NULL) {
+		*why = "the sender is not a plain local-part@domain address (routing or quoting)";
+		return FALSE;
+	}
 	gboolean local = FALSE;
 	for (int i = 0; eff->notify_local_domains && eff->notify_local_domains[i]; i++) {
 		const char *ld = eff->notify_local_domains[i];
@@ -116,6 +240,10 @@ notify_sender_allowed(const MqConfig *eff, const Qf *qf, GPtrArray *names, const
 	}
 	if (!local) {
 		*why = "the sender is not in notify.local_domains";
+		return FALSE;
+	}
+	if (!sender_is_ours(eff, qf)) {
+		*why = "the client was not in notify.local_networks and did not authenticate";
 		return FALSE;
 	}
 	static const char *const bulk_headers[] = {"List-Id", "List-Unsubscribe", "List-Post",
@@ -160,11 +288,13 @@ notify_sender(const MqConfig *eff, QueueDir *out, const Qf *qf, const char *repo
 	GHashTable *vars = base_vars(eff);
 	g_autofree char *subject_h = qf_header_get(qf, "Subject");
 	g_autofree char *sender = envelope_strip(g_strdup(qf_sender(qf)));
+	g_autofree char *rcpts = qf_recipients_text(qf);
 
-	g_hash_table_insert(vars, "recipients", qf_recipients_text(qf));
-	g_hash_table_insert(vars, "subject", g_strdup(subject_h ? subject_h : ""));
-	g_hash_table_insert(vars, "report", g_strdup(report));
-	g_hash_table_insert(vars, "quarantine_id", g_strdup(quarantine ? quarantine : "-"));
+	g_hash_table_insert(vars, "recipients", untrusted_line(rcpts, -1, 0));
+	g_hash_table_insert(vars, "subject", untrusted_line(subject_h, -1, SUBJECT_MAX));
+	g_hash_table_insert(vars, "report", untrusted_line(report, -1, 0));
+	g_hash_table_insert(vars, "quarantine_id",
+	                    untrusted_line(quarantine ? quarantine : "-", -1, 0));
 	g_autofree char *subject = NULL;
 	g_autofree char *body =
 	    template_render_mail(eff->reports_templates, eff->reports_language, "sender-notice",

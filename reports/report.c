@@ -1,5 +1,12 @@
 /*
  * report.c - digests and reports from the SQLite store
+ *
+ * DESCRIPTION
+ *	Texts read from the store are checked again with untrusted_text()
+ *	(rows written by older versions were not escaped): the digest, the
+ *	text report and the HTML page never carry a control, a bidi or an
+ *	invisible character from a message, and the HTML page escapes every
+ *	text for HTML on top of that.
  */
 #include "mqsift-build.h"
 
@@ -8,6 +15,8 @@
 #include <gio/gio.h>
 #include <sqlite3.h>
 #include <string.h>
+
+#include "rules/untrusted.h"
 
 typedef struct {
 	char *queue_id;
@@ -44,13 +53,16 @@ row_clear(gpointer p)
 	g_free(r->quarantine);
 }
 
-/* col - a text column, never NULL */
+/* the longest text read back from one column */
+#define COLUMN_MAX 8192
+
+/* col - a text column made safe to show (one line), never NULL */
 static char *
 col(sqlite3_stmt *st, int i)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
+	const char *t = (const char *)sqlite3_column_text(st, i);
 
-	return g_strdup(t ? (const char *)t : "");
+	return untrusted_text(t ? t : "", sqlite3_column_bytes(st, i), COLUMN_MAX, 0);
 }
 
 /* report_collect - read a period */

@@ -1,5 +1,13 @@
 /*
  * store.c - SQLite store of processed messages
+ *
+ * DESCRIPTION
+ *	Values are bound, never spliced into SQL.  Every text that can come
+ *	from a message (sender, recipients, subject, detail, the findings'
+ *	names and types) is stored as untrusted_line() made it: one line of
+ *	valid UTF-8 without controls or hidden characters, bounded, so that
+ *	whoever reads the store (digests, reports, sqlite3 on a terminal)
+ *	gets nothing that can forge a line or drive a terminal.
  */
 #include "mqsift-build.h"
 
@@ -10,6 +18,7 @@
 #include <string.h>
 
 #include "queue/durable.h"
+#include "rules/untrusted.h"
 
 struct Store {
 	sqlite3 *db;
@@ -223,6 +232,58 @@ bind_text(sqlite3_stmt *st, int i, const char *v)
 }
 
 #define MAX_RETRY_ROWS 10000
+/* detail holds every signature name found: longer than one header line may be */
+#define DETAIL_MAX 8192
+
+/* SafeRow - a row with every text made safe (owned copies) */
+typedef struct {
+	StoreRow row;
+	GPtrArray *strings; /* what the copies own */
+	GArray *findings;   /* of StoreFinding */
+} SafeRow;
+
+/* safe - @text made safe into @sr (NULL stays NULL) */
+static const char *
+safe(SafeRow *sr, const char *text, gsize max)
+{
+	if (text == NULL)
+		return NULL;
+	char *s = untrusted_line(text, -1, max);
+	g_ptr_array_add(sr->strings, s);
+	return s;
+}
+
+/* safe_row_init - a copy of @row whose texts are safe to store */
+static void
+safe_row_init(SafeRow *sr, const StoreRow *row)
+{
+	sr->row = *row;
+	sr->strings = g_ptr_array_new_with_free_func(g_free);
+	sr->findings = g_array_sized_new(FALSE, TRUE, sizeof(StoreFinding), row->n_findings);
+	sr->row.queue_id = safe(sr, row->queue_id, 0);
+	sr->row.sender = safe(sr, row->sender, 0);
+	sr->row.recipients = safe(sr, row->recipients, DETAIL_MAX);
+	sr->row.subject = safe(sr, row->subject, 0);
+	sr->row.detail = safe(sr, row->detail, DETAIL_MAX);
+	sr->row.action = safe(sr, row->action, 0);
+	sr->row.quarantine = safe(sr, row->quarantine, 0);
+	for (guint i = 0; i < row->n_findings; i++) {
+		const StoreFinding *f = &row->findings[i];
+		StoreFinding c = {safe(sr, f->path, 0), safe(sr, f->filename, 0),
+		                  safe(sr, f->content_type, 0), safe(sr, f->what, DETAIL_MAX),
+		                  f->infected};
+		g_array_append_val(sr->findings, c);
+	}
+	sr->row.findings = (const StoreFinding *)sr->findings->data;
+}
+
+/* safe_row_clear - free the copies */
+static void
+safe_row_clear(SafeRow *sr)
+{
+	g_ptr_array_unref(sr->strings);
+	g_array_unref(sr->findings);
+}
 
 /* store_keep_for_retry - a row the database refused (busy, full): keep it as SQL */
 static void
@@ -291,9 +352,9 @@ store_prune(Store *store, guint keep_days)
 	return sqlite3_total_changes(store->db) - before;
 }
 
-/* store_add - one message and its findings */
-gboolean
-store_add(Store *store, const StoreRow *row, GError **error)
+/* store_add_safe - one message and its findings, texts already made safe */
+static gboolean
+store_add_safe(Store *store, const StoreRow *row, GError **error)
 {
 	sqlite3_stmt *st = store->insert_message;
 
@@ -336,6 +397,18 @@ store_add(Store *store, const StoreRow *row, GError **error)
 		}
 	}
 	return TRUE;
+}
+
+/* store_add - one message and its findings */
+gboolean
+store_add(Store *store, const StoreRow *row, GError **error)
+{
+	SafeRow sr;
+
+	safe_row_init(&sr, row);
+	gboolean ok = store_add_safe(store, &sr.row, error);
+	safe_row_clear(&sr);
+	return ok;
 }
 
 /* store_attempt_bump - one more failed attempt */

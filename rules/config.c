@@ -11,8 +11,13 @@
 #include "rules/config.h"
 
 #include <errno.h>
+#include <gio/gio.h>
+#include <limits.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 typedef enum {
@@ -146,6 +151,8 @@ static const ConfigKey config_keys[] = {
      "tell local senders that a part was removed", STRICT_FALSE},
     {"notify.local_domains", KEY_LIST, OFF(notify_local_domains), "", NULL,
      "domains whose senders may be notified"},
+    {"notify.local_networks", KEY_LIST, OFF(notify_local_networks), "127.0.0.0/8, ::1/128", NULL,
+     "client networks (CIDR) whose senders may be told; an authenticated sender may be too"},
     {"notify.silent_viruses", KEY_LIST, OFF(notify_silent_viruses), "", NULL,
      "signature name patterns that forge senders: never notify"},
     {"policy.subject_tag", KEY_STRING, OFF(policy_subject_tag), "{Virus?}", NULL,
@@ -269,6 +276,35 @@ parse_bool(const char *text, gboolean *out)
 	return FALSE;
 }
 
+/* check_networks - every entry of notify.local_networks is an address or a CIDR */
+static char *
+check_networks(char **list)
+{
+	for (int i = 0; list && list[i]; i++) {
+		GInetAddressMask *m = g_inet_address_mask_new_from_string(list[i], NULL);
+		if (m == NULL)
+			return g_strdup_printf("notify.local_networks: \"%s\" is not an address "
+			                       "or a network such as 192.0.2.0/24 or 2001:db8::/32",
+			                       list[i]);
+		g_object_unref(m);
+	}
+	return NULL;
+}
+
+/* split_list - "a, b c" as a list (notify.local_networks written as one scalar) */
+static char **
+split_list(const char *text)
+{
+	g_auto(GStrv) parts = g_strsplit_set(text, ", \t", -1);
+	GPtrArray *out = g_ptr_array_new();
+
+	for (int i = 0; parts[i]; i++)
+		if (*parts[i])
+			g_ptr_array_add(out, g_strdup(parts[i]));
+	g_ptr_array_add(out, NULL);
+	return (char **)g_ptr_array_free(out, FALSE);
+}
+
 /* set_scalar - store @text into key @k; returns an error text or NULL */
 static char *
 set_scalar(MqConfig *c, const ConfigKey *k, const char *text)
@@ -284,10 +320,14 @@ set_scalar(MqConfig *c, const ConfigKey *k, const char *text)
 	case KEY_LIST: {
 		g_strfreev(*(char ***)f);
 		char **list = g_new0(char *, 2);
-		if (*text != '\0')
+		if (k->offset == OFF(notify_local_networks)) {
+			g_free(list);
+			list = split_list(text);
+		} else if (*text != '\0') {
 			list[0] = g_strdup(text);
+		}
 		*(char ***)f = list;
-		return NULL;
+		return k->offset == OFF(notify_local_networks) ? check_networks(list) : NULL;
 	}
 	case KEY_ENUM: {
 		g_auto(GStrv) choices = g_strsplit(k->choices, "|", -1);
@@ -648,6 +688,11 @@ load_value(MqConfig *c, yaml_document_t *doc, yaml_node_t *node, const ConfigKey
 		g_ptr_array_add(list, NULL);
 		g_strfreev(*(char ***)field(c, k));
 		*(char ***)field(c, k) = (char **)g_ptr_array_free(list, FALSE);
+		if (k->offset == OFF(notify_local_networks)) {
+			char *err = check_networks(*(char ***)field(c, k));
+			if (err)
+				add_problem_take(problems, path, &node->start_mark, err);
+		}
 		return;
 	}
 	char *msg =
@@ -718,6 +763,67 @@ load_document(MqConfig *c, yaml_document_t *doc, const char *path, GString *prob
 	}
 }
 
+/* unsafe_reason - why the file or directory @st could have been written by others, or NULL */
+static char *
+unsafe_reason(const struct stat *st, gboolean is_dir)
+{
+	uid_t me = geteuid();
+
+	if (st->st_uid != 0 && st->st_uid != me)
+		return g_strdup_printf("is owned by uid %u, neither root nor this user (uid %u)",
+		                       (guint)st->st_uid, (guint)me);
+	/* a sticky directory (/tmp) lets others add files, not replace ours */
+	if (is_dir && (st->st_mode & S_ISVTX))
+		return NULL;
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return g_strdup_printf("is %s-writable (mode %04o)",
+		                       (st->st_mode & S_IWOTH) ? "world" : "group",
+		                       (guint)(st->st_mode & 07777));
+	return NULL;
+}
+
+/* check_one - @path (a file, or a directory if @is_dir) is safe; FALSE with @error */
+static gboolean
+check_one(const char *path, gboolean is_dir, const char *file, const char *what, GError **error)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return TRUE; /* what cannot be read is reported by whoever reads it */
+	g_autofree char *why = unsafe_reason(&st, is_dir);
+	if (why == NULL)
+		return TRUE;
+	g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_UNSAFE,
+	            "%s %s: %s%s %s: anyone but root and this user who can write it could "
+	            "change what mqsift does, so it is not used (as sendmail refuses such a cf); "
+	            "make it owned by root and not writable by group or others "
+	            "(chown root %s; chmod go-w %s)",
+	            what, file, is_dir ? "its directory " : "the file ", path, why, path, path);
+	return FALSE;
+}
+
+/* config_check_file_safe - sendmail's safefile() in short, for our config and rules */
+gboolean
+config_check_file_safe(const char *path, const char *what, GError **error)
+{
+	struct stat lst;
+	char real[PATH_MAX];
+
+	if (lstat(path, &lst) < 0 || realpath(path, real) == NULL)
+		return TRUE; /* missing: the caller decides what that means */
+	g_autofree char *real_dir = g_path_get_dirname(real);
+	if (!check_one(real, FALSE, path, what, error) ||
+	    !check_one(real_dir, TRUE, path, what, error))
+		return FALSE;
+	if (S_ISLNK(lst.st_mode)) {
+		/* whoever can write the link's directory can point it elsewhere */
+		g_autofree char *link_dir = g_path_get_dirname(path);
+		if (!check_one(link_dir, TRUE, path, what, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
 /* config_load - read and check a configuration file */
 MqConfig *
 config_load(const char *path, gboolean must_exist, GError **error)
@@ -728,6 +834,8 @@ config_load(const char *path, gboolean must_exist, GError **error)
 
 	if (path == NULL)
 		path = MQSIFT_DEFAULT_CONFIG;
+	if (!config_check_file_safe(path, "configuration", error))
+		return NULL;
 	if (!g_file_get_contents(path, &data, &len, &local)) {
 		if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT) && !must_exist) {
 			g_error_free(local);

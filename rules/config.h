@@ -27,6 +27,7 @@ GQuark config_error_quark(void);
 typedef enum {
 	CONFIG_ERROR_INVALID, /* the message lists every problem, one per line */
 	CONFIG_ERROR_IO,
+	CONFIG_ERROR_UNSAFE, /* a file others than root and us could have written */
 } ConfigError;
 
 typedef struct {
@@ -73,6 +74,7 @@ typedef struct {
 	gboolean notify_postmaster_warnings;
 	gboolean notify_sender;
 	char **notify_local_domains;
+	char **notify_local_networks; /* CIDRs: clients whose senders may be told */
 	char **notify_silent_viruses;
 	/* policy */
 	char *policy_subject_tag; /* empty: no tag */
@@ -101,6 +103,19 @@ typedef struct {
  * @error (CONFIG_ERROR_INVALID lists every problem).
  */
 MqConfig *config_load(const char *path, gboolean must_exist, GError **error);
+
+/*
+ * config_check_file_safe - refuse, as sendmail does for its cf, a file that
+ * anyone but root and the running user could have written: the file (after
+ * symbolic links) and the directory holding it must be owned by root or by
+ * the effective user and be neither group- nor world-writable (a directory
+ * with the sticky bit may be, as /tmp is: others cannot replace our file
+ * there).  When @path is a symbolic link, the directory of the link is
+ * checked too.  A missing file is not an error here (TRUE).  @what names the
+ * file in the message ("configuration", "policy.filename_rules").  FALSE
+ * with @error (CONFIG_ERROR_UNSAFE) saying what to fix.
+ */
+gboolean config_check_file_safe(const char *path, const char *what, GError **error);
 
 /* config_defaults - a config with every default */
 MqConfig *config_defaults(void);

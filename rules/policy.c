@@ -126,6 +126,10 @@ load_rules_file(const char *path, GError **error)
 	g_autofree char *text = NULL;
 	GError *local = NULL;
 
+	/* the rules decide what is blocked: only root or this user may have written them */
+	if (path != NULL && *path != '\0' &&
+	    !config_check_file_safe(path, "policy.filename_rules", error))
+		return NULL;
 	if (path != NULL && *path != '\0' && g_file_get_contents(path, &text, NULL, &local))
 		return parse_rules(text, path, error);
 	if (local != NULL && !g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {

@@ -1,13 +1,27 @@
 /*
  * log.c - GLib log handler that writes to syslog and stderr
+ *
+ * DESCRIPTION
+ *	Log lines carry strings from messages (senders, subjects, file names,
+ *	signature names).  The handler escapes every formatted line as a whole
+ *	with untrusted_text(): a newline, a terminal escape or a bidi control
+ *	in a message can neither forge a second log line nor act on the
+ *	terminal of whoever reads the log.  Backslashes are not doubled, so a
+ *	string the caller already passed through untrusted_line() is shown
+ *	once, not escaped twice.
  */
 #include "mqsift-build.h"
 
 #include "scanner/log.h"
 
+#include "rules/untrusted.h"
+
 #include <stdio.h>
 #include <syslog.h>
 #include <unistd.h>
+
+/* longest line written: beyond it the line is cut with "..." */
+#define LOG_LINE_MAX 8192
 
 static gboolean log_stderr, log_syslog, log_verbose;
 
@@ -49,13 +63,14 @@ log_handler(const gchar *domain, GLogLevelFlags level, const gchar *message, gpo
 	if (domain != NULL && g_strcmp0(domain, "mqsift") != 0 && prio > LOG_WARNING &&
 	    !log_verbose)
 		return; /* libraries' chatter */
+	g_autofree char *line = untrusted_text(message, -1, LOG_LINE_MAX, 0);
 	if (log_syslog)
-		syslog(prio, "%s", message);
+		syslog(prio, "%s", line);
 	if (log_stderr) {
 		if (word)
-			fprintf(stderr, "mqsift: %s: %s\n", word, message);
+			fprintf(stderr, "mqsift: %s: %s\n", word, line);
 		else
-			fprintf(stderr, "mqsift: %s\n", message);
+			fprintf(stderr, "mqsift: %s\n", line);
 	}
 }
 

@@ -32,6 +32,7 @@
 #include "queue/qdir.h"
 #include "rules/config.h"
 #include "rules/policy.h"
+#include "rules/untrusted.h"
 #include "scanner/engine.h"
 #include "scanner/log.h"
 #include "scanner/quarantine.h"
@@ -86,7 +87,10 @@ parse_options(const char *cmd, const GOptionEntry *extra, int *argc, char ***arg
 	return ok;
 }
 
-/* load_config_or_die - the configuration, or a message and NULL */
+/* set when the configuration was refused as unsafe: lint then exits 2, not 1 */
+static gboolean config_unsafe;
+
+/* load_config - the configuration, or a message and NULL */
 static MqConfig *
 load_config(void)
 {
@@ -94,6 +98,7 @@ load_config(void)
 	MqConfig *config = config_load(opt_config, opt_config != NULL, &error);
 
 	if (config == NULL) {
+		config_unsafe = g_error_matches(error, CONFIG_ERROR, CONFIG_ERROR_UNSAFE);
 		fprintf(stderr, "mqsift: configuration error:\n%s\n", error->message);
 		g_error_free(error);
 	}
@@ -301,7 +306,8 @@ cmd_lint(int argc, char **argv)
 	log_init(TRUE, FALSE, opt_verbose);
 	MqConfig *config = load_config();
 	if (config == NULL)
-		return 1;
+		return config_unsafe ? 2
+		                     : 1; /* an unsafe file is not a problem to list: it stops */
 	if (print) {
 		GString *p = config_print(config);
 		fputs(p->str, stdout);
@@ -341,6 +347,7 @@ cmd_lint(int argc, char **argv)
 		                       config->queue_lock, SENDMAIL_PATH, lock, lock);
 	Policy *policy = policy_new(config, &error);
 	if (policy == NULL) {
+		config_unsafe = g_error_matches(error, CONFIG_ERROR, CONFIG_ERROR_UNSAFE);
 		g_string_append_printf(problems, "%s\n", error->message);
 		g_clear_error(&error);
 	}
@@ -368,7 +375,7 @@ cmd_lint(int argc, char **argv)
 	}
 	engine_free(&engine);
 	policy_free(&policy);
-	int status = problems->len > 0 ? 1 : 0;
+	int status = config_unsafe ? 2 : problems->len > 0 ? 1 : 0;
 	if (status)
 		fprintf(stderr, "%s", problems->str);
 	else
@@ -478,7 +485,10 @@ cmd_digest(int argc, char **argv)
 	g_hash_table_destroy(vars);
 	int status = 0;
 	if (print) {
-		printf("Subject: %s\n\n%s", subject, body);
+		/* for a terminal: whatever a template or the store holds, no escape gets through */
+		g_autofree char *safe_subject = untrusted_text(subject, -1, 0, 0);
+		g_autofree char *safe_body = untrusted_text(body, -1, 0, UNTRUSTED_KEEP_NEWLINES);
+		printf("Subject: %s\n\n%s", safe_subject, safe_body);
 	} else {
 		GError *error = NULL;
 		QueueLock lock = qdir_lock_from_name(config->queue_lock);

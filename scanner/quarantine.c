@@ -1,5 +1,14 @@
 /*
  * quarantine.c - the quarantine directory: store, list, show, release, purge
+ *
+ * DESCRIPTION
+ *	The info file is one "key: value" line each; every value that comes
+ *	from the message goes through untrusted_line() first, so a subject or
+ *	a file name can neither add a line nor carry a terminal escape.  What
+ *	is read back for "list" and "show" is checked again with
+ *	untrusted_text() (entries written by older versions, the original
+ *	headers of message.eml): nothing from a message reaches the
+ *	administrator's terminal unescaped.
  */
 #include "mqsift-build.h"
 
@@ -14,6 +23,7 @@
 
 #include "queue/commit.h"
 #include "queue/durable.h"
+#include "rules/untrusted.h"
 
 #define ENTRY_MODE 0600
 #define DIR_MODE 0700
@@ -102,19 +112,27 @@ quarantine_store(const MqConfig *config, const char *ref, const Qf *qf, const ch
 	g_autofree char *subject = qf_header_get(qf, "Subject");
 	g_autoptr(GPtrArray) rcpts = qf_recipients(qf);
 
+	g_autofree char *sender = untrusted_line(qf_sender(qf), -1, 0);
+	g_autofree char *subject_line = untrusted_line(subject, -1, 0);
+	g_autofree char *status_line = untrusted_line(status, -1, 0);
+
 	g_string_append_printf(info, "reference: %s\nreceived: %" G_GINT64_FORMAT "\n", ref,
 	                       g_get_real_time() / G_USEC_PER_SEC);
-	g_string_append_printf(info, "sender: %s\n", qf_sender(qf));
-	for (guint i = 0; i < rcpts->len; i++)
-		g_string_append_printf(info, "recipient: %s\n",
-		                       (char *)g_ptr_array_index(rcpts, i));
-	g_string_append_printf(info, "subject: %s\nverdict: %s\nstatus: %s\n",
-	                       subject ? subject : "", verdict_name(report->verdict), status);
+	g_string_append_printf(info, "sender: %s\n", sender);
+	for (guint i = 0; i < rcpts->len; i++) {
+		g_autofree char *rcpt = untrusted_line(g_ptr_array_index(rcpts, i), -1, 0);
+		g_string_append_printf(info, "recipient: %s\n", rcpt);
+	}
+	g_string_append_printf(info, "subject: %s\nverdict: %s\nstatus: %s\n", subject_line,
+	                       verdict_name(report->verdict), status_line);
 	for (guint i = 0; i < report->findings->len; i++) {
 		const Finding *f = g_ptr_array_index(report->findings, i);
-		g_string_append_printf(info, "part: %s | %s | %s | %s | %s\n", f->path,
-		                       f->filename ? f->filename : "-", f->content_type, f->what,
-		                       f->content ? f->saved_name : "-");
+		g_autofree char *path = untrusted_line(f->path, -1, 0);
+		g_autofree char *name = untrusted_line(f->filename ? f->filename : "-", -1, 0);
+		g_autofree char *type = untrusted_line(f->content_type, -1, 0);
+		g_autofree char *what = untrusted_line(f->what, -1, 0);
+		g_string_append_printf(info, "part: %s | %s | %s | %s | %s\n", path, name, type,
+		                       what, f->content ? f->saved_name : "-");
 	}
 	gboolean ok = write_entry_file(dir, "message.eml", message, len, error) &&
 	              write_entry_file(dir, "envelope", env->str, env->len, error);
@@ -182,9 +200,16 @@ quarantine_list(const MqConfig *config, GString *out)
 				else if (g_str_has_prefix(lines[k], "subject: "))
 					subject = lines[k] + 9;
 			}
-			g_string_append_printf(out, "%s/%s\t%s\t%s\t%s\n",
-			                       (char *)g_ptr_array_index(days, i), name, sender,
-			                       status, subject);
+			g_autofree char *ref =
+			    g_strdup_printf("%s/%s", (char *)g_ptr_array_index(days, i), name);
+			if (!quarantine_valid_ref(ref))
+				continue; /* not an entry mqsift wrote */
+			/* one line per entry: no field may hold a tab, a newline or an escape */
+			g_autofree char *s_sender = untrusted_text(sender, -1, 0, 0);
+			g_autofree char *s_status = untrusted_text(status, -1, 0, 0);
+			g_autofree char *s_subject = untrusted_text(subject, -1, 0, 0);
+			g_string_append_printf(out, "%s\t%s\t%s\t%s\n", ref, s_sender, s_status,
+			                       s_subject);
 			n++;
 		}
 		g_dir_close(d);
@@ -221,10 +246,14 @@ quarantine_show(const MqConfig *config, const char *ref, GString *out, GError **
 
 	if (!read_entry(config, ref, "info", &info, &ilen, &msg, &mlen, error))
 		return FALSE;
-	g_string_append(out, info);
+	/* the info file and the original headers, checked again: they go to a terminal */
+	g_autofree char *safe_info = untrusted_text(info, (gssize)ilen, 0, UNTRUSTED_KEEP_NEWLINES);
+	const char *end = memmem(msg, mlen, "\n\n", 2);
+	g_autofree char *headers =
+	    untrusted_text(msg, end ? end - msg + 1 : (gssize)mlen, 0, UNTRUSTED_KEEP_NEWLINES);
+	g_string_append(out, safe_info);
 	g_string_append(out, "\n");
-	const char *end = strstr(msg, "\n\n");
-	g_string_append_len(out, msg, end ? end - msg + 1 : (gssize)mlen);
+	g_string_append(out, headers);
 	return TRUE;
 }
 

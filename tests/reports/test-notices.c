@@ -150,7 +150,7 @@ test_sender_rules(void)
 	c->notify_local_domains = g_strsplit("example.org", ",", -1);
 	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autofree char *text =
-		    g_strdup_printf("V8\nT1\nS%s\nRPFD:<b@example.com>\n"
+		    g_strdup_printf("V8\nT1\n$_localhost [127.0.0.1]\nS%s\nRPFD:<b@example.com>\n"
 		                    "HSubject: x\n%s%s%s.\n",
 		                    cases[i].sender, cases[i].extra_header ? "H" : "",
 		                    cases[i].extra_header ? cases[i].extra_header : "",

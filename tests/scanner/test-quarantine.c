@@ -1,0 +1,153 @@
+/*
+ * test-quarantine.c - what the quarantine shows of a message is escaped: a
+ * subject with a terminal escape, a file name with a newline, a tab that
+ * would add a column to "quarantine list"; and the log line of the same
+ * names stays one line
+ */
+#include "mqsift-build.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "queue/qf.h"
+#include "rules/config.h"
+#include "scanner/log.h"
+#include "scanner/quarantine.h"
+#include "scanner/scan.h"
+
+/* the subject as a hostile sender writes it: a title change, then a new "line" */
+#define EVIL_SUBJECT "\x1b]0;pwned\x07 hi\rFAKE LINE"
+
+/* assert_terminal_safe - no control byte but LF (and TAB where @tabs) */
+static void
+assert_terminal_safe(const char *s, gboolean tabs)
+{
+	g_assert_true(g_utf8_validate(s, -1, NULL));
+	for (const char *p = s; *p; p++)
+		if ((guchar)*p < 0x20 || (guchar)*p == 0x7F)
+			g_assert_true(*p == '\n' || (tabs && *p == '\t'));
+}
+
+/* new_report - an infected message: one part with a hostile name */
+static void
+new_report(ScanReport *rep)
+{
+	Finding *f = g_new0(Finding, 1);
+
+	memset(rep, 0, sizeof *rep);
+	rep->verdict = VERDICT_INFECTED;
+	rep->findings = g_ptr_array_new_with_free_func(scan_finding_free);
+	rep->names = g_ptr_array_new_with_free_func(g_free);
+	g_ptr_array_add(rep->names, g_strdup("Evil.Sig\nverdict: clean"));
+	f->path = g_strdup("2");
+	f->filename = g_strdup("invoice\nFAKE LINE\xe2\x80\xaegpj.exe");
+	f->content_type = g_strdup("application/octet-stream");
+	f->what = g_strdup("Evil.Sig");
+	f->infected = TRUE;
+	f->saved_name = g_strdup("part-1.bin");
+	g_ptr_array_add(rep->findings, f);
+}
+
+/* test_info_list_show - the info file, the list line and show are all escaped */
+static void
+test_info_list_show(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("mqsift-quarantine-XXXXXX", NULL);
+	MqConfig *c = config_defaults();
+	g_free(c->quarantine_dir);
+	c->quarantine_dir = g_strdup(dir);
+	const char *qftext = "V8\nT1\nS<eve\x1b[2J@example.net>\nRPFD:<bob@example.org>\n"
+	                     "HSubject: " EVIL_SUBJECT "\nHX-Tab: a\n\tb\n.\n";
+	Qf *qf = qf_parse(qftext, strlen(qftext), NULL);
+	g_assert_nonnull(qf);
+	const char *message = "Subject: " EVIL_SUBJECT "\nX-Bidi: a\xe2\x80\xae"
+	                      "b\n\nbody\n";
+	ScanReport rep;
+	new_report(&rep);
+	g_autofree char *ref = quarantine_ref("6AOQ0000000001");
+	GError *error = NULL;
+
+	g_assert_true(quarantine_store(c, ref, qf, message, strlen(message), &rep, &error));
+	g_assert_no_error(error);
+
+	/* the info file: every line is a key mqsift wrote, no control byte */
+	g_autofree char *infop = g_build_filename(dir, ref, "info", NULL);
+	g_autofree char *info = NULL;
+	g_assert_true(g_file_get_contents(infop, &info, NULL, NULL));
+	assert_terminal_safe(info, FALSE);
+	g_auto(GStrv) lines = g_strsplit(info, "\n", -1);
+	static const char *const keys[] = {"reference: ", "received: ", "sender: ", "recipient: ",
+	                                   "subject: ",   "verdict: ",  "status: ", "part: "};
+	for (int i = 0; lines[i] && *lines[i]; i++) {
+		gboolean known = FALSE;
+		for (gsize k = 0; k < G_N_ELEMENTS(keys); k++)
+			known = known || g_str_has_prefix(lines[i], keys[k]);
+		if (!known)
+			g_error("forged line in the info file: \"%s\"", lines[i]);
+	}
+	g_assert_nonnull(strstr(info, "subject: \\x1b]0;pwned\\x07 hi\\rFAKE LINE\n"));
+	g_assert_nonnull(strstr(info, "invoice\\nFAKE LINE<U+202E>gpj.exe"));
+	g_assert_nonnull(strstr(info, "verdict: infected\n"));
+
+	/* quarantine list: one entry, one line, four tab-separated fields */
+	GString *out = g_string_new(NULL);
+	g_assert_cmpuint(quarantine_list(c, out), ==, 1);
+	assert_terminal_safe(out->str, TRUE);
+	guint tabs = 0, newlines = 0;
+	for (const char *p = out->str; *p; p++) {
+		tabs += *p == '\t';
+		newlines += *p == '\n';
+	}
+	g_assert_cmpuint(newlines, ==, 1);
+	g_assert_cmpuint(tabs, ==, 3);
+
+	/* quarantine show: info and the original headers, without their escapes */
+	g_string_truncate(out, 0);
+	g_assert_true(quarantine_show(c, ref, out, &error));
+	g_assert_no_error(error);
+	assert_terminal_safe(out->str, TRUE);
+	g_assert_nonnull(strstr(out->str, "X-Bidi: a<U+202E>b\n"));
+	g_assert_null(strstr(out->str, "\nFAKE LINE"));
+	g_string_free(out, TRUE);
+
+	/* an info file left by an older version, raw bytes and all, is escaped when shown */
+	g_assert_true(g_file_set_contents(infop, "subject: \x1b[2Jraw\tcolumn\n", -1, NULL));
+	out = g_string_new(NULL);
+	g_assert_cmpuint(quarantine_list(c, out), ==, 1);
+	assert_terminal_safe(out->str, TRUE);
+	g_assert_nonnull(strstr(out->str, "\\x1b[2Jraw\\tcolumn"));
+	g_string_free(out, TRUE);
+
+	scan_report_clear(&rep);
+	qf_free(&qf);
+	config_free(&c);
+	/* the test's own tree: remove it */
+	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+	g_assert_cmpint(system(cmd), ==, 0);
+}
+
+/* test_log_one_line - a name with a newline cannot forge a second log line */
+static void
+test_log_one_line(void)
+{
+	if (g_test_subprocess()) {
+		log_init(TRUE, FALSE, FALSE);
+		g_message("6AOQ0000000001: part 2 invoice\nmqsift: 6AOQ0000000002: verdict=clean "
+		          "\x1b]0;pwned\x07 \xe2\x80\xae");
+		return;
+	}
+	g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+	g_test_trap_assert_passed();
+	g_test_trap_assert_stderr("mqsift: 6AOQ0000000001: part 2 invoice\\nmqsift: "
+	                          "6AOQ0000000002: verdict=clean \\x1b]0;pwned\\x07 <U+202E>\n");
+}
+
+/* main - GTest */
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/quarantine/info-list-show", test_info_list_show);
+	g_test_add_func("/log/one-line", test_log_one_line);
+	return g_test_run();
+}
