@@ -119,8 +119,10 @@ static const ConfigKey config_keys[] = {
      "most MIME parts walked in one message"},
     {"scanner.max_message_size", KEY_SIZE, OFF(scanner_max_message_size), "200M", NULL,
      "larger messages are not parsed (verdict: limits)"},
-    {"scanner.on_limits", KEY_ENUM, OFF(scanner_on_limits), "deliver", "deliver|block",
-     "a message beyond a limit: deliver with a warning header, or block it"},
+    {"scanner.on_limits", KEY_ENUM, OFF(scanner_on_limits), "block", "deliver|block",
+     "a message not scanned whole (archives nested too deep, a file beyond max_file_size, too "
+     "many files, too long): block it (quarantined, like a banned part) or deliver it marked "
+     "\"Clean (partly scanned)\""},
     {"mime.on_ambiguous", KEY_ENUM, OFF(mime_on_ambiguous), "block", "deliver|block",
      "a message two readers could read two ways (a part or a name that one of them would not "
      "see): block it (whole, quarantined) or deliver it with a warning header",

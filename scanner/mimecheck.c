@@ -105,8 +105,22 @@ parse_params(const char *raw)
 		const char *a = p;
 		while (*p && *p != '=' && *p != ';')
 			p++;
-		if (*p != '=')
+		if (*p != '=') {
+			/* "filename=x;.exe": some readers take the rest of the line */
+			Param *prev =
+			    params->len > 0 ? g_ptr_array_index(params, params->len - 1) : NULL;
+			g_autofree char *junk = g_strstrip(g_strndup(a, (gsize)(p - a)));
+			if (prev != NULL && *junk != '\0' && params->len < MAX_PARAMS) {
+				Param *alt = g_new0(Param, 1);
+				alt->base = g_strdup(prev->base);
+				alt->section = prev->section;
+				alt->extended = prev->extended;
+				alt->value = g_strconcat(prev->value, ";", junk, NULL);
+				alt->order = params->len;
+				g_ptr_array_add(params, alt);
+			}
 			continue;
+		}
 		g_autofree char *attr = g_strstrip(g_strndup(a, (gsize)(p - a)));
 		p++;
 		while (*p == ' ' || *p == '\t')
@@ -120,8 +134,13 @@ parse_params(const char *raw)
 			}
 			if (*p == '"')
 				p++;
-			while (*p && *p != ';') /* junk after the quotes: a reader may keep it */
-				g_string_append_c(v, *p++);
+			/* junk after the quotes: a careless reader keeps it */
+			GString *junk = g_string_new(NULL);
+			while (*p && *p != ';')
+				g_string_append_c(junk, *p++);
+			g_strstrip(junk->str);
+			g_string_append(v, junk->str);
+			g_string_free(junk, TRUE);
 		} else {
 			while (*p && *p != ';')
 				g_string_append_c(v, *p++);
@@ -200,29 +219,74 @@ split_charset(const char *v, char **charset)
 	return q2 + 1;
 }
 
-/* add_name - one candidate, and its RFC 2047 decoding, quotes stripped, each once */
+/* add_one - @name once */
+static void
+add_one(GPtrArray *names, const char *name)
+{
+	if (name == NULL || *name == '\0' || names->len >= MAX_NAMES)
+		return;
+	for (guint i = 0; i < names->len; i++)
+		if (strcmp(g_ptr_array_index(names, i), name) == 0)
+			return;
+	g_ptr_array_add(names, g_strdup(name));
+}
+
+/*
+ * add_readings - what careless readers make of a plain name: percent escapes
+ * decoded (a %00 cuts the name, or is dropped), the last path component
+ * (C:\dir\x.exe\), the part before an NTFS stream ("x.exe::$DATA")
+ */
+static void
+add_readings(GPtrArray *names, const char *name)
+{
+	if (strchr(name, '%') != NULL) {
+		GString *dec = g_string_new(NULL);
+		percent_decode(name, dec);
+		g_autofree char *cut = g_utf8_make_valid(dec->str, (gssize)strlen(dec->str));
+		add_one(names, cut);
+		GString *nonul = g_string_new(NULL);
+		for (gsize i = 0; i < dec->len; i++)
+			if (dec->str[i] != '\0')
+				g_string_append_c(nonul, dec->str[i]);
+		g_autofree char *joined = g_utf8_make_valid(nonul->str, (gssize)nonul->len);
+		add_one(names, joined);
+		g_string_free(nonul, TRUE);
+		g_string_free(dec, TRUE);
+	}
+	g_autofree char *trimmed = g_strdup(name);
+	gsize n = strlen(trimmed);
+	while (n > 0 && (trimmed[n - 1] == '\\' || trimmed[n - 1] == '/'))
+		trimmed[--n] = '\0';
+	const char *base = trimmed;
+	for (const char *p = trimmed; *p; p++)
+		if (*p == '\\' || *p == '/')
+			base = p + 1;
+	add_one(names, base);
+	const char *colon = strchr(base, ':');
+	if (colon != NULL && colon > base) {
+		g_autofree char *before = g_strndup(base, (gsize)(colon - base));
+		add_one(names, before);
+	}
+}
+
+/* add_name - one candidate, its RFC 2047 decoding, quotes stripped, and their readings */
 static void
 add_name(GPtrArray *names, const char *name)
 {
 	if (name == NULL || *name == '\0' || names->len >= MAX_NAMES)
 		return;
 	g_autofree char *cut = g_utf8_make_valid(name, (gssize)MIN(strlen(name), MAX_NAME_BYTES));
-	const char *forms[4] = {cut, NULL, NULL, NULL};
 	g_autofree char *decoded = g_mime_utils_header_decode_text(NULL, cut);
-	forms[1] = decoded;
 	g_autofree char *unquoted = NULL;
 	gsize n = strlen(decoded);
 	if (n >= 2 && (decoded[0] == '"' || decoded[0] == '\'') && decoded[n - 1] == decoded[0])
 		unquoted = g_strndup(decoded + 1, n - 2);
-	forms[2] = unquoted;
+	const char *forms[3] = {cut, decoded, unquoted};
 	for (int f = 0; f < 3; f++) {
 		if (forms[f] == NULL || *forms[f] == '\0')
 			continue;
-		gboolean have = FALSE;
-		for (guint i = 0; i < names->len && !have; i++)
-			have = strcmp(g_ptr_array_index(names, i), forms[f]) == 0;
-		if (!have && names->len < MAX_NAMES)
-			g_ptr_array_add(names, g_strdup(forms[f]));
+		add_one(names, forms[f]);
+		add_readings(names, forms[f]);
 	}
 }
 
@@ -288,6 +352,16 @@ names_of(const char *raw, const char *base, GPtrArray *names, GPtrArray *primary
 			GString *bytes = g_string_new(NULL);
 			percent_decode(v, bytes);
 			name = to_utf8(bytes->str, bytes->len, charset);
+			if (strlen(bytes->str) < bytes->len) {
+				/* %00: a C reader stops there, another drops it */
+				GString *nonul = g_string_new(NULL);
+				for (gsize k = 0; k < bytes->len; k++)
+					if (bytes->str[k] != '\0')
+						g_string_append_c(nonul, bytes->str[k]);
+				g_autofree char *joined = to_utf8(nonul->str, nonul->len, charset);
+				add_name(names, joined);
+				g_string_free(nonul, TRUE);
+			}
 			g_string_free(bytes, TRUE);
 		} else {
 			name = g_mime_utils_header_decode_text(NULL, pa->value);
@@ -370,29 +444,75 @@ mime_part_names(GMimeObject *obj, const char *path, GPtrArray *names, GPtrArray 
 		else if (g_ascii_strcasecmp(hname, "Content-Disposition") == 0)
 			names_of(raw, "filename", names, by_disp);
 	}
+	/* every reading goes through the policy, so a disagreement hides no name:
+	 * worth a note (RISC OS and old Macs legitimately send "x,69c" and "x") */
 	if (distinct(by_type) > 1)
-		mime_finding_add(findings, TRUE, "conflicting name parameters (part %s)", path);
+		mime_finding_add(findings, FALSE, "conflicting name parameters (part %s)", path);
 	if (distinct(by_disp) > 1)
-		mime_finding_add(findings, TRUE, "conflicting filename parameters (part %s)", path);
+		mime_finding_add(findings, FALSE, "conflicting filename parameters (part %s)",
+		                 path);
 	if (by_type->len > 0 && by_disp->len > 0 &&
 	    !(same_names(by_type, by_disp) && same_names(by_disp, by_type)))
-		mime_finding_add(findings, TRUE, "name and filename disagree (part %s)", path);
+		mime_finding_add(findings, FALSE, "name and filename disagree (part %s)", path);
 	g_ptr_array_unref(by_type);
 	g_ptr_array_unref(by_disp);
 }
 
-/* is_known_encoding - a transfer encoding every reader decodes the same way */
-static gboolean
-is_known_encoding(const char *v)
+/* squeeze - @v lower-cased without white space, '-' or '_' ("Base 64" -> "base64") */
+static char *
+squeeze(const char *v)
 {
-	static const char *const known[] = {
-	    "7bit",       "8bit",     "binary", "base64", "quoted-printable",
-	    "x-uuencode", "uuencode", "x-uue",  NULL};
+	GString *s = g_string_new(NULL);
 
-	for (int i = 0; known[i]; i++)
-		if (g_ascii_strcasecmp(v, known[i]) == 0)
-			return TRUE;
-	return FALSE;
+	for (const char *p = v; *p; p++)
+		if (!g_ascii_isspace(*p) && *p != '-' && *p != '_' && *p != '"' && *p != '\'')
+			g_string_append_c(s, g_ascii_tolower(*p));
+	return g_string_free(s, FALSE);
+}
+
+/* encoding_kind - 0 identity, 1 a decoding one, -1 unknown; *@disguised: spelt oddly */
+static int
+encoding_kind(const char *v, gboolean *disguised)
+{
+	static const char *const identity[] = {"7bit", "8bit", "binary", NULL};
+	static const char *const decoding[] = {
+	    "base64", "quoted-printable", "x-uuencode", "uuencode", "x-uue", NULL};
+	g_autofree char *sq = squeeze(v);
+
+	*disguised = FALSE;
+	for (int i = 0; identity[i]; i++)
+		if (g_ascii_strcasecmp(v, identity[i]) == 0)
+			return 0;
+	for (int i = 0; decoding[i]; i++) {
+		if (g_ascii_strcasecmp(v, decoding[i]) == 0)
+			return 1;
+		g_autofree char *d = squeeze(decoding[i]);
+		if (strcmp(sq, d) == 0) {
+			*disguised = TRUE;
+			return 1;
+		}
+	}
+	return -1;
+}
+
+/* type_and_boundary - "type/subtype boundary" of a raw Content-Type, for comparing two */
+static char *
+type_and_boundary(const char *raw)
+{
+	g_autofree char *line = unfold(raw);
+	char *semi = strchr(line, ';');
+	if (semi)
+		*semi = '\0';
+	g_autofree char *type = g_ascii_strdown(g_strstrip(line), -1);
+	GPtrArray *params = parse_params(raw);
+	GString *out = g_string_new(type);
+	for (guint i = 0; i < params->len; i++) {
+		Param *pa = g_ptr_array_index(params, i);
+		if (strcmp(pa->base, "boundary") == 0 || strcmp(pa->base, "name") == 0)
+			g_string_append_printf(out, " %s=%s", pa->base, pa->value);
+	}
+	g_ptr_array_unref(params);
+	return g_string_free(out, FALSE);
 }
 
 /* check_boundaries - a multipart's boundary given twice, or with white space around it */
@@ -405,16 +525,31 @@ check_boundaries(const char *raw, const char *path, GPtrArray *findings, GPtrArr
 		Param *pa = g_ptr_array_index(params, i);
 		if (strcmp(pa->base, "boundary") != 0)
 			continue;
-		if (pa->section >= 0 || pa->extended)
-			mime_finding_add(findings, TRUE, "boundary in RFC 2231 form (part %s)",
+		g_autofree char *value = NULL;
+		if (pa->extended) {
+			/* mutt writes boundary*=charset''value: GMime reads it, libclamav
+			 * may not (the union covers that): a note */
+			g_autofree char *charset = NULL;
+			const char *v = split_charset(pa->value, &charset);
+			GString *bytes = g_string_new(NULL);
+			percent_decode(v, bytes);
+			value = to_utf8(bytes->str, bytes->len, charset);
+			g_string_free(bytes, TRUE);
+			mime_finding_add(findings, FALSE, "boundary in RFC 2231 form (part %s)",
 			                 path);
-		gsize len = strlen(pa->value);
-		if (len > 0 &&
-		    (g_ascii_isspace(pa->value[0]) || g_ascii_isspace(pa->value[len - 1])))
+		} else {
+			value = g_strdup(pa->value);
+		}
+		if (pa->section >= 0)
+			mime_finding_add(findings, TRUE,
+			                 "boundary split in RFC 2231 sections (part %s)", path);
+		gsize len = value ? strlen(value) : 0;
+		if (len > 0 && (g_ascii_isspace(value[0]) || g_ascii_isspace(value[len - 1])))
 			mime_finding_add(findings, TRUE,
 			                 "boundary with leading or trailing white space (part %s)",
 			                 path);
-		g_ptr_array_add(all, g_strdup(pa->value));
+		if (value != NULL)
+			g_ptr_array_add(all, g_steal_pointer(&value));
 	}
 	g_ptr_array_unref(params);
 }
@@ -423,44 +558,186 @@ check_boundaries(const char *raw, const char *path, GPtrArray *findings, GPtrArr
 void
 mime_check_headers(GMimeObject *obj, const char *path, GPtrArray *findings)
 {
-	static const char *const content_headers[] = {"Content-Type", "Content-Transfer-Encoding",
-	                                              "Content-Disposition", NULL};
 	GMimeHeaderList *headers = g_mime_object_get_header_list(obj);
 	int n = headers ? g_mime_header_list_get_count(headers) : 0;
 	GPtrArray *boundaries = g_ptr_array_new_with_free_func(g_free);
+	GPtrArray *types = g_ptr_array_new_with_free_func(g_free);
+	GPtrArray *encodings = g_ptr_array_new_with_free_func(g_free);
+	gboolean container = GMIME_IS_MULTIPART(obj) || GMIME_IS_MESSAGE_PART(obj);
+	GMimeContentType *ct = g_mime_object_get_content_type(obj);
+	gboolean text = ct && g_mime_content_type_is_type(ct, "text", "*");
 
-	for (int k = 0; content_headers[k]; k++) {
-		GPtrArray *values = g_ptr_array_new_with_free_func(g_free);
-		for (int i = 0; i < n && i < 256; i++) {
-			GMimeHeader *h = g_mime_header_list_get_header_at(headers, i);
-			const char *raw = g_mime_header_get_raw_value(h);
-			if (raw == NULL ||
-			    g_ascii_strcasecmp(g_mime_header_get_name(h), content_headers[k]) != 0)
-				continue;
-			g_ptr_array_add(values, g_strstrip(unfold(raw)));
-			if (k == 0 && GMIME_IS_MULTIPART(obj))
+	for (int i = 0; i < n && i < 256; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(headers, i);
+		const char *raw = g_mime_header_get_raw_value(h);
+		const char *name = g_mime_header_get_name(h);
+		if (raw == NULL)
+			continue;
+		if (g_ascii_strcasecmp(name, "Content-Type") == 0) {
+			g_ptr_array_add(types, type_and_boundary(raw));
+			if (GMIME_IS_MULTIPART(obj))
 				check_boundaries(raw, path, findings, boundaries);
-			if (k == 1) {
-				const char *v = g_ptr_array_index(values, values->len - 1);
-				GMimeContentType *ct = g_mime_object_get_content_type(obj);
-				gboolean text = ct && g_mime_content_type_is_type(ct, "text", "*");
-				if (!is_known_encoding(v) && !text && GMIME_IS_PART(obj))
-					mime_finding_add(
-					    findings, TRUE,
-					    "unknown transfer encoding on a non-text part "
-					    "(part %s)",
-					    path);
-			}
+		} else if (g_ascii_strcasecmp(name, "Content-Transfer-Encoding") == 0) {
+			g_autofree char *v = g_strstrip(unfold(raw));
+			gboolean disguised;
+			int kind = encoding_kind(v, &disguised);
+			g_ptr_array_add(encodings, g_ascii_strdown(v, -1));
+			if (disguised)
+				mime_finding_add(
+				    findings, TRUE,
+				    "transfer encoding \"%.40s\" read as a known one by some "
+				    "readers only (part %s)",
+				    v, path);
+			else if (kind < 0 && !text && !container)
+				mime_finding_add(
+				    findings, FALSE,
+				    "unknown transfer encoding on a non-text part (part %s)", path);
+			if (kind != 0 && container)
+				mime_finding_add(
+				    findings, TRUE,
+				    "a multipart or message encoded with %.40s: some readers "
+				    "decode it first (part %s)",
+				    v, path);
 		}
-		if (distinct(values) > 1)
-			mime_finding_add(findings, TRUE, "two different %s headers (part %s)",
-			                 content_headers[k], path);
-		g_ptr_array_unref(values);
 	}
+	/* a second Content-Type matters when it changes the type, the boundary or the name */
+	if (distinct(types) > 1)
+		mime_finding_add(findings, TRUE, "two different Content-Type headers (part %s)",
+		                 path);
+	if (distinct(encodings) > 1)
+		mime_finding_add(findings, TRUE,
+		                 "two different Content-Transfer-Encoding headers "
+		                 "(part %s)",
+		                 path);
 	if (distinct(boundaries) > 1)
 		mime_finding_add(findings, TRUE, "two different boundary parameters (part %s)",
 		                 path);
+	/* our reading of the boundary against GMime's ("b1"x, an unclosed quote, a fold) */
+	if (GMIME_IS_MULTIPART(obj) && boundaries->len > 0) {
+		const char *gb = g_mime_multipart_get_boundary(GMIME_MULTIPART(obj));
+		const char *ours = g_ptr_array_index(boundaries, 0);
+		if (gb != NULL && strcmp(gb, ours) != 0)
+			mime_finding_add(findings, TRUE,
+			                 "a boundary parameter read two ways (part %s)", path);
+	}
 	g_ptr_array_unref(boundaries);
+	g_ptr_array_unref(types);
+	g_ptr_array_unref(encodings);
+}
+
+/* has_header_line - does @text hold a line that starts like a MIME part header? */
+static gboolean
+has_header_line(const char *text)
+{
+	static const char *const starts[] = {
+	    "content-type:", "content-disposition:", "content-transfer-encoding:", NULL};
+
+	for (const char *line = text; line && *line;) {
+		for (int i = 0; starts[i]; i++)
+			if (g_ascii_strncasecmp(line, starts[i], strlen(starts[i])) == 0)
+				return TRUE;
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return FALSE;
+}
+
+/* mime_check_multipart - see mimecheck.h */
+void
+mime_check_multipart(GMimeMultipart *mp, const char *message, gsize len, const char *path,
+                     GPtrArray *findings)
+{
+	const char *pre = g_mime_multipart_get_prologue(mp);
+	const char *epi = g_mime_multipart_get_epilogue(mp);
+	const char *b = g_mime_multipart_get_boundary(mp);
+
+	/* no part at all: the whole text is in the preamble, read again with a
+	 * guessed boundary (scan.c) */
+	if (g_mime_multipart_get_count(mp) > 0 && pre && has_header_line(pre))
+		mime_finding_add(findings, TRUE, "part headers in the preamble (part %s)", path);
+	if (epi && has_header_line(epi))
+		mime_finding_add(findings, TRUE,
+		                 "part headers after the closing boundary (part %s)", path);
+	if (b == NULL || *b == '\0' || message == NULL)
+		return;
+	/* "--b1-not" starts like the delimiter "--b1": a reader matching the prefix
+	 * opens a part there (RFC 2046 allows only white space or "--" after it) */
+	g_autofree char *delim = g_strconcat("\n--", b, NULL);
+	gsize dl = strlen(delim);
+	const char *end = message + len;
+	for (const char *p = message; p < end;) {
+		const char *hit = memmem(p, (gsize)(end - p), delim, dl);
+		if (hit == NULL)
+			break;
+		const char *after = hit + dl;
+		if (after < end && *after != '\n' && *after != '\r' && *after != ' ' &&
+		    *after != '\t' && !(after + 1 < end && after[0] == '-' && after[1] == '-')) {
+			mime_finding_add(findings, TRUE,
+			                 "a line that starts like the boundary of part %s", path);
+			break;
+		}
+		p = after;
+	}
+}
+
+/* mime_check_raw - see mimecheck.h */
+void
+mime_check_raw(const char *message, gsize len, GPtrArray *findings)
+{
+	for (gsize i = 0; i + 1 < len; i++) {
+		if (message[i] != '\r' || message[i + 1] == '\n')
+			continue;
+		/* a bare CR before what starts a header or a delimiter: readers that end lines
+		 * there see another structure */
+		if (message[i + 1] == '-' ||
+		    g_ascii_strncasecmp(message + i + 1, "content-", MIN(len - i - 1, 8)) == 0) {
+			mime_finding_add(findings, TRUE, "bare CR line ends");
+			return;
+		}
+	}
+}
+
+/* mime_applefile_name - the real name an AppleSingle/AppleDouble header gives, or NULL */
+char *
+mime_applefile_name(const guint8 *d, gsize len)
+{
+	if (len < 26 || !(d[0] == 0 && d[1] == 5 && d[2] == 0x16 && (d[3] == 0 || d[3] == 7)))
+		return NULL;
+	guint entries = (guint)d[24] << 8 | d[25];
+	for (guint i = 0; i < entries && i < 64; i++) {
+		gsize at = 26 + (gsize)i * 12;
+		if (at + 12 > len)
+			return NULL;
+		guint32 id = (guint32)d[at] << 24 | (guint32)d[at + 1] << 16 |
+		             (guint32)d[at + 2] << 8 | d[at + 3];
+		guint32 off = (guint32)d[at + 4] << 24 | (guint32)d[at + 5] << 16 |
+		              (guint32)d[at + 6] << 8 | d[at + 7];
+		guint32 n = (guint32)d[at + 8] << 24 | (guint32)d[at + 9] << 16 |
+		            (guint32)d[at + 10] << 8 | d[at + 11];
+		if (id == 3 && off < len && n <= len - off && n > 0)
+			return g_utf8_make_valid((const char *)d + off, MIN(n, MAX_NAME_BYTES));
+	}
+	return NULL;
+}
+
+/* mime_guess_boundary - the first "--X" line of @text, as a boundary a reader could guess */
+char *
+mime_guess_boundary(const char *text)
+{
+	for (const char *line = text; line && *line;) {
+		if (line[0] == '-' && line[1] == '-' && line[2] != '\0' &&
+		    !g_ascii_isspace(line[2])) {
+			gsize n = strcspn(line + 2, "\r\n");
+			char *b = g_strndup(line + 2, MIN(n, 200));
+			g_strchomp(b);
+			return b;
+		}
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return NULL;
 }
 
 /* mime_check_encoding - see mimecheck.h */
@@ -469,18 +746,35 @@ mime_check_encoding(GMimePart *part, const char *path, GPtrArray *findings)
 {
 	GMimeDataWrapper *w = g_mime_part_get_content(part);
 
-	if (w == NULL || g_mime_data_wrapper_get_encoding(w) != GMIME_CONTENT_ENCODING_BASE64)
+	if (w == NULL)
+		return;
+	GMimeContentEncoding enc = g_mime_data_wrapper_get_encoding(w);
+	if (enc != GMIME_CONTENT_ENCODING_BASE64 && enc != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE)
 		return;
 	GMimeStream *s = g_mime_data_wrapper_get_stream(w);
 	if (s == NULL)
 		return;
 	g_mime_stream_reset(s);
 	char buf[4096];
-	gboolean padded = FALSE, junk = FALSE, after_pad = FALSE;
+	gboolean padded = FALSE, junk = FALSE, after_pad = FALSE, soft_ws = FALSE;
+	int qp_state = 0; /* 1: after '=', 2: after "=" and white space */
 	gssize r;
-	while (!junk && !after_pad && (r = g_mime_stream_read(s, buf, sizeof buf)) > 0) {
+	while (!after_pad && !soft_ws && (r = g_mime_stream_read(s, buf, sizeof buf)) > 0) {
 		for (gssize i = 0; i < r; i++) {
 			guchar c = (guchar)buf[i];
+			if (enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
+				/* "=  \n": a soft break to a decoder that trims, "=  " text to
+				 * others */
+				if (c == '=')
+					qp_state = 1;
+				else if ((c == ' ' || c == '\t') && qp_state >= 1)
+					qp_state = 2;
+				else if ((c == '\n' || c == '\r') && qp_state == 2)
+					soft_ws = TRUE;
+				else
+					qp_state = 0;
+				continue;
+			}
 			if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
 				continue;
 			if (c == '=') {
@@ -489,7 +783,7 @@ mime_check_encoding(GMimePart *part, const char *path, GPtrArray *findings)
 			}
 			if (!(g_ascii_isalnum(c) || c == '+' || c == '/')) {
 				junk = TRUE;
-				break;
+				continue;
 			}
 			if (padded) {
 				after_pad = TRUE;
@@ -498,12 +792,17 @@ mime_check_encoding(GMimePart *part, const char *path, GPtrArray *findings)
 		}
 	}
 	g_mime_stream_reset(s);
+	/* junk is skipped by every decoder we know: worth a note only */
 	if (junk)
-		mime_finding_add(findings, TRUE,
+		mime_finding_add(findings, FALSE,
 		                 "base64 with characters outside its alphabet (part %s)", path);
 	if (after_pad)
 		mime_finding_add(findings, TRUE, "base64 with data after the padding (part %s)",
 		                 path);
+	if (soft_ws)
+		mime_finding_add(
+		    findings, TRUE,
+		    "quoted-printable soft line breaks followed by white space (part %s)", path);
 }
 
 /* mime_parser_warning - see mimecheck.h */
@@ -512,35 +811,38 @@ mime_parser_warning(GMimeParserWarning code, const char *item, GPtrArray *findin
 {
 	g_autofree char *it =
 	    g_utf8_make_valid(item ? item : "", MIN(strlen(item ? item : ""), 64));
-	g_autofree char *lower = g_ascii_strdown(it, -1);
 
 	switch (code) {
 	case GMIME_CRIT_CONFLICTING_HEADER:
 		/* From, Subject twice: a display question, not a hidden part */
-		mime_finding_add(findings, g_str_has_prefix(lower, "content-"),
-		                 "conflicting %s headers", it);
+		/* our own checks compare the values: which ones change a reading */
+		mime_finding_add(findings, FALSE, "conflicting %s headers", it);
 		break;
 	case GMIME_CRIT_CONFLICTING_PARAMETER:
 		mime_finding_add(findings, TRUE, "conflicting parameter %s", it);
 		break;
 	case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:
-		mime_finding_add(findings, TRUE, "multipart without a boundary");
+		/* read again with a guessed boundary (scan.c): a note here */
+		mime_finding_add(findings, FALSE, "multipart without a boundary");
 		break;
 	case GMIME_CRIT_NESTING_OVERFLOW:
 		mime_finding_add(findings, TRUE, "MIME nesting too deep");
 		break;
 	case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT:
-		mime_finding_add(findings, TRUE, "a part without headers or content");
+		/* nothing in it to hide */
+		mime_finding_add(findings, FALSE, "a part without headers or content");
 		break;
 	case GMIME_CRIT_INVALID_HEADER_NAME:
-		mime_finding_add(findings, TRUE, "an invalid header name");
+		/* a line without a colon: what it could hide is checked by the header
+		 * comparisons (a second Content-Type, ...) */
+		mime_finding_add(findings, FALSE, "an invalid header name");
 		break;
 	case GMIME_WARN_PART_WITHOUT_CONTENT:
 		mime_finding_add(findings, TRUE,
 		                 "part headers ended by a boundary, not a blank line");
 		break;
 	case GMIME_WARN_MALFORMED_MULTIPART:
-		mime_finding_add(findings, TRUE, "a multipart with no part in it");
+		mime_finding_add(findings, FALSE, "a multipart with no part in it");
 		break;
 	case GMIME_WARN_INVALID_CONTENT_TYPE:
 		mime_finding_add(findings, FALSE, "an invalid content type");

@@ -48,7 +48,28 @@ void mime_part_names(GMimeObject *obj, const char *path, GPtrArray *names, GPtrA
  */
 void mime_check_headers(GMimeObject *obj, const char *path, GPtrArray *findings);
 
-/* mime_check_encoding - a base64 body with characters outside its alphabet or data after padding */
+/*
+ * mime_check_multipart - part headers in the preamble or the epilogue, and a
+ * line of @message (@len bytes, the whole message) that starts like the
+ * multipart's delimiter without being one
+ */
+void mime_check_multipart(GMimeMultipart *mp, const char *message, gsize len, const char *path,
+                          GPtrArray *findings);
+
+/* mime_check_raw - bare CR line ends where a reader could split headers or parts */
+void mime_check_raw(const char *message, gsize len, GPtrArray *findings);
+
+/* mime_applefile_name - the real name in an AppleSingle/AppleDouble header, or NULL */
+char *mime_applefile_name(const guint8 *data, gsize len);
+
+/* mime_guess_boundary - the first "--X" line of @text (a boundary a reader could guess), or NULL */
+char *mime_guess_boundary(const char *text);
+
+/*
+ * mime_check_encoding - a base64 body with characters outside its alphabet
+ * (a note) or data after the padding; quoted-printable soft breaks followed
+ * by white space
+ */
 void mime_check_encoding(GMimePart *part, const char *path, GPtrArray *findings);
 
 /*

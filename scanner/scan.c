@@ -326,6 +326,10 @@ typedef struct {
 	GPtrArray *ambiguous; /* of MimeFinding* */
 	guint scans;          /* libclamav scans run (for tests and the log) */
 	gboolean reuse;       /* trust the seen verdicts (no limit hit in the raw scan) */
+	const char *message;  /* the whole message, as given */
+	gsize len;
+	guint alternatives;   /* other readings walked (a guessed boundary) */
+	gboolean force_whole; /* found in a reading the rewrite cannot follow */
 } Scan;
 
 /* Inspector - the hooks' state during one libclamav scan */
@@ -640,6 +644,50 @@ check_inner_files(Scan *scan, GMimePart *part, GBytes *content, EngineResult *re
 	return blocked;
 }
 
+static void walk_parts(Scan *scan, GMimeMessage *msg, ScanReport *report, gboolean *top_is_bad,
+                       gboolean *rewritten);
+static GMimeMessage *parse_message(GByteArray *view, GPtrArray *ambiguous);
+
+/*
+ * walk_alternative - a multipart GMime found no part in (no boundary, or one
+ * that never appears) while its text has a "--X" line: read it again with
+ * that boundary, as a lenient client would, and walk what comes out.  What
+ * is found there cannot be removed part by part: the whole message goes.
+ */
+static void
+walk_alternative(Scan *scan, GMimeMultipart *mp, ScanReport *report)
+{
+	const char *pre = g_mime_multipart_get_prologue(mp);
+	g_autofree char *guess = pre ? mime_guess_boundary(pre) : NULL;
+
+	if (guess == NULL || scan->alternatives >= 4)
+		return;
+	scan->alternatives++;
+	GString *text = g_string_new(NULL);
+	g_autofree char *quoted = g_strescape(guess, NULL);
+	g_string_printf(
+	    text, "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"%s\"\n\n", quoted);
+	g_string_append(text, pre);
+	const char *epi = g_mime_multipart_get_epilogue(mp);
+	if (epi)
+		g_string_append(text, epi);
+	GByteArray view = {(guint8 *)text->str, (guint)text->len};
+	GPtrArray *ignored = g_ptr_array_new_with_free_func(mime_finding_free);
+	GMimeMessage *alt = parse_message(&view, ignored);
+	guint before = report->findings->len;
+	if (alt != NULL) {
+		gboolean top_bad = FALSE, rewritten = FALSE;
+		walk_parts(scan, alt, report, &top_bad, &rewritten);
+		g_object_unref(alt);
+	}
+	if (report->findings->len > before)
+		scan->force_whole = TRUE;
+	mime_finding_add(scan->ambiguous, FALSE,
+	                 "a multipart without parts, read again with the boundary it holds");
+	g_ptr_array_unref(ignored);
+	g_string_free(text, TRUE);
+}
+
 /* part_depth - MIME depth of a GMimePartIter path ("1.2.3": 3) */
 static guint
 part_depth(const char *path)
@@ -668,6 +716,13 @@ walk_parts(Scan *scan, GMimeMessage *msg, ScanReport *report, gboolean *top_is_b
 	if (top == NULL)
 		return;
 	mime_check_headers(GMIME_OBJECT(msg), "message", scan->ambiguous);
+	mime_check_headers(top, "0", scan->ambiguous);
+	if (GMIME_IS_MULTIPART(top)) {
+		mime_check_multipart(GMIME_MULTIPART(top), scan->message, scan->len, "0",
+		                     scan->ambiguous);
+		if (g_mime_multipart_get_count(GMIME_MULTIPART(top)) == 0)
+			walk_alternative(scan, GMIME_MULTIPART(top), report);
+	}
 	it = g_mime_part_iter_new(GMIME_OBJECT(msg));
 	do {
 		GMimeObject *cur = g_mime_part_iter_get_current(it);
@@ -681,6 +736,12 @@ walk_parts(Scan *scan, GMimeMessage *msg, ScanReport *report, gboolean *top_is_b
 			break;
 		}
 		mime_check_headers(cur, path, scan->ambiguous);
+		if (GMIME_IS_MULTIPART(cur) && cur != top) {
+			mime_check_multipart(GMIME_MULTIPART(cur), scan->message, scan->len, path,
+			                     scan->ambiguous);
+			if (g_mime_multipart_get_count(GMIME_MULTIPART(cur)) == 0)
+				walk_alternative(scan, GMIME_MULTIPART(cur), report);
+		}
 		if (GMIME_IS_MESSAGE_PART(cur)) {
 			GMimeMessage *inner =
 			    g_mime_message_part_get_message(GMIME_MESSAGE_PART(cur));
@@ -695,13 +756,19 @@ walk_parts(Scan *scan, GMimeMessage *msg, ScanReport *report, gboolean *top_is_b
 		g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
 		mime_part_names(cur, path, names, scan->ambiguous);
 		mime_check_encoding(part, path, scan->ambiguous);
+		GBytes *content = decode_part(part);
+		gsize clen;
+		const void *data = g_bytes_get_data(content, &clen);
+		if (g_mime_content_type_is_type(g_mime_object_get_content_type(cur), "application",
+		                                "applefile")) {
+			char *real = mime_applefile_name(data, clen);
+			if (real != NULL)
+				g_ptr_array_add(names, real);
+		}
 		char *advice = NULL;
 		char *blocked = check_names(ctx, names, &advice);
 		EngineResult res;
 		engine_result_init(&res);
-		GBytes *content = decode_part(part);
-		gsize clen;
-		const void *data = g_bytes_get_data(content, &clen);
 		GMimeContentType *ct = g_mime_object_get_content_type(cur);
 		gboolean body_text =
 		    names->len == 0 && ct != NULL && g_mime_content_type_is_type(ct, "text", "*");
@@ -831,8 +898,15 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 		}
 		return;
 	}
-	Scan scan = {ctx, seen_new(1024 * 1024, 2 * len + 1024 * 1024),
-	             g_ptr_array_new_with_free_func(mime_finding_free), 0, TRUE};
+	Scan scan = {ctx,
+	             seen_new(1024 * 1024, 2 * len + 1024 * 1024),
+	             g_ptr_array_new_with_free_func(mime_finding_free),
+	             0,
+	             TRUE,
+	             message,
+	             len,
+	             0,
+	             FALSE};
 	GMimeMessage *msg = NULL;
 	g_autofree char *hidden = NULL;
 
@@ -853,6 +927,7 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 
 	/* 2, 3: every part as GMime reads it: names, ambiguity, content not yet scanned */
 	GByteArray view = {(guint8 *)message, (guint)len}; /* read-only, see parse_message */
+	mime_check_raw(message, len, scan.ambiguous);
 	msg = parse_message(&view, scan.ambiguous);
 	gboolean top_is_bad = FALSE, rewritten = FALSE;
 	if (msg != NULL)
@@ -888,7 +963,7 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 		/* an ambiguous structure is never rewritten part by part: which part
 		 * is "the" attachment depends on the reader */
 		gboolean whole = msg == NULL || top_is_bad || !rewritten || block_ambiguous ||
-		                 g_strcmp0(action, "replace") == 0;
+		                 scan.force_whole || g_strcmp0(action, "replace") == 0;
 
 		if (!whole && ctx->config->policy_inline_warning)
 			add_inline_warning(ctx, msg, report);

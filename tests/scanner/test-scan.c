@@ -210,6 +210,8 @@ test_limits(void)
 	guint64 saved = config->scanner_max_message_size;
 
 	config->scanner_max_message_size = 10;
+	g_free(config->scanner_on_limits);
+	config->scanner_on_limits = g_strdup("deliver");
 	scan("From: a@b\n\nmore than ten bytes\n", &rep);
 	g_assert_cmpint(rep.verdict, ==, VERDICT_CLEAN);
 	g_assert_true(rep.limits);
@@ -220,8 +222,6 @@ test_limits(void)
 	g_assert_cmpint(rep.verdict, ==, VERDICT_BLOCKED);
 	g_assert_true(rep.whole_message);
 	scan_report_clear(&rep);
-	g_free(config->scanner_on_limits);
-	config->scanner_on_limits = g_strdup("deliver");
 	config->scanner_max_message_size = saved;
 }
 
@@ -358,7 +358,12 @@ test_engine_limits(void)
 
 	scan_message(&ctx, msg, strlen(msg), &rep);
 	g_assert_true(rep.limits);
-	g_assert_cmpint(rep.verdict, ==, VERDICT_CLEAN); /* on_limits: deliver (the default) */
+	g_assert_cmpint(rep.verdict, ==, VERDICT_BLOCKED); /* on_limits: block (the default) */
+	scan_report_clear(&rep);
+	g_free(c->scanner_on_limits);
+	c->scanner_on_limits = g_strdup("deliver");
+	scan_message(&ctx, msg, strlen(msg), &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_CLEAN);
 	g_autofree char *st = scan_status_header(&rep);
 	g_assert_cmpstr(st, ==, "Clean (partly scanned: a scan limit was exceeded)");
 	scan_report_clear(&rep);
