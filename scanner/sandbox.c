@@ -169,6 +169,30 @@ sandbox_scratch_prepare(const char *base, uid_t uid, gid_t gid, GError **error)
 	return TRUE;
 }
 
+/* sandbox_scratch_check - what sandbox_scratch_prepare would refuse, changing nothing */
+gboolean
+sandbox_scratch_check(const char *base, uid_t uid, GError **error)
+{
+	g_autofree char *parent = g_path_get_dirname(base);
+	struct stat st;
+
+	if (!g_path_is_absolute(base))
+		return scratch_error(error, base, "not an absolute path");
+	if (lstat(parent, &st) == 0 && !parent_trusted(&st))
+		return scratch_error(error, base,
+		                     "its parent %s is not a root-owned directory closed to others",
+		                     parent);
+	if (lstat(base, &st) < 0)
+		return TRUE; /* made at start */
+	if (!S_ISDIR(st.st_mode))
+		return scratch_error(error, base, "exists and is not a directory (a symlink?)");
+	if (st.st_uid != uid && st.st_uid != 0)
+		return scratch_error(error, base,
+		                     "exists and belongs to uid %d, not the workers' %d",
+		                     (int)st.st_uid, (int)uid);
+	return TRUE;
+}
+
 /* sandbox_scratch_free_space - statvfs, with a warning when low */
 gint64
 sandbox_scratch_free_space(const char *base, guint64 warn_below)

@@ -66,6 +66,10 @@ char *sandbox_scratch_base(const MqConfig *config);
  */
 gboolean sandbox_scratch_prepare(const char *base, uid_t uid, gid_t gid, GError **error);
 
+/* sandbox_scratch_check - FALSE with @error if sandbox_scratch_prepare would
+ * refuse @base (for lint: nothing is created or changed) */
+gboolean sandbox_scratch_check(const char *base, uid_t uid, GError **error);
+
 /*
  * sandbox_scratch_free_space - bytes available under @base, or -1; @warn_below
  * logs a warning when less is free
