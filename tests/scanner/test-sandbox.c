@@ -164,6 +164,75 @@ test_golden_in_worker(void)
 	worker_stop(&w);
 }
 
+/* test_testfiles_in_worker - libclamav's own test files (every parser it has) attached to a
+ * mail scan the same in a sandboxed worker: the seccomp list and Landlock miss nothing */
+static void
+test_testfiles_in_worker(void)
+{
+	const char *dir = "/usr/share/clamav-testfiles";
+	GError *error = NULL;
+	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *name;
+	guint n = 0;
+
+	if (geteuid() != 0 || d == NULL) {
+		g_test_skip(d == NULL ? "no clamav-testfiles" : "needs root");
+		if (d)
+			g_dir_close(d);
+		return;
+	}
+	Worker *w = worker_spawn(config, engine, policy, &error);
+	g_assert_no_error(error);
+	while ((name = g_dir_read_name(d)) != NULL) {
+		g_autofree char *path = g_build_filename(dir, name, NULL);
+		g_autofree char *data = NULL;
+		gsize len;
+		if (!g_file_get_contents(path, &data, &len, NULL) || len == 0)
+			continue;
+		g_autofree char *b64 = g_base64_encode((const guchar *)data, len);
+		g_autofree char *msg =
+		    g_strdup_printf("From: a@b\nMIME-Version: 1.0\nContent-Type: multipart/mixed; "
+		                    "boundary=\"x\"\n\n"
+		                    "--x\nContent-Type: text/plain\n\nsee\n--x\nContent-Type: "
+		                    "application/octet-stream\nContent-Disposition: attachment; "
+		                    "filename=\"%s.bin\"\n"
+		                    "Content-Transfer-Encoding: base64\n\n%s\n--x--\n",
+		                    name, b64);
+		ScanReport here, there;
+		ScanContext ctx = {config, engine, policy, NULL};
+		scan_message(&ctx, msg, strlen(msg), &here);
+		if (!ask(w, msg, strlen(msg), &there, &error))
+			g_error("%s: the worker died (a call the sandbox refuses?): %s", name,
+			        error->message);
+		g_assert_cmpstr(verdict_name(there.verdict), ==, verdict_name(here.verdict));
+		g_assert_cmpuint(there.names->len, ==, here.names->len);
+		scan_report_clear(&here);
+		scan_report_clear(&there);
+		n++;
+	}
+	g_dir_close(d);
+	g_test_message("%u test files scanned in the worker", n);
+	worker_stop(&w);
+}
+
+/* test_workers_bounded - scanner.workers above 64 is refused */
+static void
+test_workers_bounded(void)
+{
+	GError *error = NULL;
+	g_autofree char *path = g_build_filename(area, "workers.yaml", NULL);
+
+	g_assert_true(g_file_set_contents(path, "scanner:\n  workers: 65\n", -1, NULL));
+	MqConfig *c = config_load(path, TRUE, &error);
+	g_assert_null(c);
+	g_assert_nonnull(strstr(error->message, "scanner.workers must be between 0 and 64"));
+	g_clear_error(&error);
+	g_assert_true(g_file_set_contents(path, "scanner:\n  workers: 64\n", -1, NULL));
+	c = config_load(path, TRUE, &error);
+	g_assert_no_error(error);
+	config_free(&c);
+}
+
 /* test_bad_answer - the master refuses what is not a sealed, bounded, valid report */
 static void
 test_bad_answer(gconstpointer data)
@@ -348,6 +417,8 @@ main(int argc, char **argv)
 
 	g_test_add_func("/sandbox/probe", test_probe);
 	g_test_add_func("/sandbox/golden-in-worker", test_golden_in_worker);
+	g_test_add_func("/sandbox/testfiles-in-worker", test_testfiles_in_worker);
+	g_test_add_func("/sandbox/workers-bounded", test_workers_bounded);
 	g_test_add_data_func("/sandbox/answer/dev-zero", "worker:reply-devzero", test_bad_answer);
 	g_test_add_data_func("/sandbox/answer/unsealed", "worker:reply-unsealed", test_bad_answer);
 	g_test_add_data_func("/sandbox/answer/garbage", "worker:reply-garbage", test_bad_answer);
