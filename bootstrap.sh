@@ -15,7 +15,7 @@ cd "$(dirname "$0")" || exit 2
 TOP=$(pwd)
 
 PACKAGES="build-essential autoconf automake pkg-config libglib2.0-dev libgmime-3.0-dev
-	libclamav-dev libsqlite3-dev libyaml-dev libmagic-dev sendmail-bin sendmail-cf m4
+	libclamav-dev libsqlite3-dev libyaml-dev libmagic-dev libseccomp-dev sendmail-bin sendmail-cf m4
 	clamav-testfiles python3 iproute2 util-linux sqlite3 clang-format chromium"
 
 mode=${1:-}

@@ -94,7 +94,7 @@ static const ConfigKey config_keys[] = {
     {"scanner.hostname", KEY_STRING, OFF(scanner_hostname), "", NULL,
      "host name in X-Virus-Scanned (empty: this machine's name)"},
     {"scanner.workers", KEY_UINT, OFF(scanner_workers), "0", NULL,
-     "scan workers (0: one per core)"},
+     "scan workers (0: one per core, at most 64)"},
     {"scanner.max_scan_size", KEY_SIZE, OFF(scanner_max_scan_size), "100M", NULL,
      "most data libclamav scans in one message"},
     {"scanner.max_file_size", KEY_SIZE, OFF(scanner_max_file_size), "50M", NULL,
@@ -105,8 +105,14 @@ static const ConfigKey config_keys[] = {
      "most files libclamav unpacks from one message"},
     {"scanner.max_scan_time", KEY_DURATION, OFF(scanner_max_scan_time), "120s", NULL,
      "longest libclamav may spend on one message"},
-    {"scanner.tmpdir", KEY_STRING, OFF(scanner_tmpdir), "/dev/shm/mqsift", NULL,
-     "libclamav's scratch directory: on tmpfs it scans mail twice as fast (empty: $TMPDIR)"},
+    {"scanner.tmpdir", KEY_STRING, OFF(scanner_tmpdir), "/run/mqsift/tmp", NULL,
+     "the workers' scratch directory (libclamav's temporary files), made by mqsift, mode 0700, "
+     "one subdirectory per worker; its parent must be root's (without /run: "
+     "/var/lib/mqsift/tmp)"},
+    {"scanner.max_memory", KEY_SIZE, OFF(scanner_max_memory), "0", NULL,
+     "address space a scan worker may use (0: the engine's size plus 1G)"},
+    {"scanner.max_messages_per_worker", KEY_UINT, OFF(scanner_max_messages_per_worker), "1000",
+     NULL, "a scan worker is replaced by a fresh one after this many messages"},
     {"scanner.user", KEY_STRING, OFF(scanner_user), "mqsift", NULL,
      "unprivileged user the scan workers run as"},
     {"scanner.message_timeout", KEY_DURATION, OFF(scanner_message_timeout), "300s", NULL,
@@ -879,6 +885,12 @@ config_load(const char *path, gboolean must_exist, GError **error)
 		                       path);
 	if (c->queue_batch_size == 0)
 		g_string_append_printf(problems, "%s: queue.batch_size must be at least 1\n", path);
+	if (c->scanner_workers > 64)
+		g_string_append_printf(problems, "%s: scanner.workers must be between 0 and 64\n",
+		                       path);
+	if (c->scanner_max_messages_per_worker == 0)
+		g_string_append_printf(
+		    problems, "%s: scanner.max_messages_per_worker must be at least 1\n", path);
 	if (problems->len > 0) {
 		g_string_truncate(problems, problems->len - 1);
 		g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID, "%s", problems->str);

@@ -59,7 +59,9 @@ typedef struct {
 	guint scanner_max_mime_depth;
 	guint scanner_max_mime_parts;
 	guint64 scanner_max_message_size;
-	char *scanner_on_limits; /* "deliver" | "block" */
+	char *scanner_on_limits;               /* "deliver" | "block" */
+	guint64 scanner_max_memory;            /* a worker's address space; 0: engine + 1G */
+	guint scanner_max_messages_per_worker; /* then it is replaced */
 	/* quarantine */
 	char *quarantine_dir;
 	guint quarantine_keep_days;

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 struct Engine {
@@ -27,6 +28,7 @@ struct Engine {
 	char *configured; /* scanner.signatures, watched while the test db stands in */
 	guint sigs;
 	gboolean test_db;
+	char *tmpdir; /* set by engine_set_tmpdir, else NULL ($TMPDIR or /tmp) */
 };
 
 /* engine_error_quark - the error domain */
@@ -134,16 +136,32 @@ is_database_name(const char *name)
 	return dot != NULL && g_strv_contains((const char *const *)exts, dot);
 }
 
-/* on_clamav_message - libclamav's own messages, through GLib logging */
+/*
+ * the result of the scan running in this thread: libclamav reports some
+ * failures (a temporary file it cannot create or write) only through its
+ * message callback, and then carries on as if the part were clean
+ */
+static __thread EngineResult *scanning;
+
+/* on_clamav_message - libclamav's own messages, through GLib logging; an error during a
+ * scan makes the scan's verdict an error */
 static void
 on_clamav_message(enum cl_msg severity, const char *fullmsg, const char *msg, void *context)
 {
 	g_autofree char *text = g_strstrip(g_strdup(msg));
 
-	if (severity == CL_MSG_ERROR)
+	if (severity == CL_MSG_ERROR && scanning != NULL) {
+		g_message("libclamav: %s", text);
+		if (!scanning->error) {
+			scanning->error = TRUE;
+			g_free(scanning->detail);
+			scanning->detail = g_strdup_printf("libclamav: %s", text);
+		}
+	} else if (severity == CL_MSG_ERROR) {
 		g_info("libclamav: %s", text);
-	else
+	} else {
 		g_debug("libclamav: %s", text);
+	}
 }
 
 /* has_database - TRUE if @dir holds at least one file libclamav would load */
@@ -169,25 +187,57 @@ has_database(const char *path)
 
 /*
  * engine_set_tmpdir - libclamav writes every MIME part and archive member it
- * unpacks to a temporary file: on tmpfs that costs half as much.  The
- * directory is shared by the workers (sticky, like /tmp, but not listable).
+ * unpacks to a temporary file in @dir.  A worker calls it on its own copy of
+ * the engine (after the fork) with its private directory; nothing is created
+ * or changed here.
  */
-static void
-engine_set_tmpdir(struct cl_engine *cl, const char *dir)
+gboolean
+engine_set_tmpdir(Engine *engine, const char *dir, GError **error)
 {
-	struct stat st;
+	cl_error_t rc = cl_engine_set_str(engine->cl, CL_ENGINE_TMPDIR, dir);
 
-	if (dir == NULL || *dir == '\0')
-		return;
-	if (g_mkdir_with_parents(dir, 01733) < 0 || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		g_debug("scanner.tmpdir %s: %s; libclamav uses its default", dir,
-		        g_strerror(errno));
-		return;
+	if (rc != CL_SUCCESS) {
+		g_set_error(error, ENGINE_ERROR, 0,
+		            "cannot set libclamav's temporary directory to %s: %s", dir,
+		            cl_strerror(rc));
+		return FALSE;
 	}
-	if (st.st_uid == geteuid() && (st.st_mode & 07777) != 01733)
-		chmod(dir, 01733);
-	if (cl_engine_set_str(cl, CL_ENGINE_TMPDIR, dir) != CL_SUCCESS)
-		g_warning("cannot set libclamav's temporary directory to %s", dir);
+	g_free(engine->tmpdir);
+	engine->tmpdir = g_strdup(dir);
+	return TRUE;
+}
+
+/*
+ * scratch_too_small - TRUE (with @result's error set) if libclamav's
+ * temporary directory has less room than one scan of @len bytes can need:
+ * the largest file libclamav unpacks plus twice the input.  libclamav does
+ * not notice a temporary file it could not fill (a full tmpfs): the part
+ * would be scanned empty and pass as clean.
+ */
+static gboolean
+scratch_too_small(Engine *engine, gsize len, EngineResult *result)
+{
+	const char *dir = engine->tmpdir ? engine->tmpdir : g_get_tmp_dir();
+	struct statvfs sv;
+	int err = 0;
+	guint64 need = (guint64)cl_engine_get_num(engine->cl, CL_ENGINE_MAX_FILESIZE, &err);
+
+	need = MIN(need, (guint64)1 << 30) + 2 * (guint64)len;
+	if (statvfs(dir, &sv) < 0) {
+		result->error = TRUE;
+		result->detail =
+		    g_strdup_printf("temporary directory %s: %s", dir, g_strerror(errno));
+		return TRUE;
+	}
+	guint64 avail = (guint64)sv.f_bavail * sv.f_frsize;
+	if (avail >= need && sv.f_favail > 16)
+		return FALSE;
+	result->error = TRUE;
+	g_free(result->detail);
+	result->detail = g_strdup_printf("temporary directory %s has %" G_GUINT64_FORMAT
+	                                 " KiB free, a scan may need %" G_GUINT64_FORMAT " KiB",
+	                                 dir, avail / 1024, need / 1024);
+	return TRUE;
 }
 
 /* set_limit - cl_engine_set_num with a log on failure */
@@ -266,7 +316,6 @@ engine_new(const MqConfig *config, GError **error)
 		engine_free(&e);
 		return NULL;
 	}
-	engine_set_tmpdir(e->cl, config->scanner_tmpdir);
 	cl_engine_set_clcb_virus_found(e->cl, on_virus_found);
 	cl_engine_set_clcb_file_inspection(e->cl, on_file_inspection);
 	cl_engine_set_clcb_post_scan(e->cl, on_post_scan);
@@ -319,6 +368,7 @@ engine_free(Engine **engine)
 		cl_statfree(&e->stat);
 	g_free(e->source);
 	g_free(e->configured);
+	g_free(e->tmpdir);
 	g_free(e);
 	*engine = NULL;
 }
@@ -366,7 +416,7 @@ engine_scan_buffer(Engine *engine, const void *data, gsize len, const char *name
 	const char *virname = NULL;
 	unsigned long scanned = 0;
 
-	if (len == 0)
+	if (len == 0 || scratch_too_small(engine, len, result))
 		return;
 	cl_fmap_t *map = cl_fmap_open_memory(data, len);
 	if (map == NULL) {
@@ -374,8 +424,10 @@ engine_scan_buffer(Engine *engine, const void *data, gsize len, const char *name
 		result->detail = g_strdup("cannot map the buffer");
 		return;
 	}
+	scanning = result;
 	cl_error_t rc =
 	    cl_scanmap_callback(map, name, &virname, &scanned, engine->cl, &engine->opts, result);
+	scanning = NULL;
 	cl_fmap_close(map);
 	finish_scan(rc, virname, result);
 }
@@ -386,8 +438,14 @@ engine_scan_fd(Engine *engine, int fd, const char *name, EngineResult *result)
 {
 	const char *virname = NULL;
 	unsigned long scanned = 0;
+	struct stat st;
+
+	if (scratch_too_small(engine, fstat(fd, &st) == 0 ? (gsize)st.st_size : 0, result))
+		return;
+	scanning = result;
 	cl_error_t rc =
 	    cl_scandesc_callback(fd, name, &virname, &scanned, engine->cl, &engine->opts, result);
+	scanning = NULL;
 
 	finish_scan(rc, virname, result);
 }

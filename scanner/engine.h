@@ -45,7 +45,8 @@ typedef void (*EngineFound)(gpointer data, const char *signature);
 
 /* EngineResult - what one scan found */
 typedef struct {
-	gboolean error;        /* the scan itself failed; see detail */
+	gboolean error;        /* the scan failed (or libclamav reported an error, such as a
+	                        * temporary file it could not write, while scanning); see detail */
 	GPtrArray *names;      /* signature names (owned strings), empty if clean */
 	gboolean limits;       /* a Heuristics.Limits.Exceeded.* name is among them */
 	gboolean encrypted;    /* a Heuristics.Encrypted.* name is among them */
@@ -63,6 +64,12 @@ typedef struct {
  * Engine or NULL with @error.
  */
 Engine *engine_new(const MqConfig *config, GError **error);
+
+/*
+ * engine_set_tmpdir - where libclamav writes its temporary files (a worker's
+ * private directory, set on its forked copy).  FALSE with @error.
+ */
+gboolean engine_set_tmpdir(Engine *engine, const char *dir, GError **error);
 
 /* engine_free - free and clear the caller's pointer */
 void engine_free(Engine **engine);

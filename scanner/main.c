@@ -18,6 +18,7 @@
 #include <gmime/gmime.h>
 #include <errno.h>
 #include <locale.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <gio/gio.h>
 #include <string.h>
@@ -37,6 +38,7 @@
 #include "scanner/log.h"
 #include "scanner/quarantine.h"
 #include "scanner/run.h"
+#include "scanner/sandbox.h"
 #include "scanner/scan.h"
 
 static char *opt_config;
@@ -292,6 +294,47 @@ check_queue(const char *what, const char *path, GString *problems)
 	return TRUE;
 }
 
+/* lint_sandbox - the workers' protections on this kernel, and their scratch space */
+static void
+lint_sandbox(const MqConfig *config, GString *problems)
+{
+	g_autofree char *what = sandbox_describe(config);
+	g_autofree char *scratch = sandbox_scratch_base(config);
+	struct passwd *pw = getpwnam(config->scanner_user);
+	GError *error = NULL;
+
+	printf("%s\n", what);
+	if (pw == NULL) {
+		g_string_append_printf(problems, "scanner.user %s does not exist\n",
+		                       config->scanner_user);
+		return;
+	}
+	if (!sandbox_scratch_check(scratch, pw->pw_uid, &error)) {
+		g_string_append_printf(problems, "%s\n", error->message);
+		g_clear_error(&error);
+		return;
+	}
+	guint64 need = 2 * config->scanner_max_file_size;
+	gint64 avail = sandbox_scratch_free_space(scratch, 0);
+	if (avail < 0) {
+		g_autofree char *parent = g_path_get_dirname(scratch);
+		avail = sandbox_scratch_free_space(parent, 0);
+	}
+	if (avail < 0)
+		printf("scratch: %s (created at start), free space unknown\n", scratch);
+	else
+		printf("scratch: %s, %" G_GINT64_FORMAT " MiB free%s\n", scratch, avail >> 20,
+		       geteuid() == 0 ? " (each worker mounts a private tmpfs on its own "
+		                        "subdirectory)"
+		                      : "");
+	if (avail >= 0 && (guint64)avail < need)
+		g_string_append_printf(problems,
+		                       "scanner.tmpdir %s: only %" G_GINT64_FORMAT
+		                       " KiB free, less than twice scanner.max_file_size: scans "
+		                       "will fail (and be retried) where libclamav needs room\n",
+		                       scratch, avail / 1024);
+}
+
 /* cmd_lint - mqsift lint */
 static int
 cmd_lint(int argc, char **argv)
@@ -375,6 +418,7 @@ cmd_lint(int argc, char **argv)
 	}
 	engine_free(&engine);
 	policy_free(&policy);
+	lint_sandbox(config, problems);
 	int status = config_unsafe ? 2 : problems->len > 0 ? 1 : 0;
 	if (status)
 		fprintf(stderr, "%s", problems->str);

@@ -11,6 +11,8 @@
 
 #include "scanner/mimecheck.h"
 
+#include "rules/untrusted.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +49,9 @@ mime_finding_add(GPtrArray *findings, gboolean hides, const char *fmt, ...)
 	char *what;
 
 	va_start(ap, fmt);
-	what = g_strdup_vprintf(fmt, ap);
+	g_autofree char *raw = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
+	what = untrusted_line(raw, -1, 400); /* it quotes header values: logs, headers, store */
 	for (guint i = 0; i < findings->len; i++) {
 		MimeFinding *f = g_ptr_array_index(findings, i);
 		if (strcmp(f->what, what) == 0) {

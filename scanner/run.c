@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <pwd.h>
 #include <signal.h>
 #include <gio/gio.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "rules/policy.h"
 #include "scanner/engine.h"
 #include "scanner/quarantine.h"
+#include "scanner/sandbox.h"
 #include "scanner/scan.h"
 #include "scanner/worker.h"
 
@@ -589,13 +591,24 @@ slot_free(gpointer p)
 	g_free(slot);
 }
 
-/* runner_start_workers - one slot per worker; FALSE with @error if none can start */
+/* runner_start_workers - the scratch directory, then one slot per worker; FALSE with @error
+ * if none can start */
 static gboolean
 runner_start_workers(Runner *r, GError **error)
 {
-	guint n =
-	    r->config->scanner_workers ? r->config->scanner_workers : (guint)g_get_num_processors();
+	guint n = r->config->scanner_workers ? r->config->scanner_workers
+	                                     : MIN((guint)g_get_num_processors(), 64);
+	struct passwd *pw = getpwnam(r->config->scanner_user);
+	g_autofree char *scratch = sandbox_scratch_base(r->config);
 
+	if (pw == NULL) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+		            "scanner.user \"%s\" does not exist", r->config->scanner_user);
+		return FALSE;
+	}
+	if (!sandbox_scratch_prepare(scratch, pw->pw_uid, pw->pw_gid, error))
+		return FALSE;
+	sandbox_scratch_free_space(scratch, 2 * r->config->scanner_max_file_size);
 	r->slots = g_ptr_array_new_with_free_func(slot_free);
 	for (guint i = 0; i < n; i++) {
 		Slot *slot = g_new0(Slot, 1);
@@ -914,7 +927,10 @@ slot_done(Runner *r, Slot *slot, gboolean worker_ok)
 	if (!worker_ok) {
 		worker_kill(&slot->worker);
 		slot_spawn(r, slot);
-	} else if (slot->retiring) {
+	} else if (slot->retiring ||
+	           worker_messages(slot->worker) >= r->config->scanner_max_messages_per_worker) {
+		/* a new engine, or enough messages: whatever a message left in this
+		 * worker's memory goes with it */
 		worker_stop(&slot->worker);
 		slot_spawn(r, slot);
 	}
@@ -924,12 +940,12 @@ slot_done(Runner *r, Slot *slot, gboolean worker_ok)
 static void
 wait_for_workers(Runner *r, CommitBatch *batch, GPtrArray *pending, PassStats *stats)
 {
-	struct pollfd fds[256];
-	Slot *which[256];
+	g_autofree struct pollfd *fds = g_new0(struct pollfd, r->slots->len);
+	g_autofree Slot **which = g_new0(Slot *, r->slots->len);
 	nfds_t n = 0;
 	gint64 now = g_get_monotonic_time(), next = G_MAXINT64;
 
-	for (guint i = 0; i < r->slots->len && n < G_N_ELEMENTS(fds); i++) {
+	for (guint i = 0; i < r->slots->len; i++) {
 		Slot *s = g_ptr_array_index(r->slots, i);
 		if (s->job == NULL)
 			continue;

@@ -219,9 +219,10 @@ add_finding(ScanReport *report, const char *path, GMimePart *part, const char *w
 	const char *name = part ? g_mime_part_get_filename(part) : NULL;
 	/* the name goes into a MIME parameter, a template, the quarantine, logs */
 	f->filename = name ? untrusted_filename(name, 0) : NULL;
-	f->content_type = part ? g_mime_content_type_get_mime_type(
-	                             g_mime_object_get_content_type(GMIME_OBJECT(part)))
-	                       : g_strdup("message/rfc822");
+	g_autofree char *type = part ? g_mime_content_type_get_mime_type(
+	                                   g_mime_object_get_content_type(GMIME_OBJECT(part)))
+	                             : NULL;
+	f->content_type = type ? untrusted_line(type, -1, 200) : g_strdup("message/rfc822");
 	f->what = g_strdup(what);
 	f->infected = infected;
 	f->saved_name = g_strdup_printf("part-%u.bin", report->findings->len + 1);
@@ -603,7 +604,8 @@ check_inner_files(Scan *scan, GMimePart *part, GBytes *content, EngineResult *re
 
 	if (tnef_is_tnef(type, filename)) {
 		files = tnef_extract(data, len, ctx->config->scanner_max_mime_parts);
-		where = filename ? filename : "winmail.dat";
+		g_autofree char *shown = filename ? untrusted_filename(filename, 0) : NULL;
+		where = shown ? shown : "winmail.dat";
 		if (files == NULL)
 			return NULL; /* unreadable: the engine's own TNEF scan still applies */
 		for (guint i = 0; i < files->len && blocked == NULL; i++) {

@@ -1,5 +1,11 @@
 /*
- * worker.c - fork, privilege drop, and the request/answer protocol
+ * worker.c - fork, sandbox, privilege drop, and the request/answer exchange
+ *
+ * DESCRIPTION
+ *	The bytes exchanged are encoded and decoded in protocol.c; what a
+ *	worker can reach is set up in sandbox.c.  This file forks, passes the
+ *	descriptors, and holds the test-only hooks (MQSIFT_FAULT=worker:...)
+ *	that make a worker misbehave on purpose.
  */
 #include "mqsift-build.h"
 
@@ -12,6 +18,8 @@
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -21,16 +29,19 @@
 
 #include "queue/durable.h"
 #include "queue/fault.h"
-
-/* headers and addresses are bytes, not UTF-8 text: an 8-bit header must reach
- * the worker exactly as it is delivered (a GVariant "s" refuses invalid UTF-8) */
-#define REQUEST_TYPE "(sayayaayayst)"
-#define REPORT_TYPE "(ibbbuassssbaya(sssssbsay))"
+#include "scanner/protocol.h"
+#include "scanner/sandbox.h"
 
 struct Worker {
 	pid_t pid;
 	int fd;
+	guint messages;       /* requests sent */
+	guint64 message_size; /* of the one in hand: bounds the answer */
+	const MqConfig *config;
 };
+
+/* the worker forked before this one: the probe's sibling */
+static pid_t last_spawned;
 
 /* send_fds - one packet carrying @n descriptors */
 static gboolean
@@ -99,133 +110,6 @@ recv_fds(int sock, int *fds, int max)
 	return n;
 }
 
-/* memfd_with - a sealed-size memfd holding @data */
-static int
-memfd_with(const char *name, const void *data, gsize len)
-{
-	int fd = memfd_create(name, MFD_CLOEXEC);
-	const char *p = data;
-
-	if (fd < 0)
-		return -1;
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			close(fd);
-			return -1;
-		}
-		p += w;
-		len -= (gsize)w;
-	}
-	return fd;
-}
-
-/* report_to_variant - serialize a report */
-static GVariant *
-report_to_variant(const ScanReport *r)
-{
-	GVariantBuilder names, findings;
-
-	g_variant_builder_init(&names, G_VARIANT_TYPE("as"));
-	for (guint i = 0; r->names && i < r->names->len; i++)
-		g_variant_builder_add(&names, "s", (char *)g_ptr_array_index(r->names, i));
-	g_variant_builder_init(&findings, G_VARIANT_TYPE("a(sssssbsay)"));
-	for (guint i = 0; r->findings && i < r->findings->len; i++) {
-		const Finding *f = g_ptr_array_index(r->findings, i);
-		gsize len = 0;
-		const void *data = f->content ? g_bytes_get_data(f->content, &len) : NULL;
-		g_variant_builder_add(
-		    &findings, "(sssssbs@ay)", f->path, f->filename ? f->filename : "",
-		    f->content_type ? f->content_type : "", f->what ? f->what : "",
-		    f->advice ? f->advice : "", f->infected,
-		    f->content && f->saved_name ? f->saved_name : "",
-		    g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, data ? data : "", len, 1));
-	}
-	gsize blen = 0;
-	const void *body = r->new_body ? g_bytes_get_data(r->new_body, &blen) : NULL;
-	return g_variant_new(
-	    "(ibbbuassssb@aya(sssssbsay))", (gint32)r->verdict, r->limits, r->whole_message,
-	    r->unscanned, r->parts, &names, r->blocked ? r->blocked : "",
-	    r->new_content_type ? r->new_content_type : "", r->detail ? r->detail : "",
-	    r->new_body != NULL,
-	    g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, body ? body : "", blen, 1), &findings);
-}
-
-/* empty_to_null - "" -> NULL, else a copy */
-static char *
-empty_to_null(const char *s)
-{
-	return s && *s ? g_strdup(s) : NULL;
-}
-
-/* report_from_variant - the master's side; @v is untrusted */
-static gboolean
-report_from_variant(GVariant *v, ScanReport *r)
-{
-	gint32 verdict;
-	gboolean limits, whole, unscanned, has_body;
-	guint32 parts;
-	GVariantIter *names, *findings;
-	const char *blocked, *ctype, *detail;
-	GVariant *body;
-
-	g_variant_get(v, "(ibbbuas&s&s&sb@aya(sssssbsay))", &verdict, &limits, &whole, &unscanned,
-	              &parts, &names, &blocked, &ctype, &detail, &has_body, &body, &findings);
-	memset(r, 0, sizeof *r);
-	r->verdict =
-	    verdict >= VERDICT_CLEAN && verdict <= VERDICT_ERROR ? (Verdict)verdict : VERDICT_ERROR;
-	r->limits = limits;
-	r->whole_message = whole;
-	r->unscanned = unscanned;
-	r->parts = parts;
-	r->blocked = empty_to_null(blocked);
-	r->new_content_type = empty_to_null(ctype);
-	r->detail = empty_to_null(detail);
-	r->names = g_ptr_array_new_with_free_func(g_free);
-	const char *s;
-	while (g_variant_iter_loop(names, "&s", &s))
-		g_ptr_array_add(r->names, g_strdup(s));
-	g_variant_iter_free(names);
-	if (has_body) {
-		gsize len;
-		const void *data = g_variant_get_fixed_array(body, &len, 1);
-		r->new_body = g_bytes_new(data, len);
-	}
-	g_variant_unref(body);
-	r->findings = g_ptr_array_new_with_free_func(scan_finding_free);
-	const char *path, *fname, *fct, *what, *advice, *saved;
-	gboolean infected;
-	GVariant *content;
-	while (g_variant_iter_next(findings, "(&s&s&s&s&sb&s@ay)", &path, &fname, &fct, &what,
-	                           &advice, &infected, &saved, &content)) {
-		Finding *f = g_new0(Finding, 1);
-		gsize len;
-		const void *data = g_variant_get_fixed_array(content, &len, 1);
-		f->path = g_strdup(path);
-		f->filename = empty_to_null(fname);
-		f->content_type = g_strdup(fct);
-		f->what = g_strdup(what);
-		f->advice = empty_to_null(advice);
-		f->infected = infected;
-		/* the saved name is built again here: never trust a path from a worker */
-		f->saved_name = g_strdup_printf("part-%u.bin", r->findings->len + 1);
-		f->content = *saved != '\0' ? g_bytes_new(data, len) : NULL;
-		g_variant_unref(content);
-		g_ptr_array_add(r->findings, f);
-	}
-	g_variant_iter_free(findings);
-	return TRUE;
-}
-
-/* read_memfd - the whole content of a memfd, bounded */
-static GBytes *
-read_memfd(int fd, gsize max, GError **error)
-{
-	return durable_read_fd(fd, max, error);
-}
-
 /* worker_drop_privileges - become @user for good */
 gboolean
 worker_drop_privileges(const char *user, GError **error)
@@ -261,25 +145,98 @@ worker_drop_privileges(const char *user, GError **error)
 	return TRUE;
 }
 
-/* worker_probe - test hook: show that the queues are out of reach */
+/* probe_result - "refused (why)" or what happened, for the probe's log line */
+static const char *
+probe_result(int r, int err)
+{
+	static char buf[128];
+
+	if (r >= 0)
+		return "ALLOWED";
+	g_snprintf(buf, sizeof buf, "refused (%s)", g_strerror(err));
+	return buf;
+}
+
+/* worker_probe - test hook: try what a compromised worker would, and log each outcome */
 static void
 worker_probe(const MqConfig *config)
 {
 	const char *paths[] = {config->queue_incoming[0], config->queue_outgoing,
-	                       config->quarantine_dir, config->reports_database};
+	                       config->quarantine_dir, config->reports_database, "/etc/passwd"};
+	int uid = (int)getuid();
 
 	for (gsize i = 0; i < G_N_ELEMENTS(paths); i++) {
 		int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
-		g_message("worker probe (uid %d): open %s: %s", (int)getuid(), paths[i],
+		g_message("worker probe (uid %d): open %s: %s", uid, paths[i],
 		          fd < 0 ? g_strerror(errno) : "opened");
 		if (fd >= 0)
 			close(fd);
 	}
+	int sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	g_message("worker probe (uid %d): socket(AF_INET): %s", uid, probe_result(sock, errno));
+	if (sock >= 0) {
+		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(25)};
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		int r = connect(sock, (struct sockaddr *)&sin, sizeof sin);
+		g_message("worker probe (uid %d): connect 127.0.0.1:25: %s", uid,
+		          r == 0 ? "ALLOWED" : g_strerror(errno));
+		close(sock);
+	}
+	sock = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	g_message("worker probe (uid %d): socket(AF_INET6): %s", uid, probe_result(sock, errno));
+	if (sock >= 0)
+		close(sock);
+	/* signal 0: the permission check without harm if it were allowed */
+	int r = kill(getppid(), 0);
+	g_message("worker probe (uid %d): kill master %d: %s", uid, (int)getppid(),
+	          probe_result(r, errno));
+	if (last_spawned > 0) {
+		r = kill(last_spawned, 0);
+		g_message("worker probe (uid %d): kill sibling %d: %s", uid, (int)last_spawned,
+		          probe_result(r, errno));
+	}
+	r = unshare(CLONE_NEWUSER);
+	g_message("worker probe (uid %d): unshare(CLONE_NEWUSER): %s", uid, probe_result(r, errno));
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	if (child > 0)
+		waitpid(child, NULL, 0);
+	g_message("worker probe (uid %d): fork: %s", uid, probe_result(child, errno));
+}
+
+/* bad_answer - test hooks: a worker that answers with what the master must refuse */
+static int
+bad_answer(int zero_fd)
+{
+	if (zero_fd >= 0)
+		return dup(zero_fd); /* endless */
+	if (fault_should_fail("worker:reply-unsealed")) {
+		int fd = memfd_create("mqsift-report", MFD_CLOEXEC);
+		if (fd >= 0 && ftruncate(fd, 4096) < 0) {
+			close(fd);
+			return -1;
+		}
+		return fd;
+	}
+	if (fault_should_fail("worker:reply-garbage")) {
+		guchar junk[4096];
+		for (gsize i = 0; i < sizeof junk; i++)
+			junk[i] = (guchar)g_random_int();
+		g_autoptr(GBytes) b = g_bytes_new(junk, sizeof junk);
+		return protocol_memfd_new("mqsift-report", b);
+	}
+	if (fault_should_fail("worker:reply-verdict")) {
+		ScanReport r = {.verdict = 42};
+		g_autoptr(GBytes) b = protocol_encode_report(&r);
+		return protocol_memfd_new("mqsift-report", b);
+	}
+	return -2;
 }
 
 /* worker_handle - one request: scan, answer */
 static gboolean
-worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *policy)
+worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *policy, int zero_fd)
 {
 	int fds[2] = {-1, -1};
 	int n = recv_fds(sock, fds, 2);
@@ -292,35 +249,34 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 			close(fds[i]);
 		return FALSE;
 	}
-	GBytes *reqb = read_memfd(fds[0], 64 * 1024 * 1024, &error);
+	sandbox_message_begin(config);
+	GBytes *reqb = protocol_read_sealed(fds[0], 64 * 1024 * 1024, &error);
 	close(fds[0]);
-	if (reqb == NULL) {
+	ProtocolRequest req;
+	if (reqb == NULL || !protocol_decode_request(reqb, &req, &error)) {
+		g_critical("worker: bad request: %s", error->message);
+		g_clear_error(&error);
 		close(fds[1]);
+		if (reqb)
+			g_bytes_unref(reqb);
 		return FALSE;
 	}
-	GVariant *req = g_variant_new_from_bytes(G_VARIANT_TYPE(REQUEST_TYPE), reqb, FALSE);
-	const char *id, *headers, *sender, *ip, *ref;
-	GVariantIter *rit;
-	guint64 size;
-	g_variant_get(req, "(&s^&ay^&ayaay^&ay&st)", &id, &headers, &sender, &rit, &ip, &ref,
-	              &size);
 	GPtrArray *rcpts = g_ptr_array_new_with_free_func(g_free);
-	const char *rc;
-	while (g_variant_iter_loop(rit, "^&ay", &rc))
-		g_ptr_array_add(rcpts, g_strdup(rc));
-	g_variant_iter_free(rit);
+	for (gsize i = 0; req.recipients[i]; i++)
+		g_ptr_array_add(rcpts, g_strdup(req.recipients[i]));
 	g_ptr_array_add(rcpts, NULL);
 
 	ScanReport report;
-	Envelope env = {sender, (const char *const *)rcpts->pdata, *ip ? ip : NULL};
+	const char *ip = req.client_ip, *ref = req.quarantine_ref;
+	Envelope env = {req.sender, (const char *const *)rcpts->pdata, *ip ? ip : NULL};
 	MqConfig eff;
 	config_for_message(config, &env, &eff);
 	GPtrArray *rules_files = g_ptr_array_new();
 	config_each_value(config, &env, "policy.filename_rules", rules_files);
 	g_ptr_array_add(rules_files, NULL);
 	ScanContext ctx = {&eff, engine, policy, ref, (const char *const *)rules_files->pdata};
-	GString *message = g_string_new(headers);
-	gsize len = (gsize)size;
+	GString *message = g_string_new(req.headers);
+	gsize len = (gsize)req.size;
 	if (len <= config->scanner_max_message_size) {
 		if (durable_append_fd(fds[1], message, config->scanner_max_message_size, &error))
 			len = message->len;
@@ -349,19 +305,58 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 	}
 	if (fault_should_fail("worker:probe"))
 		worker_probe(config);
-	GVariant *v = g_variant_ref_sink(report_to_variant(&report));
-	int out = memfd_with("mqsift-report", g_variant_get_data(v), g_variant_get_size(v));
+	int out = bad_answer(zero_fd);
+	if (out == -2) {
+		GBytes *b = protocol_encode_report(&report);
+		out = protocol_memfd_new("mqsift-report", b);
+		g_bytes_unref(b);
+	}
 	gboolean ok = out >= 0 && send_fds(sock, &out, 1);
 	if (out >= 0)
 		close(out);
-	g_variant_unref(v);
 	scan_report_clear(&report);
 	g_string_free(message, TRUE);
 	g_ptr_array_unref(rcpts);
 	g_ptr_array_unref(rules_files);
-	g_variant_unref(req);
+	protocol_request_clear(&req);
 	g_bytes_unref(reqb);
 	return ok;
+}
+
+/* worker_main - the forked worker: sandbox, then one message after another */
+static void G_GNUC_NORETURN
+worker_main(int sock, const MqConfig *config, Engine *engine, const Policy *policy)
+{
+	GError *local = NULL;
+	SandboxStatus status;
+
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	/* the master's other descriptors (queues, store, locks) stay behind */
+	for (int fd = 3; fd < 1024; fd++)
+		if (fd != sock)
+			close(fd);
+	/* test-only: an answer that never ends (opened before Landlock closes /dev) */
+	int zero_fd = fault_should_fail("worker:reply-devzero")
+	                  ? open("/dev/zero", O_RDONLY | O_CLOEXEC)
+	                  : -1;
+	g_autofree char *base = sandbox_scratch_base(config);
+	if (!sandbox_enter_as_root(config, base, &status, &local) ||
+	    !worker_drop_privileges(config->scanner_user, &local) ||
+	    !sandbox_enter(config, base, &status, &local) ||
+	    !engine_set_tmpdir(engine, status.scratch, &local)) {
+		g_critical("worker: %s", local->message);
+		_exit(3);
+	}
+	g_debug("worker %d: netns %s, seccomp %s, landlock %s (ABI %d), scratch %s%s",
+	        (int)getpid(), status.netns ? "yes" : "no", status.seccomp ? "yes" : "no",
+	        status.landlock ? "yes" : "no", status.landlock_abi, status.scratch,
+	        status.private_tmpfs ? " (private tmpfs)" : "");
+	srand((unsigned)getpid()); /* libclamav's advice for forked scanners */
+	while (worker_handle(sock, config, engine, policy, zero_fd))
+		;
+	_exit(0);
 }
 
 /* worker_spawn - fork a worker */
@@ -391,28 +386,15 @@ worker_spawn(const MqConfig *config, Engine *engine, const Policy *policy, GErro
 		return NULL;
 	}
 	if (pid == 0) {
-		GError *local = NULL;
 		close(sv[0]);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_IGN);
-		signal(SIGHUP, SIG_IGN);
-		/* the master's other descriptors (queues, store, locks) stay behind */
-		for (int fd = 3; fd < 1024; fd++)
-			if (fd != sv[1])
-				close(fd);
-		if (!worker_drop_privileges(config->scanner_user, &local)) {
-			g_critical("worker: %s", local->message);
-			_exit(3);
-		}
-		srand((unsigned)getpid()); /* libclamav's advice for forked scanners */
-		while (worker_handle(sv[1], config, engine, policy))
-			;
-		_exit(0);
+		worker_main(sv[1], config, engine, policy);
 	}
 	close(sv[1]);
+	last_spawned = pid;
 	Worker *w = g_new0(Worker, 1);
 	w->pid = pid;
 	w->fd = sv[0];
+	w->config = config;
 	return w;
 }
 
@@ -430,53 +412,56 @@ worker_pid(const Worker *worker)
 	return worker->pid;
 }
 
+/* worker_messages - how many messages it was given */
+guint
+worker_messages(const Worker *worker)
+{
+	return worker->messages;
+}
+
 /* worker_send - the request as two descriptors */
 gboolean
 worker_send(Worker *worker, const WorkRequest *req, GError **error)
 {
-	GVariantBuilder rcpts;
-
-	g_variant_builder_init(&rcpts, G_VARIANT_TYPE("aay"));
-	for (gsize i = 0; req->recipients && req->recipients[i]; i++)
-		g_variant_builder_add(&rcpts, "^ay", req->recipients[i]);
 	g_autofree char *headers = g_strndup(req->headers, req->headers_len);
-	GVariant *v = g_variant_ref_sink(
-	    g_variant_new("(s^ay^ayaay^ayst)", req->id, headers, req->sender ? req->sender : "",
-	                  &rcpts, req->client_ip ? req->client_ip : "",
-	                  req->quarantine_ref ? req->quarantine_ref : "", (guint64)req->size));
+	ProtocolRequest pr = {req->id,           headers,        req->sender,
+	                      req->recipients,   req->client_ip, req->quarantine_ref,
+	                      (guint64)req->size};
+	GBytes *b = protocol_encode_request(&pr);
 	int fds[2];
-	fds[0] = memfd_with("mqsift-request", g_variant_get_data(v), g_variant_get_size(v));
+	fds[0] = protocol_memfd_new("mqsift-request", b);
 	fds[1] = req->df_fd;
 	gboolean ok = fds[0] >= 0 && send_fds(worker->fd, fds, 2);
 	if (fds[0] >= 0)
 		close(fds[0]);
-	g_variant_unref(v);
+	g_bytes_unref(b);
 	if (!ok)
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE, "worker %d is gone",
 		            (int)worker->pid);
+	worker->messages++;
+	worker->message_size = req->size;
 	return ok;
 }
 
-/* worker_receive - the answer */
+/* worker_receive - the answer, checked before anything of it is believed */
 gboolean
 worker_receive(Worker *worker, ScanReport *report, GError **error)
 {
 	int fd = -1;
 	int n = recv_fds(worker->fd, &fd, 1);
 
+	memset(report, 0, sizeof *report);
 	if (n != 1) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE, "worker %d died",
 		            (int)worker->pid);
 		return FALSE;
 	}
-	GBytes *b = read_memfd(fd, (gsize)G_MAXINT32, error);
+	ProtocolReportLimits limits = protocol_report_limits(worker->config, worker->message_size);
+	GBytes *b = protocol_read_sealed(fd, limits.max_bytes, error);
 	close(fd);
 	if (b == NULL)
 		return FALSE;
-	GVariant *v =
-	    g_variant_ref_sink(g_variant_new_from_bytes(G_VARIANT_TYPE(REPORT_TYPE), b, FALSE));
-	gboolean ok = report_from_variant(v, report);
-	g_variant_unref(v);
+	gboolean ok = protocol_decode_report(b, &limits, report, error);
 	g_bytes_unref(b);
 	return ok;
 }

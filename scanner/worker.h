@@ -50,12 +50,19 @@ int worker_fd(const Worker *worker);
 /* worker_pid - the process */
 pid_t worker_pid(const Worker *worker);
 
+/* worker_messages - how many messages it has been given (it is recycled after
+ * scanner.max_messages_per_worker) */
+guint worker_messages(const Worker *worker);
+
 /* worker_send - hand @req to the worker; FALSE with @error if it is gone */
 gboolean worker_send(Worker *worker, const WorkRequest *req, GError **error);
 
 /*
  * worker_receive - read the answer into @report (scan_report_clear it).
- * FALSE with @error if the worker died or answered nonsense.
+ * FALSE with @error if the worker died or answered anything but a sealed
+ * memfd, within the bound for the message it was given, that
+ * protocol_decode_report accepts: the caller must then kill the worker and
+ * retry the message.
  */
 gboolean worker_receive(Worker *worker, ScanReport *report, GError **error);
 

@@ -1,0 +1,430 @@
+/*
+ * protocol.c - encode and decode what the master and the workers exchange
+ *
+ * DESCRIPTION
+ *	The two GVariant type strings live here and only here.  Decoding a
+ *	report checks, in this order: the descriptor (a sealed memfd of
+ *	bounded size), the serialized form (g_variant_is_normal_form, so
+ *	every offset inside is consistent and every string valid UTF-8), then
+ *	every field against its bound.  Only then is anything copied into a
+ *	ScanReport.
+ */
+#include "mqsift-build.h"
+
+#include "scanner/protocol.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* headers and envelope addresses are bytes, not UTF-8 text: an 8-bit header
+ * must reach the worker exactly as it is delivered (a GVariant "s" refuses
+ * invalid UTF-8, and the worker then scanned a message without its headers) */
+#define REQUEST_TYPE "(sayayaayayst)"
+#define REPORT_TYPE "(ibbbuassssbaya(sssssbsay)su)"
+#define FINDING_TYPE "(sssssbsay)"
+
+#define REQUIRED_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+
+/* protocol_error_quark - the error domain */
+G_DEFINE_QUARK(mqsift - protocol - error - quark, protocol_error)
+
+/* or_empty - NULL -> "" */
+static const char *
+or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+/* protocol_encode_request - the master's side */
+GBytes *
+protocol_encode_request(const ProtocolRequest *req)
+{
+	GVariantBuilder rcpts;
+
+	g_variant_builder_init(&rcpts, G_VARIANT_TYPE("aay"));
+	for (gsize i = 0; req->recipients && req->recipients[i]; i++)
+		g_variant_builder_add(&rcpts, "^ay", req->recipients[i]);
+	GVariant *v = g_variant_ref_sink(g_variant_new(
+	    "(s^ay^ayaay^ayst)", or_empty(req->id), or_empty(req->headers), or_empty(req->sender),
+	    &rcpts, or_empty(req->client_ip), or_empty(req->quarantine_ref), req->size));
+	GBytes *b = g_variant_get_data_as_bytes(v);
+	g_variant_unref(v);
+	return b;
+}
+
+/* decode_checked - a GVariant of @type from @data, in normal form, or NULL with @error */
+static GVariant *
+decode_checked(GBytes *data, const char *type, GError **error)
+{
+	GVariant *v =
+	    g_variant_ref_sink(g_variant_new_from_bytes(G_VARIANT_TYPE(type), data, FALSE));
+
+	if (!g_variant_is_normal_form(v)) {
+		g_variant_unref(v);
+		g_set_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_MALFORMED,
+		            "not a %s in normal form (%" G_GSIZE_FORMAT " bytes)", type,
+		            g_bytes_get_size(data));
+		return NULL;
+	}
+	return v;
+}
+
+/* protocol_decode_request - the worker's side (the master is trusted, but bounded anyway) */
+gboolean
+protocol_decode_request(GBytes *data, ProtocolRequest *req, GError **error)
+{
+	GVariant *v = decode_checked(data, REQUEST_TYPE, error);
+
+	memset(req, 0, sizeof *req);
+	if (v == NULL)
+		return FALSE;
+	GVariant *rv = g_variant_get_child_value(v, 3);
+	gsize n = g_variant_n_children(rv);
+	if (n > PROTOCOL_MAX_RECIPIENTS) {
+		g_variant_unref(rv);
+		g_variant_unref(v);
+		g_set_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_BOUNDS,
+		            "%" G_GSIZE_FORMAT " recipients", n);
+		return FALSE;
+	}
+	const char **rcpts = g_new0(const char *, n + 1);
+	for (gsize i = 0; i < n; i++) {
+		GVariant *s = g_variant_get_child_value(rv, i);
+		rcpts[i] = g_variant_get_bytestring(s); /* points into @v's data */
+		g_variant_unref(s);
+	}
+	g_variant_unref(rv);
+	g_variant_get(v, "(&s^&ay^&ayaay^&ay&st)", &req->id, &req->headers, &req->sender, NULL,
+	              &req->client_ip, &req->quarantine_ref, &req->size);
+	req->recipients = rcpts;
+	req->owner = v; /* every string above points into its data */
+	return TRUE;
+}
+
+/* protocol_request_clear - free a decoded request */
+void
+protocol_request_clear(ProtocolRequest *req)
+{
+	g_free((gpointer)req->recipients);
+	if (req->owner)
+		g_variant_unref(req->owner);
+	memset(req, 0, sizeof *req);
+}
+
+/* protocol_encode_report - the worker's side */
+GBytes *
+protocol_encode_report(const ScanReport *r)
+{
+	GVariantBuilder names, findings;
+
+	g_variant_builder_init(&names, G_VARIANT_TYPE("as"));
+	for (guint i = 0; r->names && i < r->names->len; i++)
+		g_variant_builder_add(&names, "s", (char *)g_ptr_array_index(r->names, i));
+	g_variant_builder_init(&findings, G_VARIANT_TYPE("a" FINDING_TYPE));
+	for (guint i = 0; r->findings && i < r->findings->len; i++) {
+		const Finding *f = g_ptr_array_index(r->findings, i);
+		gsize len = 0;
+		const void *data = f->content ? g_bytes_get_data(f->content, &len) : NULL;
+		g_variant_builder_add(
+		    &findings, "(sssssbs@ay)", or_empty(f->path), or_empty(f->filename),
+		    or_empty(f->content_type), or_empty(f->what), or_empty(f->advice), f->infected,
+		    f->content && f->saved_name ? f->saved_name : "",
+		    g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, data ? data : "", len, 1));
+	}
+	gsize blen = 0;
+	const void *body = r->new_body ? g_bytes_get_data(r->new_body, &blen) : NULL;
+	GVariant *v = g_variant_ref_sink(
+	    g_variant_new("(ibbbuassssb@aya(sssssbsay)su)", (gint32)r->verdict, r->limits,
+	                  r->whole_message, r->unscanned, r->parts, &names, or_empty(r->blocked),
+	                  or_empty(r->new_content_type), or_empty(r->detail), r->new_body != NULL,
+	                  g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, body ? body : "", blen, 1),
+	                  &findings, or_empty(r->ambiguous), r->scans));
+	GBytes *b = g_variant_get_data_as_bytes(v);
+	g_variant_unref(v);
+	return b;
+}
+
+/* protocol_path_is_valid - "message" or a dotted list of numbers */
+gboolean
+protocol_path_is_valid(const char *path)
+{
+	gsize len = strlen(path);
+
+	if (strcmp(path, "message") == 0)
+		return TRUE;
+	if (len == 0 || len > PROTOCOL_MAX_PATH_LEN || path[0] == '.' || path[len - 1] == '.')
+		return FALSE;
+	for (const char *p = path; *p; p++) {
+		if (*p == '.' && p[1] == '.')
+			return FALSE;
+		if (*p != '.' && !g_ascii_isdigit(*p))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* text_ok - at most @max bytes; with @header_safe, no control character (it goes in a header) */
+static gboolean
+text_ok(const char *s, gsize max, gboolean header_safe)
+{
+	gsize len = strlen(s);
+
+	if (len > max)
+		return FALSE;
+	if (header_safe)
+		for (gsize i = 0; i < len; i++)
+			if ((guchar)s[i] < 0x20 || s[i] == 0x7f)
+				return FALSE;
+	return TRUE;
+}
+
+/* bounds_error - set @error for a field out of bounds; FALSE */
+static gboolean G_GNUC_PRINTF(2, 3) bounds_error(GError **error, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	g_autofree char *text = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_set_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_BOUNDS, "report out of bounds: %s", text);
+	return FALSE;
+}
+
+/* check_report - every field of the (normal-form) report @v within its bound */
+static gboolean
+check_report(GVariant *v, const ProtocolReportLimits *limits, GError **error)
+{
+	gint32 verdict;
+	gboolean limits_hit, whole, unscanned, has_body;
+	guint32 parts;
+	const char *blocked, *ctype, *detail, *ambiguous;
+	guint32 scans;
+	g_autoptr(GVariant) names = NULL;
+	g_autoptr(GVariant) body = NULL;
+	g_autoptr(GVariant) findings = NULL;
+
+	g_variant_get(v, "(ibbbu@as&s&s&sb@ay@a(sssssbsay)&su)", &verdict, &limits_hit, &whole,
+	              &unscanned, &parts, &names, &blocked, &ctype, &detail, &has_body, &body,
+	              &findings, &ambiguous, &scans);
+	if (!text_ok(ambiguous, PROTOCOL_MAX_TEXT_LEN, TRUE))
+		return bounds_error(error, "the ambiguity findings");
+	if (verdict < VERDICT_CLEAN || verdict > VERDICT_ERROR)
+		return bounds_error(error, "verdict %d", (int)verdict);
+	if (!has_body && g_variant_n_children(body) != 0)
+		return bounds_error(error, "a body without its flag");
+	gsize n = g_variant_n_children(names);
+	if (n > PROTOCOL_MAX_NAMES)
+		return bounds_error(error, "%" G_GSIZE_FORMAT " signature names", n);
+	for (gsize i = 0; i < n; i++) {
+		g_autoptr(GVariant) s = g_variant_get_child_value(names, i);
+		const char *name = g_variant_get_string(s, NULL);
+		if (*name == '\0' || !text_ok(name, PROTOCOL_MAX_NAME_LEN, TRUE))
+			return bounds_error(error, "signature name %" G_GSIZE_FORMAT, i);
+	}
+	if (!text_ok(blocked, PROTOCOL_MAX_TEXT_LEN, FALSE) ||
+	    !text_ok(detail, PROTOCOL_MAX_TEXT_LEN, FALSE))
+		return bounds_error(error, "a reason longer than %d bytes", PROTOCOL_MAX_TEXT_LEN);
+	if (!text_ok(ctype, PROTOCOL_MAX_NAME_LEN, TRUE))
+		return bounds_error(error, "the new Content-Type");
+	n = g_variant_n_children(findings);
+	if (n > MIN(limits->max_findings, PROTOCOL_MAX_FINDINGS))
+		return bounds_error(error, "%" G_GSIZE_FORMAT " findings", n);
+	for (gsize i = 0; i < n; i++) {
+		g_autoptr(GVariant) f = g_variant_get_child_value(findings, i);
+		const char *path, *fname, *fct, *what, *advice, *saved;
+		gboolean infected;
+		g_autoptr(GVariant) content = NULL;
+		g_variant_get(f, "(&s&s&s&s&sb&s@ay)", &path, &fname, &fct, &what, &advice,
+		              &infected, &saved, &content);
+		if (!protocol_path_is_valid(path))
+			return bounds_error(error, "finding %" G_GSIZE_FORMAT ": MIME path", i);
+		if (!text_ok(fname, PROTOCOL_MAX_TEXT_LEN, FALSE) ||
+		    !text_ok(fct, PROTOCOL_MAX_TEXT_LEN, FALSE) ||
+		    !text_ok(what, PROTOCOL_MAX_TEXT_LEN, FALSE) ||
+		    !text_ok(advice, PROTOCOL_MAX_TEXT_LEN, FALSE) ||
+		    !text_ok(saved, PROTOCOL_MAX_PATH_LEN, FALSE))
+			return bounds_error(error, "finding %" G_GSIZE_FORMAT ": a text field", i);
+	}
+	return TRUE;
+}
+
+/* empty_to_null - "" -> NULL, else a copy */
+static char *
+empty_to_null(const char *s)
+{
+	return s && *s ? g_strdup(s) : NULL;
+}
+
+/* protocol_decode_report - the master's side: @data is untrusted */
+gboolean
+protocol_decode_report(GBytes *data, const ProtocolReportLimits *limits, ScanReport *r,
+                       GError **error)
+{
+	memset(r, 0, sizeof *r);
+	if (g_bytes_get_size(data) > limits->max_bytes) {
+		g_set_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_BOUNDS,
+		            "report of %" G_GSIZE_FORMAT " bytes (at most %" G_GSIZE_FORMAT ")",
+		            g_bytes_get_size(data), limits->max_bytes);
+		return FALSE;
+	}
+	g_autoptr(GVariant) v = decode_checked(data, REPORT_TYPE, error);
+	if (v == NULL || !check_report(v, limits, error))
+		return FALSE;
+
+	gint32 verdict;
+	gboolean has_body;
+	GVariantIter *names, *findings;
+	const char *blocked, *ctype, *detail, *ambiguous;
+	g_autoptr(GVariant) body = NULL;
+	g_variant_get(v, "(ibbbuas&s&s&sb@aya(sssssbsay)&su)", &verdict, &r->limits,
+	              &r->whole_message, &r->unscanned, &r->parts, &names, &blocked, &ctype,
+	              &detail, &has_body, &body, &findings, &ambiguous, &r->scans);
+	r->ambiguous = empty_to_null(ambiguous);
+	r->verdict = (Verdict)verdict;
+	r->blocked = empty_to_null(blocked);
+	r->new_content_type = empty_to_null(ctype);
+	r->detail = empty_to_null(detail);
+	r->names = g_ptr_array_new_with_free_func(g_free);
+	const char *s;
+	while (g_variant_iter_loop(names, "&s", &s))
+		g_ptr_array_add(r->names, g_strdup(s));
+	g_variant_iter_free(names);
+	if (has_body) {
+		gsize len;
+		const void *bdata = g_variant_get_fixed_array(body, &len, 1);
+		r->new_body = g_bytes_new(bdata, len);
+	}
+	r->findings = g_ptr_array_new_with_free_func(scan_finding_free);
+	const char *path, *fname, *fct, *what, *advice, *saved;
+	gboolean infected;
+	GVariant *content;
+	while (g_variant_iter_next(findings, "(&s&s&s&s&sb&s@ay)", &path, &fname, &fct, &what,
+	                           &advice, &infected, &saved, &content)) {
+		Finding *f = g_new0(Finding, 1);
+		gsize len;
+		const void *cdata = g_variant_get_fixed_array(content, &len, 1);
+		f->path = g_strdup(path);
+		f->filename = empty_to_null(fname);
+		f->content_type = g_strdup(fct);
+		f->what = g_strdup(what);
+		f->advice = empty_to_null(advice);
+		f->infected = infected;
+		/* the saved name is built again here: never trust a path from a worker */
+		f->saved_name = g_strdup_printf("part-%u.bin", r->findings->len + 1);
+		f->content = *saved != '\0' ? g_bytes_new(cdata, len) : NULL;
+		g_variant_unref(content);
+		g_ptr_array_add(r->findings, f);
+	}
+	g_variant_iter_free(findings);
+	return TRUE;
+}
+
+/* protocol_report_limits - a rewrite holds the body once and the removed parts once more */
+ProtocolReportLimits
+protocol_report_limits(const MqConfig *config, guint64 message_size)
+{
+	ProtocolReportLimits l;
+	guint64 size = MIN(message_size, config->scanner_max_message_size);
+	guint parts = config->scanner_max_mime_parts ? config->scanner_max_mime_parts : 1000;
+
+	/*
+	 * The new body is at most the message plus one replacement text per
+	 * part; the findings carry decoded parts, each no larger than its
+	 * encoded form, and a nested message may be reported with its parts:
+	 * three times the message, plus the texts, is a generous bound that
+	 * still stops a worker from making the master allocate without end.
+	 */
+	l.max_bytes =
+	    (gsize)MIN(3 * size + (guint64)parts * 2048 + 4 * 1024 * 1024, (guint64)G_MAXSIZE / 2);
+	l.max_findings = MIN(parts + 16, PROTOCOL_MAX_FINDINGS);
+	return l;
+}
+
+/* protocol_memfd_new - write, then seal */
+int
+protocol_memfd_new(const char *name, GBytes *data)
+{
+	gsize len;
+	const char *p = g_bytes_get_data(data, &len);
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -1;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int saved = w < 0 ? errno : ENOSPC;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		p += w;
+		len -= (gsize)w;
+	}
+	if (fcntl(fd, F_ADD_SEALS, REQUIRED_SEALS | F_SEAL_SEAL) < 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Mapping - what unmap needs */
+typedef struct {
+	void *addr;
+	gsize len;
+} Mapping;
+
+/* unmap - GBytes free func for a mapping */
+static void
+unmap(gpointer p)
+{
+	Mapping *m = p;
+
+	munmap(m->addr, m->len);
+	g_free(m);
+}
+
+/* protocol_read_sealed - a sealed memfd's content, bounded */
+GBytes *
+protocol_read_sealed(int fd, gsize max_size, GError **error)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		g_set_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_DESCRIPTOR,
+		            "the answer is not a regular file (a memfd)");
+		return NULL;
+	}
+	int seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || (seals & REQUIRED_SEALS) != REQUIRED_SEALS) {
+		g_set_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_DESCRIPTOR,
+		            "the answer is not a sealed memfd (seals %#x)", seals < 0 ? 0 : seals);
+		return NULL;
+	}
+	if (st.st_size <= 0 || (guint64)st.st_size > (guint64)max_size) {
+		g_set_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_DESCRIPTOR,
+		            "answer of %lld bytes (at most %" G_GSIZE_FORMAT ")",
+		            (long long)st.st_size, max_size);
+		return NULL;
+	}
+	/* sealed against shrinking and writing: the mapping can neither fault nor change */
+	gsize len = (gsize)st.st_size;
+	void *addr = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (addr == MAP_FAILED) {
+		g_set_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_DESCRIPTOR, "mmap: %s",
+		            g_strerror(errno));
+		return NULL;
+	}
+	Mapping *m = g_new(Mapping, 1);
+	m->addr = addr;
+	m->len = len;
+	return g_bytes_new_with_free_func(addr, len, unmap, m);
+}

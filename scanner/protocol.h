@@ -1,0 +1,112 @@
+/*
+ * protocol.h - the master <-> worker protocol: one encoder and one decoder
+ *
+ * SUMMARY
+ *	Every byte that crosses between the master and a scan worker is
+ *	written and read here, and nowhere else.  A request (the envelope and
+ *	the headers of one message) goes master -> worker; a report (the
+ *	ScanReport) goes worker -> master.  Both travel as GVariants in sealed
+ *	memfds passed over a SOCK_SEQPACKET socket.
+ *
+ *	The master trusts nothing a worker sends: protocol_read_sealed()
+ *	accepts only a memfd sealed against shrinking, growing and writing,
+ *	no larger than a bound; protocol_decode_report() accepts only a
+ *	GVariant in normal form whose every field is within its bound (string
+ *	lengths, counts, the verdict's range, a MIME path's syntax).  Anything
+ *	else is an error, and the caller kills the worker and retries the
+ *	message: a bad answer never becomes a verdict.
+ */
+#ifndef MQSIFT_SCANNER_PROTOCOL_H
+#define MQSIFT_SCANNER_PROTOCOL_H
+
+#include <glib.h>
+
+#include "scanner/scan.h"
+
+#define PROTOCOL_ERROR (protocol_error_quark())
+GQuark protocol_error_quark(void);
+
+typedef enum {
+	PROTOCOL_ERROR_DESCRIPTOR, /* not a sealed memfd, or too large */
+	PROTOCOL_ERROR_MALFORMED,  /* not a GVariant of the right type in normal form */
+	PROTOCOL_ERROR_BOUNDS,     /* a field out of its bound */
+} ProtocolError;
+
+/* bounds on what one report may hold */
+#define PROTOCOL_MAX_NAMES 1024     /* signature names */
+#define PROTOCOL_MAX_NAME_LEN 512   /* one signature name */
+#define PROTOCOL_MAX_TEXT_LEN 65536 /* detail, blocked reason, a finding's texts */
+#define PROTOCOL_MAX_FINDINGS 10000 /* findings (also bounded by scanner.max_mime_parts) */
+#define PROTOCOL_MAX_PATH_LEN 128   /* a MIME path such as "2.1.3" */
+#define PROTOCOL_MAX_RECIPIENTS 100000
+
+/* ProtocolRequest - one message for a worker (strings borrowed) */
+typedef struct {
+	const char *id;
+	const char *headers; /* NUL-terminated */
+	const char *sender;  /* "" for the null sender */
+	const char *const *recipients;
+	const char *client_ip;      /* "" if unknown */
+	const char *quarantine_ref; /* "" if none */
+	guint64 size;               /* headers + body */
+	GVariant *owner;            /* decoded: holds the strings (protocol_request_clear) */
+} ProtocolRequest;
+
+/* ProtocolReportLimits - what the master allows one report to hold */
+typedef struct {
+	gsize max_bytes;    /* the whole serialized report (and the memfd) */
+	guint max_findings; /* findings */
+} ProtocolReportLimits;
+
+/*
+ * protocol_encode_request - serialize @req.  Returns a new GBytes.
+ */
+GBytes *protocol_encode_request(const ProtocolRequest *req);
+
+/*
+ * protocol_decode_request - parse @data into @req, which holds what it
+ * points to until protocol_request_clear().  FALSE with @error if @data is
+ * malformed.
+ */
+gboolean protocol_decode_request(GBytes *data, ProtocolRequest *req, GError **error);
+
+/* protocol_request_clear - free what a decoded @req holds */
+void protocol_request_clear(ProtocolRequest *req);
+
+/* protocol_encode_report - serialize @report.  Returns a new GBytes. */
+GBytes *protocol_encode_report(const ScanReport *report);
+
+/*
+ * protocol_decode_report - parse the untrusted @data into @report (all
+ * fields owned; scan_report_clear it).  Saved names are never taken from
+ * @data: they are rebuilt ("part-N.bin").  FALSE with @error, and @report
+ * left empty, if anything is out of @limits or malformed.
+ */
+gboolean protocol_decode_report(GBytes *data, const ProtocolReportLimits *limits,
+                                ScanReport *report, GError **error);
+
+/*
+ * protocol_report_limits - the bounds for the report on a message of
+ * @message_size bytes under @config: what a rewrite of it can hold.
+ */
+ProtocolReportLimits protocol_report_limits(const MqConfig *config, guint64 message_size);
+
+/*
+ * protocol_memfd_new - a memfd holding @data, sealed against shrinking,
+ * growing and writing (and further sealing).  Returns the descriptor
+ * (close-on-exec) or -1 with errno set.
+ */
+int protocol_memfd_new(const char *name, GBytes *data);
+
+/*
+ * protocol_read_sealed - map the content of @fd, which must be a memfd
+ * carrying F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE, a regular file of at
+ * most @max_size (and at least one) bytes.  Returns a new GBytes (the
+ * mapping; the descriptor may be closed), or NULL with @error.
+ */
+GBytes *protocol_read_sealed(int fd, gsize max_size, GError **error);
+
+/* protocol_path_is_valid - "message", or digits joined by dots ("0", "2.1.3") */
+gboolean protocol_path_is_valid(const char *path);
+
+#endif

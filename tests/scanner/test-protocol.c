@@ -1,0 +1,271 @@
+/*
+ * test-protocol.c - the worker protocol: round trips, bounds, descriptors the master refuses
+ */
+#include "mqsift-build.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "rules/config.h"
+#include "scanner/protocol.h"
+
+static MqConfig *config;
+
+/* sample_report - a report with every field set */
+static void
+sample_report(ScanReport *r)
+{
+	memset(r, 0, sizeof *r);
+	r->verdict = VERDICT_INFECTED;
+	r->limits = TRUE;
+	r->parts = 3;
+	r->names = g_ptr_array_new_with_free_func(g_free);
+	g_ptr_array_add(r->names, g_strdup("Test.EICAR.NDB.UNOFFICIAL"));
+	r->detail = g_strdup("detail");
+	r->new_content_type = g_strdup("multipart/mixed; boundary=\"x\"");
+	r->new_body = g_bytes_new_static("body\n", 5);
+	r->findings = g_ptr_array_new_with_free_func(scan_finding_free);
+	Finding *f = g_new0(Finding, 1);
+	f->path = g_strdup("2.1");
+	f->filename = g_strdup("eicar.com");
+	f->content_type = g_strdup("application/octet-stream");
+	f->what = g_strdup("Test.EICAR.NDB.UNOFFICIAL");
+	f->infected = TRUE;
+	f->saved_name = g_strdup("../../etc/passwd");
+	f->content = g_bytes_new_static("X5O!", 4);
+	g_ptr_array_add(r->findings, f);
+}
+
+/* decode - decode @b with the limits for a 1 MiB message */
+static gboolean
+decode(GBytes *b, ScanReport *out, GError **error)
+{
+	ProtocolReportLimits l = protocol_report_limits(config, 1024 * 1024);
+
+	return protocol_decode_report(b, &l, out, error);
+}
+
+/* test_report_round_trip - what the worker encodes, the master decodes; saved names rebuilt */
+static void
+test_report_round_trip(void)
+{
+	ScanReport in, out;
+	GError *error = NULL;
+
+	sample_report(&in);
+	g_autoptr(GBytes) b = protocol_encode_report(&in);
+	g_assert_true(decode(b, &out, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(out.verdict, ==, VERDICT_INFECTED);
+	g_assert_true(out.limits);
+	g_assert_cmpuint(out.parts, ==, 3);
+	g_assert_cmpstr(g_ptr_array_index(out.names, 0), ==, "Test.EICAR.NDB.UNOFFICIAL");
+	g_assert_cmpstr(out.new_content_type, ==, "multipart/mixed; boundary=\"x\"");
+	g_assert_cmpuint(g_bytes_get_size(out.new_body), ==, 5);
+	Finding *f = g_ptr_array_index(out.findings, 0);
+	g_assert_cmpstr(f->path, ==, "2.1");
+	g_assert_cmpstr(f->filename, ==, "eicar.com");
+	g_assert_cmpstr(f->saved_name, ==, "part-1.bin");
+	g_assert_cmpuint(g_bytes_get_size(f->content), ==, 4);
+	scan_report_clear(&in);
+	scan_report_clear(&out);
+}
+
+/* expect_refused - @r encoded must be refused with PROTOCOL_ERROR_BOUNDS */
+static void
+expect_refused(ScanReport *r, const char *why)
+{
+	ScanReport out;
+	GError *error = NULL;
+	g_autoptr(GBytes) b = protocol_encode_report(r);
+
+	g_test_message("%s", why);
+	g_assert_false(decode(b, &out, &error));
+	g_assert_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_BOUNDS);
+	g_assert_null(out.names);
+	g_error_free(error);
+	scan_report_clear(r);
+}
+
+/* test_report_bounds - each field out of its bound is refused */
+static void
+test_report_bounds(void)
+{
+	ScanReport r;
+
+	sample_report(&r);
+	r.verdict = 42;
+	expect_refused(&r, "verdict out of range");
+	sample_report(&r);
+	r.verdict = -1;
+	expect_refused(&r, "negative verdict");
+	sample_report(&r);
+	((Finding *)g_ptr_array_index(r.findings, 0))->path[0] = '/';
+	expect_refused(&r, "a path that is not a MIME path");
+	sample_report(&r);
+	g_free(r.new_content_type);
+	r.new_content_type = g_strdup("text/plain\r\nBcc: everyone@example.com");
+	expect_refused(&r, "a header injection in the Content-Type");
+	sample_report(&r);
+	for (int i = 0; i < PROTOCOL_MAX_NAMES + 1; i++)
+		g_ptr_array_add(r.names, g_strdup_printf("Name.%d", i));
+	expect_refused(&r, "too many names");
+	sample_report(&r);
+	g_ptr_array_add(r.names, g_strnfill(PROTOCOL_MAX_NAME_LEN + 1, 'A'));
+	expect_refused(&r, "a name too long");
+	sample_report(&r);
+	g_free(r.detail);
+	r.detail = g_strnfill(PROTOCOL_MAX_TEXT_LEN + 1, 'd');
+	expect_refused(&r, "a detail too long");
+	sample_report(&r);
+	for (guint i = 0; i < config->scanner_max_mime_parts + 20; i++) {
+		Finding *f = g_new0(Finding, 1);
+		f->path = g_strdup("1");
+		g_ptr_array_add(r.findings, f);
+	}
+	expect_refused(&r, "more findings than parts");
+}
+
+/* test_report_size - a report larger than the message allows is refused */
+static void
+test_report_size(void)
+{
+	ScanReport r, out;
+	GError *error = NULL;
+
+	sample_report(&r);
+	g_bytes_unref(r.new_body);
+	r.new_body = g_bytes_new_take(g_malloc0(8 * 1024 * 1024), 8 * 1024 * 1024);
+	g_autoptr(GBytes) b = protocol_encode_report(&r);
+	ProtocolReportLimits l = protocol_report_limits(config, 1000);
+	g_assert_false(protocol_decode_report(b, &l, &out, &error));
+	g_assert_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_BOUNDS);
+	g_clear_error(&error);
+	scan_report_clear(&r);
+}
+
+/* test_report_garbage - bytes that are not a report in normal form */
+static void
+test_report_garbage(void)
+{
+	ScanReport out;
+	GError *error = NULL;
+	guchar junk[512];
+
+	for (int round = 0; round < 200; round++) {
+		for (gsize i = 0; i < sizeof junk; i++)
+			junk[i] = (guchar)g_test_rand_int();
+		g_autoptr(GBytes) b = g_bytes_new(junk, (gsize)g_test_rand_int_range(0, 512));
+		if (decode(b, &out, &error))
+			scan_report_clear(&out); /* accepted: then it was valid, and bounded */
+		g_clear_error(&error);
+	}
+	/* a truncated valid report */
+	ScanReport r;
+	sample_report(&r);
+	g_autoptr(GBytes) full = protocol_encode_report(&r);
+	g_autoptr(GBytes) cut = g_bytes_new_from_bytes(full, 0, g_bytes_get_size(full) - 7);
+	g_assert_false(decode(cut, &out, &error));
+	g_assert_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_MALFORMED);
+	g_clear_error(&error);
+	scan_report_clear(&r);
+}
+
+/* test_request_round_trip - master to worker */
+static void
+test_request_round_trip(void)
+{
+	const char *rcpts[] = {"a@example.com", "b@example.com", NULL};
+	ProtocolRequest in = {"6AOTEST", "Subject: x\n\n", "s@example.org",
+	                      rcpts,     "192.0.2.1",      "20261124/6AOTEST",
+	                      1234};
+	ProtocolRequest out;
+	GError *error = NULL;
+	g_autoptr(GBytes) b = protocol_encode_request(&in);
+
+	g_assert_true(protocol_decode_request(b, &out, &error));
+	g_assert_no_error(error);
+	g_assert_cmpstr(out.id, ==, "6AOTEST");
+	g_assert_cmpstr(out.recipients[1], ==, "b@example.com");
+	g_assert_null(out.recipients[2]);
+	g_assert_cmpuint(out.size, ==, 1234);
+	protocol_request_clear(&out);
+}
+
+/* test_paths - the MIME path syntax */
+static void
+test_paths(void)
+{
+	g_assert_true(protocol_path_is_valid("message"));
+	g_assert_true(protocol_path_is_valid("0"));
+	g_assert_true(protocol_path_is_valid("2.1.13"));
+	g_assert_false(protocol_path_is_valid(""));
+	g_assert_false(protocol_path_is_valid("1..2"));
+	g_assert_false(protocol_path_is_valid(".1"));
+	g_assert_false(protocol_path_is_valid("../x"));
+	g_assert_false(protocol_path_is_valid("1.2."));
+}
+
+/* test_sealed_only - /dev/zero, an unsealed memfd, a regular file, too large: refused */
+static void
+test_sealed_only(void)
+{
+	GError *error = NULL;
+	g_autoptr(GBytes) data = g_bytes_new_static("hello", 5);
+
+	int zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	g_assert_cmpint(zero, >=, 0);
+	g_assert_null(protocol_read_sealed(zero, 1 << 20, &error));
+	g_assert_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_DESCRIPTOR);
+	g_clear_error(&error);
+	close(zero);
+
+	int unsealed = memfd_create("t", MFD_CLOEXEC);
+	g_assert_cmpint(write(unsealed, "hello", 5), ==, 5);
+	g_assert_null(protocol_read_sealed(unsealed, 1 << 20, &error));
+	g_assert_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_DESCRIPTOR);
+	g_clear_error(&error);
+	/* sealed against shrinking only: a writer could still change it under the reader */
+	close(unsealed);
+	unsealed = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	g_assert_cmpint(write(unsealed, "hello", 5), ==, 5);
+	g_assert_cmpint(fcntl(unsealed, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), ==, 0);
+	g_assert_null(protocol_read_sealed(unsealed, 1 << 20, &error));
+	g_assert_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_DESCRIPTOR);
+	g_clear_error(&error);
+	close(unsealed);
+
+	int sealed = protocol_memfd_new("t", data);
+	g_assert_cmpint(sealed, >=, 0);
+	g_assert_null(protocol_read_sealed(sealed, 4, &error));
+	g_assert_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_DESCRIPTOR);
+	g_clear_error(&error);
+	g_autoptr(GBytes) got = protocol_read_sealed(sealed, 5, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_bytes_equal(got, data));
+	/* it cannot be changed after the check */
+	g_assert_cmpint(write(sealed, "x", 1), <, 0);
+	g_assert_cmpint(ftruncate(sealed, 1), <, 0);
+	close(sealed);
+}
+
+/* main - register */
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	config = config_defaults();
+	g_test_add_func("/protocol/report/round-trip", test_report_round_trip);
+	g_test_add_func("/protocol/report/bounds", test_report_bounds);
+	g_test_add_func("/protocol/report/size", test_report_size);
+	g_test_add_func("/protocol/report/garbage", test_report_garbage);
+	g_test_add_func("/protocol/request/round-trip", test_request_round_trip);
+	g_test_add_func("/protocol/paths", test_paths);
+	g_test_add_func("/protocol/sealed-only", test_sealed_only);
+	int status = g_test_run();
+	config_free(&config);
+	return status;
+}

@@ -1,0 +1,437 @@
+/*
+ * test-sandbox.c - scan workers in their sandbox: what they cannot do, what they still scan
+ *
+ * Forks real workers (worker_spawn) with the real libclamav and the test
+ * signatures.  Needs root (the network namespace, the switch to "nobody");
+ * skipped otherwise.
+ */
+#include "mqsift-build.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gmime/gmime.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "queue/fault.h"
+#include "rules/config.h"
+#include "rules/policy.h"
+#include "scanner/engine.h"
+#include "scanner/log.h"
+#include "scanner/sandbox.h"
+#include "scanner/scan.h"
+#include "scanner/worker.h"
+
+#define EICAR_B64                                                                        \
+	"WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNU\n" \
+	"LUZJTEUhJEgrSCo=\n"
+
+static const char clean_message[] = "From: a@example.org\nTo: b@example.com\nSubject: hi\n\n"
+                                    "Nothing to see here.\n";
+static const char eicar_message[] =
+    "From: a@example.org\nTo: b@example.com\nSubject: eicar\nMIME-Version: 1.0\n"
+    "Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nhi\n"
+    "--b\nContent-Type: application/octet-stream; name=\"eicar.com\"\n"
+    "Content-Transfer-Encoding: base64\nContent-Disposition: attachment; "
+    "filename=\"eicar.com\"\n\n" EICAR_B64 "--b--\n";
+
+static MqConfig *config;
+static Engine *engine;
+static Policy *policy;
+static char *top;
+static char *area; /* root-owned, 0755: the scratch base's parent and the fake queues */
+
+/* body_fd - a memfd holding @text (stands in for the df) */
+static int
+body_fd(const char *text, gsize len)
+{
+	int fd = memfd_create("df", MFD_CLOEXEC);
+
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(write(fd, text, len), ==, (gssize)len);
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+/* ask - have @w scan @text (headers empty: the whole text is the "body"); TRUE if it answered */
+static gboolean
+ask(Worker *w, const char *text, gsize len, ScanReport *rep, GError **error)
+{
+	const char *rcpts[] = {"b@example.com", NULL};
+	int fd = body_fd(text, len);
+	WorkRequest req = {"6AOSANDBOX01", "", 0, fd, len, "a@example.org", rcpts, NULL, NULL};
+
+	gboolean ok = worker_send(w, &req, error);
+	close(fd);
+	return ok && worker_receive(w, rep, error);
+}
+
+/* test_probe - in a subprocess: every attempt to reach out is refused, mail still scans */
+static void
+test_probe(void)
+{
+	if (geteuid() != 0) {
+		g_test_skip("needs root");
+		return;
+	}
+	if (g_test_subprocess()) {
+		GError *error = NULL;
+		ScanReport rep;
+		log_init(TRUE, FALSE, FALSE);
+		Worker *sibling = worker_spawn(config, engine, policy, &error);
+		g_assert_no_error(error);
+		fault_arm("worker:probe");
+		Worker *w = worker_spawn(config, engine, policy, &error);
+		fault_arm(NULL);
+		g_assert_no_error(error);
+		g_assert_true(ask(w, eicar_message, strlen(eicar_message), &rep, &error));
+		g_assert_no_error(error);
+		g_assert_cmpint(rep.verdict, ==, VERDICT_INFECTED);
+		scan_report_clear(&rep);
+		g_assert_true(ask(w, clean_message, strlen(clean_message), &rep, &error));
+		g_assert_cmpint(rep.verdict, ==, VERDICT_CLEAN);
+		scan_report_clear(&rep);
+		/* the sibling is alive: the probe's kill(pid, 0) did nothing anyway */
+		g_assert_true(ask(sibling, clean_message, strlen(clean_message), &rep, &error));
+		scan_report_clear(&rep);
+		worker_stop(&w);
+		worker_stop(&sibling);
+		return;
+	}
+	g_test_trap_subprocess(NULL, 60 * G_USEC_PER_SEC, 0);
+	g_test_trap_assert_passed();
+	g_autofree char *in = g_strdup_printf("*open %s/in: Permission denied*", area);
+	g_test_trap_assert_stderr(in);
+	g_autofree char *out = g_strdup_printf("*open %s/out: Permission denied*", area);
+	g_test_trap_assert_stderr(out);
+	g_test_trap_assert_stderr("*open /etc/passwd: Permission denied*");
+	g_test_trap_assert_stderr("*socket(AF_INET): refused*");
+	g_test_trap_assert_stderr("*socket(AF_INET6): refused*");
+	g_test_trap_assert_stderr("*kill master *: refused*");
+	g_test_trap_assert_stderr("*kill sibling *: refused*");
+	g_test_trap_assert_stderr("*unshare(CLONE_NEWUSER): refused*");
+	g_test_trap_assert_stderr("*fork: refused*");
+	g_test_trap_assert_stderr_unmatched("*ALLOWED*");
+}
+
+/* test_golden_in_worker - every golden message scans the same in a sandboxed worker */
+static void
+test_golden_in_worker(void)
+{
+	if (geteuid() != 0) {
+		g_test_skip("needs root");
+		return;
+	}
+	GError *error = NULL;
+	g_autofree char *dir = g_build_filename(top, "tests", "golden", NULL);
+	GDir *d = g_dir_open(dir, 0, &error);
+	g_assert_no_error(error);
+	Worker *w = worker_spawn(config, engine, policy, &error);
+	g_assert_no_error(error);
+	const char *n;
+	guint seen = 0;
+	while ((n = g_dir_read_name(d)) != NULL) {
+		if (!g_str_has_suffix(n, ".eml"))
+			continue;
+		g_autofree char *path = g_build_filename(dir, n, NULL);
+		g_autofree char *text = NULL;
+		gsize len;
+		g_assert_true(g_file_get_contents(path, &text, &len, NULL));
+		ScanReport here, there;
+		ScanContext ctx = {config, engine, policy, NULL};
+		scan_message(&ctx, text, len, &here);
+		g_test_message("%s: %s", n, verdict_name(here.verdict));
+		g_assert_true(ask(w, text, len, &there, &error));
+		g_assert_no_error(error);
+		g_assert_cmpstr(verdict_name(there.verdict), ==, verdict_name(here.verdict));
+		g_assert_cmpuint(there.names->len, ==, here.names->len);
+		g_assert_cmpuint(there.findings->len, ==, here.findings->len);
+		g_assert_cmpint(there.whole_message, ==, here.whole_message);
+		g_assert_cmpint(there.new_body != NULL, ==, here.new_body != NULL);
+		scan_report_clear(&here);
+		scan_report_clear(&there);
+		seen++;
+	}
+	g_dir_close(d);
+	g_assert_cmpuint(seen, >, 5);
+	/* the samples too (the lint message, nested archives, ...) */
+	g_assert_cmpint(kill(worker_pid(w), 0), ==, 0);
+	worker_stop(&w);
+}
+
+/* test_testfiles_in_worker - libclamav's own test files (every parser it has) attached to a
+ * mail scan the same in a sandboxed worker: the seccomp list and Landlock miss nothing */
+static void
+test_testfiles_in_worker(void)
+{
+	const char *dir = "/usr/share/clamav-testfiles";
+	GError *error = NULL;
+	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *name;
+	guint n = 0;
+
+	if (geteuid() != 0 || d == NULL) {
+		g_test_skip(d == NULL ? "no clamav-testfiles" : "needs root");
+		if (d)
+			g_dir_close(d);
+		return;
+	}
+	Worker *w = worker_spawn(config, engine, policy, &error);
+	g_assert_no_error(error);
+	while ((name = g_dir_read_name(d)) != NULL) {
+		g_autofree char *path = g_build_filename(dir, name, NULL);
+		g_autofree char *data = NULL;
+		gsize len;
+		if (!g_file_get_contents(path, &data, &len, NULL) || len == 0)
+			continue;
+		g_autofree char *b64 = g_base64_encode((const guchar *)data, len);
+		g_autofree char *msg =
+		    g_strdup_printf("From: a@b\nMIME-Version: 1.0\nContent-Type: multipart/mixed; "
+		                    "boundary=\"x\"\n\n"
+		                    "--x\nContent-Type: text/plain\n\nsee\n--x\nContent-Type: "
+		                    "application/octet-stream\nContent-Disposition: attachment; "
+		                    "filename=\"%s.bin\"\n"
+		                    "Content-Transfer-Encoding: base64\n\n%s\n--x--\n",
+		                    name, b64);
+		ScanReport here, there;
+		ScanContext ctx = {config, engine, policy, NULL};
+		scan_message(&ctx, msg, strlen(msg), &here);
+		if (!ask(w, msg, strlen(msg), &there, &error))
+			g_error("%s: the worker died (a call the sandbox refuses?): %s", name,
+			        error->message);
+		g_assert_cmpstr(verdict_name(there.verdict), ==, verdict_name(here.verdict));
+		g_assert_cmpuint(there.names->len, ==, here.names->len);
+		scan_report_clear(&here);
+		scan_report_clear(&there);
+		n++;
+	}
+	g_dir_close(d);
+	g_test_message("%u test files scanned in the worker", n);
+	worker_stop(&w);
+}
+
+/* test_workers_bounded - scanner.workers above 64 is refused */
+static void
+test_workers_bounded(void)
+{
+	GError *error = NULL;
+	g_autofree char *path = g_build_filename(area, "workers.yaml", NULL);
+
+	g_assert_true(g_file_set_contents(path, "scanner:\n  workers: 65\n", -1, NULL));
+	MqConfig *c = config_load(path, TRUE, &error);
+	g_assert_null(c);
+	g_assert_nonnull(strstr(error->message, "scanner.workers must be between 0 and 64"));
+	g_clear_error(&error);
+	g_assert_true(g_file_set_contents(path, "scanner:\n  workers: 64\n", -1, NULL));
+	c = config_load(path, TRUE, &error);
+	g_assert_no_error(error);
+	config_free(&c);
+}
+
+/* test_bad_answer - the master refuses what is not a sealed, bounded, valid report */
+static void
+test_bad_answer(gconstpointer data)
+{
+	const char *fault = data;
+
+	if (geteuid() != 0) {
+		g_test_skip("needs root");
+		return;
+	}
+	GError *error = NULL;
+	ScanReport rep;
+	struct rusage before, after;
+
+	getrusage(RUSAGE_SELF, &before);
+	fault_arm(fault);
+	Worker *w = worker_spawn(config, engine, policy, &error);
+	fault_arm(NULL);
+	g_assert_no_error(error);
+	g_assert_false(ask(w, clean_message, strlen(clean_message), &rep, &error));
+	g_assert_nonnull(error);
+	g_test_message("%s: %s", fault, error->message);
+	g_assert_null(rep.names);
+	g_clear_error(&error);
+	worker_kill(&w);
+	getrusage(RUSAGE_SELF, &after);
+	/* nothing like the 2 GiB a /dev/zero answer used to cost */
+	g_assert_cmpint(after.ru_maxrss - before.ru_maxrss, <, 64 * 1024);
+}
+
+/* test_scratch_refused - a symlink, a stranger's directory, an open parent: refused, untouched */
+static void
+test_scratch_refused(void)
+{
+	if (geteuid() != 0) {
+		g_test_skip("needs root");
+		return;
+	}
+	GError *error = NULL;
+	g_autofree char *victim = g_build_filename(area, "victim", NULL);
+	g_autofree char *link = g_build_filename(area, "link", NULL);
+	g_assert_cmpint(mkdir(victim, 0755), ==, 0);
+	g_assert_cmpint(symlink(victim, link), ==, 0);
+	g_assert_false(sandbox_scratch_prepare(link, 65534, 65534, &error));
+	g_test_message("%s", error->message);
+	g_clear_error(&error);
+	struct stat st;
+	g_assert_cmpint(stat(victim, &st), ==, 0);
+	g_assert_cmpint(st.st_mode & 07777, ==, 0755);
+	g_assert_cmpint(st.st_uid, ==, 0);
+
+	/* created beforehand by another user */
+	g_autofree char *foreign = g_build_filename(area, "foreign", NULL);
+	g_assert_cmpint(mkdir(foreign, 0777), ==, 0);
+	g_assert_cmpint(chown(foreign, 12345, 12345), ==, 0);
+	g_assert_false(sandbox_scratch_prepare(foreign, 65534, 65534, &error));
+	g_clear_error(&error);
+
+	/* under a parent anyone can write to (not sticky) */
+	g_autofree char *open_parent = g_build_filename(area, "open", NULL);
+	g_assert_cmpint(mkdir(open_parent, 0777), ==, 0);
+	g_assert_cmpint(chmod(open_parent, 0777), ==, 0);
+	g_autofree char *under = g_build_filename(open_parent, "tmp", NULL);
+	g_assert_false(sandbox_scratch_prepare(under, 65534, 65534, &error));
+	g_clear_error(&error);
+
+	/* a good one: made, the workers', 0700 */
+	g_autofree char *good = g_build_filename(area, "good", NULL);
+	g_assert_true(sandbox_scratch_prepare(good, 65534, 65534, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(lstat(good, &st), ==, 0);
+	g_assert_true(S_ISDIR(st.st_mode));
+	g_assert_cmpint(st.st_uid, ==, 65534);
+	g_assert_cmpint(st.st_mode & 07777, ==, 0700);
+}
+
+/* test_temp_failure - libclamav cannot write its temporary files: an error, never clean */
+static void
+test_temp_failure(void)
+{
+	GError *error = NULL;
+	g_autofree char *gone = g_build_filename(area, "no-such-dir", NULL);
+	Engine *e = engine_new(config, &error);
+	g_assert_no_error(error);
+	g_assert_true(engine_set_tmpdir(e, gone, &error));
+	ScanContext ctx = {config, e, policy, NULL};
+	ScanReport rep;
+	scan_message(&ctx, eicar_message, strlen(eicar_message), &rep);
+	g_test_message("verdict %s: %s", verdict_name(rep.verdict), rep.detail);
+	g_assert_cmpint(rep.verdict, !=, VERDICT_CLEAN);
+	scan_report_clear(&rep);
+	engine_free(&e);
+}
+
+/* test_full_scratch - a full tmpfs as libclamav's directory: an error, never clean */
+static void
+test_full_scratch(void)
+{
+	if (geteuid() != 0) {
+		g_test_skip("needs root");
+		return;
+	}
+	if (g_test_subprocess()) {
+		GError *error = NULL;
+		g_autofree char *full = g_build_filename(area, "full", NULL);
+		g_autofree char *filler = g_build_filename(full, "filler", NULL);
+		g_autofree char *zip =
+		    g_build_filename(top, "tests", "golden", "eicar-zip-base64.eml", NULL);
+		g_autofree char *text = NULL;
+		gsize len;
+		/* a small tmpfs that someone filled, in a mount namespace of our own */
+		g_assert_cmpint(unshare(CLONE_NEWNS), ==, 0);
+		g_assert_cmpint(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), ==, 0);
+		g_assert_cmpint(mkdir(full, 0700), ==, 0);
+		g_assert_cmpint(mount("t", full, "tmpfs", 0, "size=64k"), ==, 0);
+		int fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		char block[4096] = {0};
+		while (write(fd, block, sizeof block) > 0)
+			;
+		close(fd);
+		g_assert_true(g_file_get_contents(zip, &text, &len, NULL));
+		Engine *e = engine_new(config, &error);
+		g_assert_no_error(error);
+		g_assert_true(engine_set_tmpdir(e, full, &error));
+		ScanContext ctx = {config, e, policy, NULL};
+		ScanReport rep;
+		scan_message(&ctx, text, len, &rep);
+		g_printerr("verdict %s: %s\n", verdict_name(rep.verdict), rep.detail);
+		g_assert_cmpint(rep.verdict, ==, VERDICT_ERROR);
+		scan_report_clear(&rep);
+		engine_free(&e);
+		return;
+	}
+	g_test_trap_subprocess(NULL, 60 * G_USEC_PER_SEC, 0);
+	g_test_trap_assert_passed();
+	g_test_trap_assert_stderr("*verdict error: *KiB free*");
+}
+
+/* main - a private area, the engine, the tests */
+int
+main(int argc, char **argv)
+{
+	GError *error = NULL;
+
+	g_test_init(&argc, &argv, NULL);
+	g_mime_init();
+	top = g_strdup(g_getenv("TOP_SRCDIR") ? g_getenv("TOP_SRCDIR") : ".");
+	/* the probe's subprocess runs main again: it reuses its parent's area */
+	gboolean own_area = g_getenv("MQSIFT_TEST_AREA") == NULL;
+	if (own_area) {
+		area = g_dir_make_tmp("mqsift-sandbox-XXXXXX", &error);
+		g_assert_no_error(error);
+		chmod(area, 0755);
+		g_setenv("MQSIFT_TEST_AREA", area, TRUE);
+	} else {
+		area = g_strdup(g_getenv("MQSIFT_TEST_AREA"));
+	}
+	config = config_defaults();
+	g_free(config->scanner_signatures);
+	config->scanner_signatures = g_build_filename(top, "tests", "signatures", NULL);
+	g_free(config->reports_templates);
+	config->reports_templates = g_build_filename(top, "reports", "templates", NULL);
+	g_free(config->scanner_user);
+	config->scanner_user = g_strdup("nobody");
+	g_free(config->scanner_tmpdir);
+	config->scanner_tmpdir = g_build_filename(area, "scratch", NULL);
+	/* queues everyone may read: only the sandbox keeps the worker out */
+	g_free(config->queue_incoming[0]);
+	config->queue_incoming[0] = g_build_filename(area, "in", NULL);
+	g_free(config->queue_outgoing);
+	config->queue_outgoing = g_build_filename(area, "out", NULL);
+	mkdir(config->queue_incoming[0], 0755);
+	mkdir(config->queue_outgoing, 0755);
+	if (geteuid() == 0 && own_area)
+		g_assert_true(
+		    sandbox_scratch_prepare(config->scanner_tmpdir, 65534, 65534, &error));
+	g_assert_no_error(error);
+	policy = policy_new(config, &error);
+	g_assert_no_error(error);
+	engine = engine_new(config, &error);
+	g_assert_no_error(error);
+
+	g_test_add_func("/sandbox/probe", test_probe);
+	g_test_add_func("/sandbox/golden-in-worker", test_golden_in_worker);
+	g_test_add_func("/sandbox/testfiles-in-worker", test_testfiles_in_worker);
+	g_test_add_func("/sandbox/workers-bounded", test_workers_bounded);
+	g_test_add_data_func("/sandbox/answer/dev-zero", "worker:reply-devzero", test_bad_answer);
+	g_test_add_data_func("/sandbox/answer/unsealed", "worker:reply-unsealed", test_bad_answer);
+	g_test_add_data_func("/sandbox/answer/garbage", "worker:reply-garbage", test_bad_answer);
+	g_test_add_data_func("/sandbox/answer/verdict", "worker:reply-verdict", test_bad_answer);
+	g_test_add_func("/sandbox/scratch-refused", test_scratch_refused);
+	g_test_add_func("/sandbox/temp-failure", test_temp_failure);
+	g_test_add_func("/sandbox/full-scratch", test_full_scratch);
+	int status = g_test_run();
+	engine_free(&engine);
+	policy_free(&policy);
+	config_free(&config);
+	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", area);
+	if (own_area && system(cmd) != 0)
+		g_printerr("could not remove %s\n", area);
+	return status;
+}
