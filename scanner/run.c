@@ -295,8 +295,13 @@ build_outbound_qf(Runner *r, const MqConfig *eff, const Qf *in, const ScanReport
 	/* a header of ours that came from outside would lie: replace it */
 	qf_remove_header(out, "X-Virus-Scanned");
 	qf_remove_header(out, "X-Virus-Status");
+	qf_remove_header(out, "X-Mqsift-Ambiguous");
 	qf_add_header(out, "X-Virus-Scanned", scanned);
 	qf_add_header(out, "X-Virus-Status", status);
+	/* mime.on_ambiguous: deliver - say what two readers could read two ways */
+	if (rep->ambiguous != NULL && rep->verdict == VERDICT_CLEAN &&
+	    g_strcmp0(eff->mime_on_ambiguous, "deliver") == 0)
+		qf_add_header(out, "X-Mqsift-Ambiguous", rep->ambiguous);
 	if (rep->verdict == VERDICT_INFECTED || rep->verdict == VERDICT_BLOCKED) {
 		g_autofree char *subject = qf_header_get(out, "Subject");
 		if (tag && *tag && !(subject && g_str_has_prefix(subject, tag))) {
@@ -376,10 +381,12 @@ finish_batch(Runner *r, CommitBatch *batch, GPtrArray *pending, PassStats *stats
 		const char *action = ok ? m->action : "left in queue (commit failed)";
 
 		g_message("%s: from=%s, to=%s, size=%" G_GINT64_FORMAT ", verdict=%s%s%s%s, "
-		          "action=%s, ms=%" G_GINT64_FORMAT,
+		          "action=%s, ms=%" G_GINT64_FORMAT "%s%s%s",
 		          m->id, m->sender, m->recipients, m->size, verdict_name(m->verdict),
 		          m->detail ? " (" : "", m->detail ? m->detail : "", m->detail ? ")" : "",
-		          action, ms);
+		          action, ms, m->report.ambiguous ? ", ambiguous=(" : "",
+		          m->report.ambiguous ? m->report.ambiguous : "",
+		          m->report.ambiguous ? ")" : "");
 		if (ok) {
 			stats->committed++;
 			if (m->verdict == VERDICT_INFECTED)
@@ -406,7 +413,7 @@ finish_batch(Runner *r, CommitBatch *batch, GPtrArray *pending, PassStats *stats
 			                .subject = m->subject,
 			                .size = m->size,
 			                .status = ok ? verdict_name(m->verdict) : "error",
-			                .detail = m->detail,
+			                .detail = m->detail ? m->detail : m->report.ambiguous,
 			                .action = action,
 			                .quarantine = m->quarantine,
 			                .ms = ms,

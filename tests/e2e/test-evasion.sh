@@ -81,4 +81,32 @@ for c in $cases; do
 		python3 "$EV/pyreader.py" "$M/$c.got"
 	ok_if "$c: the encoded attachment is gone" no_long_line_survives "$M/$c.eml" "$M/$c.got"
 done
+# A harmless message that two readers could still read two ways: blocked
+# whole by default (mime.on_ambiguous: block), delivered with the findings in
+# X-Mqsift-Ambiguous under "deliver".
+ambiguous_mail() {
+	printf 'From: alice@example.org\nTo: bob@example.com\nSubject: ambiguous %s\n' "$1"
+	printf 'Message-ID: <ambiguous.%s@evasion.test>\nMIME-Version: 1.0\n' "$1"
+	printf 'Content-Type: multipart/mixed; boundary="b1"\n\n--b1\nContent-Type: text/plain\n\n'
+	printf 'hello\n--b1-not-a-delimiter\nstill text\n--b1--\n'
+}
+ambiguous_mail block >"$M/ambiguous-block.eml"
+ambiguous_mail deliver >"$M/ambiguous-deliver.eml"
+ok_if "send a harmless ambiguous message" \
+	send_mail alice@example.org bob@example.com "$M/ambiguous-block.eml"
+ok_if "queued" relay_wait_inbound 1
+ok_if "mqsift run --once (on_ambiguous: block)" "$MQSIFT" run --once -c "$RELAY/etc/mqsift.yaml"
+printf 'mime:\n  on_ambiguous: deliver\n' >>"$RELAY/etc/mqsift.yaml"
+ok_if "send it again" send_mail alice@example.org bob@example.com "$M/ambiguous-deliver.eml"
+ok_if "queued again" relay_wait_inbound 1
+ok_if "mqsift run --once (on_ambiguous: deliver)" "$MQSIFT" run --once -c "$RELAY/etc/mqsift.yaml"
+relay_deliver
+got=$(python3 "$E2E_DIR/sinkcheck.py" find "$RELAY/sink" "<ambiguous.block@evasion.test>" 2>/dev/null)
+ok_if "block: X-Virus-Status: Blocked (ambiguous MIME: ...)" \
+	grep -q '^X-Virus-Status: Blocked (ambiguous MIME: a line that starts like the boundary' "$got"
+got=$(python3 "$E2E_DIR/sinkcheck.py" find "$RELAY/sink" "<ambiguous.deliver@evasion.test>" 2>/dev/null)
+ok_if "deliver: X-Virus-Status: Clean" grep -q '^X-Virus-Status: Clean' "$got"
+ok_if "deliver: X-Mqsift-Ambiguous names the finding" \
+	grep -q '^X-Mqsift-Ambiguous: a line that starts like the boundary' "$got"
+ok_if "deliver: the text is delivered" grep -q '^still text' "$got"
 done_testing
