@@ -208,9 +208,9 @@ decode_binhex(const char *text, gsize len, gsize *pos, GPtrArray *files, gsize m
 gboolean
 embedded_may_hold(const char *text, gsize len)
 {
-	return g_strstr_len(text, (gssize)len, "begin") != NULL ||
-	       g_strstr_len(text, (gssize)len, "=ybegin") != NULL ||
-	       g_strstr_len(text, (gssize)len, "BinHex") != NULL;
+	/* "begin" also finds "=ybegin" and "begin-base64"; memmem is far faster
+	 * than g_strstr_len on every text part of every message */
+	return memmem(text, len, "begin", 5) != NULL || memmem(text, len, "BinHex", 6) != NULL;
 }
 
 /* begin_line - "begin[-base64] MODE NAME": the name, or NULL */

@@ -688,8 +688,10 @@ mime_check_multipart(GMimeMultipart *mp, const char *message, gsize len, const c
 void
 mime_check_raw(const char *message, gsize len, GPtrArray *findings)
 {
-	for (gsize i = 0; i + 1 < len; i++) {
-		if (message[i] != '\r' || message[i + 1] == '\n')
+	for (const char *cr = memchr(message, '\r', len); cr != NULL && cr + 1 < message + len;
+	     cr = memchr(cr + 1, '\r', (gsize)(message + len - cr - 1))) {
+		gsize i = (gsize)(cr - message);
+		if (message[i + 1] == '\n')
 			continue;
 		/* a bare CR before what starts a header or a delimiter: readers that end lines
 		 * there see another structure */

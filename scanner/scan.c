@@ -122,13 +122,34 @@ scan_status_header(const ScanReport *report)
 	return g_strdup("Unscanned");
 }
 
-/* decode_part - the decoded content of a leaf part */
+/*
+ * decode_part - the decoded content of a leaf part.  A part sent as it is
+ * (7bit, 8bit, binary) is a range of the message GMime parsed in place: it
+ * is returned without a copy, so the result lives no longer than the message
+ * (add_finding copies what it keeps).
+ */
 static GBytes *
 decode_part(GMimePart *part)
 {
 	GMimeDataWrapper *content = g_mime_part_get_content(part);
-	GByteArray *ba = g_byte_array_new();
+	GByteArray *ba;
 
+	if (content != NULL) {
+		GMimeContentEncoding enc = g_mime_data_wrapper_get_encoding(content);
+		GMimeStream *raw = g_mime_data_wrapper_get_stream(content);
+		if ((enc == GMIME_CONTENT_ENCODING_DEFAULT || enc == GMIME_CONTENT_ENCODING_7BIT ||
+		     enc == GMIME_CONTENT_ENCODING_8BIT || enc == GMIME_CONTENT_ENCODING_BINARY) &&
+		    raw != NULL && GMIME_IS_STREAM_MEM(raw)) {
+			GByteArray *whole = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(raw));
+			gint64 start = raw->bound_start;
+			gint64 end = raw->bound_end < 0 ? (gint64)whole->len : raw->bound_end;
+			if (whole != NULL && start >= 0 && start <= end &&
+			    end <= (gint64)whole->len)
+				return g_bytes_new_static(whole->data + start,
+				                          (gsize)(end - start));
+		}
+	}
+	ba = g_byte_array_new();
 	if (content != NULL) {
 		GMimeStream *out = g_mime_stream_mem_new_with_byte_array(ba);
 		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(out), FALSE);
@@ -226,7 +247,10 @@ add_finding(ScanReport *report, const char *path, GMimePart *part, const char *w
 	f->what = g_strdup(what);
 	f->infected = infected;
 	f->saved_name = g_strdup_printf("part-%u.bin", report->findings->len + 1);
-	f->content = content ? g_bytes_ref(content) : NULL;
+	/* a copy: @content may be a range of the message (decode_part) */
+	f->content = content
+	                 ? g_bytes_new(g_bytes_get_data(content, NULL), g_bytes_get_size(content))
+	                 : NULL;
 	g_ptr_array_add(report->findings, f);
 	return f;
 }

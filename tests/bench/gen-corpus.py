@@ -53,7 +53,10 @@ def body_for(rng, kind, size_hint):
         return "text/plain; charset=us-ascii", text(rng, size_hint)
     if kind == "html":
         t = text(rng, size_hint // 2)
-        html = "<html><body>" + "".join("<p>%s</p>" % l for l in t.splitlines()) + "</body></html>\n"
+        # one paragraph a line, as mail clients write HTML: a line of the
+        # message itself never exceeds RFC 5322's 998 characters (libclamav
+        # cuts longer ones, so mqsift scans such a part a second time, whole)
+        html = "<html><body>\n" + "".join("<p>%s</p>\n" % l for l in t.splitlines()) + "</body></html>\n"
         return ('multipart/alternative; boundary="%s"' % b,
                 multipart(["Content-Type: text/plain\n\n" + t,
                            "Content-Type: text/html; charset=utf-8\n\n" + html], b))
