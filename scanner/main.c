@@ -227,11 +227,16 @@ cmd_scan(int argc, char **argv)
 			printf("%s\n", o->str);
 			g_string_free(o, TRUE);
 		} else {
-			printf("%s: %s\n", argv[i], st);
+			/* everything here comes from the message: nothing reaches the
+			 * terminal unescaped */
+			g_autofree char *shown = untrusted_line(st, -1, 0);
+			printf("%s: %s\n", argv[i], shown);
 			for (guint k = 0; k < rep.findings->len; k++) {
 				const Finding *f = g_ptr_array_index(rep.findings, k);
-				printf("  part %s%s%s: %s\n", f->path, f->filename ? " " : "",
-				       f->filename ? f->filename : "", f->what);
+				g_autofree char *name = untrusted_line(f->filename, -1, 0);
+				g_autofree char *what = untrusted_line(f->what, -1, 0);
+				printf("  part %s%s%s: %s\n", f->path, f->filename ? " " : "", name,
+				       what);
 			}
 		}
 		if (rep.verdict == VERDICT_ERROR)

@@ -22,6 +22,7 @@
 #include "reports/notify.h"
 #include "reports/store.h"
 #include "rules/policy.h"
+#include "rules/untrusted.h"
 #include "scanner/engine.h"
 #include "scanner/quarantine.h"
 #include "scanner/sandbox.h"
@@ -712,14 +713,17 @@ quarantine_poison(Runner *r, QueueClaim *claim, guint tries, PassStats *stats)
 		    "mqsift: message %s quarantined (it crashed the scanner)", claim->id);
 		g_autofree char *rcpts = qf_recipients_text(claim->qf);
 		g_autofree char *hsubject = qf_header_get(claim->qf, "Subject");
+		g_autofree char *shown_subject = untrusted_line(hsubject, -1, 200);
+		g_autofree char *shown_sender = untrusted_line(qf_sender(claim->qf), -1, 200);
+		g_autofree char *shown_rcpts = untrusted_line(rcpts, -1, 400);
 		g_autofree char *body = g_strdup_printf(
 		    "mqsift on %s could not scan the message %s: it made the scan worker\n"
 		    "crash or hang %u times, so it was taken out of the queue and kept whole\n"
 		    "in quarantine.\n\n  Sender:     %s\n  Recipients: %s\n  Subject:    %s\n"
 		    "  Size:       %zu bytes\n\nRelease it (unscanned) with:\n"
 		    "  mqsift quarantine release %s\n",
-		    r->hostname, claim->id, tries, qf_sender(claim->qf), rcpts,
-		    hsubject ? hsubject : "", df_size, ref);
+		    r->hostname, claim->id, tries, shown_sender, shown_rcpts, shown_subject,
+		    df_size, ref);
 		char *nid = notice_send(r->config, r->outgoing, r->config->notify_postmaster,
 		                        subject, body, &error);
 		if (nid == NULL) {

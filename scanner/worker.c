@@ -234,6 +234,25 @@ bad_answer(int zero_fd)
 	return -2;
 }
 
+/*
+ * worker_membomb - test hook: touch memory until the address-space limit
+ * stops it (malloc fails, g_malloc aborts); bounded at twice the limit in
+ * case none is set (a sanitizer build)
+ */
+static void
+worker_membomb(const MqConfig *config)
+{
+	guint64 bound = 2 * MAX(config->scanner_max_memory, (guint64)256 << 20);
+	GPtrArray *chunks = g_ptr_array_new();
+
+	for (guint64 used = 0; used < bound; used += 16 << 20) {
+		char *p = g_malloc(16 << 20);
+		memset(p, 0x5a, 16 << 20);
+		g_ptr_array_add(chunks, p);
+	}
+	abort(); /* no limit stopped it: die as the limit would have made it */
+}
+
 /* worker_handle - one request: scan, answer */
 static gboolean
 worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *policy, int zero_fd)
@@ -301,6 +320,15 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 		if (strstr(message->str, "MQSIFT-TEST-HANG") && fault_should_fail("worker:hang"))
 			for (;;)
 				pause();
+		/* a memory and a CPU bomb, as a hostile message could make libclamav or
+		 * GMime behave: the worker's limits (RLIMIT_AS, RLIMIT_CPU) must end them */
+		if (strstr(message->str, "MQSIFT-TEST-MEMBOMB") &&
+		    fault_should_fail("worker:membomb"))
+			worker_membomb(config);
+		if (strstr(message->str, "MQSIFT-TEST-CPUBOMB") &&
+		    fault_should_fail("worker:cpubomb"))
+			for (volatile guint64 spin = 0;; spin++)
+				;
 		scan_message(&ctx, message->str, len, &report);
 	}
 	if (fault_should_fail("worker:probe"))

@@ -101,6 +101,39 @@ ok_if "a hanging worker is killed after scanner.message_timeout" \
 ok_if "and the message quarantined after two attempts" wait_for 30 grep -q "quarantined whole as" "$LOG"
 stop_daemon
 
+# --- memory and CPU bombs: the worker's limits end them, mail keeps flowing ---
+rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status" 2>/dev/null; }
+: >"$LOG"
+cp "$CONF" "$CONF.nobomb"
+sed -i 's/^scanner:$/scanner:\n  max_memory: 400M/' "$CONF"
+MQSIFT_FAULT=worker:membomb start_daemon
+printf 'From: x@example.org\nTo: bob@example.com\nSubject: membomb\nMessage-ID: <membomb@test.local>\n\nMQSIFT-TEST-MEMBOMB\n' >"$RELAY/membomb.eml"
+send_mail x@example.org bob@example.com "$RELAY/membomb.eml"
+for i in 1 2 3; do
+	send_mail alice@example.org bob@example.com "$RELAY/samples/clean-text.eml"
+done
+ok_if "memory bomb: the worker dies at its limit (attempt 1)" \
+	wait_for 20 grep -q "died while scanning it (attempt 1 of 2)" "$LOG"
+master_rss=$(rss_kb $daemon)
+ok_if "memory bomb: the master stays small (${master_rss} kB)" [ "${master_rss:-999999}" -lt 200000 ]
+ok_if "memory bomb: the other messages pass meanwhile" wait_for 20 grep -q "pass:.*3 clean\|verdict=clean" "$LOG"
+ok_if "memory bomb: quarantined whole after two attempts" wait_for 30 grep -q "quarantined whole as" "$LOG"
+stop_daemon
+cp "$CONF.nobomb" "$CONF"
+: >"$LOG"
+sed -i 's/^  message_timeout: 3s$/  message_timeout: 120s\n  max_scan_time: 2s/' "$CONF"
+MQSIFT_FAULT=worker:cpubomb start_daemon
+printf 'From: x@example.org\nTo: bob@example.com\nSubject: cpubomb\nMessage-ID: <cpubomb@test.local>\n\nMQSIFT-TEST-CPUBOMB\n' >"$RELAY/cpubomb.eml"
+send_mail x@example.org bob@example.com "$RELAY/cpubomb.eml"
+send_mail alice@example.org bob@example.com "$RELAY/samples/clean-text.eml"
+ok_if "CPU bomb: the other worker keeps the queue flowing" \
+	wait_for 20 grep -q "verdict=clean" "$LOG"
+ok_if "CPU bomb: RLIMIT_CPU ends the worker long before message_timeout" \
+	wait_for 40 grep -q "died while scanning it (attempt 1 of 2)" "$LOG"
+ok_if "CPU bomb: not the timeout" bash -c "! grep -q 'took longer than scanner.message_timeout' '$LOG'"
+stop_daemon
+cp "$CONF.nobomb" "$CONF"
+
 # --- SIGTERM in the middle of a flow loses nothing ----------------------------
 : >"$LOG"
 python3 "$E2E_DIR/smtpbulk.py" 120 --prefix term
