@@ -600,3 +600,41 @@ qf_sanitize_for_outbound(Qf *qf)
 			i++;
 	}
 }
+
+/* qf_add_recipient - an R record after the last one */
+void
+qf_add_recipient(Qf *qf, const char *addr)
+{
+	guint at = G_MAXUINT, first_h = qf->records->len;
+
+	for (guint i = 0; i < qf->records->len; i++) {
+		char t = g_array_index(qf->records, QfRecord, i).type;
+		if (t == 'R')
+			at = i + 1;
+		else if (t == 'H' && first_h == qf->records->len)
+			first_h = i;
+	}
+	if (at == G_MAXUINT)
+		at = first_h;
+	char *text = g_strdup_printf("PF:%s", addr);
+	QfRecord r = {'R', text, strlen(text)};
+	g_array_insert_val(qf->records, at, r);
+}
+
+/* qf_remove_recipients - R records and the Q/r records that describe them */
+guint
+qf_remove_recipients(Qf *qf)
+{
+	guint n = 0;
+
+	for (guint i = 0; i < qf->records->len;) {
+		char t = g_array_index(qf->records, QfRecord, i).type;
+		if (t == 'R' || t == 'Q' || t == 'r') {
+			n += t == 'R';
+			g_array_remove_index(qf->records, i);
+		} else {
+			i++;
+		}
+	}
+	return n;
+}

@@ -118,6 +118,16 @@ void qf_set_header(Qf *qf, const char *name, const char *value);
 /* qf_remove_header - remove every header called @name; returns how many */
 guint qf_remove_header(Qf *qf, const char *name);
 
+/*
+ * qf_add_recipient - a new recipient record "RPF:<addr>" after the last
+ * recipient (before the headers when there is none): delivered like the
+ * others, failures reported to the sender
+ */
+void qf_add_recipient(Qf *qf, const char *addr);
+
+/* qf_remove_recipients - drop every recipient (R, with its Q and r records); returns how many */
+guint qf_remove_recipients(Qf *qf);
+
 /* qf_has_8bit - TRUE if a header value holds a byte >= 0x80 (METAQUOTE bytes excluded) */
 gboolean qf_has_8bit_headers(const Qf *qf);
 

@@ -14,6 +14,7 @@
 
 #include <gio/gio.h>
 #include <sqlite3.h>
+#include <math.h>
 #include <string.h>
 
 #include "rules/untrusted.h"
@@ -30,6 +31,9 @@ typedef struct {
 	char *action;
 	char *quarantine;
 	gint64 ms;
+	char *spam;        /* "" when not checked; no | yes | high | unchecked */
+	double spam_score; /* NAN: none */
+	char *spam_dnsbl;
 } Row;
 
 struct ReportData {
@@ -51,6 +55,8 @@ row_clear(gpointer p)
 	g_free(r->detail);
 	g_free(r->action);
 	g_free(r->quarantine);
+	g_free(r->spam);
+	g_free(r->spam_dnsbl);
 }
 
 /* the longest text read back from one column */
@@ -75,7 +81,8 @@ report_collect(Store *store, gint64 since, gint64 until, GError **error)
 	if (sqlite3_prepare_v2(
 	        db,
 	        "SELECT queue_id, received, sender, recipients, subject, size, status, "
-	        "detail, action, quarantine, ms FROM messages WHERE received >= ? AND "
+	        "detail, action, quarantine, ms, spam, spam_score, spam_dnsbl FROM messages "
+	        "WHERE received >= ? AND "
 	        "received < ? ORDER BY received, id",
 	        -1, &st, NULL) != SQLITE_OK) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "store: %s", sqlite3_errmsg(db));
@@ -100,7 +107,11 @@ report_collect(Store *store, gint64 since, gint64 until, GError **error)
 		         col(st, 7),
 		         col(st, 8),
 		         col(st, 9),
-		         sqlite3_column_int64(st, 10)};
+		         sqlite3_column_int64(st, 10),
+		         col(st, 11),
+		         sqlite3_column_type(st, 12) == SQLITE_NULL ? NAN
+		                                                    : sqlite3_column_double(st, 12),
+		         col(st, 13)};
 		g_array_append_val(d->rows, r);
 	}
 	sqlite3_finalize(st);
@@ -211,7 +222,18 @@ typedef struct {
 	guint total, clean, infected, blocked, error;
 	gint64 bytes;
 	GHashTable *signatures, *rules, *domains;
+	/* spam (issue #16) */
+	guint spam_checked, spam_yes, spam_high, spam_unchecked, spam_scored, spam_quarantined;
+	double spam_score_sum;
+	GHashTable *spam_zones;
 } Tally;
+
+/* is_spam - the spam check said spam */
+static gboolean
+is_spam(const Row *r)
+{
+	return strcmp(r->spam, "yes") == 0 || strcmp(r->spam, "high") == 0;
+}
 
 /* tally_new - compute */
 static void
@@ -221,8 +243,24 @@ tally_init(Tally *t, const ReportData *d)
 	t->signatures = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	t->rules = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	t->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	t->spam_zones = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	for (guint i = 0; i < d->rows->len; i++) {
 		const Row *r = &g_array_index(d->rows, Row, i);
+		if (*r->spam) {
+			t->spam_checked++;
+			t->spam_yes += strcmp(r->spam, "yes") == 0;
+			t->spam_high += strcmp(r->spam, "high") == 0;
+			t->spam_unchecked += strcmp(r->spam, "unchecked") == 0;
+			t->spam_quarantined += is_spam(r) && *r->quarantine && !is_caught(r);
+			if (!isnan(r->spam_score)) {
+				t->spam_scored++;
+				t->spam_score_sum += r->spam_score;
+			}
+			g_auto(GStrv) zones = g_strsplit(r->spam_dnsbl, " ", -1);
+			for (int k = 0; zones[k]; k++)
+				if (*zones[k])
+					bump(t->spam_zones, zones[k]);
+		}
 		t->total++;
 		t->bytes += r->size;
 		if (strcmp(r->status, "clean") == 0)
@@ -255,6 +293,22 @@ tally_clear(Tally *t)
 	g_hash_table_destroy(t->signatures);
 	g_hash_table_destroy(t->rules);
 	g_hash_table_destroy(t->domains);
+	g_hash_table_destroy(t->spam_zones);
+}
+
+/* append_spam - the spam totals */
+static void
+append_spam(GString *out, const Tally *t)
+{
+	g_string_append_printf(out,
+	                       "Spam:      %u checked: %u spam, %u high-scoring, %u unchecked "
+	                       "(spamd unavailable), %u quarantined",
+	                       t->spam_checked, t->spam_yes, t->spam_high, t->spam_unchecked,
+	                       t->spam_quarantined);
+	if (t->spam_scored > 0)
+		g_string_append_printf(out, "; mean score %.1f",
+		                       t->spam_score_sum / (double)t->spam_scored);
+	g_string_append(out, "\n\n");
 }
 
 /* append_counts - "  N  key" lines */
@@ -288,6 +342,8 @@ report_digest_text(const ReportData *d)
 	append_counts(out, "Caught, by signature", t.signatures, 50);
 	append_counts(out, "Blocked, by rule", t.rules, 50);
 	append_counts(out, "Caught, by sender domain", t.domains, 50);
+	append_spam(out, &t);
+	append_counts(out, "Spam, by blocklist", t.spam_zones, 50);
 	g_string_append(out, "Caught messages:\n");
 	guint n = 0;
 	for (guint i = 0; i < d->rows->len; i++) {
@@ -303,6 +359,28 @@ report_digest_text(const ReportData *d)
 		if (*r->quarantine)
 			g_string_append_printf(out, "  Release:   mqsift quarantine release %s\n",
 			                       r->quarantine);
+		n++;
+	}
+	if (n == 0)
+		g_string_append(out, "  (none)\n");
+	g_string_append(out, "\nQuarantined spam:\n");
+	n = 0;
+	for (guint i = 0; i < d->rows->len; i++) {
+		const Row *r = &g_array_index(d->rows, Row, i);
+		if (is_caught(r) || !is_spam(r) || !*r->quarantine)
+			continue;
+		g_autofree char *when = report_format_time(r->received);
+		g_string_append_printf(out,
+		                       "\n  %s  %s\n  Sender:    %s\n  Recipient: %s\n"
+		                       "  Subject:   %s\n  Spam:      %s",
+		                       when, r->queue_id, r->sender, r->recipients, r->subject,
+		                       r->spam);
+		if (!isnan(r->spam_score))
+			g_string_append_printf(out, ", score %.1f", r->spam_score);
+		if (*r->spam_dnsbl)
+			g_string_append_printf(out, ", listed in %s", r->spam_dnsbl);
+		g_string_append_printf(out, "\n  Release:   mqsift quarantine release %s\n",
+		                       r->quarantine);
 		n++;
 	}
 	if (n == 0)
@@ -383,12 +461,14 @@ report_text(const ReportData *d)
 	g_string_append_printf(out,
 	                       "Clean:     %u\nInfected:  %u\nBlocked:   %u\nErrors:    %u\n\n",
 	                       t.clean, t.infected, t.blocked, t.error);
+	append_spam(out, &t);
 	g_string_append_printf(out,
 	                       "Processing time: p50 %" G_GINT64_FORMAT " ms, p90 %" G_GINT64_FORMAT
 	                       " ms, p99 %" G_GINT64_FORMAT " ms\n\n",
 	                       p50, p90, p99);
 	append_counts(out, "Top signatures", t.signatures, 10);
 	append_counts(out, "Top blocking rules", t.rules, 10);
+	append_counts(out, "Top blocklists", t.spam_zones, 10);
 	GArray *b = buckets(d, &width);
 	g_string_append_printf(out, "Per %s:            total  caught\n",
 	                       width == 3600 ? "hour" : "day");
@@ -471,8 +551,11 @@ report_html(const ReportData *d, const char *hostname)
 	    "<tr><th>Megabytes</th><td>%.1f</td></tr><tr><th>Clean</th><td "
 	    "id=\"clean\">%u</td></tr><tr><th>Infected</th><td id=\"infected\">%u</td>"
 	    "</tr><tr><th>Blocked</th><td id=\"blocked\">%u</td></tr><tr><th>Errors"
-	    "</th><td id=\"errors\">%u</td></tr></table>\n",
-	    t.total, (double)t.bytes / 1e6, t.clean, t.infected, t.blocked, t.error);
+	    "</th><td id=\"errors\">%u</td></tr><tr><th>Spam checked</th><td "
+	    "id=\"spam_checked\">%u</td></tr><tr><th>Spam</th><td id=\"spam\">%u</td></tr>"
+	    "<tr><th>High-scoring spam</th><td id=\"spam_high\">%u</td></tr></table>\n",
+	    t.total, (double)t.bytes / 1e6, t.clean, t.infected, t.blocked, t.error, t.spam_checked,
+	    t.spam_yes, t.spam_high);
 	/* traffic over time: stacked columns, caught in red */
 	GArray *b = buckets(d, &width);
 	guint peak = 1;

@@ -15,6 +15,7 @@
 
 #include <sqlite3.h>
 #include <gio/gio.h>
+#include <math.h>
 #include <string.h>
 
 #include "queue/durable.h"
@@ -61,6 +62,11 @@ static const char *const migrations[] = {
     "CREATE TABLE IF NOT EXISTS attempts ("
     " queue_id TEXT PRIMARY KEY, count INTEGER NOT NULL, last INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS messages_status ON messages(status, received);",
+    /* 2 -> 3: spam checks (issue #16); NULL spam = not checked */
+    "ALTER TABLE messages ADD COLUMN spam TEXT;"
+    "ALTER TABLE messages ADD COLUMN spam_score REAL;"
+    "ALTER TABLE messages ADD COLUMN spam_tests TEXT;"
+    "ALTER TABLE messages ADD COLUMN spam_dnsbl TEXT;",
 };
 
 /* store_error - set @error from the db */
@@ -157,8 +163,9 @@ store_open(const char *path, GError **error)
 	s->retry = g_ptr_array_new_with_free_func(g_free);
 	if (sqlite3_prepare_v2(db,
 	                       "INSERT INTO messages (queue_id, received, sender, recipients, "
-	                       "subject, size, status, detail, action, quarantine, ms) VALUES "
-	                       "(?,?,?,?,?,?,?,?,?,?,?)",
+	                       "subject, size, status, detail, action, quarantine, ms, spam, "
+	                       "spam_score, spam_tests, spam_dnsbl) VALUES "
+	                       "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	                       -1, &s->insert_message, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
 	                       "INSERT INTO findings (message, path, filename, content_type, what, "
@@ -267,6 +274,9 @@ safe_row_init(SafeRow *sr, const StoreRow *row)
 	sr->row.detail = safe(sr, row->detail, DETAIL_MAX);
 	sr->row.action = safe(sr, row->action, 0);
 	sr->row.quarantine = safe(sr, row->quarantine, 0);
+	sr->row.spam = safe(sr, row->spam, 0);
+	sr->row.spam_tests = safe(sr, row->spam_tests, DETAIL_MAX);
+	sr->row.spam_dnsbl = safe(sr, row->spam_dnsbl, 0);
 	for (guint i = 0; i < row->n_findings; i++) {
 		const StoreFinding *f = &row->findings[i];
 		StoreFinding c = {safe(sr, f->path, 0), safe(sr, f->filename, 0),
@@ -294,13 +304,17 @@ store_keep_for_retry(Store *store, const StoreRow *row)
 		          store->retry->len, row->queue_id);
 		return;
 	}
+	char score[G_ASCII_DTOSTR_BUF_SIZE] = "NULL";
+	if (row->spam != NULL && !isnan(row->spam_score))
+		g_ascii_dtostr(score, sizeof score, row->spam_score);
 	char *sql = sqlite3_mprintf(
 	    "INSERT INTO messages (queue_id, received, sender, recipients, subject, size, "
-	    "status, detail, action, quarantine, ms) VALUES (%Q, %lld, %Q, %Q, %Q, %lld, %Q, %Q, "
-	    "%Q, %Q, %lld);",
+	    "status, detail, action, quarantine, ms, spam, spam_score, spam_tests, spam_dnsbl) "
+	    "VALUES (%Q, %lld, %Q, %Q, %Q, %lld, %Q, %Q, %Q, %Q, %lld, %Q, %s, %Q, %Q);",
 	    row->queue_id, (long long)row->received, row->sender ? row->sender : "",
 	    row->recipients ? row->recipients : "", row->subject, (long long)row->size, row->status,
-	    row->detail, row->action ? row->action : "", row->quarantine, (long long)row->ms);
+	    row->detail, row->action ? row->action : "", row->quarantine, (long long)row->ms,
+	    row->spam, score, row->spam_tests, row->spam_dnsbl);
 	if (sql != NULL) {
 		g_ptr_array_add(store->retry, g_strdup(sql));
 		sqlite3_free(sql);
@@ -370,6 +384,13 @@ store_add_safe(Store *store, const StoreRow *row, GError **error)
 	bind_text(st, 9, row->action ? row->action : "");
 	bind_text(st, 10, row->quarantine);
 	sqlite3_bind_int64(st, 11, row->ms);
+	bind_text(st, 12, row->spam);
+	if (row->spam != NULL && !isnan(row->spam_score))
+		sqlite3_bind_double(st, 13, row->spam_score);
+	else
+		sqlite3_bind_null(st, 13);
+	bind_text(st, 14, row->spam_tests);
+	bind_text(st, 15, row->spam_dnsbl);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st); /* a statement left running would block the batch's COMMIT */
 	if (rc != SQLITE_DONE) {

@@ -14,7 +14,7 @@
 
 #include <glib.h>
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 typedef struct Store Store;
 
@@ -42,6 +42,11 @@ typedef struct {
 	gint64 ms;
 	const StoreFinding *findings;
 	guint n_findings;
+	/* spam (schema 3): NULL status = not checked */
+	const char *spam;       /* no | yes | high | unchecked */
+	double spam_score;      /* NAN: no score (spamd not asked or failed) */
+	const char *spam_tests; /* rule names, comma-separated */
+	const char *spam_dnsbl; /* zones that listed the client, space-separated */
 } StoreRow;
 
 /* store_open - open (creating, migrating) the database at @path; NULL with @error */

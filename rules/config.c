@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <gio/gio.h>
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ typedef enum {
 	KEY_DURATION, /* guint seconds */
 	KEY_MODE,     /* octal file mode */
 	KEY_ENUM,     /* a string from @choices */
+	KEY_SCORE,    /* double, such as a spam score: "5", "6.5", "-1" */
 } KeyType;
 
 /* how recipients' values combine when a ruleset gives them different ones */
@@ -40,6 +42,7 @@ typedef enum {
 	FIRST_NONEMPTY, /* string: the first recipient's non-empty value */
 	EVERY_VALUE,    /* string: every recipient's value applies (config_each_value) */
 	STRICT_UNION,   /* list: every recipient's entries */
+	STRICT_MIN,     /* score: the lowest recipient's value */
 } Combine;
 
 typedef struct {
@@ -188,6 +191,55 @@ static const ConfigKey config_keys[] = {
      "the rules file: allow/deny, pattern, log text, user text (see filename.rules)", EVERY_VALUE},
     {"policy.allow_filenames", KEY_LIST, OFF(policy_allow_filenames), "", NULL,
      "attachment names always allowed (checked before deny_filenames)"},
+    /* spam (issue #16): see scanner/spam.h and mqsift.yaml(5) */
+    {"spam.spamd", KEY_LIST, OFF(spam_spamd), "", NULL,
+     "spamd servers, tried in order: unix:/path or ADDRESS:PORT (empty: no spamd)"},
+    {"spam.spamd_timeout", KEY_DURATION, OFF(spam_spamd_timeout), "30s", NULL,
+     "longest one spamd may take over one message before the next server is tried"},
+    {"spam.spamd_retry", KEY_DURATION, OFF(spam_spamd_retry), "30s", NULL,
+     "a spamd that failed is not asked again for this long (circuit breaker)"},
+    {"spam.spamd_command", KEY_ENUM, OFF(spam_spamd_command), "SYMBOLS", "SYMBOLS|REPORT",
+     "what spamd is asked: SYMBOLS (rule names) or REPORT"},
+    {"spam.spamd_user", KEY_STRING, OFF(spam_spamd_user), "", NULL,
+     "the User: sent to spamd (empty: none, spamd's default)"},
+    {"spam.max_in_flight", KEY_UINT, OFF(spam_max_in_flight), "16", NULL,
+     "spam checks running at once across the batch"},
+    {"spam.dnsbl_zones", KEY_LIST, OFF(spam_dnsbl_zones), "", NULL,
+     "DNS blocklists for the client address: ZONE or ZONE=WEIGHT (weight 1)"},
+    {"spam.dns_servers", KEY_LIST, OFF(spam_dns_servers), "", NULL,
+     "resolvers for the blocklists: ADDRESS or ADDRESS:PORT (empty: /etc/resolv.conf)"},
+    {"spam.dnsbl_timeout", KEY_DURATION, OFF(spam_dnsbl_timeout), "5s", NULL,
+     "a blocklist that has not answered by then counts as not listing the address"},
+    {"spam.trusted_networks", KEY_LIST, OFF(spam_trusted_networks), "", NULL,
+     "client networks (CIDR) never looked up (private and loopback addresses never are)"},
+    {"spam.allow_delete", KEY_BOOL, OFF(spam_allow_delete), "false", NULL,
+     "let the delete action drop spam that is not quarantined too"},
+    {"spam.allow", KEY_LIST, OFF(spam_allow), "", NULL,
+     "never spam: sender addresses (globs: *@example.com) and client networks (CIDR)"},
+    {"spam.deny", KEY_LIST, OFF(spam_deny), "", NULL,
+     "always high-scoring spam: sender addresses (globs) and client networks (CIDR)"},
+    {"spam.check", KEY_BOOL, OFF(spam_check), "true", NULL,
+     "check messages for spam (only does something when spam.spamd or spam.dnsbl_zones is set)",
+     STRICT_TRUE},
+    {"spam.max_size", KEY_SIZE, OFF(spam_max_size), "256k", NULL,
+     "larger messages (headers and body) are not sent to spamd"},
+    {"spam.tag_level", KEY_SCORE, OFF(spam_tag_level), "5", NULL,
+     "a message scoring this much is spam (spam.actions)", STRICT_MIN},
+    {"spam.high_level", KEY_SCORE, OFF(spam_high_level), "10", NULL,
+     "a message scoring this much is high-scoring spam (spam.high_actions)", STRICT_MIN},
+    {"spam.dnsbl_threshold", KEY_SCORE, OFF(spam_dnsbl_threshold), "1", NULL,
+     "a client address whose blocklists' weights add up to this much makes the message spam",
+     STRICT_MIN},
+    {"spam.actions", KEY_LIST, OFF(spam_actions), "deliver, header", NULL,
+     "what is done with spam: deliver, header, subject_tag, quarantine, delete, forward ADDRESS",
+     FIRST_NONEMPTY},
+    {"spam.high_actions", KEY_LIST, OFF(spam_high_actions), "deliver, header, subject_tag", NULL,
+     "what is done with high-scoring spam (same words as spam.actions)", FIRST_NONEMPTY},
+    {"spam.subject_tag", KEY_STRING, OFF(spam_subject_tag), "{Spam?}", NULL,
+     "the subject_tag action's prefix", FIRST_NONEMPTY},
+    {"spam.on_error", KEY_ENUM, OFF(spam_on_error), "deliver", "deliver|defer",
+     "when no spamd answers: deliver (X-Spam-Status: Unchecked) or defer (leave it queued)",
+     STRICT_LAST},
 };
 
 /* config_error_quark - the error domain */
@@ -284,16 +336,16 @@ parse_bool(const char *text, gboolean *out)
 	return FALSE;
 }
 
-/* check_networks - every entry of notify.local_networks is an address or a CIDR */
+/* check_networks - every entry of a list of networks is an address or a CIDR */
 static char *
-check_networks(char **list)
+check_networks(const char *key, char **list)
 {
 	for (int i = 0; list && list[i]; i++) {
 		GInetAddressMask *m = g_inet_address_mask_new_from_string(list[i], NULL);
 		if (m == NULL)
-			return g_strdup_printf("notify.local_networks: \"%s\" is not an address "
+			return g_strdup_printf("%s: \"%s\" is not an address "
 			                       "or a network such as 192.0.2.0/24 or 2001:db8::/32",
-			                       list[i]);
+			                       key, list[i]);
 		g_object_unref(m);
 	}
 	return NULL;
@@ -313,6 +365,32 @@ split_list(const char *text)
 	return (char **)g_ptr_array_free(out, FALSE);
 }
 
+/* split_actions - "deliver, forward a@example.com" as a list (split on commas only) */
+static char **
+split_actions(const char *text)
+{
+	g_auto(GStrv) parts = g_strsplit(text, ",", -1);
+	GPtrArray *out = g_ptr_array_new();
+
+	for (int i = 0; parts[i]; i++) {
+		g_strstrip(parts[i]);
+		if (*parts[i])
+			g_ptr_array_add(out, g_strdup(parts[i]));
+	}
+	g_ptr_array_add(out, NULL);
+	return (char **)g_ptr_array_free(out, FALSE);
+}
+
+/* splits_on_space - list keys whose single-scalar form is "a, b c" */
+static gboolean
+splits_on_space(const ConfigKey *k)
+{
+	return k->offset == OFF(notify_local_networks) || k->offset == OFF(spam_spamd) ||
+	       k->offset == OFF(spam_dnsbl_zones) || k->offset == OFF(spam_dns_servers) ||
+	       k->offset == OFF(spam_trusted_networks) || k->offset == OFF(spam_allow) ||
+	       k->offset == OFF(spam_deny);
+}
+
 /* set_scalar - store @text into key @k; returns an error text or NULL */
 static char *
 set_scalar(MqConfig *c, const ConfigKey *k, const char *text)
@@ -328,14 +406,20 @@ set_scalar(MqConfig *c, const ConfigKey *k, const char *text)
 	case KEY_LIST: {
 		g_strfreev(*(char ***)f);
 		char **list = g_new0(char *, 2);
-		if (k->offset == OFF(notify_local_networks)) {
+		if (k->offset == OFF(spam_actions) || k->offset == OFF(spam_high_actions)) {
+			g_free(list);
+			list = split_actions(text);
+		} else if (splits_on_space(k)) {
 			g_free(list);
 			list = split_list(text);
 		} else if (*text != '\0') {
 			list[0] = g_strdup(text);
 		}
 		*(char ***)f = list;
-		return k->offset == OFF(notify_local_networks) ? check_networks(list) : NULL;
+		if (k->offset == OFF(spam_trusted_networks))
+			return check_networks(k->name, list);
+		return k->offset == OFF(notify_local_networks) ? check_networks(k->name, list)
+		                                               : NULL;
 	}
 	case KEY_ENUM: {
 		g_auto(GStrv) choices = g_strsplit(k->choices, "|", -1);
@@ -375,6 +459,15 @@ set_scalar(MqConfig *c, const ConfigKey *k, const char *text)
 			                       k->name, text);
 		*(guint *)f = (guint)v;
 		return NULL;
+	case KEY_SCORE: {
+		char *end;
+		double d = g_ascii_strtod(text, &end);
+		if (*text == '\0' || *end != '\0' || end == text || !isfinite(d))
+			return g_strdup_printf("%s must be a number such as 5 or 6.5, not \"%s\"",
+			                       k->name, text);
+		*(double *)f = d;
+		return NULL;
+	}
 	case KEY_MODE: {
 		char *end;
 		errno = 0;
@@ -696,8 +789,9 @@ load_value(MqConfig *c, yaml_document_t *doc, yaml_node_t *node, const ConfigKey
 		g_ptr_array_add(list, NULL);
 		g_strfreev(*(char ***)field(c, k));
 		*(char ***)field(c, k) = (char **)g_ptr_array_free(list, FALSE);
-		if (k->offset == OFF(notify_local_networks)) {
-			char *err = check_networks(*(char ***)field(c, k));
+		if (k->offset == OFF(notify_local_networks) ||
+		    k->offset == OFF(spam_trusted_networks)) {
+			char *err = check_networks(k->name, *(char ***)field(c, k));
 			if (err)
 				add_problem_take(problems, path, &node->start_mark, err);
 		}
@@ -832,6 +926,66 @@ config_check_file_safe(const char *path, const char *what, GError **error)
 	return TRUE;
 }
 
+/* spam_actions_problem - why an action list cannot be used, or NULL */
+static char *
+spam_actions_problem(const char *key, char **list, gboolean allow_delete)
+{
+	gboolean deliver = FALSE, quarantine = FALSE, forward = FALSE, delete = FALSE;
+
+	for (int i = 0; list && list[i]; i++) {
+		const char *a = list[i];
+		if (strcmp(a, "deliver") == 0)
+			deliver = TRUE;
+		else if (strcmp(a, "quarantine") == 0)
+			quarantine = TRUE;
+		else if (strcmp(a, "delete") == 0)
+			delete = TRUE;
+		else if (g_str_has_prefix(a, "forward ") &&
+		         strchr(a + 8 + strspn(a + 8, " \t"), '@') != NULL &&
+		         strpbrk(a + 8 + strspn(a + 8, " \t"), " \t<>\r\n\"") == NULL)
+			forward = TRUE;
+		else if (strcmp(a, "header") != 0 && strcmp(a, "subject_tag") != 0)
+			return g_strdup_printf("%s: unknown action \"%s\" (deliver, header, "
+			                       "subject_tag, quarantine, delete, forward ADDRESS)",
+			                       key, a);
+	}
+	if (deliver && delete)
+		return g_strdup_printf("%s: deliver and delete contradict each other", key);
+	if (!deliver && !quarantine && !forward && !delete)
+		return g_strdup_printf("%s: spam would be neither delivered, quarantined nor "
+		                       "forwarded (write delete, with spam.allow_delete: true, "
+		                       "to drop it)",
+		                       key);
+	if (delete &&!quarantine && !allow_delete)
+		return g_strdup_printf("%s: delete without quarantine loses the message: add "
+		                       "quarantine, or set spam.allow_delete: true",
+		                       key);
+	return NULL;
+}
+
+/* check_spam_actions - spam.actions and spam.high_actions, rulesets included */
+static void
+check_spam_actions(MqConfig *c, const char *path, GString *problems)
+{
+	static const char *const keys[] = {"spam.actions", "spam.high_actions"};
+
+	for (gsize n = 0; n < G_N_ELEMENTS(keys); n++) {
+		const ConfigKey *k = find_key(keys[n]);
+		const KeyRuleset *ks = find_ruleset(c, (gsize)(k - config_keys));
+		char *why =
+		    spam_actions_problem(k->name, *(char ***)field(c, k), c->spam_allow_delete);
+		for (guint i = 0; why == NULL && ks && i < ks->rules->len; i++)
+			why = spam_actions_problem(
+			    k->name,
+			    *(char ***)field(g_array_index(ks->rules, RuleEntry, i).holder, k),
+			    c->spam_allow_delete);
+		if (why) {
+			g_string_append_printf(problems, "%s: %s\n", path, why);
+			g_free(why);
+		}
+	}
+}
+
 /* config_load - read and check a configuration file */
 MqConfig *
 config_load(const char *path, gboolean must_exist, GError **error)
@@ -891,6 +1045,10 @@ config_load(const char *path, gboolean must_exist, GError **error)
 	if (c->scanner_max_messages_per_worker == 0)
 		g_string_append_printf(
 		    problems, "%s: scanner.max_messages_per_worker must be at least 1\n", path);
+	if (c->spam_max_in_flight == 0 || c->spam_max_in_flight > 1024)
+		g_string_append_printf(problems,
+		                       "%s: spam.max_in_flight must be between 1 and 1024\n", path);
+	check_spam_actions(c, path, problems);
 	if (problems->len > 0) {
 		g_string_truncate(problems, problems->len - 1);
 		g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID, "%s", problems->str);
@@ -978,8 +1136,18 @@ config_for_message(const MqConfig *config, const Envelope *env, MqConfig *eff)
 						chosen = cand;
 					break;
 				case FIRST_NONEMPTY:
-					if (**(char *const *)hf == '\0' &&
-					    **(char *const *)cf != '\0')
+					if (k->type == KEY_LIST) {
+						char *const *hl = *(char **const *)hf;
+						char *const *cl = *(char **const *)cf;
+						if ((hl == NULL || hl[0] == NULL) && cl && cl[0])
+							chosen = cand;
+					} else if (**(char *const *)hf == '\0' &&
+					           **(char *const *)cf != '\0') {
+						chosen = cand;
+					}
+					break;
+				case STRICT_MIN:
+					if (*(const double *)cf < *(const double *)hf)
 						chosen = cand;
 					break;
 				default: break;
@@ -989,7 +1157,8 @@ config_for_message(const MqConfig *config, const Envelope *env, MqConfig *eff)
 				break;
 		}
 		memcpy(field(eff, k), field((MqConfig *)chosen, k),
-		       k->type == KEY_SIZE ? sizeof(guint64)
+		       k->type == KEY_SIZE    ? sizeof(guint64)
+		       : k->type == KEY_SCORE ? sizeof(double)
 		       : (k->type == KEY_STRING || k->type == KEY_ENUM || k->type == KEY_LIST)
 		           ? sizeof(char *)
 		           : sizeof(guint));
@@ -1037,6 +1206,11 @@ append_value(GString *out, const ConfigKey *k, MqConfig *c)
 		break;
 	case KEY_SIZE: g_string_append_printf(out, "%" G_GUINT64_FORMAT, *(guint64 *)f); break;
 	case KEY_MODE: g_string_append_printf(out, "\"%04o\"", *(guint *)f); break;
+	case KEY_SCORE: {
+		char buf[G_ASCII_DTOSTR_BUF_SIZE];
+		g_string_append(out, g_ascii_dtostr(buf, sizeof buf, *(double *)f));
+		break;
+	}
 	}
 }
 
@@ -1120,6 +1294,10 @@ config_value_text(const MqConfig *config, const char *key)
 	case KEY_DURATION: return g_strdup_printf("%u", *(guint *)f);
 	case KEY_SIZE: return g_strdup_printf("%" G_GUINT64_FORMAT, *(guint64 *)f);
 	case KEY_MODE: return g_strdup_printf("%04o", *(guint *)f);
+	case KEY_SCORE: {
+		char buf[G_ASCII_DTOSTR_BUF_SIZE];
+		return g_strdup(g_ascii_dtostr(buf, sizeof buf, *(double *)f));
+	}
 	}
 	return NULL;
 }

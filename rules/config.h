@@ -95,6 +95,31 @@ typedef struct {
 	char *policy_encrypted_archives; /* "allow" | "deny" */
 	char *mime_on_ambiguous;         /* "deliver" | "block" */
 
+	/* spam (issue #16; scanner/spam.h) */
+	char **spam_spamd;            /* "unix:/path" or "ADDRESS:PORT", tried in order */
+	guint spam_spamd_timeout;     /* seconds per server and message */
+	guint spam_spamd_retry;       /* a failed server is skipped this long (seconds) */
+	char *spam_spamd_command;     /* "SYMBOLS" | "REPORT" */
+	char *spam_spamd_user;        /* User: header (empty: none) */
+	guint spam_max_in_flight;     /* checks running at once */
+	char **spam_dnsbl_zones;      /* "zone" or "zone=weight" */
+	char **spam_dns_servers;      /* empty: /etc/resolv.conf */
+	guint spam_dnsbl_timeout;     /* seconds per client address */
+	char **spam_trusted_networks; /* CIDRs never looked up */
+	gboolean spam_allow_delete;   /* "delete" without "quarantine" is allowed */
+	char **spam_allow;            /* senders (globs) and client networks never spam */
+	char **spam_deny;             /* senders and client networks always (high) spam */
+	/* per-message spam settings (rulesets) */
+	gboolean spam_check;
+	guint64 spam_max_size;
+	double spam_tag_level;
+	double spam_high_level;
+	double spam_dnsbl_threshold;
+	char **spam_actions; /* deliver header subject_tag quarantine delete "forward ADDR" */
+	char **spam_high_actions;
+	char *spam_subject_tag;
+	char *spam_on_error; /* "deliver" | "defer" */
+
 	char *source;        /* the file the config came from, or "(defaults)" */
 	GPtrArray *rulesets; /* private: the rulesets of per-message keys */
 } MqConfig;

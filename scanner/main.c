@@ -40,6 +40,7 @@
 #include "scanner/run.h"
 #include "scanner/sandbox.h"
 #include "scanner/scan.h"
+#include "scanner/spam.h"
 
 static char *opt_config;
 static gboolean opt_verbose;
@@ -424,6 +425,13 @@ cmd_lint(int argc, char **argv)
 	engine_free(&engine);
 	policy_free(&policy);
 	lint_sandbox(config, problems);
+	/* spam (issue #16): each spamd answers PING and scores GTUBE; each zone lists 127.0.0.2 */
+	{
+		GString *seen = g_string_new(NULL);
+		spam_lint(config, seen, problems);
+		fputs(seen->str, stdout);
+		g_string_free(seen, TRUE);
+	}
 	int status = config_unsafe ? 2 : problems->len > 0 ? 1 : 0;
 	if (status)
 		fprintf(stderr, "%s", problems->str);

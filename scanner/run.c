@@ -27,8 +27,10 @@
 #include "scanner/quarantine.h"
 #include "scanner/sandbox.h"
 #include "scanner/scan.h"
+#include "scanner/spam.h" /* SPAM: issue #16 */
 #include "scanner/worker.h"
 
+#include <math.h>
 #include <poll.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
@@ -51,9 +53,14 @@ struct Runner {
 	/* the scan workers */ GPtrArray *slots; /* of Slot* */
 	GArray *caught;       /* of Caught (owned strings): this pass's, for the postmaster */
 	GHashTable *attempts; /* queue ID -> failed attempts, when there is no store */
+	/* SPAM: the spam checker (NULL: spam is off), and jobs a worker finished
+	 * whose spam check still runs */
+	Spam *spam;
+	GPtrArray *parked; /* of Job* */
 };
 
 typedef struct Job Job;
+static void job_free(Job *job); /* SPAM: runner_free frees parked jobs */
 
 /* Slot - one worker and the message it has in hand */
 typedef struct {
@@ -77,8 +84,9 @@ typedef struct {
 	gint64 started;
 	ScanReport report;
 	char *message_id;
-	Qf *sender_qf; /* set when the sender is to be told, after the commit */
-	MqConfig eff;  /* the message's settings (borrowed from the config) */
+	Qf *sender_qf;    /* set when the sender is to be told, after the commit */
+	MqConfig eff;     /* the message's settings (borrowed from the config) */
+	SpamOutcome spam; /* SPAM: for the log line and the store */
 } Pending;
 
 /* pending_free - GPtrArray free func */
@@ -97,6 +105,7 @@ pending_free(gpointer p)
 	g_free(m->message_id);
 	qf_free(&m->sender_qf);
 	scan_report_clear(&m->report);
+	spam_outcome_clear(&m->spam); /* SPAM */
 	g_free(m);
 }
 
@@ -190,6 +199,11 @@ runner_new(const MqConfig *config, GError **error)
 		goto fail;
 	g_message("engine: %u signatures loaded in %.2f s", engine_signature_count(r->engine),
 	          (double)(g_get_monotonic_time() - t0) / 1e6);
+	/* SPAM: NULL without an error when no spamd and no blocklist is configured */
+	r->parked = g_ptr_array_new();
+	r->spam = spam_new(config, error);
+	if (r->spam == NULL && error != NULL && *error != NULL)
+		goto fail;
 	r->store = store_open(config->reports_database, &local);
 	if (r->store == NULL) {
 		g_warning("%s; messages will be processed but not recorded", local->message);
@@ -258,6 +272,12 @@ runner_free(Runner **runner)
 	}
 	if (r->slots)
 		g_ptr_array_unref(r->slots);
+	/* SPAM: the jobs hold checks: free them before the checker */
+	for (guint i = 0; r->parked && i < r->parked->len; i++)
+		job_free(g_ptr_array_index(r->parked, i));
+	if (r->parked)
+		g_ptr_array_unref(r->parked);
+	spam_free(&r->spam);
 	if (r->attempts)
 		g_hash_table_destroy(r->attempts);
 	if (r->caught)
@@ -380,14 +400,15 @@ finish_batch(Runner *r, CommitBatch *batch, GPtrArray *pending, PassStats *stats
 		Pending *m = g_ptr_array_index(pending, i);
 		gint64 ms = (g_get_monotonic_time() - m->started) / 1000;
 		const char *action = ok ? m->action : "left in queue (commit failed)";
+		g_autofree char *spam_log = spam_outcome_log(&m->spam); /* SPAM */
 
 		g_message("%s: from=%s, to=%s, size=%" G_GINT64_FORMAT ", verdict=%s%s%s%s, "
-		          "action=%s, ms=%" G_GINT64_FORMAT "%s%s%s",
+		          "action=%s, ms=%" G_GINT64_FORMAT "%s%s%s%s",
 		          m->id, m->sender, m->recipients, m->size, verdict_name(m->verdict),
 		          m->detail ? " (" : "", m->detail ? m->detail : "", m->detail ? ")" : "",
 		          action, ms, m->report.ambiguous ? ", ambiguous=(" : "",
 		          m->report.ambiguous ? m->report.ambiguous : "",
-		          m->report.ambiguous ? ")" : "");
+		          m->report.ambiguous ? ")" : "", spam_log);
 		if (ok) {
 			stats->committed++;
 			if (m->verdict == VERDICT_INFECTED)
@@ -419,7 +440,12 @@ finish_batch(Runner *r, CommitBatch *batch, GPtrArray *pending, PassStats *stats
 			                .quarantine = m->quarantine,
 			                .ms = ms,
 			                .findings = (const StoreFinding *)fs->data,
-			                .n_findings = fs->len};
+			                .n_findings = fs->len,
+			                /* SPAM */
+			                .spam = m->spam.status,
+			                .spam_score = m->spam.has_score ? m->spam.score : NAN,
+			                .spam_tests = m->spam.tests,
+			                .spam_dnsbl = m->spam.dnsbl};
 			if (!store_add(r->store, &row, &error)) {
 				g_warning("%s: %s", m->id, error->message);
 				g_clear_error(&error);
@@ -549,7 +575,9 @@ struct Job {
 	char *sender;
 	GPtrArray *rcpts;
 	char *ip;
-	MqConfig eff; /* the per-message settings (borrowed from the config) */
+	MqConfig eff;        /* the per-message settings (borrowed from the config) */
+	SpamCheck *spam;     /* SPAM: the message's spam check, or NULL */
+	gint64 parked_until; /* SPAM: when parked, the latest its check can end */
 };
 
 /* job_free - release everything (the claim too, if still held) */
@@ -560,6 +588,7 @@ job_free(Job *job)
 		return;
 	if (job->df_fd >= 0)
 		close(job->df_fd);
+	spam_check_free(&job->spam); /* SPAM */
 	qdir_claim_release(&job->claim);
 	if (job->m)
 		pending_free(job->m);
@@ -800,6 +829,8 @@ job_start(Runner *r, QueueClaim *claim, PassStats *stats)
 	g_ptr_array_add(job->rcpts, NULL);
 	Envelope env = {job->sender, (const char *const *)job->rcpts->pdata, job->ip};
 	config_for_message(config, &env, &job->eff);
+	/* SPAM: the spam check runs while the worker scans */
+	job->spam = spam_start(r->spam, &job->eff, claim->id, claim->qf, fd, m->size);
 	return job;
 }
 
@@ -880,6 +911,32 @@ job_finish(Runner *r, Job *job, CommitBatch *batch, GPtrArray *pending, PassStat
 		                                         : "delivered");
 	}
 	Qf *out = build_outbound_qf(r, &job->eff, claim->qf, &m->report);
+	/* SPAM: headers and actions into @out; or the message stays queued, or was taken */
+	if (job->spam != NULL) {
+		SpamFinish sf = spam_finish(r->spam, job->spam, &job->eff, claim, job->ref,
+		                            m->verdict == VERDICT_CLEAN, out, &m->spam, &error);
+		if (sf == SPAM_FINISH_DEFER) {
+			record_left(r, claim, error->message, stats);
+			g_clear_error(&error);
+			qf_free(&out);
+			return;
+		}
+		if (error != NULL) {
+			g_warning("%s: %s", claim->id, error->message);
+			g_clear_error(&error);
+		}
+		if (sf == SPAM_FINISH_DISCARDED) {
+			qf_free(&out);
+			g_free(m->action);
+			m->action = g_strdup_printf("spam: %s", m->spam.action);
+			m->quarantine = g_strdup(m->spam.quarantine);
+			g_ptr_array_add(pending, m); /* logged and stored with the batch */
+			job->m = NULL;
+			return; /* job_free releases the claim (the files are gone) */
+		}
+		if (m->spam.quarantine != NULL && m->quarantine == NULL)
+			m->quarantine = g_strdup(m->spam.quarantine);
+	}
 	if (!commit_prepare(batch, claim, out, m->report.new_body, &error)) {
 		record_left(r, claim, error->message, stats);
 		g_clear_error(&error);
@@ -947,12 +1004,39 @@ slot_done(Runner *r, Slot *slot, gboolean worker_ok)
 	}
 }
 
+/*
+ * spam_finish_parked - SPAM: finish the parked jobs whose spam check ended
+ * (a check always ends within spam_check_bound(); one that did not is
+ * left in the queue, never delivered unchecked by accident)
+ */
+static void
+spam_finish_parked(Runner *r, CommitBatch *batch, GPtrArray *pending, PassStats *stats)
+{
+	gint64 now = g_get_monotonic_time();
+
+	spam_notify_drain(r->spam);
+	for (guint i = 0; i < r->parked->len;) {
+		Job *job = g_ptr_array_index(r->parked, i);
+		if (spam_check_done(job->spam)) {
+			g_ptr_array_remove_index(r->parked, i);
+			job_finish(r, job, batch, pending, stats);
+			job_free(job);
+		} else if (now >= job->parked_until) {
+			g_ptr_array_remove_index(r->parked, i);
+			record_left(r, job->claim, "the spam check did not end in time", stats);
+			job_free(job);
+		} else {
+			i++;
+		}
+	}
+}
+
 /* wait_for_workers - poll the busy workers once; finish what they answered */
 static void
 wait_for_workers(Runner *r, CommitBatch *batch, GPtrArray *pending, PassStats *stats)
 {
-	g_autofree struct pollfd *fds = g_new0(struct pollfd, r->slots->len);
-	g_autofree Slot **which = g_new0(Slot *, r->slots->len);
+	g_autofree struct pollfd *fds = g_new0(struct pollfd, r->slots->len + 1);
+	g_autofree Slot **which = g_new0(Slot *, r->slots->len + 1);
 	nfds_t n = 0;
 	gint64 now = g_get_monotonic_time(), next = G_MAXINT64;
 
@@ -964,19 +1048,36 @@ wait_for_workers(Runner *r, CommitBatch *batch, GPtrArray *pending, PassStats *s
 		which[n++] = s;
 		next = MIN(next, s->deadline);
 	}
+	/* SPAM: wake up when a spam check ends, too */
+	nfds_t n_workers = n;
+	if (r->parked->len > 0 || (r->spam != NULL && n > 0)) {
+		fds[n++] = (struct pollfd){.fd = spam_notify_fd(r->spam), .events = POLLIN};
+		for (guint i = 0; i < r->parked->len; i++)
+			next = MIN(next, ((Job *)g_ptr_array_index(r->parked, i))->parked_until);
+	}
 	if (n == 0)
 		return;
 	int timeout = next <= now ? 0 : (int)MIN((next - now) / 1000 + 1, 1000);
 	if (poll(fds, n, timeout) < 0 && errno != EINTR)
 		g_critical("poll: %s", g_strerror(errno));
 	now = g_get_monotonic_time();
-	for (nfds_t i = 0; i < n; i++) {
+	if (n > n_workers) /* SPAM */
+		spam_finish_parked(r, batch, pending, stats);
+	for (nfds_t i = 0; i < n_workers; i++) {
 		Slot *s = which[i];
 		GError *error = NULL;
 
 		if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
 			if (worker_receive(s->worker, &s->job->m->report, &error)) {
-				job_finish(r, s->job, batch, pending, stats);
+				if (!spam_check_done(s->job->spam)) {
+					/* SPAM: scanned; wait for its spam check, not the worker */
+					s->job->parked_until =
+					    now + spam_check_bound(r->spam) + G_USEC_PER_SEC;
+					g_ptr_array_add(r->parked, s->job);
+					s->job = NULL;
+				} else {
+					job_finish(r, s->job, batch, pending, stats);
+				}
 				slot_done(r, s, TRUE);
 			} else {
 				g_autofree char *what =
@@ -1125,10 +1226,11 @@ runner_pass(Runner *r, PassStats *stats)
 				stats->seen--;
 			}
 		}
-		if (busy_slots(r) == 0)
+		if (busy_slots(r) == 0 && r->parked->len == 0) /* SPAM: parked jobs too */
 			break;
 		wait_for_workers(r, batch, pending, stats);
-		if (commit_batch_size(batch) >= r->config->queue_batch_size || busy_slots(r) == 0)
+		if (commit_batch_size(batch) >= r->config->queue_batch_size ||
+		    (busy_slots(r) == 0 && r->parked->len == 0))
 			finish_batch(r, batch, pending, stats);
 	}
 	finish_batch(r, batch, pending, stats);

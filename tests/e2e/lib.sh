@@ -111,9 +111,73 @@ relay_wait_inbound() {
 	return 1
 }
 
+# spamd_start - the real Debian spamd on $RELAY/spamd.sock (unix socket only),
+# network tests off (-L), no Bayes, no auto-learning, no user configs; waits
+# (at most 60 s) until it answers PING.  spamd_stop stops it.
+spamd_start() {
+	local site=$RELAY/spamd-site
+	mkdir -p "$site" "$RELAY/spamd-home"
+	cp /etc/spamassassin/*.pre "$site/" 2>/dev/null
+	printf 'use_bayes 0\nbayes_auto_learn 0\nskip_rbl_checks 1\nuse_razor2 0\nuse_pyzor 0\n' >"$site/local.cf"
+	chmod 755 "$RELAY/spamd-home"
+	rm -f "$RELAY/spamd.sock"
+	spamd -L -x -u nobody --siteconfigpath="$site" --helper-home-dir="$RELAY/spamd-home" \
+		--socketpath="$RELAY/spamd.sock" --socketmode=0666 -m "${SPAMD_CHILDREN:-2}" \
+		--min-children=1 --min-spare=1 --max-spare="${SPAMD_CHILDREN:-2}" \
+		-s "$RELAY/spamd.log" -r "$RELAY/spamd.pid" -d 2>>"$RELAY/spamd.log" || return 1
+	local i
+	for i in $(seq 1 600); do
+		[ -S "$RELAY/spamd.sock" ] && printf 'PING SPAMC/1.5\r\n\r\n' |
+			timeout 2 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1])
+s.sendall(sys.stdin.buffer.read()); sys.exit(0 if b"PONG" in s.recv(100) else 1)' "$RELAY/spamd.sock" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# spamd_stop - stop spamd (and its children) if it runs
+spamd_stop() {
+	[ -s "$RELAY/spamd.pid" ] || return 0
+	local pid
+	pid=$(head -n1 "$RELAY/spamd.pid")
+	kill "$pid" 2>/dev/null
+	for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	rm -f "$RELAY/spamd.pid"
+}
+
+# dnsbl_start PORT ZONE LISTED-IP... - the real dnsmasq on 127.0.0.1:PORT answering
+# for ZONE only: each LISTED-IP (and the test entry 127.0.0.2) -> 127.0.0.2,
+# anything else in ZONE NXDOMAIN; no upstream, no hosts file.  dnsbl_stop PORT.
+dnsbl_start() {
+	local port=$1 zone=$2 ip rev args=()
+	shift 2
+	for ip in 127.0.0.2 "$@"; do
+		rev=$(echo "$ip" | awk -F. '{print $4"."$3"."$2"."$1}')
+		args+=("--host-record=$rev.$zone,127.0.0.2")
+	done
+	dnsmasq --port="$port" --listen-address=127.0.0.1 --bind-interfaces --no-resolv \
+		--no-hosts --no-poll --local="/$zone/" --user=root --group=root \
+		--pid-file="$RELAY/dnsmasq-$port.pid" --log-facility="$RELAY/dnsmasq-$port.log" \
+		"${args[@]}" || return 1
+	local i
+	for i in $(seq 1 50); do [ -s "$RELAY/dnsmasq-$port.pid" ] && return 0; sleep 0.1; done
+	return 1
+}
+
+dnsbl_stop() {
+	[ -s "$RELAY/dnsmasq-$1.pid" ] && kill "$(head -n1 "$RELAY/dnsmasq-$1.pid")" 2>/dev/null
+	rm -f "$RELAY/dnsmasq-$1.pid"
+}
+
 # relay_stop - stop everything relay_start started (EXIT trap).
 relay_stop() {
 	local pid
+	spamd_stop
+	for f in "$RELAY"/dnsmasq-*.pid "$RELAY/silent-dns.pid"; do
+		[ -s "$f" ] && kill "$(head -n1 "$f")" 2>/dev/null
+	done
 	for f in "$RELAY/in.pid" "$RELAY/sink.pid"; do
 		[ -s "$f" ] || continue
 		pid=$(head -n1 "$f")
@@ -128,7 +192,8 @@ relay_stop() {
 	fi
 }
 
-# send_mail FROM TO[,TO...] FILE - send FILE over SMTP to the inbound sendmail.
+# send_mail FROM TO[,TO...] FILE [SOURCE-IP] - send FILE over SMTP to the inbound
+# sendmail (from SOURCE-IP, an address on lo, when given).
 send_mail() {
-	python3 "$E2E_DIR/smtpsend.py" --from "$1" --to "$2" "$3"
+	python3 "$E2E_DIR/smtpsend.py" --from "$1" --to "$2" ${4:+--source "$4"} "$3"
 }

@@ -5,6 +5,7 @@ import argparse, re, smtplib, sys
 ap = argparse.ArgumentParser()
 ap.add_argument("--host", default="127.0.0.1")
 ap.add_argument("--port", type=int, default=2525)
+ap.add_argument("--source", default=None, help="connect from this local address (the client IP)")
 ap.add_argument("--from", dest="sender", required=True)
 ap.add_argument("--to", required=True, help="comma-separated recipients")
 ap.add_argument("--8bit", dest="eightbit", action="store_true")
@@ -18,6 +19,8 @@ with open(a.file, "rb") as f:
 data = re.sub(rb"\r?\n", b"\r\n", data)
 opts = ["BODY=8BITMIME"] if a.eightbit or any(b >= 0x80 for b in data) else []
 opts += a.mail_opt
-with smtplib.SMTP(a.host, a.port, local_hostname="client.test.local", timeout=30) as s:
+src = (a.source, 0) if a.source else None
+with smtplib.SMTP(a.host, a.port, local_hostname="client.test.local", timeout=30,
+                  source_address=src) as s:
     s.ehlo()
     s.sendmail(a.sender, a.to.split(","), data, mail_options=opts, rcpt_options=a.rcpt_opt)
