@@ -181,6 +181,61 @@ test_shipped(void)
 	config_free(&d);
 }
 
+/* test_spam - the spam keys: scores, action lists, rulesets (issue #16) */
+static void
+test_spam(void)
+{
+	GError *error = NULL;
+	MqConfig *c = load_text("spam:\n"
+	                        "  spamd: [unix:/run/spamd.sock, 127.0.0.1:783]\n"
+	                        "  dnsbl_zones: zen.example=2, bl.example\n"
+	                        "  actions: deliver, forward spam@example.net\n"
+	                        "  high_actions: [quarantine, delete]\n"
+	                        "  tag_level:\n"
+	                        "    - to: \"*@low.example\"\n"
+	                        "      value: 2.5\n"
+	                        "    - default: 6\n"
+	                        "  check:\n"
+	                        "    - to: \"*@off.example\"\n"
+	                        "      value: false\n"
+	                        "    - default: true\n",
+	                        &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(c->spam_spamd[1], ==, "127.0.0.1:783");
+	g_assert_cmpstr(c->spam_dnsbl_zones[0], ==, "zen.example=2");
+	g_assert_cmpstr(c->spam_dnsbl_zones[1], ==, "bl.example");
+	g_assert_cmpstr(c->spam_actions[1], ==, "forward spam@example.net");
+	const char *both[] = {"a@low.example", "b@other.example", NULL};
+	const char *off[] = {"a@off.example", NULL};
+	const char *on_and_off[] = {"a@off.example", "b@other.example", NULL};
+	Envelope env = {"s@example.org", both, NULL};
+	MqConfig eff;
+	config_for_message(c, &env, &eff);
+	g_assert_cmpfloat(eff.spam_tag_level, ==, 2.5); /* the lowest level wins */
+	g_assert_true(eff.spam_check);
+	env.recipients = off;
+	config_for_message(c, &env, &eff);
+	g_assert_false(eff.spam_check);
+	g_assert_cmpfloat(eff.spam_tag_level, ==, 6);
+	env.recipients = on_and_off;
+	config_for_message(c, &env, &eff);
+	g_assert_true(eff.spam_check); /* checked if any recipient wants it */
+	g_autofree char *printed = config_value_text(c, "spam.high_level");
+	g_assert_cmpstr(printed, ==, "10");
+	config_free(&c);
+	assert_error_at("spam:\n  tag_level: high\n", ":2:14: ", "must be a number");
+	assert_error_at("spam:\n  actions: [deliver, shred]\n", ": ", "unknown action \"shred\"");
+	assert_error_at("spam:\n  actions: delete\n", ": ", "delete without quarantine");
+	assert_error_at("spam:\n  actions: [header]\n", ": ", "neither delivered");
+	assert_error_at("spam:\n  high_actions: [deliver, delete, quarantine]\n", ": ",
+	                "contradict");
+	assert_error_at("spam:\n  trusted_networks: [10.0.0.0/33]\n",
+	                ":2:21: ", "spam.trusted_networks");
+	c = load_text("spam:\n  allow_delete: true\n  high_actions: delete\n", &error);
+	g_assert_no_error(error);
+	config_free(&c);
+}
+
 /* main - GTest */
 int
 main(int argc, char **argv)
@@ -191,5 +246,6 @@ main(int argc, char **argv)
 	g_test_add_func("/config/errors", test_errors);
 	g_test_add_func("/config/units", test_units);
 	g_test_add_func("/config/shipped", test_shipped);
+	g_test_add_func("/config/spam", test_spam);
 	return g_test_run();
 }
