@@ -148,7 +148,8 @@ read_request(int c)
 		char *end = strstr(in->str, "\r\n\r\n");
 		if (end && want < 0) {
 			char *cl = strstr(in->str, "Content-length: ");
-			want = (end + 4 - in->str) + (cl ? atoi(cl + 16) : 0);
+			want = (end + 4 - in->str) +
+			       (cl ? (gssize)g_ascii_strtoull(cl + 16, NULL, 10) : 0);
 		}
 		if (want >= 0 && (gssize)in->len >= want)
 			break;
