@@ -1176,7 +1176,11 @@ runner_pass(Runner *r, PassStats *stats)
 	guint next = 0;
 	for (;;) {
 		Slot *slot;
-		while (!stop_requested && next < todo->len && (slot = idle_slot(r)) != NULL) {
+		/* SPAM: parked jobs hold a claim and a copy each: at most a batch of them */
+		while (!stop_requested && next < todo->len &&
+		       r->parked->len <
+		           MAX(r->config->queue_batch_size, r->config->spam_max_in_flight) &&
+		       (slot = idle_slot(r)) != NULL) {
 			Candidate *c = &g_array_index(todo, Candidate, next++);
 			GError *error = NULL;
 			gint64 last = 0;
