@@ -185,3 +185,6 @@ PY
 conf 1 "$DIR/in" "$DIR/out" >"$DIR/bench.yaml"
 "$MQSIFT" run --once -c "$DIR/bench.yaml" 2>"$DIR/run.log"
 say "bench: large_message size_mb=25 $(sed -n 's/.*\(master max RSS.*\)/\1/p' "$DIR/run.log" | tr ' ,' '_ ')"
+
+# --- spam checks (issue #16): spamd in the loop vs spamc one by one; virus-only with spam off
+TOP_BUILDDIR=$BUILD BENCH_DIR=$DIR bash "$HERE/spam-bench.sh"
