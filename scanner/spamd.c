@@ -198,7 +198,7 @@ spamd_parse_answer(const char *data, gsize len, gboolean ping, SpamdAnswer *out,
 	}
 	if (!have_spam)
 		return answer_error(error, "without a Spam: line");
-	/* SYMBOLS: "RULE_A,RULE_B" (REPORT: a text; keep the rule names only) */
+	/* SYMBOLS: "RULE_A,RULE_B"; REPORT: a text whose table names the rules */
 	GString *tests = g_string_new(NULL);
 	gsize blen = (gsize)(end - p);
 	gboolean symbols = TRUE;
@@ -212,6 +212,33 @@ spamd_parse_answer(const char *data, gsize len, gboolean ping, SpamdAnswer *out,
 		for (gsize i = 0; i < blen; i++)
 			if (g_ascii_isalnum(p[i]) || p[i] == '_' || p[i] == ',')
 				g_string_append_c(tests, p[i]);
+	} else {
+		/* REPORT: the table's lines " 1.2 RULE_NAME  description" */
+		const char *q = p;
+		while (q < end) {
+			const char *nl = memchr(q, '\n', (gsize)(end - q));
+			const char *le = nl ? nl : end;
+			const char *t = q;
+			while (t < le && *t == ' ')
+				t++;
+			const char *num = t;
+			while (t < le && (g_ascii_isdigit(*t) || *t == '.' || *t == '-'))
+				t++;
+			if (t > num && t < le && *t == ' ') {
+				while (t < le && *t == ' ')
+					t++;
+				const char *name = t;
+				while (t < le &&
+				       (g_ascii_isupper(*t) || g_ascii_isdigit(*t) || *t == '_'))
+					t++;
+				if (t - name >= 2 && (t == le || *t == ' ' || *t == '\r')) {
+					if (tests->len)
+						g_string_append_c(tests, ',');
+					g_string_append_len(tests, name, t - name);
+				}
+			}
+			q = nl ? nl + 1 : end;
+		}
 	}
 	out->tests = g_string_free(tests, FALSE);
 	return TRUE;

@@ -65,6 +65,13 @@ test_schema(void)
 	g_assert_no_error(error);
 	StoreRow r = row("6AOQ1", "clean", NULL, g_get_real_time() / G_USEC_PER_SEC);
 	g_assert_true(store_add(s, &r, &error));
+	/* a spam-checked row (schema 3) */
+	StoreRow sr = row("6AOQS", "clean", NULL, g_get_real_time() / G_USEC_PER_SEC);
+	sr.spam = "high";
+	sr.spam_score = 1000.5;
+	sr.spam_tests = "GTUBE,NO_RELAYS";
+	sr.spam_dnsbl = "bl.test";
+	g_assert_true(store_add(s, &sr, &error));
 	g_assert_cmpuint(store_attempt_bump(s, "6AOQ2", 1), ==, 1);
 	g_assert_cmpuint(store_attempt_bump(s, "6AOQ2", 2), ==, 2);
 	gint64 last = 0;
@@ -75,7 +82,14 @@ test_schema(void)
 	store_close(&s);
 	g_assert_cmpint(count(path, "SELECT value FROM meta WHERE key='schema_version'"), ==,
 	                STORE_SCHEMA_VERSION);
-	g_assert_cmpint(count(path, "SELECT count(*) FROM messages"), ==, 1);
+	g_assert_cmpint(count(path, "SELECT count(*) FROM messages"), ==, 2);
+	g_assert_cmpint(count(path, "SELECT count(*) FROM messages WHERE spam = 'high' AND "
+	                            "spam_score = 1000.5 AND spam_tests = 'GTUBE,NO_RELAYS' AND "
+	                            "spam_dnsbl = 'bl.test'"),
+	                ==, 1);
+	g_assert_cmpint(count(path, "SELECT count(*) FROM messages WHERE queue_id = '6AOQ1' AND "
+	                            "spam IS NULL AND spam_score IS NULL"),
+	                ==, 1);
 	sqlite3 *db;
 	sqlite3_open(path, &db);
 	sqlite3_stmt *st;
@@ -116,8 +130,14 @@ test_migration(void)
 	g_assert_no_error(error);
 	g_assert_cmpuint(store_attempt_bump(s, "NEW1", 1), ==, 1); /* the table v2 adds */
 	store_close(&s);
-	g_assert_cmpint(count(path, "SELECT value FROM meta WHERE key='schema_version'"), ==, 2);
+	g_assert_cmpint(count(path, "SELECT value FROM meta WHERE key='schema_version'"), ==,
+	                STORE_SCHEMA_VERSION);
 	g_assert_cmpint(count(path, "SELECT count(*) FROM messages WHERE queue_id='OLD1'"), ==, 1);
+	/* v3: the spam columns, NULL (not checked) for the old rows */
+	g_assert_cmpint(count(path, "SELECT count(*) FROM messages WHERE spam IS NULL AND "
+	                            "spam_score IS NULL AND spam_tests IS NULL AND "
+	                            "spam_dnsbl IS NULL"),
+	                ==, 1);
 	/* a database from a newer mqsift is refused, not damaged */
 	sqlite3_open(path, &db);
 	sqlite3_exec(db, "UPDATE meta SET value='99' WHERE key='schema_version'", NULL, NULL, NULL);

@@ -66,6 +66,16 @@ test_parse_answer(void)
 		g_clear_error(&error);
 		spamd_answer_clear(&a);
 	}
+	const char *report = "SPAMD/1.1 0 EX_OK\r\nSpam: True ; 7.1 / 5.0\r\n\r\n"
+	                     "Spam detection software...\n\n"
+	                     "Content analysis details:   (7.1 points, 5.0 required)\n\n"
+	                     " pts rule name              description\n"
+	                     "---- ---------------------- ------------------------------\n"
+	                     " 3.5 BAYES_99               BODY: Bayes spam probability\n"
+	                     "-0.1 DKIM_VALID             Message has a valid signature\n";
+	g_assert_true(spamd_parse_answer(report, strlen(report), FALSE, &a, &error));
+	g_assert_cmpstr(a.tests, ==, "BAYES_99,DKIM_VALID");
+	spamd_answer_clear(&a);
 	/* rule names only: anything else in a SYMBOLS body is dropped, not passed on */
 	const char *odd = "SPAMD/1.1 0 EX_OK\r\nSpam: True ; 6 / 5\r\n\r\nA,B\r\nX-Evil: 1";
 	g_assert_true(spamd_parse_answer(odd, strlen(odd), FALSE, &a, &error));
