@@ -111,7 +111,7 @@ relay_wait_inbound() {
 	return 1
 }
 
-# spamd_start - the real Debian spamd on $RELAY/spamd.sock (unix socket only),
+# spamd_start - the real Debian spamd on $RELAY/spamd.sock and 127.0.0.1:7830,
 # network tests off (-L), no Bayes, no auto-learning, no user configs; waits
 # (at most 60 s) until it answers PING.  spamd_stop stops it.
 spamd_start() {
@@ -122,7 +122,8 @@ spamd_start() {
 	chmod 755 "$RELAY/spamd-home"
 	rm -f "$RELAY/spamd.sock"
 	spamd -L -x -u nobody --siteconfigpath="$site" --helper-home-dir="$RELAY/spamd-home" \
-		--socketpath="$RELAY/spamd.sock" --socketmode=0666 -m "${SPAMD_CHILDREN:-2}" \
+		--listen="$RELAY/spamd.sock" --socketmode=0666 --listen=127.0.0.1:7830 \
+		-m "${SPAMD_CHILDREN:-2}" \
 		--min-children=1 --min-spare=1 --max-spare="${SPAMD_CHILDREN:-2}" \
 		-s "$RELAY/spamd.log" -r "$RELAY/spamd.pid" -d 2>>"$RELAY/spamd.log" || return 1
 	local i

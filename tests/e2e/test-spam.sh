@@ -120,6 +120,23 @@ ok_if "quarantined spam is released like any entry" "$MQSIFT" quarantine release
 relay_deliver
 ok_if "the released GTUBE message is delivered" got '<gtube@test.local>'
 
+ok_if "digest: spam counted, the quarantined spam listed with its release command" \
+	bash -c "'$MQSIFT' digest --print -c '$CONF' | tee '$RELAY/digest.out' | grep -q '^Spam: .*high-scoring' &&
+	         grep -A8 '^Quarantined spam:' '$RELAY/digest.out' | grep -q 'mqsift quarantine release'"
+
+# --- servers in order: a missing socket, then spamd over TCP ---------------------
+rm -f "$RELAY"/sink/*
+spam_conf ""
+sed -i "s|^  spamd: unix:.*|  spamd: [unix:$RELAY/nothing.sock, 127.0.0.1:7830]|" "$CONF"
+mk tcp "Checked over TCP" "$HAM"
+send_mail alice@example.org bob@example.com "$M/tcp.eml"
+relay_wait_inbound 1
+"$MQSIFT" run --once -c "$CONF" 2>"$RELAY/run-tcp.log"
+relay_deliver
+tcp=$(got '<tcp@test.local>')
+ok_if "failover: the missing socket is logged, spamd over TCP scores the message" \
+	bash -c "grep -q 'spamd unix:$RELAY/nothing.sock failed' '$RELAY/run-tcp.log' && grep -q '^X-Spam-Status: No, score=' '$tcp'"
+
 # --- spamd killed in the middle of a batch: on_error: deliver ------------------
 rm -f "$RELAY"/sink/*
 spam_conf "  max_in_flight: 2"
