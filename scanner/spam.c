@@ -73,6 +73,7 @@ struct Spam {
 	int wake_fd;     /* eventfd: the master queued something, or stop */
 	int done_fd;     /* eventfd: a check finished */
 	gboolean stop;
+	gint outstanding; /* checks queued or running (atomic) */
 	/* the thread's own */
 	GQueue waiting; /* not started yet (max_in_flight reached) */
 	GPtrArray *running;
@@ -208,6 +209,7 @@ check_begin(Spam *spam, SpamCheck *c)
 	gboolean cancelled = c->cancelled;
 	g_mutex_unlock(&spam->lock);
 	if (cancelled) {
+		g_atomic_int_dec_and_test(&spam->outstanding);
 		check_unref(spam, c);
 		return;
 	}
@@ -236,6 +238,7 @@ check_complete(Spam *spam, SpamCheck *c)
 	g_mutex_lock(&spam->lock);
 	c->done = TRUE;
 	g_mutex_unlock(&spam->lock);
+	g_atomic_int_dec_and_test(&spam->outstanding);
 	eventfd_poke(spam->done_fd);
 	check_unref(spam, c);
 	return TRUE;
@@ -268,6 +271,7 @@ io_thread(gpointer data)
 			if (cancelled) {
 				spamd_call_free(&c->call);
 				g_ptr_array_remove_index(spam->running, i);
+				g_atomic_int_dec_and_test(&spam->outstanding);
 				check_unref(spam, c);
 			} else {
 				i++;
@@ -512,6 +516,7 @@ spam_start(Spam *spam, const MqConfig *eff, const char *id, const Qf *qf, int df
 	if (c->listed == NULL && spam->dnsbl != NULL &&
 	    dnsbl_address_eligible(ip, eff->spam_trusted_networks))
 		c->ip = g_strdup(ip);
+	g_atomic_int_inc(&spam->outstanding);
 	g_mutex_lock(&spam->lock);
 	g_queue_push_tail(&spam->incoming, c);
 	g_mutex_unlock(&spam->lock);
@@ -530,15 +535,20 @@ spam_check_done(const SpamCheck *check)
 	return g_atomic_int_get((const gint *)&check->done);
 }
 
-/* spam_check_bound - servers x timeout + the blocklists' */
+/*
+ * spam_check_bound - one check: every server's timeout plus the blocklists';
+ * times the rounds of max_in_flight that the checks queued now may wait for
+ */
 gint64
 spam_check_bound(const Spam *spam)
 {
 	if (spam == NULL)
 		return 0;
-	return ((gint64)spam->servers->len * MAX(spam->config->spam_spamd_timeout, 1) +
-	        MAX(spam->config->spam_dnsbl_timeout, 1) + 1) *
-	       G_USEC_PER_SEC;
+	gint64 one = ((gint64)spam->servers->len * MAX(spam->config->spam_spamd_timeout, 1) +
+	              MAX(spam->config->spam_dnsbl_timeout, 1) + 1) *
+	             G_USEC_PER_SEC;
+	guint queued = (guint)g_atomic_int_get(&spam->outstanding);
+	return one * (1 + queued / MAX(spam->config->spam_max_in_flight, 1));
 }
 
 /* spam_notify_fd / drain */
