@@ -138,13 +138,19 @@ s.sendall(sys.stdin.buffer.read()); sys.exit(0 if b"PONG" in s.recv(100) else 1)
 	return 1
 }
 
-# spamd_stop - stop spamd (and its children) if it runs
+# spamd_stop - stop spamd and its children (by their ids) if it runs; waits
+# (at most 20 s) until all are gone, so that a new spamd can take the sockets
 spamd_stop() {
 	[ -s "$RELAY/spamd.pid" ] || return 0
-	local pid
+	local pid kids p n
 	pid=$(head -n1 "$RELAY/spamd.pid")
-	kill "$pid" 2>/dev/null
-	for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kids=$(ps -o pid= --ppid "$pid" 2>/dev/null)
+	kill "$pid" $kids 2>/dev/null
+	for n in $(seq 1 200); do
+		for p in $pid $kids; do kill -0 "$p" 2>/dev/null && break; p=; done
+		[ -z "$p" ] && break
+		sleep 0.1
+	done
 	rm -f "$RELAY/spamd.pid"
 }
 

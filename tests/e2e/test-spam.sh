@@ -179,7 +179,7 @@ relay_wait_inbound 3
 ok_if "spamd down, on_error: defer: all three stay in the inbound queue" \
 	bash -c "[ \$(find '$RELAY/in' -name 'qf*' -size +0 | wc -l) = 3 ] && [ -z \"\$(find '$RELAY/out' -name 'qf*')\" ]"
 ok_if "the log says deferred" grep -q 'deferred (spam.on_error: defer)' "$RELAY/run3.log"
-spamd_start || bail_out "spamd did not restart"
+spamd_start || bail_out "spamd did not restart: $(tail -n 5 "$RELAY/spamd.log" | tr '\n' ' ')"
 ok_if "spamd back: the next pass delivers them, checked" \
 	bash -c "'$MQSIFT' run --once -c '$CONF' 2>'$RELAY/run4.log' && [ -z \"\$(find '$RELAY/in' -name 'qf*')\" ] && grep -c 'spam=no' '$RELAY/run4.log' | grep -qx 3"
 relay_deliver
