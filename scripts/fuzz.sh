@@ -11,7 +11,7 @@ mkdir -p "$out"
 pkgs="glib-2.0 gio-2.0 gmime-3.0 libclamav sqlite3 yaml-0.1 libmagic"
 # everything built goes to $out, never into the source tree
 mkdir -p "$out/include"
-cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$top -I$out/include $(pkg-config --cflags $pkgs)"
+cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$out/include -I$top $(pkg-config --cflags $pkgs)"
 libs=$(pkg-config --libs $pkgs)
 defs="-DMQSIFT_TEMPLATE_DIR=\"$top/reports/templates\" -DMQSIFT_TEST_SIGNATURES=\"$top/tests/signatures\" -DMQSIFT_DATADIR=\"$top/etc\" -DG_LOG_DOMAIN=\"mqsift\" -DPACKAGE_VERSION=\"fuzz\" -DSENDMAIL_PATH=\"/usr/sbin/sendmail\""
 : >"$out/include/mqsift-build.h"
