@@ -1495,6 +1495,25 @@ def _(p):
     return names(p, "attachment; filename=%s copy" % p.name)
 
 
+# ---- review: uuencode begin lines that uudecode accepts and mqsift does not ----------------
+# GNU uudecode reads the header with sscanf("begin %o %s") and Python's uu
+# module with int(mode, 8): any number of octal digits.  embedded.c's
+# begin_line() wants 3 or 4, libclamav's uuencode detection 3.
+@case("uuencode-begin", "mode-2-digits", "begin 64 NAME (a two-digit mode)")
+def _(p):
+    return text_with(p, uuencode(p.data, p.name, mode="64"))
+
+
+@case("uuencode-begin", "mode-1-digit", "begin 0 NAME (a one-digit mode)")
+def _(p):
+    return text_with(p, uuencode(p.data, p.name, mode="0"))
+
+
+@case("uuencode-begin", "mode-5-digits", "begin 10644 NAME (a five-digit mode)")
+def _(p):
+    return text_with(p, uuencode(p.data, p.name, mode="10644"))
+
+
 # --------------------------------------------------------------------------------------------
 def main():
     args = sys.argv[1:]
