@@ -714,6 +714,27 @@ walk_alternative(Scan *scan, GMimeMultipart *mp, ScanReport *report)
 	g_string_free(text, TRUE);
 }
 
+/*
+ * check_container_names - the policy on the names a multipart or a message
+ * part carries; a banned one blocks the message whole (the container cannot
+ * be replaced by a text part without dropping what it holds)
+ */
+static void
+check_container_names(Scan *scan, GMimeObject *obj, const char *path, ScanReport *report)
+{
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+
+	mime_part_names(obj, path, names, scan->ambiguous);
+	char *why = check_names(scan->ctx, names, NULL);
+	if (why == NULL)
+		return;
+	if (report->blocked == NULL)
+		report->blocked = g_strdup_printf(
+		    "%s (a %s part)", why, GMIME_IS_MULTIPART(obj) ? "multipart" : "message");
+	scan->force_whole = TRUE;
+	g_free(why);
+}
+
 /* part_depth - MIME depth of a GMimePartIter path ("1.2.3": 3) */
 static guint
 part_depth(const char *path)
@@ -774,9 +795,13 @@ walk_parts(Scan *scan, GMimeMessage *msg, ScanReport *report, gboolean *top_is_b
 			if (inner != NULL)
 				mime_check_headers(GMIME_OBJECT(inner), path, scan->ambiguous);
 		}
-		if (!GMIME_IS_PART(cur))
-			continue; /* multiparts and message/rfc822 containers: the iterator descends
-			           */
+		if (!GMIME_IS_PART(cur)) {
+			/* multiparts and message/rfc822 containers: the iterator descends;
+			 * a name on the container itself is still a name a client shows
+			 * ("forward.hta" on a message/rfc822 part) */
+			check_container_names(scan, cur, path, report);
+			continue;
+		}
 		GMimePart *part = GMIME_PART(cur);
 		report->parts++;
 		g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
@@ -796,8 +821,10 @@ walk_parts(Scan *scan, GMimeMessage *msg, ScanReport *report, gboolean *top_is_b
 		EngineResult res;
 		engine_result_init(&res);
 		GMimeContentType *ct = g_mime_object_get_content_type(cur);
+		const char *disposition = g_mime_object_get_disposition(cur);
 		gboolean body_text =
-		    names->len == 0 && ct != NULL && g_mime_content_type_is_type(ct, "text", "*");
+		    names->len == 0 && ct != NULL && g_mime_content_type_is_type(ct, "text", "*") &&
+		    g_ascii_strcasecmp(disposition ? disposition : "inline", "attachment") != 0;
 		scan_content(scan, data, clen, g_mime_part_get_filename(part), body_text, &res);
 		char *inner = check_inner_files(scan, part, content, &res);
 		if (blocked == NULL)
