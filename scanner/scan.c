@@ -632,18 +632,24 @@ check_inner_files(Scan *scan, GMimePart *part, GBytes *content, EngineResult *re
 		where = shown ? shown : "winmail.dat";
 		if (files == NULL)
 			return NULL; /* unreadable: the engine's own TNEF scan still applies */
-		for (guint i = 0; i < files->len && blocked == NULL; i++) {
+		for (guint i = 0; i < files->len; i++) {
 			TnefFile *f = g_ptr_array_index(files, i);
-			g_autoptr(GPtrArray) names = g_ptr_array_new();
-			g_ptr_array_add(names, f->name);
-			char *why = check_names(ctx, names, NULL);
+			char *why = blocked == NULL ? check_names(ctx, f->names, NULL) : NULL;
 			if (why != NULL) {
 				blocked = g_strdup_printf("%s (in %s)", why, where);
 				g_free(why);
 			}
+			if (f->incomplete)
+				mime_finding_add(scan->ambiguous, TRUE,
+				                 "TNEF properties mqsift cannot read (in %s)",
+				                 where);
 			gsize flen;
 			const void *fdata = g_bytes_get_data(f->data, &flen);
 			scan_content(scan, fdata, flen, f->name, FALSE, res);
+			if (f->data_prop != NULL) {
+				fdata = g_bytes_get_data(f->data_prop, &flen);
+				scan_content(scan, fdata, flen, f->name, FALSE, res);
+			}
 		}
 		g_ptr_array_unref(files);
 		return blocked;
