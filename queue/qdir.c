@@ -33,7 +33,9 @@ struct QueueDir {
 };
 
 /* qdir_error_quark - the error domain */
-G_DEFINE_QUARK(mqsift - qdir - error - quark, qdir_error)
+/* clang-format off */
+G_DEFINE_QUARK(mqsift-qdir-error-quark, qdir_error)
+/* clang-format on */
 
 /* qdir_lock_from_name - the configuration's name of a lock type */
 QueueLock

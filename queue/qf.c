@@ -20,7 +20,9 @@ struct Qf {
 };
 
 /* qf_error_quark - the error domain of this module */
-G_DEFINE_QUARK(mqsift - qf - error - quark, qf_error)
+/* clang-format off */
+G_DEFINE_QUARK(mqsift-qf-error-quark, qf_error)
+/* clang-format on */
 
 /* record_clear - free a record's value (GArray clear func) */
 static void
@@ -427,7 +429,7 @@ qf_headers_text(const Qf *qf)
 	return out;
 }
 
-/* last_header_index - index after the last H record (or the end) */
+/* insert_index_for_header - index after the last H record (or the end) */
 static guint
 insert_index_for_header(const Qf *qf)
 {

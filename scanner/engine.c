@@ -32,7 +32,9 @@ struct Engine {
 };
 
 /* engine_error_quark - the error domain */
-G_DEFINE_QUARK(mqsift - engine - error - quark, engine_error)
+/* clang-format off */
+G_DEFINE_QUARK(mqsift-engine-error-quark, engine_error)
+/* clang-format on */
 
 /* engine_result_init - empty result */
 void
