@@ -118,7 +118,7 @@ void qf_set_header(Qf *qf, const char *name, const char *value);
 /* qf_remove_header - remove every header called @name; returns how many */
 guint qf_remove_header(Qf *qf, const char *name);
 
-/* qf_has_8bit - TRUE if a header value holds a byte >= 0x80 (METAQUOTE bytes excluded) */
+/* qf_has_8bit_headers - TRUE if a header value holds a byte >= 0x80 (METAQUOTE bytes excluded) */
 gboolean qf_has_8bit_headers(const Qf *qf);
 
 /* qf_set_flag - set or clear one letter of the F record (created if needed) */

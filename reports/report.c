@@ -213,7 +213,7 @@ typedef struct {
 	GHashTable *signatures, *rules, *domains;
 } Tally;
 
-/* tally_new - compute */
+/* tally_init - count what @d holds */
 static void
 tally_init(Tally *t, const ReportData *d)
 {
@@ -404,7 +404,7 @@ report_text(const ReportData *d)
 	return g_string_free(out, FALSE);
 }
 
-/* html_escape - text for HTML */
+/* html_text - append @s escaped for HTML */
 static void
 html_text(GString *out, const char *s)
 {

@@ -649,9 +649,15 @@ cmd_quarantine(int argc, char **argv)
 		}
 		qdir_free(&outq);
 	} else if (strcmp(sub, "purge") == 0 && argc == 2) {
-		guint n = quarantine_purge(config, &error);
-		printf("purged %u entr%s older than %u days\n", n, n == 1 ? "y" : "ies",
-		       config->quarantine_keep_days);
+		guint n = 0;
+		if (quarantine_purge(config, &n, &error)) {
+			printf("purged %u entr%s older than %u days\n", n, n == 1 ? "y" : "ies",
+			       config->quarantine_keep_days);
+		} else {
+			fprintf(stderr, "mqsift quarantine purge: %s (%u entr%s purged)\n",
+			        error->message, n, n == 1 ? "y" : "ies");
+			status = 2;
+		}
 	} else {
 		status = usage(stderr, 2);
 	}

@@ -1244,7 +1244,7 @@ kick_delivery(Runner *r, GPtrArray *ids)
 	}
 }
 
-/* runner_replace_workers - new engine: every worker is replaced once its message is done */
+/* runner_retire_workers - new engine: every worker is replaced once its message is done */
 static void
 runner_retire_workers(Runner *r)
 {
