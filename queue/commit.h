@@ -57,6 +57,14 @@ gboolean commit_finish(CommitBatch *batch, GError **error);
 /* commit_batch_free - roll back whatever is still prepared, free, clear the pointer */
 void commit_batch_free(CommitBatch **batch);
 
+/* commit_batch_free_ptr - commit_batch_free() for g_autoptr(CommitBatch) */
+static inline void
+commit_batch_free_ptr(CommitBatch *p)
+{
+	commit_batch_free(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CommitBatch, commit_batch_free_ptr)
+
 /*
  * commit_clean_stale - for an inbound message that is not committed (its qf
  * is claimed), remove an out df/tf a crashed run left behind.  Returns FALSE

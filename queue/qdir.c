@@ -325,6 +325,49 @@ qdir_claim_release(QueueClaim **claim)
 	*claim = NULL;
 }
 
+/* qdir_claim_open_df - the body of a claimed message, read-only */
+int
+qdir_claim_open_df(const QueueClaim *claim, gint64 *size, GError **error)
+{
+	g_autofree char *df = qdir_file(claim->dir, "df", claim->id);
+	int fd = open(df, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_NO_DATA, "cannot open %s: %s", df,
+		            g_strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*size = (gint64)st.st_size;
+	return fd;
+}
+
+/* qdir_claim_remove - take a claimed message out of its queue: qf, df, xf */
+gboolean
+qdir_claim_remove(QueueClaim *claim, GError **error)
+{
+	g_autofree char *df = qdir_file(claim->dir, "df", claim->id);
+	g_autofree char *xf = qdir_file(claim->dir, "xf", claim->id);
+
+	return durable_unlink(claim->qf_path, error) && durable_unlink(df, error) &&
+	       durable_unlink(xf, error);
+}
+
+/* qdir_qf_mtime - when qf<@id> was last written; FALSE if it is gone */
+gboolean
+qdir_qf_mtime(const QueueDir *dir, const char *id, gint64 *mtime)
+{
+	g_autofree char *qf = qdir_file(dir, "qf", id);
+	struct stat st;
+
+	if (stat(qf, &st) < 0)
+		return FALSE;
+	*mtime = (gint64)st.st_mtime;
+	return TRUE;
+}
+
 static const char queue_id_chars[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx";
 
 /* qdir_new_id - sendmail's assign_queueid() format */

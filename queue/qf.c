@@ -602,3 +602,17 @@ qf_sanitize_for_outbound(Qf *qf)
 			i++;
 	}
 }
+
+/* qf_new_notice - the minimal control file of a message mqsift writes itself */
+Qf *
+qf_new_notice(const char *to, gboolean eight_bit, gint64 now, GError **error)
+{
+	g_autoptr(GString) text = g_string_new(NULL);
+
+	/* what sendmail 8.17's queueup() writes for a local submission, no more */
+	g_string_append_printf(text, "V8\nT%" G_GINT64_FORMAT "\nK0\nN0\nP30000\n", now);
+	if (eight_bit)
+		g_string_append(text, "B8BITMIME\nF8\n");
+	g_string_append_printf(text, "S<>\nRPFD:<%s>\n.\n", to);
+	return qf_parse(text->str, text->len, error);
+}

@@ -50,6 +50,14 @@ Store *store_open(const char *path, GError **error);
 /* store_close - close and clear the caller's pointer */
 void store_close(Store **store);
 
+/* store_close_ptr - store_close() for g_autoptr(Store) */
+static inline void
+store_close_ptr(Store *p)
+{
+	store_close(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Store, store_close_ptr)
+
 /* store_add - insert one message; FALSE with @error (the caller logs and goes on) */
 gboolean store_add(Store *store, const StoreRow *row, GError **error);
 

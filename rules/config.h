@@ -125,6 +125,14 @@ MqConfig *config_defaults(void);
 /* config_free - free and clear the caller's pointer */
 void config_free(MqConfig **config);
 
+/* config_free_ptr - config_free() for g_autoptr(MqConfig) */
+static inline void
+config_free_ptr(MqConfig *p)
+{
+	config_free(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MqConfig, config_free_ptr)
+
 /* config_print - the effective configuration as YAML, every key */
 GString *config_print(const MqConfig *config);
 

@@ -46,6 +46,7 @@ RulePattern *rule_pattern_new(const char *what, const char *text, GError **error
 
 /* rule_pattern_free - GDestroyNotify */
 void rule_pattern_free(gpointer pattern);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(RulePattern, rule_pattern_free)
 
 /* rule_pattern_match_address - does the address (no <>) match? */
 gboolean rule_pattern_match_address(const RulePattern *pattern, const char *address);

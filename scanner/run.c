@@ -332,21 +332,15 @@ build_outbound_qf(Runner *r, const MqConfig *eff, const Qf *in, const ScanReport
 static GString *
 read_message(const QueueClaim *claim, gsize max, gsize *df_size, GError **error)
 {
-	g_autofree char *df = qdir_file(claim->dir, "df", claim->id);
-	int fd = open(df, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
+	gint64 size;
+	int fd = qdir_claim_open_df(claim, &size, error);
 
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		g_set_error(error, QDIR_ERROR, QDIR_ERROR_NO_DATA, "cannot open %s: %s", df,
-		            g_strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0)
 		return NULL;
-	}
-	*df_size = (gsize)st.st_size;
+	*df_size = (gsize)size;
 	GString *msg = qf_headers_text(claim->qf);
 	g_string_append_c(msg, '\n');
-	if ((gsize)st.st_size + msg->len > max) {
+	if ((gsize)size + msg->len > max) {
 		close(fd);
 		return msg; /* too large to scan: the caller sees the size */
 	}
@@ -501,14 +495,13 @@ record_left(Runner *r, QueueClaim *claim, const char *why, PassStats *stats)
 static void
 set_aside_if_stale(Runner *r, QueueDir *in, const char *id, const char *why, PassStats *stats)
 {
-	g_autofree char *qf = qdir_file(in, "qf", id);
-	struct stat st;
+	gint64 mtime;
 	GError *error = NULL;
 
 	stats->left++;
-	if (stat(qf, &st) < 0)
+	if (!qdir_qf_mtime(in, id, &mtime))
 		return;
-	gint64 age = g_get_real_time() / G_USEC_PER_SEC - (gint64)st.st_mtime;
+	gint64 age = g_get_real_time() / G_USEC_PER_SEC - mtime;
 	if (age < (gint64)r->config->queue_bad_file_grace) {
 		g_critical("%s: %s; left in %s (set aside after %us)", id, why, qdir_path(in),
 		           r->config->queue_bad_file_grace);
@@ -694,12 +687,8 @@ quarantine_poison(Runner *r, QueueClaim *claim, guint tries, PassStats *stats)
 	rep.detail = g_strdup_printf("the message made the scanner fail %u times", tries);
 	gboolean ok =
 	    quarantine_store(r->config, ref, claim->qf, message->str, message->len, &rep, &error);
-	if (ok) {
-		g_autofree char *df = qdir_file(claim->dir, "df", claim->id);
-		g_autofree char *xf = qdir_file(claim->dir, "xf", claim->id);
-		ok = durable_unlink(claim->qf_path, &error) && durable_unlink(df, &error) &&
-		     durable_unlink(xf, &error);
-	}
+	if (ok)
+		ok = qdir_claim_remove(claim, &error);
 	if (!ok) {
 		g_autofree char *why =
 		    g_strdup_printf("poison message, cannot quarantine it: %s", error->message);
@@ -766,18 +755,15 @@ static Job *
 job_start(Runner *r, QueueClaim *claim, PassStats *stats)
 {
 	const MqConfig *config = r->config;
-	g_autofree char *df = qdir_file(claim->dir, "df", claim->id);
-	int fd = open(df, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
+	g_autoptr(GError) error = NULL;
+	gint64 size;
+	int fd = qdir_claim_open_df(claim, &size, &error);
 
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		g_autofree char *why = g_strdup_printf("cannot open %s: %s", df, g_strerror(errno));
+	if (fd < 0) {
 		g_autofree char *id = g_strdup(claim->id);
 		QueueDir *in = claim->dir;
-		if (fd >= 0)
-			close(fd);
 		qdir_claim_release(&claim);
-		set_aside_if_stale(r, in, id, why, stats);
+		set_aside_if_stale(r, in, id, error->message, stats);
 		return NULL;
 	}
 	Job *job = g_new0(Job, 1);
@@ -791,7 +777,7 @@ job_start(Runner *r, QueueClaim *claim, PassStats *stats)
 	m->sender = g_strdup(qf_sender(claim->qf));
 	m->recipients = qf_recipients_text(claim->qf);
 	m->subject = qf_header_get(claim->qf, "Subject");
-	m->size = (gint64)st.st_size;
+	m->size = size;
 	job->rcpts = qf_recipients(claim->qf);
 	job->sender = envelope_strip(g_strdup(qf_sender(claim->qf)));
 	job->ip = qf_client_ip(claim->qf);

@@ -36,6 +36,14 @@ Runner *runner_new(const MqConfig *config, GError **error);
 /* runner_free - free and clear */
 void runner_free(Runner **runner);
 
+/* runner_free_ptr - runner_free() for g_autoptr(Runner) */
+static inline void
+runner_free_ptr(Runner *p)
+{
+	runner_free(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Runner, runner_free_ptr)
+
 /* runner_pass - one pass over the inbound queues; FALSE if a queue could not be read */
 gboolean runner_pass(Runner *runner, PassStats *stats);
 

@@ -84,9 +84,11 @@ void scan_message(const ScanContext *ctx, const char *message, gsize len, ScanRe
 
 /* scan_finding_free - free one Finding (a GDestroyNotify) */
 void scan_finding_free(gpointer finding);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Finding, scan_finding_free)
 
 /* scan_report_clear - free a report's contents */
 void scan_report_clear(ScanReport *report);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ScanReport, scan_report_clear)
 
 /* scan_status_header - the X-Virus-Status value for @report; newly allocated */
 char *scan_status_header(const ScanReport *report);
