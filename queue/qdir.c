@@ -3,7 +3,7 @@
  *
  * DESCRIPTION
  *	Claiming follows sendmail's readqf() and the recommended algorithm of
- *	shared/docs/sendmail-queue.md section 7.3.  A zero-size qf is being
+ *	doc/design.md, "Sendmail queue files".  A zero-size qf is being
  *	created by an SMTP child and is left alone (locking it could make that
  *	child fail its own LOCK_NB).
  */
@@ -342,6 +342,28 @@ qdir_claim_open_df(const QueueClaim *claim, gint64 *size, GError **error)
 	}
 	*size = (gint64)st.st_size;
 	return fd;
+}
+
+/* qdir_claim_read_message - qf headers, a blank line, then the df */
+GString *
+qdir_claim_read_message(const QueueClaim *claim, gsize *df_size, GError **error)
+{
+	gint64 size;
+	int fd = qdir_claim_open_df(claim, &size, error);
+
+	if (fd < 0)
+		return NULL;
+	if (df_size != NULL)
+		*df_size = (gsize)size;
+	GString *msg = qf_headers_text(claim->qf);
+	g_string_append_c(msg, '\n');
+	gboolean ok = durable_append_fd(fd, msg, G_MAXSIZE, error);
+	close(fd);
+	if (!ok) {
+		g_string_free(msg, TRUE);
+		return NULL;
+	}
+	return msg;
 }
 
 /* qdir_claim_remove - take a claimed message out of its queue: qf, df, xf */

@@ -115,6 +115,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QueueClaim, qdir_claim_release_ptr)
 int qdir_claim_open_df(const QueueClaim *claim, gint64 *size, GError **error);
 
 /*
+ * qdir_claim_read_message - the message of @claim as it arrived: the headers
+ * of its qf as they will be delivered, an empty line, then its df; sets
+ * *@df_size (unless NULL) to the df's size.  Returns a new GString, or NULL
+ * with @error.
+ */
+GString *qdir_claim_read_message(const QueueClaim *claim, gsize *df_size, GError **error);
+
+/*
  * qdir_claim_remove - remove the message of @claim from its queue, qf first,
  * then df and xf, under the lock (a file already gone is no error).  For a
  * message kept elsewhere (quarantined whole).  Returns FALSE with @error; the

@@ -5,7 +5,7 @@
  *	Records are kept with their exact bytes; nothing is reformatted, so an
  *	unchanged file serializes to itself.  The accepted record letters and
  *	the fatal cases follow readqf() in sendmail's queue.c (see
- *	shared/docs/sendmail-queue.md, sections 3 and 4).
+ *	doc/design.md, "Sendmail queue files").
  */
 #include "mqsift-build.h"
 

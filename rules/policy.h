@@ -18,7 +18,7 @@
 
 #include <glib.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 
 typedef struct Policy Policy;
 

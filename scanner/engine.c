@@ -2,7 +2,7 @@
  * engine.c - libclamav set-up, scanning, change detection
  *
  * DESCRIPTION
- *	See the traps in shared/docs/libclamav-gmime.md: an empty engine finds
+ *	The libclamav traps (doc/design.md, "Library traps"): an empty engine finds
  *	nothing (so "no database" is never silently accepted), limits are
  *	silent unless EXCEEDS_MAX heuristics are on, and ALLMATCHES returns a
  *	single name unless the virus-found callback collects them.

@@ -18,7 +18,7 @@
 
 #include <glib.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 
 #define ENGINE_ERROR (engine_error_quark())
 GQuark engine_error_quark(void);

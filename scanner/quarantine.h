@@ -18,7 +18,7 @@
 
 #include "queue/qdir.h"
 #include "queue/qf.h"
-#include "rules/config.h"
+#include "config/config.h"
 #include "scanner/scan.h"
 
 /* quarantine_ref - the reference for @id quarantined now: "YYYYMMDD/<id>"; newly allocated */

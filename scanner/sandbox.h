@@ -32,7 +32,7 @@
 #include <sys/types.h>
 #include <glib.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 
 /* SandboxStatus - which protections a worker got (for the log and lint) */
 typedef struct {

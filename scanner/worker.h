@@ -17,7 +17,7 @@
 #include <sys/types.h>
 #include <glib.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/policy.h"
 #include "scanner/engine.h"
 #include "scanner/scan.h"

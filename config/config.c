@@ -8,7 +8,7 @@
  */
 #include "mqsift-build.h"
 
-#include "rules/config.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <gio/gio.h>

@@ -12,12 +12,12 @@
  *	Durations read as people write them ("30", "5s", "30m", "12h", "7d");
  *	sizes too ("512", "10k", "50M", "1G", binary multiples).
  */
-#ifndef MQSIFT_RULES_CONFIG_H
-#define MQSIFT_RULES_CONFIG_H
+#ifndef MQSIFT_CONFIG_CONFIG_H
+#define MQSIFT_CONFIG_CONFIG_H
 
 #include <glib.h>
 
-#include "rules/ruleset.h"
+#include "config/rule.h"
 
 #define MQSIFT_DEFAULT_CONFIG "/etc/mqsift/mqsift.yaml"
 
