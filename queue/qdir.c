@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "queue/durable.h"
+#include "queue/fdread.h"
 
 #define MAXQFNAME 21 /* sendmail's conf.h: a queue file name is shorter */
 #define MAX_QF_SIZE (16 * 1024 * 1024)
@@ -277,7 +278,7 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 		goto fail;
 	}
 	GError *local = NULL;
-	GBytes *bytes = durable_read_fd(fd, MAX_QF_SIZE, &local);
+	GBytes *bytes = fdread_bytes(fd, MAX_QF_SIZE, &local);
 	if (bytes == NULL) {
 		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BROKEN, "%s: %s", path, local->message);
 		g_error_free(local);
@@ -357,7 +358,7 @@ qdir_claim_read_message(const QueueClaim *claim, gsize *df_size, GError **error)
 		*df_size = (gsize)size;
 	GString *msg = qf_headers_text(claim->qf);
 	g_string_append_c(msg, '\n');
-	gboolean ok = durable_append_fd(fd, msg, G_MAXSIZE, error);
+	gboolean ok = fdread_append(fd, msg, G_MAXSIZE, error);
 	close(fd);
 	if (!ok) {
 		g_string_free(msg, TRUE);

@@ -27,7 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "queue/durable.h"
+#include "queue/fdread.h"
 #include "queue/fault.h"
 #include "scanner/protocol.h"
 #include "scanner/sandbox.h"
@@ -299,7 +299,7 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 	GString *message = g_string_new(req.headers);
 	gsize len = (gsize)req.size;
 	if (len <= config->scanner_max_message_size) {
-		if (durable_append_fd(fds[1], message, config->scanner_max_message_size, &error))
+		if (fdread_append(fds[1], message, config->scanner_max_message_size, &error))
 			len = message->len;
 	}
 	close(fds[1]);
