@@ -59,26 +59,34 @@ write_entry_file(const char *dir, const char *name, const void *data, gsize len,
 	return durable_write_file(path, data, len, ENTRY_MODE, (gid_t)-1, error);
 }
 
-/* remove_tree - rm -r of an entry directory (no symlinks followed) */
-static void
-remove_tree(const char *dir)
+/* remove_tree - rm -r of an entry directory (no symlinks followed); FALSE with @error */
+static gboolean
+remove_tree(const char *dir, GError **error)
 {
-	GDir *d = g_dir_open(dir, 0, NULL);
+	g_autoptr(GDir) d = g_dir_open(dir, 0, error);
 	const char *name;
 
-	if (d != NULL) {
-		while ((name = g_dir_read_name(d)) != NULL) {
-			g_autofree char *p = g_build_filename(dir, name, NULL);
-			struct stat st;
+	if (d == NULL)
+		return FALSE;
+	while ((name = g_dir_read_name(d)) != NULL) {
+		g_autofree char *p = g_build_filename(dir, name, NULL);
+		struct stat st;
 
-			if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-				remove_tree(p);
-			else
-				unlink(p);
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (!remove_tree(p, error))
+				return FALSE;
+		} else if (unlink(p) < 0) { /* lint: allow unlink */
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			            "cannot remove %s: %s", p, g_strerror(errno));
+			return FALSE;
 		}
-		g_dir_close(d);
 	}
-	rmdir(dir);
+	if (rmdir(dir) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot remove %s: %s",
+		            dir, g_strerror(errno));
+		return FALSE;
+	}
+	return TRUE;
 }
 
 /* quarantine_store - write one entry */
@@ -99,7 +107,7 @@ quarantine_store(const MqConfig *config, const char *ref, const Qf *qf, const ch
 			return FALSE;
 		}
 		/* a previous attempt died half way: start it again */
-		remove_tree(dir);
+		remove_tree(dir, NULL); /* mkdir below says why if it failed */
 		if (mkdir(dir, DIR_MODE) < 0) {
 			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			            "cannot create %s: %s", dir, g_strerror(errno));
@@ -124,7 +132,7 @@ quarantine_store(const MqConfig *config, const char *ref, const Qf *qf, const ch
 		g_string_append_printf(info, "recipient: %s\n", rcpt);
 	}
 	g_string_append_printf(info, "subject: %s\nverdict: %s\nstatus: %s\n", subject_line,
-	                       verdict_name(report->verdict), status_line);
+	                       scan_verdict_name(report->verdict), status_line);
 	for (guint i = 0; i < report->findings->len; i++) {
 		const Finding *f = g_ptr_array_index(report->findings, i);
 		g_autofree char *path = untrusted_line(f->path, -1, 0);
@@ -152,7 +160,7 @@ quarantine_store(const MqConfig *config, const char *ref, const Qf *qf, const ch
 	g_string_free(env, TRUE);
 	g_string_free(info, TRUE);
 	if (!ok)
-		remove_tree(dir);
+		remove_tree(dir, NULL); /* @error already says why */
 	return ok;
 }
 
@@ -283,7 +291,7 @@ quarantine_release(const MqConfig *config, QueueDir *out, const char *ref, GErro
 		g_autofree char *mark =
 		    g_build_filename(config->quarantine_dir, ref, "released", NULL);
 		g_autofree char *text = g_strdup_printf("%s\n", id);
-		unlink(mark);
+		unlink(mark); /* lint: allow unlink */
 		if (!g_file_set_contents(mark, text, -1, NULL))
 			g_warning("%s: released as %s, but cannot write %s", ref, id, mark);
 	}
@@ -291,15 +299,20 @@ quarantine_release(const MqConfig *config, QueueDir *out, const char *ref, GErro
 }
 
 /* quarantine_purge - drop day directories older than keep_days */
-guint
-quarantine_purge(const MqConfig *config, GError **error)
+gboolean
+quarantine_purge(const MqConfig *config, guint *purged, GError **error)
 {
-	GDir *top = g_dir_open(config->quarantine_dir, 0, NULL);
+	g_autoptr(GError) local = NULL;
+	g_autoptr(GDir) top = g_dir_open(config->quarantine_dir, 0, &local);
 	const char *name;
-	guint n = 0;
 
-	if (top == NULL)
-		return 0;
+	*purged = 0;
+	if (top == NULL) {
+		if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			return TRUE; /* nothing was ever quarantined */
+		g_propagate_error(error, g_steal_pointer(&local));
+		return FALSE;
+	}
 	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
 	g_autoptr(GDateTime) limit = g_date_time_add_days(now, -(gint)config->quarantine_keep_days);
 	g_autofree char *cut = g_date_time_format(limit, "%Y%m%d");
@@ -307,14 +320,14 @@ quarantine_purge(const MqConfig *config, GError **error)
 		if (strlen(name) != 8 || strspn(name, "0123456789") != 8 || strcmp(name, cut) >= 0)
 			continue;
 		g_autofree char *day = g_build_filename(config->quarantine_dir, name, NULL);
-		GDir *d = g_dir_open(day, 0, NULL);
-		if (d != NULL) {
+		g_autoptr(GDir) d = g_dir_open(day, 0, NULL);
+		guint entries = 0;
+		if (d != NULL)
 			while (g_dir_read_name(d) != NULL)
-				n++;
-			g_dir_close(d);
-		}
-		remove_tree(day);
+				entries++;
+		if (!remove_tree(day, error))
+			return FALSE;
+		*purged += entries;
 	}
-	g_dir_close(top);
-	return n;
+	return TRUE;
 }

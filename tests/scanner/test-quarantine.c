@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "queue/qf.h"
-#include "rules/config.h"
+#include "config/config.h"
 #include "scanner/log.h"
 #include "scanner/quarantine.h"
 #include "scanner/scan.h"

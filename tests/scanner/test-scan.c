@@ -8,7 +8,7 @@
 #include <gmime/gmime.h>
 #include <string.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/policy.h"
 #include "scanner/engine.h"
 #include "scanner/scan.h"
@@ -26,7 +26,9 @@ static Policy *policy;
 static void
 scan(const char *text, ScanReport *rep)
 {
-	ScanContext ctx = {config, engine, policy, "20261124/6AOTEST0000001"};
+	ScanSettings ctx_settings;
+	scan_settings_from_config(config, &ctx_settings);
+	ScanContext ctx = {&ctx_settings, engine, policy, "20261124/6AOTEST0000001"};
 
 	scan_message(&ctx, text, strlen(text), rep);
 }
@@ -269,7 +271,7 @@ test_clamav_testfiles(void)
 		scan(msg, &rep);
 		if (rep.verdict != VERDICT_INFECTED)
 			g_error("%s: detected alone, but not attached to a mail (%s)", name,
-			        verdict_name(rep.verdict));
+			        scan_verdict_name(rep.verdict));
 		if (rep.whole_message)
 			g_error("%s: the part could not be removed on its own", name);
 		scan_report_clear(&rep);
@@ -326,7 +328,9 @@ test_limits_rescan_parts(void)
 	    "AAAAAAAAACFcPM9RaEQAAABEAAAACQAAAAAAAAAAAAAAgAEAAAAAZWljYXIudHh0UEsFBgAAAAAB"
 	    "AAEANwAAAGsAAAAAAA==";
 	g_autofree char *msg = limits_message(zip_b64);
-	ScanContext ctx = {c, shallow, policy, "20261124/LIMITS"};
+	ScanSettings ctx_settings;
+	scan_settings_from_config(c, &ctx_settings);
+	ScanContext ctx = {&ctx_settings, shallow, policy, "20261124/LIMITS"};
 	ScanReport rep;
 
 	scan_message(&ctx, msg, strlen(msg), &rep);
@@ -354,7 +358,9 @@ test_engine_limits(void)
 	    "zgUrAgBQSwECFAMUAAAACAAAACFcz/iNa4kAAAC6AAAACQAAAAAAAAAAAAAAgAEAAAAAaW5uZXIu"
 	    "emlwUEsFBgAAAAABAAEANwAAALAAAAAAAA==";
 	g_autofree char *msg = limits_message(zip_b64);
-	ScanContext ctx = {c, shallow, policy, "20261124/LIMITS"};
+	ScanSettings ctx_settings;
+	scan_settings_from_config(c, &ctx_settings);
+	ScanContext ctx = {&ctx_settings, shallow, policy, "20261124/LIMITS"};
 	ScanReport rep;
 
 	scan_message(&ctx, msg, strlen(msg), &rep);
@@ -363,6 +369,7 @@ test_engine_limits(void)
 	scan_report_clear(&rep);
 	g_free(c->scanner_on_limits);
 	c->scanner_on_limits = g_strdup("deliver");
+	scan_settings_from_config(c, &ctx_settings); /* the settings are a snapshot */
 	scan_message(&ctx, msg, strlen(msg), &rep);
 	g_assert_cmpint(rep.verdict, ==, VERDICT_CLEAN);
 	g_autofree char *st = scan_status_header(&rep);
@@ -370,11 +377,14 @@ test_engine_limits(void)
 	scan_report_clear(&rep);
 	g_free(c->scanner_on_limits);
 	c->scanner_on_limits = g_strdup("block");
+	scan_settings_from_config(c, &ctx_settings);
 	scan_message(&ctx, msg, strlen(msg), &rep);
 	g_assert_cmpint(rep.verdict, ==, VERDICT_BLOCKED);
 	scan_report_clear(&rep);
 	/* the same message with the normal limits: found */
-	ScanContext full = {config, engine, policy, "20261124/LIMITS"};
+	ScanSettings full_settings;
+	scan_settings_from_config(config, &full_settings);
+	ScanContext full = {&full_settings, engine, policy, "20261124/LIMITS"};
 	scan_message(&full, msg, strlen(msg), &rep);
 	g_assert_cmpint(rep.verdict, ==, VERDICT_INFECTED);
 	scan_report_clear(&rep);
@@ -548,7 +558,9 @@ test_member_cut_at_max_file_size(void)
 	g_byte_array_unref(zeros);
 	g_autofree char *b64 = g_base64_encode(g_bytes_get_data(zip, NULL), g_bytes_get_size(zip));
 	g_autofree char *msg = limits_message(b64);
-	ScanContext ctx = {c, small, policy, "20261124/LIMITS"};
+	ScanSettings ctx_settings;
+	scan_settings_from_config(c, &ctx_settings);
+	ScanContext ctx = {&ctx_settings, small, policy, "20261124/LIMITS"};
 	ScanReport rep;
 
 	scan_message(&ctx, msg, strlen(msg), &rep);
