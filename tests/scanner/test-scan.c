@@ -587,7 +587,7 @@ tnef_attr(GByteArray *b, guint32 attr, const void *body, guint32 len)
 	g_byte_array_append(b, (const guint8 *)&sum, 2);
 }
 
-/* mapi_string - a PT_STRING8 or PT_BINARY property value: count, length, bytes, padding */
+/* mapi_value - a PT_STRING8 or PT_BINARY property value: count, length, bytes, padding */
 static void
 mapi_value(GByteArray *b, guint16 type, guint16 id, const void *v, guint32 len)
 {
