@@ -96,7 +96,8 @@ typedef struct {
 	GArray *todo; /* of Candidate */
 	guint next;   /* the next candidate to hand out */
 	CommitBatch *batch;
-	GPtrArray *pending; /* of Pending*, the batch's messages */
+	GPtrArray *pending;                /* of Pending*, the batch's messages */
+	const volatile sig_atomic_t *stop; /* set by a stop request */
 } Pass;
 
 /* pending_free - GPtrArray free func */
@@ -599,9 +600,17 @@ job_finish(Pass *p, Job *job)
 static void
 job_failed(Pass *p, Job *job, const char *what)
 {
+	p->stats->left++;
+	/* while mqsift stops, a worker ended by the stop (or by the deadline the
+	 * stop runs into) says nothing about the message: not an attempt */
+	if (p->stop != NULL && *p->stop) {
+		g_message("%s: %s during shutdown; not counted as a failed attempt, left in the "
+		          "queue",
+		          job->claim->id, what);
+		return;
+	}
 	guint tries = poison_failed(p->r->poison, job->claim->id);
 
-	p->stats->left++;
 	g_critical("%s: %s (attempt %u of %u); left in the queue, retried after %" G_GINT64_FORMAT
 	           "s",
 	           job->claim->id, what, tries, p->r->config->scanner_max_attempts,
@@ -892,7 +901,7 @@ candidate_clear(gpointer p)
 gboolean
 runner_pass(Runner *r, const volatile sig_atomic_t *stop, PassStats *stats)
 {
-	Pass p = {.r = r, .stats = stats, .now = g_get_real_time() / G_USEC_PER_SEC};
+	Pass p = {.r = r, .stats = stats, .now = g_get_real_time() / G_USEC_PER_SEC, .stop = stop};
 
 	memset(stats, 0, sizeof *stats);
 	p.todo = g_array_new(FALSE, FALSE, sizeof(Candidate));

@@ -360,7 +360,10 @@ worker_main(int sock, const MqConfig *config, Engine *engine, const Policy *poli
 	GError *local = NULL;
 	SandboxStatus status;
 
-	signal(SIGTERM, SIG_DFL);
+	/* a service stop signals every process of the unit: the master ends a
+	 * worker (EOF on its socket, or SIGKILL at the deadline), never a signal
+	 * that would look like a message killing it */
+	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	/* the master's other descriptors (queues, store, locks) stay behind */
