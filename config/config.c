@@ -85,6 +85,9 @@ static const ConfigKey config_keys[] = {
      "run sendmail -qI<id> after a commit instead of waiting for the queue run"},
     {"queue.sendmail", KEY_LIST, OFF(queue_sendmail), SENDMAIL_PATH, NULL,
      "the command (and arguments) that kicks delivery: <command> -OQueueDirectory=... -qI<id>"},
+    {"queue.error_grace", KEY_DURATION, OFF(queue_error_grace), "4h", NULL,
+     "a message whose scan fails scanner.max_attempts times, over at least this long since "
+     "it was queued, is quarantined whole with a notice (never left unseen for ever)"},
     {"queue.bad_file_grace", KEY_DURATION, OFF(queue_bad_file_grace), "1h", NULL,
      "a broken control file is moved aside after this long"},
     {"scanner.signatures", KEY_STRING, OFF(scanner_signatures), "/var/lib/clamav", NULL,

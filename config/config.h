@@ -41,6 +41,7 @@ typedef struct {
 	gboolean queue_kick_delivery;
 	char **queue_sendmail;      /* command and arguments used to kick delivery */
 	guint queue_bad_file_grace; /* seconds before a broken qf is moved aside */
+	guint queue_error_grace;    /* seconds a message keeps failing before quarantine */
 	/* scanner */
 	char *scanner_signatures;
 	char *scanner_hostname;        /* empty: the machine's name */

@@ -48,7 +48,8 @@ struct Runner {
 	GError *reload_error;
 	Pool *pool;
 	PoisonGuard *poison;
-	GArray *caught; /* of Caught (owned strings): this pass's, for the postmaster */
+	GArray *caught;          /* of Caught (owned strings): this pass's, for the postmaster */
+	GHashTable *last_errors; /* queue ID -> the last scan error of a message that failed */
 };
 
 /* Pending - a message prepared for commit, waiting for its batch to finish */
@@ -234,6 +235,7 @@ runner_new(const MqConfig *config, GError **error)
 	r->config = config;
 	r->caught = g_array_new(FALSE, TRUE, sizeof(Caught));
 	g_array_set_clear_func(r->caught, caught_clear);
+	r->last_errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	r->hostname =
 	    g_strdup(*config->scanner_hostname ? config->scanner_hostname : g_get_host_name());
 	if (!open_queues(r, error))
@@ -275,6 +277,8 @@ runner_free(Runner **runner)
 	poison_guard_free(&r->poison);
 	if (r->caught)
 		g_array_unref(r->caught);
+	if (r->last_errors)
+		g_hash_table_destroy(r->last_errors);
 	if (r->inbound)
 		g_ptr_array_unref(r->inbound);
 	qdir_free(&r->outgoing);
@@ -560,9 +564,16 @@ job_finish(Pass *p, Job *job)
 	m->message_id = qf_header_get(claim->qf, "Message-ID");
 	poison_forget(r->poison, claim->id);
 	if (m->verdict == VERDICT_ERROR) {
-		record_left(r, claim, m->report.detail ? m->report.detail : "scan error", p->stats);
+		/* counted: after scanner.max_attempts over queue.error_grace it is
+		 * quarantined whole (hand_out), never left unseen for ever */
+		const char *why = m->report.detail ? m->report.detail : "scan error";
+		guint errors = poison_scan_error(r->poison, claim->id);
+		g_autofree char *what = g_strdup_printf("%s (scan error %u)", why, errors);
+		g_hash_table_replace(r->last_errors, g_strdup(claim->id), g_strdup(why));
+		record_left(r, claim, what, p->stats);
 		return; /* job_free releases the claim */
 	}
+	poison_forget_errors(r->poison, claim->id);
 	if (m->verdict != VERDICT_CLEAN) {
 		if (m->verdict == VERDICT_INFECTED)
 			m->detail = scan_join_names(m->report.names);
@@ -628,13 +639,26 @@ job_done(gpointer job, const char *failure, gpointer data)
 	job_free(job);
 }
 
+/* queued_time - when the message was queued (the qf's T record), 0 if unknown */
+static gint64
+queued_time(const Qf *qf)
+{
+	const QfRecord *t = qf_first(qf, 'T');
+	guint64 v = 0;
+
+	if (t == NULL || !g_ascii_string_to_unsigned(t->value, 10, 0, G_MAXINT64, &v, NULL))
+		return 0;
+	return (gint64)v;
+}
+
 /* quarantine_poison - a message that failed too often goes to quarantine whole */
 static void
-quarantine_poison(Runner *r, QueueClaim *claim, guint tries, PassStats *stats)
+quarantine_poison(Runner *r, QueueClaim *claim, guint tries, const char *scan_error, guint hours,
+                  PassStats *stats)
 {
 	g_autoptr(GError) error = NULL;
 
-	if (poison_quarantine(r->poison, claim, tries, r->outgoing, &error))
+	if (poison_quarantine(r->poison, claim, tries, r->outgoing, scan_error, hours, &error))
 		stats->left++;
 	else
 		record_left(r, claim, error->message, stats);
@@ -708,7 +732,26 @@ hand_out(Pass *p, const volatile sig_atomic_t *stop)
 			continue;
 		}
 		if (check == POISON_QUARANTINE) {
-			quarantine_poison(r, claim, tries, p->stats);
+			quarantine_poison(r, claim, tries, NULL, 0, p->stats);
+			qdir_claim_release(&claim);
+			continue;
+		}
+		/* a message whose scans keep failing */
+		gint64 queued_at = queued_time(claim->qf);
+		guint errors;
+		PoisonCheck errs =
+		    poison_check_errors(r->poison, c->id, p->now, queued_at, &errors);
+		if (errs == POISON_WAIT && errors > 0) {
+			p->stats->seen--;
+			qdir_claim_release(&claim);
+			continue;
+		}
+		if (errs == POISON_QUARANTINE) {
+			const char *last = g_hash_table_lookup(r->last_errors, c->id);
+			guint hours = queued_at > 0 ? (guint)((p->now - queued_at) / 3600) : 0;
+			quarantine_poison(r, claim, errors, last ? last : "scan error", hours,
+			                  p->stats);
+			g_hash_table_remove(r->last_errors, c->id);
 			qdir_claim_release(&claim);
 			continue;
 		}

@@ -134,6 +134,23 @@ ok_if "CPU bomb: not the timeout" bash -c "! grep -q 'took longer than scanner.m
 stop_daemon
 cp "$CONF.nobomb" "$CONF"
 
+# --- a message whose scan always fails is not left unseen for ever -------------
+: >"$LOG"
+printf 'queue:\n  error_grace: 2s\n' >>"$CONF"
+MQSIFT_FAULT=worker:scan-error start_daemon
+printf 'From: x@example.org\nTo: bob@example.com\nSubject: unscannable\nMessage-ID: <unscannable@test.local>\n\nMQSIFT-TEST-ERROR\n' >"$RELAY/unscannable.eml"
+send_mail x@example.org bob@example.com "$RELAY/unscannable.eml"
+send_mail alice@example.org bob@example.com "$RELAY/samples/clean-text.eml"
+ok_if "scan error: left in the queue and counted" wait_for 15 grep -q "simulated error (scan error 1)" "$LOG"
+ok_if "scan error: quarantined whole after max_attempts over error_grace" \
+	wait_for 40 grep -q "its scan failed 2 times" "$LOG"
+ok_if "scan error: it left mqueue.in" bash -c "! grep -lqs 'unscannable@test.local' '$RELAY'/in/qf*"
+stop_daemon
+relay_deliver
+ok_if "scan error: the postmaster was told" grep -lq "quarantined (it could not be scanned)" "$RELAY"/sink/*.eml
+rm -f "$RELAY"/sink/*
+cp "$CONF.nobomb" "$CONF"
+
 # --- a service stop is never a failed attempt ----------------------------------
 # systemd (KillMode=control-group) sends SIGTERM to every process of the unit:
 # the worker scanning a message ignores it, the master stops it; the message
