@@ -140,6 +140,13 @@ qdir_same_fs(const QueueDir *a, const QueueDir *b)
 	return a->st.st_dev == b->st.st_dev;
 }
 
+/* qdir_same_dir - the same directory, however its path was written */
+gboolean
+qdir_same_dir(const QueueDir *a, const QueueDir *b)
+{
+	return a->st.st_dev == b->st.st_dev && a->st.st_ino == b->st.st_ino;
+}
+
 /* qdir_valid_id - characters and length of a queue ID */
 gboolean
 qdir_valid_id(const char *id)

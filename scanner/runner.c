@@ -211,11 +211,24 @@ open_queues(Runner *r, GError **error)
 		return FALSE;
 	for (guint i = 0; i < r->inbound->len; i++) {
 		QueueDir *in = g_ptr_array_index(r->inbound, i);
-		if (strcmp(qdir_path(in), qdir_path(r->outgoing)) == 0) {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			            "queue.incoming and queue.outgoing are the same directory (%s)",
-			            qdir_path(in));
+		if (qdir_same_dir(in, r->outgoing)) {
+			g_set_error(
+			    error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "queue.incoming and queue.outgoing are the same directory (%s and "
+			    "%s)",
+			    qdir_path(in), qdir_path(r->outgoing));
 			return FALSE;
+		}
+		/* listed twice (or "/q" and "/q/"): two claims of one message */
+		for (guint k = 0; k < i; k++) {
+			QueueDir *other = g_ptr_array_index(r->inbound, k);
+			if (qdir_same_dir(in, other)) {
+				g_set_error(
+				    error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				    "queue.incoming lists the directory %s twice (also as %s)",
+				    qdir_path(other), qdir_path(in));
+				return FALSE;
+			}
 		}
 		if (!qdir_same_fs(in, r->outgoing))
 			g_message("%s and %s are on different filesystems: bodies will be copied, "

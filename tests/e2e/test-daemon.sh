@@ -44,6 +44,19 @@ ok_if "nor the quarantine" grep -q "worker probe (uid 65534): open $RELAY/quaran
 "$MQSIFT" run --once -c "$CONF" 2>"$RELAY/second.log"
 ok_if "a second master on the same queues is refused" grep -q "already running" "$RELAY/second.log"
 
+# --- a queue listed twice, or the outgoing one as incoming: refused at start ----
+# (another pid file: the daemon above holds the queues' one)
+sed -e "s|^  incoming: .*|  incoming: [$RELAY/in, $RELAY/in/]|" \
+	-e "s|^  pid_file: .*|  pid_file: $RELAY/run/other.pid|" "$CONF" >"$RELAY/twice.yaml"
+"$MQSIFT" run --once -c "$RELAY/twice.yaml" 2>"$RELAY/twice.log"
+ok_if "incoming listed twice (with a trailing slash): exit 2" [ $? -eq 2 ]
+ok_if "incoming listed twice: named" grep -q "lists the directory .* twice" "$RELAY/twice.log"
+sed -e "s|^  incoming: .*|  incoming: $RELAY/out/|" \
+	-e "s|^  pid_file: .*|  pid_file: $RELAY/run/other.pid|" "$CONF" >"$RELAY/same.yaml"
+"$MQSIFT" run --once -c "$RELAY/same.yaml" 2>"$RELAY/same.log"
+ok_if "incoming equal to outgoing after normalisation: exit 2" [ $? -eq 2 ]
+ok_if "incoming equal to outgoing: named" grep -q "are the same directory" "$RELAY/same.log"
+
 # --- SIGHUP -------------------------------------------------------------------
 cp "$CONF" "$CONF.good"
 printf 'queue:\n  scan_intervall: 5s\n' >"$CONF"
