@@ -787,14 +787,24 @@ hand_out(Pass *p, const volatile sig_atomic_t *stop)
 
 /* log_and_record - the log line, the counters and the store row of each message */
 static void
-log_and_record(Runner *r, GPtrArray *pending, gboolean committed, PassStats *stats)
+log_and_record(Runner *r, GPtrArray *pending, CommitBatch *batch, PassStats *stats)
 {
 	if (r->store)
 		store_begin(r->store);
 	for (guint i = 0; i < pending->len; i++) {
 		Pending *m = g_ptr_array_index(pending, i);
 		gint64 ms = (g_get_monotonic_time() - m->started) / 1000;
-		const char *action = committed ? m->action : "left in queue (commit failed)";
+		/* a failed batch commit says what became of each message */
+		CommitOutcome outcome = commit_outcome(batch, i);
+		gboolean committed = outcome != COMMIT_LEFT;
+		g_autofree char *recovered =
+		    outcome == COMMIT_RECOVERED
+		        ? g_strdup_printf("%s (commit completed at the next pass)", m->action)
+		        : NULL;
+		const char *action = outcome == COMMIT_DONE ? m->action
+		                     : outcome == COMMIT_RECOVERED
+		                         ? recovered
+		                         : "left in queue (commit failed)";
 
 		g_message("%s: from=%s, to=%s, size=%" G_GINT64_FORMAT ", verdict=%s%s%s%s, "
 		          "action=%s, ms=%" G_GINT64_FORMAT "%s%s%s",
@@ -916,7 +926,7 @@ finish_batch(Pass *p)
 		           error->message);
 
 	/* Every message gets its log line and store row, committed or not. */
-	log_and_record(r, p->pending, ok, p->stats);
+	log_and_record(r, p->pending, p->batch, p->stats);
 
 	/* Only what was delivered is reported: to the postmaster at the end of
 	 * the pass, to a sender now, and to the outgoing sendmail at once. */
