@@ -253,7 +253,10 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 	struct stat st, st2;
 	int fd;
 
-	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	/* read-only where the lock allows it (flock): closing a file opened for
+	 * writing is an inotify IN_CLOSE_WRITE, which would wake the daemon again */
+	fd = open(path,
+	          (dir->lock == QUEUE_LOCK_FLOCK ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int err = errno;
 

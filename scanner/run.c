@@ -92,27 +92,56 @@ watch_queues(const Runner *r, guint scan_interval)
 	g_autoptr(GPtrArray) dirs = runner_inbound_dirs(r);
 	for (guint i = 0; i < dirs->len; i++) {
 		const char *d = g_ptr_array_index(dirs, i);
-		if (inotify_add_watch(fd, d, IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE) < 0)
+		/* sendmail writes tf<ID> and renames it qf<ID>: a new qf is a
+		 * rename (or a close after writing, for other tools); creations and
+		 * mqsift's own opens of a qf are no news (see wait_for_mail) */
+		if (inotify_add_watch(fd, d, IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
 			g_warning("inotify on %s: %s; polling it", d, g_strerror(errno));
 	}
 	return fd;
 }
 
-/* wait_for_mail - until a qf appears, the poll interval passes, or a signal */
+/* new_qf_in - does this batch of inotify events hold a new qf file? */
+static gboolean
+new_qf_in(const char *buf, ssize_t len)
+{
+	for (const char *p = buf; p + sizeof(struct inotify_event) <= buf + len;) {
+		const struct inotify_event *ev = (const struct inotify_event *)p;
+		if (ev->len > 0 && strncmp(ev->name, "qf", 2) == 0)
+			return TRUE;
+		p += sizeof(struct inotify_event) + ev->len;
+	}
+	return FALSE;
+}
+
+/*
+ * wait_for_mail - until a new qf appears, the poll interval passes, or a
+ * signal.  Only a new qf wakes the loop: mqsift's own renames (qf to cf),
+ * a df being written, a file it cannot take, none of them makes it spin.
+ */
 static void
 wait_for_mail(int ifd, guint seconds)
 {
 	struct pollfd p = {.fd = ifd, .events = POLLIN};
-	char buf[4096];
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	gint64 until = g_get_monotonic_time() + (gint64)MAX(seconds, 1) * G_USEC_PER_SEC;
 
 	if (ifd < 0) {
 		for (guint s = 0; s < seconds * 10 && !stop_requested && !hup_requested; s++)
 			g_usleep(100000);
 		return;
 	}
-	if (poll(&p, 1, (int)MAX(seconds, 1) * 1000) > 0)
-		while (read(ifd, buf, sizeof buf) > 0)
-			; /* drain: one pass handles every new file */
+	while (!stop_requested && !hup_requested) {
+		gint64 left = until - g_get_monotonic_time();
+		if (left <= 0 || poll(&p, 1, (int)(left / 1000) + 1) <= 0)
+			return;
+		gboolean news = FALSE;
+		ssize_t n;
+		while ((n = read(ifd, buf, sizeof buf)) > 0)
+			news |= new_qf_in(buf, n); /* drain: one pass handles every new file */
+		if (news)
+			return;
+	}
 }
 
 /* Daemon - what the loop holds across passes */
@@ -166,6 +195,19 @@ prune_daily(Daemon *d)
 		return;
 	runner_prune_store(d->runner);
 	d->last_prune = g_get_monotonic_time();
+}
+
+/* next_wake - seconds until the next pass: the poll interval, or sooner for a retry due */
+static guint
+next_wake(Daemon *d)
+{
+	guint seconds = d->config->queue_scan_interval;
+	gint64 retry = runner_next_retry(d->runner);
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+	if (retry > 0)
+		seconds = (guint)CLAMP(retry - now, 1, (gint64)seconds);
+	return MAX(seconds, 1);
 }
 
 /* one_pass - a pass, and its summary when it did anything; FALSE if a queue failed */
@@ -247,7 +289,7 @@ run_command(const MqConfig *config, gboolean once, const char *config_path)
 			break;
 		/* Sleep until mail arrives (inotify), the poll interval, or a signal. */
 		if (!hup_requested)
-			wait_for_mail(d.inotify_fd, d.config->queue_scan_interval);
+			wait_for_mail(d.inotify_fd, next_wake(&d));
 	} while (!stop_requested);
 
 	if (stop_requested)

@@ -50,7 +50,14 @@ struct Runner {
 	PoisonGuard *poison;
 	GArray *caught;          /* of Caught (owned strings): this pass's, for the postmaster */
 	GHashTable *last_errors; /* queue ID -> the last scan error of a message that failed */
+	GHashTable *stuck;       /* queue ID -> Stuck: a file that could not be claimed */
 };
+
+/* Stuck - a queued file that could not be taken (broken, locked, no df), and when to retry */
+typedef struct {
+	gint64 next; /* Unix time of the next try */
+	guint step;  /* tries so far: the back-off doubles, 5 s to 5 min */
+} Stuck;
 
 /* Pending - a message prepared for commit, waiting for its batch to finish */
 typedef struct {
@@ -249,6 +256,7 @@ runner_new(const MqConfig *config, GError **error)
 	r->caught = g_array_new(FALSE, TRUE, sizeof(Caught));
 	g_array_set_clear_func(r->caught, caught_clear);
 	r->last_errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	r->stuck = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	r->hostname =
 	    g_strdup(*config->scanner_hostname ? config->scanner_hostname : g_get_host_name());
 	if (!open_queues(r, error))
@@ -292,6 +300,8 @@ runner_free(Runner **runner)
 		g_array_unref(r->caught);
 	if (r->last_errors)
 		g_hash_table_destroy(r->last_errors);
+	if (r->stuck)
+		g_hash_table_destroy(r->stuck);
 	if (r->inbound)
 		g_ptr_array_unref(r->inbound);
 	qdir_free(&r->outgoing);
@@ -709,10 +719,61 @@ list_candidates(Pass *p)
 	return ok;
 }
 
+/*
+ * stuck_wait - TRUE while a file that could not be taken waits for its next
+ * try: a garbage qf, a qf without its df or one locked by another process is
+ * not tried (nor logged) at every wake-up, only once per back-off step
+ */
+static gboolean
+stuck_wait(Runner *r, const char *id, gint64 now)
+{
+	Stuck *s = g_hash_table_lookup(r->stuck, id);
+
+	return s != NULL && now < s->next;
+}
+
+/*
+ * stuck_again - one more failed try of @id: the next one waits longer (a
+ * file locked by another process from 1 s: the inbound sendmail may just be
+ * finishing it)
+ */
+static void
+stuck_again(Runner *r, const char *id, gint64 now, gboolean busy)
+{
+	Stuck *s = g_hash_table_lookup(r->stuck, id);
+
+	if (s == NULL) {
+		s = g_new0(Stuck, 1);
+		g_hash_table_insert(r->stuck, g_strdup(id), s);
+	}
+	s->step++;
+	s->next =
+	    now + (busy ? MIN((gint64)1 << (s->step - 1), 300) : poison_backoff_seconds(s->step));
+}
+
+/* runner_next_retry - see runner.h */
+gint64
+runner_next_retry(Runner *r)
+{
+	GHashTableIter it;
+	gpointer value;
+	gint64 next = 0;
+
+	g_hash_table_iter_init(&it, r->stuck);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		const Stuck *s = value;
+		if (next == 0 || s->next < next)
+			next = s->next;
+	}
+	return next;
+}
+
 /* claim_failed - a candidate that could not be claimed: busy, gone, or broken */
 static void
 claim_failed(Pass *p, Candidate *c, const GError *error)
 {
+	if (error->code != QDIR_ERROR_GONE)
+		stuck_again(p->r, c->id, p->now, error->code == QDIR_ERROR_BUSY);
 	if (error->code == QDIR_ERROR_BROKEN || error->code == QDIR_ERROR_INCOMPLETE) {
 		set_aside_if_stale(p->r, c->in, c->id, error->message, p->stats);
 	} else if (error->code == QDIR_ERROR_SYSTEM) {
@@ -736,7 +797,7 @@ hand_out(Pass *p, const volatile sig_atomic_t *stop)
 		guint tries;
 		PoisonCheck check = poison_check(r->poison, c->id, p->now, &tries);
 
-		if (check == POISON_WAIT)
+		if (check == POISON_WAIT || stuck_wait(r, c->id, p->now))
 			continue; /* failed recently: wait a little */
 		QueueClaim *claim = qdir_claim(c->in, c->id, &error);
 		p->stats->seen++;
@@ -773,9 +834,13 @@ hand_out(Pass *p, const volatile sig_atomic_t *stop)
 			qdir_claim_release(&claim);
 			continue;
 		}
+		g_autofree char *id = g_strdup(claim->id);
 		Job *job = job_start(r, claim, p->stats);
-		if (job == NULL)
+		if (job == NULL) {
+			stuck_again(r, id, p->now, FALSE); /* no df: the same back-off */
 			continue;
+		}
+		g_hash_table_remove(r->stuck, id);
 		if (!job_send(r, job, &error)) {
 			g_warning("%s: %s; restarting it", c->id, error->message);
 			job_free(job);

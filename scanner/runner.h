@@ -77,4 +77,10 @@ GPtrArray *runner_inbound_dirs(const Runner *runner);
 /* runner_describe - one line for the log: queues, workers, signatures (newly allocated) */
 char *runner_describe(const Runner *runner);
 
+/*
+ * runner_next_retry - the Unix time a file that could not be taken (locked,
+ * broken, without df) is due to be tried again, the earliest; 0 if none
+ */
+gint64 runner_next_retry(Runner *r);
+
 #endif

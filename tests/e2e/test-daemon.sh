@@ -164,6 +164,33 @@ ok_if "scan error: the postmaster was told" grep -lq "quarantined (it could not 
 rm -f "$RELAY"/sink/*
 cp "$CONF.nobomb" "$CONF"
 
+# --- stuck files do not make the daemon spin -----------------------------------
+# a garbage qf, a qf without its df and a qf locked by another process, for
+# 20 s with a 1 s poll: the master stays idle and logs a handful of lines
+: >"$LOG"
+printf 'garbage that is not a control file\n' >"$RELAY/in/qf6AOZgarbage0001"
+printf 'V8\nT1795000000\nK0\nN0\nP30000\nMDeferred\nS<a@example.org>\nRPFD:<b@example.com>\nH??From: a@example.org\n.\n' >"$RELAY/in/qf6AOZnodfxxxx01"
+cp "$RELAY/in/qf6AOZnodfxxxx01" "$RELAY/in/qf6AOZlockedxx01"
+printf 'body\n' >"$RELAY/in/df6AOZlockedxx01"
+flock "$RELAY/in/qf6AOZlockedxx01" sleep 40 &
+locker=$!
+sleep 0.3
+sed -i 's/^  scan_interval: .*$/  scan_interval: 1s/' "$CONF"
+start_daemon
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+t0=$(ticks $daemon)
+sleep 20
+t1=$(ticks $daemon)
+hz=$(getconf CLK_TCK)
+cpu_pct=$(( (t1 - t0) * 100 * 100 / (20 * hz) ))
+lines=$(grep -c 6AOZ "$LOG")
+ok_if "stuck files: the master used ${cpu_pct}/100 % of a core (under 2 %)" [ "$cpu_pct" -lt 200 ]
+ok_if "stuck files: $lines log lines in 20 s (a handful)" [ "$lines" -le 12 ]
+stop_daemon
+kill $locker 2>/dev/null
+wait $locker 2>/dev/null
+rm -f "$RELAY"/in/*6AOZ*
+
 # --- a service stop is never a failed attempt ----------------------------------
 # systemd (KillMode=control-group) sends SIGTERM to every process of the unit:
 # the worker scanning a message ignores it, the master stops it; the message
