@@ -28,6 +28,7 @@
 #include "reports/store.h"
 #include "rules/policy.h"
 #include "scanner/engine.h"
+#include "scanner/logline.h"
 #include "scanner/poison.h"
 #include "scanner/pool.h"
 #include "scanner/quarantine.h"
@@ -65,8 +66,11 @@ typedef struct {
 	gint64 started;
 	ScanReport report;
 	char *message_id;
-	Qf *sender_qf; /* set when the sender is to be told, after the commit */
-	MqConfig eff;  /* the message's settings (borrowed from the config) */
+	char *logline;  /* logline_format(): the log line up to action= */
+	gint64 msgsize; /* the size sendmail logged (logline_size) */
+	char *not_told; /* why the sender is not told, logged after the verdict */
+	Qf *sender_qf;  /* set when the sender is to be told, after the commit */
+	MqConfig eff;   /* the message's settings (borrowed from the config) */
 } Pending;
 
 /* Job - a claimed message while a worker scans it */
@@ -113,6 +117,8 @@ pending_free(gpointer p)
 	g_free(m->action);
 	g_free(m->quarantine);
 	g_free(m->message_id);
+	g_free(m->logline);
+	g_free(m->not_told);
 	qf_free(&m->sender_qf);
 	scan_report_clear(&m->report);
 	g_free(m);
@@ -504,6 +510,7 @@ job_start(Runner *r, QueueClaim *claim, PassStats *stats)
 	m->recipients = qf_recipients_text(claim->qf);
 	m->subject = qf_header_get(claim->qf, "Subject");
 	m->size = size;
+	m->msgsize = logline_size(claim->qf, size);
 	job->rcpts = qf_recipients(claim->qf);
 	job->sender = envelope_strip(g_strdup(qf_sender(claim->qf)));
 	job->ip = qf_client_ip(claim->qf);
@@ -580,12 +587,14 @@ job_finish(Pass *p, Job *job)
 		if (notify_sender_allowed(&job->eff, claim->qf, m->report.names, &why))
 			m->sender_qf = qf_copy(claim->qf);
 		else if (job->eff.notify_sender)
-			g_message("%s: the sender is not told: %s", claim->id, why);
+			m->not_told = g_strdup(why);
 	} else {
 		m->action = g_strdup(m->report.unscanned ? "delivered unscanned (policy)"
 		                     : m->report.limits  ? "delivered (limits exceeded)"
 		                                         : "delivered");
 	}
+	LogLine line = {claim->id, claim->qf, m->msgsize, m->verdict, &m->report, m->quarantine};
+	m->logline = logline_format(&line);
 	g_autoptr(Qf) out = build_outbound_qf(r, &job->eff, claim->qf, &m->report);
 	if (!commit_prepare(p->batch, claim, out, m->report.new_body, &error)) {
 		record_left(r, claim, error->message, p->stats);
@@ -731,13 +740,10 @@ log_and_record(Runner *r, GPtrArray *pending, gboolean committed, PassStats *sta
 		gint64 ms = (g_get_monotonic_time() - m->started) / 1000;
 		const char *action = committed ? m->action : "left in queue (commit failed)";
 
-		g_message("%s: from=%s, to=%s, size=%" G_GINT64_FORMAT ", verdict=%s%s%s%s, "
-		          "action=%s, ms=%" G_GINT64_FORMAT "%s%s%s",
-		          m->id, m->sender, m->recipients, m->size, scan_verdict_name(m->verdict),
-		          m->detail ? " (" : "", m->detail ? m->detail : "", m->detail ? ")" : "",
-		          action, ms, m->report.ambiguous ? ", ambiguous=(" : "",
-		          m->report.ambiguous ? m->report.ambiguous : "",
-		          m->report.ambiguous ? ")" : "");
+		g_message("%s: %s, action=%s, ms=%" G_GINT64_FORMAT, m->id, m->logline,
+		          logline_action(&m->report, m->verdict, committed), ms);
+		if (committed && m->not_told != NULL)
+			g_message("%s: the sender is not told: %s", m->id, m->not_told);
 		if (committed) {
 			stats->committed++;
 			if (m->verdict == VERDICT_INFECTED)
@@ -763,7 +769,7 @@ log_and_record(Runner *r, GPtrArray *pending, gboolean committed, PassStats *sta
 		                .sender = m->sender,
 		                .recipients = m->recipients,
 		                .subject = m->subject,
-		                .size = m->size,
+		                .size = m->msgsize,
 		                .status = committed ? scan_verdict_name(m->verdict) : "error",
 		                .detail = m->detail ? m->detail : m->report.ambiguous,
 		                .action = action,

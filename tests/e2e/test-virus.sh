@@ -49,8 +49,23 @@ MSG
 ok_if "send infected" send_mail mallory@example.org bob@example.com "$M/virus.eml"
 ok_if "send clean" send_mail alice@example.org bob@example.com "$M/clean.eml"
 ok_if "both queued" relay_wait_inbound 2
-ok_if "mqsift run --once" "$MQSIFT" run --once -c "$RELAY/etc/mqsift.yaml"
+ok_if "mqsift run --once" bash -c "'$MQSIFT' run --once -c '$RELAY/etc/mqsift.yaml' 2>'$RELAY/run.log'"
+cat "$RELAY/run.log" >&2
 relay_deliver
+# the log line (issue #15): sendmail's size (headers + body as sent), the
+# client, the Message-ID, to= without spaces, the verdict and the quarantine
+line=$(grep 'msgid=<clean@test.local>' "$RELAY/run.log")
+ok_if "log: size= is sendmail's figure ($(wc -c <"$M/clean.eml") bytes)" \
+	grep -q "size=$(wc -c <"$M/clean.eml"), nrcpts=1," <<<"$line"
+ok_if "log: relay= names the client" grep -q 'relay=[^,]*\[127\.0\.0\.1\]' <<<"$line"
+ok_if "log: from=, to=, verdict, action, ms in order" \
+	grep -Eq ': from=<alice@example.org>, size=[0-9]+, .* to=<bob@example.com>, verdict=clean, action=delivered, ms=[0-9]+$' <<<"$line"
+vline=$(grep 'msgid=<virus@test.local>' "$RELAY/run.log")
+ok_if "log: the signature and the quarantine reference" \
+	grep -Eq 'verdict=infected, signatures=Mqsift\.Test\.EICAR[^ ]*, quarantine=[0-9]{8}/[0-9A-Za-z]+, action=parts-removed, ms=' <<<"$vline"
+ok_if "log: size= is sendmail's figure for the infected one too" \
+	grep -q "size=$(wc -c <"$M/virus.eml")," <<<"$vline"
+ok_if "log: no pass line per message, one for the --once pass" [ "$(grep -c ' pass: ' "$RELAY/run.log")" -eq 1 ]
 ok_if "clean message delivered untouched" python3 "$E2E_DIR/sinkcheck.py" delivered \
 	"$RELAY/sink" "$M/clean.eml" alice@example.org bob@example.com
 
