@@ -613,11 +613,34 @@ cmd_report(int argc, char **argv)
 static int
 cmd_quarantine(int argc, char **argv)
 {
-	if (!parse_options("quarantine list|show REF|release REF|purge", NULL, &argc, &argv))
+	g_autofree char *since_text = NULL, *from = NULL, *to = NULL, *verdict = NULL;
+	const GOptionEntry entries[] = {
+	    {"since", 's', 0, G_OPTION_ARG_STRING, &since_text, "list: entries of this period only",
+	     "DURATION"},
+	    {"from", 0, 0, G_OPTION_ARG_STRING, &from, "list: the sender contains TEXT", "TEXT"},
+	    {"to", 0, 0, G_OPTION_ARG_STRING, &to, "list: a recipient contains TEXT", "TEXT"},
+	    {"verdict", 0, 0, G_OPTION_ARG_STRING, &verdict, "list: infected, blocked, ...",
+	     "VERDICT"},
+	    {NULL}};
+
+	if (!parse_options("quarantine list|show REF|release REF|purge", entries, &argc, &argv))
 		return 2;
 	log_init(TRUE, TRUE, opt_verbose);
 	if (argc < 2)
 		return usage(stderr, 2);
+	QuarantineFilter filter = {0, from, to, verdict};
+	if (since_text != NULL) {
+		guint64 secs;
+		if (!config_parse_duration(since_text, &secs)) {
+			fprintf(
+			    stderr,
+			    "mqsift quarantine: --since takes a duration such as 24h or 7d, not "
+			    "\"%s\"\n",
+			    since_text);
+			return 2;
+		}
+		filter.since = g_get_real_time() / G_USEC_PER_SEC - (gint64)secs;
+	}
 	MqConfig *config = load_config();
 	if (config == NULL)
 		return 2;
@@ -626,11 +649,17 @@ cmd_quarantine(int argc, char **argv)
 	GString *out = g_string_new(NULL);
 	int status = 0;
 
-	if (strcmp(sub, "list") == 0) {
-		guint n = quarantine_list(config, out);
-		fputs(out->str, stdout);
-		if (n == 0)
-			printf("(the quarantine is empty)\n");
+	if (strcmp(sub, "list") == 0 && argc == 2) {
+		int n = quarantine_list(config, &filter, out, &error);
+		if (n < 0) {
+			fprintf(stderr, "mqsift quarantine list: %s\n", error->message);
+			status = 2;
+		} else {
+			fputs(out->str, stdout);
+			if (n == 0)
+				fprintf(stderr, "(no entry%s)\n",
+				        since_text || from || to || verdict ? " matches" : "");
+		}
 	} else if (strcmp(sub, "show") == 0 && argc == 3) {
 		if (quarantine_show(config, argv[2], out, &error)) {
 			fputs(out->str, stdout);
