@@ -49,8 +49,13 @@ struct Runner {
 	GError *reload_error;
 	Pool *pool;
 	PoisonGuard *poison;
-	GArray *caught; /* of Caught (owned strings): this pass's, for the postmaster */
+	GArray *caught;  /* of Caught (owned strings): this pass's, for the postmaster */
+	RunnerTick tick; /* the daemon's status, after each round of answers */
+	gpointer tick_data;
 };
+
+const guint runner_ms_bounds[RUNNER_MS_BUCKETS] = {50,   100,  250,   500,  1000,
+                                                   2500, 5000, 10000, 30000};
 
 /* Pending - a message prepared for commit, waiting for its batch to finish */
 typedef struct {
@@ -367,6 +372,54 @@ runner_describe(const Runner *r)
 	                       r->config->scanner_user, engine_signature_count(r->engine),
 	                       engine_source(r->engine),
 	                       engine_is_test_db(r->engine) ? " (TEST signatures)" : "");
+}
+
+/* runner_set_tick - the daemon's hook */
+void
+runner_set_tick(Runner *r, RunnerTick tick, gpointer data)
+{
+	r->tick = tick;
+	r->tick_data = data;
+}
+
+/* runner_workers - the pool's slots as the status shows them */
+GArray *
+runner_workers(const Runner *r)
+{
+	GArray *a = g_array_new(FALSE, TRUE, sizeof(RunnerWorker));
+
+	for (guint i = 0; i < pool_size(r->pool); i++) {
+		RunnerWorker w = {0};
+		const char *id;
+		w.busy = pool_slot_info(r->pool, i, &w.pid, &id, &w.since);
+		if (w.busy)
+			g_strlcpy(w.id, id, sizeof w.id);
+		g_array_append_val(a, w);
+	}
+	return a;
+}
+
+/* runner_engine_info - the engine in use */
+void
+runner_engine_info(const Runner *r, guint *signatures, guint *version, gint64 *built,
+                   gint64 *loaded)
+{
+	*signatures = engine_signature_count(r->engine);
+	engine_db_info(r->engine, version, built, loaded);
+}
+
+/* runner_outgoing_dir - where outbound control files are */
+const char *
+runner_outgoing_dir(const Runner *r)
+{
+	return qdir_qf_dir(r->outgoing);
+}
+
+/* runner_store - accessor */
+Store *
+runner_store(const Runner *r)
+{
+	return r->store;
 }
 
 /* has_8bit - any byte >= 0x80 */
@@ -745,6 +798,11 @@ log_and_record(Runner *r, GPtrArray *pending, gboolean committed, PassStats *sta
 		if (committed && m->not_told != NULL)
 			g_message("%s: the sender is not told: %s", m->id, m->not_told);
 		if (committed) {
+			guint b = 0;
+			while (b < RUNNER_MS_BUCKETS && ms > runner_ms_bounds[b])
+				b++;
+			stats->ms_buckets[b]++;
+			stats->ms_total += (guint64)ms;
 			stats->committed++;
 			if (m->verdict == VERDICT_INFECTED)
 				stats->infected++;
@@ -916,6 +974,8 @@ runner_pass(Runner *r, const volatile sig_atomic_t *stop, PassStats *stats)
 			break;
 		/* Each answer is prepared for commit; a death is counted. */
 		pool_wait(r->pool, job_done, &p);
+		if (r->tick)
+			r->tick(r->tick_data, stats);
 		/* Commit a full batch, or whatever is ready when nothing is in hand. */
 		if (commit_batch_size(p.batch) >= r->config->queue_batch_size ||
 		    pool_busy(r->pool) == 0)
