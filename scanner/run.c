@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "scanner/runner.h"
+#include "scanner/status.h"
 
 static volatile sig_atomic_t stop_requested, hup_requested;
 
@@ -152,6 +153,7 @@ typedef struct {
 	Runner *runner;
 	int inotify_fd; /* -1: polling */
 	gint64 last_prune;
+	Status *status; /* NULL with --once */
 } Daemon;
 
 /*
@@ -181,6 +183,8 @@ reload_configuration(Daemon *d)
 	d->owned = g_steal_pointer(&fresh);
 	d->config = d->owned;
 	d->runner = nr;
+	if (d->status)
+		status_set_runner(d->status, d->runner, d->config);
 	if (d->inotify_fd >= 0)
 		close(d->inotify_fd);
 	d->inotify_fd = watch_queues(d->runner, d->config->queue_scan_interval);
@@ -218,6 +222,11 @@ one_pass(Daemon *d)
 	gint64 start = g_get_monotonic_time();
 	gboolean ok = runner_pass(d->runner, &stop_requested, &stats);
 
+	/* the daemon logs a summary every daemon.summary_interval instead */
+	if (d->status != NULL) {
+		status_pass_done(d->status, &stats);
+		return ok;
+	}
 	if (stats.seen > 0 || stats.recovered > 0)
 		g_message("pass: %u message(s): %u committed (%u clean, %u infected, %u "
 		          "blocked), %u left in queue, %u recovered, in %.3f s",
@@ -270,8 +279,11 @@ run_command(const MqConfig *config, gboolean once, const char *config_path)
 	g_autofree char *what = runner_describe(d.runner);
 	g_message("started: %s", what);
 	catch_signals();
-	if (!once)
+	if (!once) {
 		d.inotify_fd = watch_queues(d.runner, config->queue_scan_interval);
+		d.status = status_new(config);
+		status_set_runner(d.status, d.runner, config);
+	}
 
 	do {
 		/* A changed signature database is loaded beside the running one. */
@@ -285,17 +297,20 @@ run_command(const MqConfig *config, gboolean once, const char *config_path)
 		prune_daily(&d);
 		if (!one_pass(&d))
 			status = 2;
+		if (d.status)
+			status_periodic(d.status);
 		if (once || stop_requested)
 			break;
 		/* Sleep until mail arrives (inotify), the poll interval, or a signal. */
 		if (!hup_requested)
-			wait_for_mail(d.inotify_fd, next_wake(&d));
+			wait_for_mail(d.inotify_fd, MIN(next_wake(&d), status_next_due(d.status)));
 	} while (!stop_requested);
 
 	if (stop_requested)
 		g_message("stopping on request");
 	if (d.inotify_fd >= 0)
 		close(d.inotify_fd);
+	status_free(&d.status); /* before the runner it reads */
 	runner_free(&d.runner); /* reaps the workers, so their usage is counted below */
 	log_resources();
 	unlink(d.config->daemon_pid_file); /* lint: allow unlink */

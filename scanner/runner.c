@@ -28,6 +28,7 @@
 #include "reports/store.h"
 #include "rules/policy.h"
 #include "scanner/engine.h"
+#include "scanner/logline.h"
 #include "scanner/poison.h"
 #include "scanner/pool.h"
 #include "scanner/quarantine.h"
@@ -51,6 +52,8 @@ struct Runner {
 	GArray *caught;          /* of Caught (owned strings): this pass's, for the postmaster */
 	GHashTable *last_errors; /* queue ID -> the last scan error of a message that failed */
 	GHashTable *stuck;       /* queue ID -> Stuck: a file that could not be claimed */
+	RunnerTick tick;         /* the daemon's status, after each round of answers */
+	gpointer tick_data;
 };
 
 /* Stuck - a queued file that could not be taken (broken, locked, no df), and when to retry */
@@ -58,6 +61,9 @@ typedef struct {
 	gint64 next; /* Unix time of the next try */
 	guint step;  /* tries so far: the back-off doubles, 5 s to 5 min */
 } Stuck;
+
+const guint runner_ms_bounds[RUNNER_MS_BUCKETS] = {50,   100,  250,   500,  1000,
+                                                   2500, 5000, 10000, 30000};
 
 /* Pending - a message prepared for commit, waiting for its batch to finish */
 typedef struct {
@@ -73,8 +79,11 @@ typedef struct {
 	gint64 started;
 	ScanReport report;
 	char *message_id;
-	Qf *sender_qf; /* set when the sender is to be told, after the commit */
-	MqConfig eff;  /* the message's settings (borrowed from the config) */
+	char *logline;  /* logline_format(): the log line up to action= */
+	gint64 msgsize; /* the size sendmail logged (logline_size) */
+	char *not_told; /* why the sender is not told, logged after the verdict */
+	Qf *sender_qf;  /* set when the sender is to be told, after the commit */
+	MqConfig eff;   /* the message's settings (borrowed from the config) */
 } Pending;
 
 /* Job - a claimed message while a worker scans it */
@@ -122,6 +131,8 @@ pending_free(gpointer p)
 	g_free(m->action);
 	g_free(m->quarantine);
 	g_free(m->message_id);
+	g_free(m->logline);
+	g_free(m->not_told);
 	qf_free(&m->sender_qf);
 	scan_report_clear(&m->report);
 	g_free(m);
@@ -391,6 +402,54 @@ runner_describe(const Runner *r)
 	                       engine_is_test_db(r->engine) ? " (TEST signatures)" : "");
 }
 
+/* runner_set_tick - the daemon's hook */
+void
+runner_set_tick(Runner *r, RunnerTick tick, gpointer data)
+{
+	r->tick = tick;
+	r->tick_data = data;
+}
+
+/* runner_workers - the pool's slots as the status shows them */
+GArray *
+runner_workers(const Runner *r)
+{
+	GArray *a = g_array_new(FALSE, TRUE, sizeof(RunnerWorker));
+
+	for (guint i = 0; i < pool_size(r->pool); i++) {
+		RunnerWorker w = {0};
+		const char *id;
+		w.busy = pool_slot_info(r->pool, i, &w.pid, &id, &w.since);
+		if (w.busy)
+			g_strlcpy(w.id, id, sizeof w.id);
+		g_array_append_val(a, w);
+	}
+	return a;
+}
+
+/* runner_engine_info - the engine in use */
+void
+runner_engine_info(const Runner *r, guint *signatures, guint *version, gint64 *built,
+                   gint64 *loaded)
+{
+	*signatures = engine_signature_count(r->engine);
+	engine_db_info(r->engine, version, built, loaded);
+}
+
+/* runner_outgoing_dir - where outbound control files are */
+const char *
+runner_outgoing_dir(const Runner *r)
+{
+	return qdir_qf_dir(r->outgoing);
+}
+
+/* runner_store - accessor */
+Store *
+runner_store(const Runner *r)
+{
+	return r->store;
+}
+
 /* has_8bit - any byte >= 0x80 */
 static gboolean
 has_8bit(const char *data, gsize len)
@@ -532,6 +591,7 @@ job_start(Runner *r, QueueClaim *claim, PassStats *stats)
 	m->recipients = qf_recipients_text(claim->qf);
 	m->subject = qf_header_get(claim->qf, "Subject");
 	m->size = size;
+	m->msgsize = logline_size(claim->qf, size);
 	job->rcpts = qf_recipients(claim->qf);
 	job->sender = envelope_strip(g_strdup(qf_sender(claim->qf)));
 	job->ip = qf_client_ip(claim->qf);
@@ -615,12 +675,14 @@ job_finish(Pass *p, Job *job)
 		if (notify_sender_allowed(&job->eff, claim->qf, m->report.names, &why))
 			m->sender_qf = qf_copy(claim->qf);
 		else if (job->eff.notify_sender)
-			g_message("%s: the sender is not told: %s", claim->id, why);
+			m->not_told = g_strdup(why);
 	} else {
 		m->action = g_strdup(m->report.unscanned ? "delivered unscanned (policy)"
 		                     : m->report.limits  ? "delivered (limits exceeded)"
 		                                         : "delivered");
 	}
+	LogLine line = {claim->id, claim->qf, m->msgsize, m->verdict, &m->report, m->quarantine};
+	m->logline = logline_format(&line);
 	g_autoptr(Qf) out = build_outbound_qf(r, &job->eff, claim->qf, &m->report);
 	if (!commit_prepare(p->batch, claim, out, m->report.new_body, &error)) {
 		record_left(r, claim, error->message, p->stats);
@@ -871,14 +933,19 @@ log_and_record(Runner *r, GPtrArray *pending, CommitBatch *batch, PassStats *sta
 		                         ? recovered
 		                         : "left in queue (commit failed)";
 
-		g_message("%s: from=%s, to=%s, size=%" G_GINT64_FORMAT ", verdict=%s%s%s%s, "
-		          "action=%s, ms=%" G_GINT64_FORMAT "%s%s%s",
-		          m->id, m->sender, m->recipients, m->size, scan_verdict_name(m->verdict),
-		          m->detail ? " (" : "", m->detail ? m->detail : "", m->detail ? ")" : "",
-		          action, ms, m->report.ambiguous ? ", ambiguous=(" : "",
-		          m->report.ambiguous ? m->report.ambiguous : "",
-		          m->report.ambiguous ? ")" : "");
+		g_message("%s: %s, action=%s, ms=%" G_GINT64_FORMAT, m->id, m->logline,
+		          outcome == COMMIT_RECOVERED
+		              ? "commit-completed-at-next-pass"
+		              : logline_action(&m->report, m->verdict, committed),
+		          ms);
+		if (committed && m->not_told != NULL)
+			g_message("%s: the sender is not told: %s", m->id, m->not_told);
 		if (committed) {
+			guint b = 0;
+			while (b < RUNNER_MS_BUCKETS && ms > runner_ms_bounds[b])
+				b++;
+			stats->ms_buckets[b]++;
+			stats->ms_total += (guint64)ms;
 			stats->committed++;
 			if (m->verdict == VERDICT_INFECTED)
 				stats->infected++;
@@ -903,7 +970,7 @@ log_and_record(Runner *r, GPtrArray *pending, CommitBatch *batch, PassStats *sta
 		                .sender = m->sender,
 		                .recipients = m->recipients,
 		                .subject = m->subject,
-		                .size = m->size,
+		                .size = m->msgsize,
 		                .status = committed ? scan_verdict_name(m->verdict) : "error",
 		                .detail = m->detail ? m->detail : m->report.ambiguous,
 		                .action = action,
@@ -1050,6 +1117,8 @@ runner_pass(Runner *r, const volatile sig_atomic_t *stop, PassStats *stats)
 			break;
 		/* Each answer is prepared for commit; a death is counted. */
 		pool_wait(r->pool, job_done, &p);
+		if (r->tick)
+			r->tick(r->tick_data, stats);
 		/* Commit a full batch, or whatever is ready when nothing is in hand. */
 		if (commit_batch_size(p.batch) >= r->config->queue_batch_size ||
 		    pool_busy(r->pool) == 0)

@@ -116,7 +116,20 @@ test_migration(void)
 	g_assert_no_error(error);
 	g_assert_cmpuint(store_attempt_bump(s, "NEW1", 1), ==, 1); /* the table v2 adds */
 	store_close(&s);
-	g_assert_cmpint(count(path, "SELECT value FROM meta WHERE key='schema_version'"), ==, 2);
+	g_assert_cmpint(count(path, "SELECT value FROM meta WHERE key='schema_version'"), ==,
+	                STORE_SCHEMA_VERSION);
+	/* v3: the queue depth samples, read back oldest first */
+	s = store_open(path, &error);
+	g_assert_no_error(error);
+	store_sample_add(s, 200, 3, 1);
+	store_sample_add(s, 100, 5, 0);
+	g_autoptr(GArray) samples = store_samples_between(s, 0, 1000, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(samples->len, ==, 2);
+	g_assert_cmpint(g_array_index(samples, QueueSample, 0).t, ==, 100);
+	g_assert_cmpuint(g_array_index(samples, QueueSample, 0).inbound, ==, 5);
+	g_assert_cmpuint(g_array_index(samples, QueueSample, 1).outbound, ==, 1);
+	store_close(&s);
 	g_assert_cmpint(count(path, "SELECT count(*) FROM messages WHERE queue_id='OLD1'"), ==, 1);
 	/* a database from a newer mqsift is refused, not damaged */
 	sqlite3_open(path, &db);
