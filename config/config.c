@@ -138,6 +138,8 @@ static const ConfigKey config_keys[] = {
      STRICT_LAST},
     {"daemon.pid_file", KEY_STRING, OFF(daemon_pid_file), "/run/mqsift/mqsift.pid", NULL,
      "pid file, locked while mqsift runs (one master per queue)"},
+    {"daemon.log_file", KEY_STRING, OFF(daemon_log_file), "/var/log/mqsift.log", NULL,
+     "where a detached daemon logs when the host has no syslog socket (/dev/log)"},
     {"daemon.off_file", KEY_STRING, OFF(daemon_off_file), "/var/lib/mqsift/mqsift.off", NULL,
      "when present, check_mqsift does not restart mqsift (written by the rc script's stop)"},
     {"daemon.summary_interval", KEY_DURATION, OFF(daemon_summary_interval), "5m", NULL,

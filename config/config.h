@@ -52,6 +52,7 @@ typedef struct {
 	guint scanner_max_attempts;
 	char *daemon_pid_file;
 	char *daemon_off_file;
+	char *daemon_log_file;
 	guint daemon_summary_interval; /* seconds between summary log lines (daemon) */
 	char *daemon_status_socket;    /* unix socket "mqsift status" asks; "" = none */
 	char *daemon_status_group;     /* group that may read it (besides root) */

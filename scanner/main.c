@@ -24,6 +24,7 @@
 #include <gio/gio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "queue/durable.h"
@@ -121,19 +122,26 @@ cmd_run(int argc, char **argv)
 	                                 "process the messages present, then exit (cron mode)",
 	                                 NULL},
 	                                {"foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
-	                                 "do not detach; log to stderr as well", NULL},
+	                                 "do not detach; log to stderr (not syslog)", NULL},
 	                                {NULL}};
 
 	if (!parse_options("run", entries, &argc, &argv))
 		return 2;
-	log_init(foreground || once || isatty(2), TRUE, opt_verbose);
+	/* one sink per line: in the foreground (systemd) stderr is the journal */
+	log_init(foreground || isatty(2), !foreground, opt_verbose);
 	MqConfig *config = load_config();
 	if (config == NULL)
 		return 2;
-	if (!once && !foreground && daemon(0, 0) < 0) {
-		g_critical("cannot detach: %s", g_strerror(errno));
-		config_free(&config);
-		return 2;
+	if (!once && !foreground) {
+		if (daemon(0, 0) < 0) {
+			g_critical("cannot detach: %s", g_strerror(errno));
+			config_free(&config);
+			return 2;
+		}
+		/* detached, stderr is gone: without syslog, a file, never nowhere */
+		if (!log_has_syslog() && !log_to_file(config->daemon_log_file))
+			syslog(LOG_MAIL | LOG_ERR, "mqsift: cannot open %s; no log",
+			       config->daemon_log_file);
 	}
 	int status = run_command(config, once, opt_config);
 	config_free(&config);

@@ -191,6 +191,24 @@ kill $locker 2>/dev/null
 wait $locker 2>/dev/null
 rm -f "$RELAY"/in/*6AOZ*
 
+# --- one log sink at a time; a detached daemon without syslog logs to a file ----
+# (no /dev/log in this namespace: a daemon that wants syslog says it falls
+# back to stderr; in the foreground it must not want syslog at all, or the
+# journal shows each line twice)
+ok_if "foreground: stderr only, syslog not even tried" \
+	bash -c "! grep -q 'no syslog socket' '$LOG'"
+cp "$CONF" "$CONF.nolog"
+sed -i "s|^daemon:\$|daemon:\n  log_file: $RELAY/mqsift.log|" "$CONF"
+"$MQSIFT" run -c "$CONF" 2>"$RELAY/detach.err"
+ok_if "detached: started" wait_for 10 grep -q "started:" "$RELAY/mqsift.log"
+send_mail alice@example.org bob@example.com "$RELAY/samples/clean-text.eml"
+ok_if "detached without syslog: the verdict line is in daemon.log_file" \
+	wait_for 10 grep -q "verdict=clean" "$RELAY/mqsift.log"
+kill -TERM "$(cat "$RELAY/run/mqsift.pid")"
+ok_if "detached: stopped" wait_for 10 grep -q "stopping on request" "$RELAY/mqsift.log"
+wait_for 10 test ! -e "$RELAY/run/mqsift.pid"
+cp "$CONF.nolog" "$CONF"
+
 # --- a service stop is never a failed attempt ----------------------------------
 # systemd (KillMode=control-group) sends SIGTERM to every process of the unit:
 # the worker scanning a message ignores it, the master stops it; the message
