@@ -94,9 +94,8 @@ log_has_syslog(void)
 gboolean
 log_to_file(const char *path)
 {
-	int fd = open(path,
-	              O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, /* lint: allow open */
-	              0640);
+	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
+	int fd = open(path, flags, 0640); /* lint: allow open */
 
 	if (fd < 0)
 		return FALSE;
