@@ -81,8 +81,9 @@ static const ConfigKey config_keys[] = {
      "how often the inbound queues are polled when no change is notified"},
     {"queue.batch_size", KEY_UINT, OFF(queue_batch_size), "64", NULL,
      "messages committed together (one group of fsyncs)"},
-    {"queue.kick_delivery", KEY_BOOL, OFF(queue_kick_delivery), "false", NULL,
-     "run sendmail -qI<id> after a commit instead of waiting for the queue run"},
+    {"queue.kick_delivery", KEY_BOOL, OFF(queue_kick_delivery), "true", NULL,
+     "after each batch, one sendmail -qI<id>... run for its messages (at most 4 at once) "
+     "instead of waiting for the queue run, which stays for retries"},
     {"queue.sendmail", KEY_LIST, OFF(queue_sendmail), SENDMAIL_PATH, NULL,
      "the command (and arguments) that kicks delivery: <command> -OQueueDirectory=... -qI<id>"},
     {"queue.error_grace", KEY_DURATION, OFF(queue_error_grace), "4h", NULL,

@@ -19,6 +19,7 @@
 #include <glob.h>
 #include <gio/gio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "queue/commit.h"
@@ -52,9 +53,12 @@ struct Runner {
 	GArray *caught;          /* of Caught (owned strings): this pass's, for the postmaster */
 	GHashTable *last_errors; /* queue ID -> the last scan error of a message that failed */
 	GHashTable *stuck;       /* queue ID -> Stuck: a file that could not be claimed */
+	GPtrArray *kicks;        /* pids of the deliveries kicked and still running */
 	RunnerTick tick;         /* the daemon's status, after each round of answers */
 	gpointer tick_data;
 };
+
+#define MAX_KICKS 4 /* deliveries kicked and running at once */
 
 /* Stuck - a queued file that could not be taken (broken, locked, no df), and when to retry */
 typedef struct {
@@ -268,6 +272,7 @@ runner_new(const MqConfig *config, GError **error)
 	g_array_set_clear_func(r->caught, caught_clear);
 	r->last_errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	r->stuck = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	r->kicks = g_ptr_array_new();
 	r->hostname =
 	    g_strdup(*config->scanner_hostname ? config->scanner_hostname : g_get_host_name());
 	if (!open_queues(r, error))
@@ -313,6 +318,8 @@ runner_free(Runner **runner)
 		g_hash_table_destroy(r->last_errors);
 	if (r->stuck)
 		g_hash_table_destroy(r->stuck);
+	if (r->kicks)
+		g_ptr_array_unref(r->kicks); /* still running: init reaps them after we exit */
 	if (r->inbound)
 		g_ptr_array_unref(r->inbound);
 	qdir_free(&r->outgoing);
@@ -1020,25 +1027,42 @@ tell_about_caught(Runner *r, GPtrArray *pending)
 static void
 kick_delivery(Runner *r, GPtrArray *pending)
 {
-	for (guint i = 0; i < pending->len; i += 30) {
-		g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
-		for (int k = 0; r->config->queue_sendmail && r->config->queue_sendmail[k]; k++)
-			g_ptr_array_add(argv, g_strdup(r->config->queue_sendmail[k]));
-		if (argv->len == 0)
-			g_ptr_array_add(argv, g_strdup(SENDMAIL_PATH));
-		g_ptr_array_add(argv,
-		                g_strdup_printf("-OQueueDirectory=%s", qdir_path(r->outgoing)));
-		for (guint k = i; k < pending->len && k < i + 30; k++) {
-			Pending *m = g_ptr_array_index(pending, k);
-			g_ptr_array_add(argv, g_strdup_printf("-qI%s", m->id));
-		}
-		g_ptr_array_add(argv, NULL);
-		g_autoptr(GError) error = NULL;
-		if (!g_spawn_async(NULL, (char **)argv->pdata, NULL,
-		                   G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
-		                   NULL, NULL, &error))
-			g_warning("cannot kick delivery: %s", error->message);
+	/* the kicks still running: at most MAX_KICKS at once, the periodic
+	 * queue run of the outgoing sendmail delivers what a skipped kick
+	 * would have */
+	for (guint i = 0; i < r->kicks->len;) {
+		GPid pid = GPOINTER_TO_INT(g_ptr_array_index(r->kicks, i));
+		if (waitpid(pid, NULL, WNOHANG) != 0)
+			g_ptr_array_remove_index_fast(r->kicks, i);
+		else
+			i++;
 	}
+	if (r->kicks->len >= MAX_KICKS) {
+		g_debug("%u deliveries kicked are still running: the queue run delivers these",
+		        r->kicks->len);
+		return;
+	}
+	/* one queue run for the whole batch: sendmail ORs its -qI options */
+	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+	for (int k = 0; r->config->queue_sendmail && r->config->queue_sendmail[k]; k++)
+		g_ptr_array_add(argv, g_strdup(r->config->queue_sendmail[k]));
+	if (argv->len == 0)
+		g_ptr_array_add(argv, g_strdup(SENDMAIL_PATH));
+	g_ptr_array_add(argv, g_strdup_printf("-OQueueDirectory=%s", qdir_path(r->outgoing)));
+	for (guint k = 0; k < pending->len; k++) {
+		Pending *m = g_ptr_array_index(pending, k);
+		g_ptr_array_add(argv, g_strdup_printf("-qI%s", m->id));
+	}
+	g_ptr_array_add(argv, NULL);
+	g_autoptr(GError) error = NULL;
+	GPid pid;
+	if (!g_spawn_async(NULL, (char **)argv->pdata, NULL,
+	                   G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
+	                       G_SPAWN_STDERR_TO_DEV_NULL,
+	                   NULL, NULL, &pid, &error))
+		g_warning("cannot kick delivery: %s", error->message);
+	else
+		g_ptr_array_add(r->kicks, GINT_TO_POINTER(pid));
 }
 
 /* finish_batch - commit, then record and log every message of the batch */

@@ -51,6 +51,7 @@ relay_prepare() {
 	relay_wait_port 127.0.0.2 2526 || { echo "sink did not start" >&2; return 1; }
 	cat >"$RELAY/etc/mqsift.yaml" <<-YAML
 	queue:
+	  kick_delivery: false
 	  incoming: $RELAY/in
 	  outgoing: $RELAY/out
 	scanner:
