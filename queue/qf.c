@@ -167,8 +167,9 @@ qf_parse(const char *data, gsize len, GError **error)
 	for (guint i = 0; i < qf->records->len; i++) {
 		const QfRecord *r = &g_array_index(qf->records, QfRecord, i);
 
-		if (r->type == 'B' && strcmp(r->value, "7BIT") != 0 &&
-		    strcmp(r->value, "8BITMIME") != 0) {
+		/* check_bodytype() compares without case: BODY=8bitmime is stored as sent */
+		if (r->type == 'B' && g_ascii_strcasecmp(r->value, "7BIT") != 0 &&
+		    g_ascii_strcasecmp(r->value, "8BITMIME") != 0) {
 			g_set_error(error, QF_ERROR, QF_ERROR_MALFORMED, "bad body type B%s",
 			            r->value);
 			goto fail;

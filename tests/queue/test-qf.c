@@ -191,6 +191,24 @@ test_rejects(void)
 	g_error_free(error);
 }
 
+/* test_body_type_case - BODY=8bitmime is legal in any case; sendmail stores it as sent */
+static void
+test_body_type_case(void)
+{
+	static const char *const ok[] = {"B8bitmime", "B7bit", "B8BitMime", "B8BITMIME"};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(ok); i++) {
+		g_autofree char *text =
+		    g_strdup_printf("V8\nT1\n%s\nS<a@b>\nRPFD:<c@d>\n.\n", ok[i]);
+		Qf *qf = parse_ok(text);
+		GString *out = qf_serialize(qf);
+
+		g_assert_cmpstr(out->str, ==, text); /* kept as sendmail wrote it */
+		g_string_free(out, TRUE);
+		qf_free(&qf);
+	}
+}
+
 /* test_quote - METAQUOTE both ways */
 static void
 test_quote(void)
@@ -221,5 +239,6 @@ main(int argc, char **argv)
 	g_test_add_func("/qf/crlf", test_crlf);
 	g_test_add_func("/qf/rejects", test_rejects);
 	g_test_add_func("/qf/quote", test_quote);
+	g_test_add_func("/qf/body-type-case", test_body_type_case);
 	return g_test_run();
 }
