@@ -263,6 +263,48 @@ commit_finish(CommitBatch *batch, GError **error)
 	return ok;
 }
 
+/*
+ * recover_finish_tf - step 6 for a marked message, if its out tf is ours:
+ * renamed to qf under its lock.  A tf that someone holds locked is the
+ * outbound sendmail's own (it rewrites a deferred message's qf through
+ * tf<ID>, locked with flock): left alone.  So is any tf beside an existing
+ * out qf, since mqsift never writes a tf when the qf exists.  Returns 0
+ * when the message counts as committed, 1 to retry later (an empty tf:
+ * someone just created it), -1 with @error.
+ */
+static int
+recover_finish_tf(QueueDir *out, const char *id, const char *tf, const char *qf, GError **error)
+{
+	struct stat st;
+	int tfd = open(tf, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+
+	if (tfd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "open %s: %s", tf,
+		            g_strerror(errno));
+		return -1;
+	}
+	if (!qdir_lock_fd(out, tfd, FALSE)) {
+		close(tfd);
+		g_message("%s: %s is locked (the outgoing sendmail's): left alone", id, tf);
+		return file_exists(qf) ? 0 : 1;
+	}
+	if (file_exists(qf)) {
+		close(tfd);
+		g_message("%s: %s is not mqsift's (the qf exists): left alone", id, tf);
+		return 0;
+	}
+	if (fstat(tfd, &st) < 0 || st.st_size == 0) {
+		close(tfd);
+		return 1;
+	}
+	/* step 6 not done: the tf is complete (fsync'ed before the mark) */
+	gboolean ok = durable_rename(tf, qf, error);
+	close(tfd);
+	return ok ? 0 : -1;
+}
+
 /* commit_recover - finish commits interrupted after their mark */
 int
 commit_recover(QueueDir *in, QueueDir *out, GError **error)
@@ -288,12 +330,21 @@ commit_recover(QueueDir *in, QueueDir *out, GError **error)
 			continue;
 		}
 		gboolean ok = TRUE;
-		if (file_exists(tf)) {
-			/* step 6 not done: the tf is complete (fsync'ed before the mark) */
-			ok = durable_rename(tf, qf, error) &&
-			     durable_sync_dir(qdir_qf_dir(out), error);
+		int pending = recover_finish_tf(out, id, tf, qf, error);
+		if (pending < 0)
+			ok = FALSE;
+		else if (pending > 0) {
+			close(fd); /* a tf that may not be ours is being written: next time */
+			continue;
 		}
-		/* else the out qf exists, or was already delivered: either way, committed */
+		/*
+		 * The out qf exists, or was already delivered: either way, committed.
+		 * Its name is made durable before the inbound copy goes, whether the
+		 * rename was ours just now or the crashed run's (step 7 may not
+		 * have happened).
+		 */
+		if (ok)
+			ok = durable_sync_dir(qdir_qf_dir(out), error);
 		if (ok)
 			ok = durable_unlink(in_df, error) && durable_unlink(in_xf, error) &&
 			     durable_unlink(cf, error);
@@ -392,7 +443,9 @@ commit_move_aside(QueueDir *in, const char *id, const char *dest_dir, GError **e
 		unlink(dst); /* an earlier attempt that died half way */
 		ok = durable_link_or_copy(src, dst, 0600, (gid_t)-1, error);
 	}
-	ok = ok && durable_sync_dir(dest_dir, error);
+	/* the copies and the name of their directory are durable before the queue's go */
+	g_autofree char *dest_parent = g_path_get_dirname(dest_dir);
+	ok = ok && durable_sync_dir(dest_dir, error) && durable_sync_dir(dest_parent, error);
 	for (gsize i = 0; ok && i < G_N_ELEMENTS(prefixes); i++) {
 		g_autofree char *src = qdir_file(in, prefixes[i], id);
 		ok = durable_unlink(src, error);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "queue/fault.h"
 #include "queue/qf.h"
 #include "rules/config.h"
 #include "scanner/log.h"
@@ -142,6 +143,50 @@ test_log_one_line(void)
 	                          "6AOQ0000000002: verdict=clean \\x1b]0;pwned\\x07 <U+202E>\n");
 }
 
+/*
+ * test_day_dir_durable - a new day directory's name is fsync'ed into the
+ * quarantine directory before the entry counts as stored (issue #14.3)
+ */
+static void
+test_day_dir_durable(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("mqsift-quarantine-XXXXXX", NULL);
+	MqConfig *c = config_defaults();
+	g_free(c->quarantine_dir);
+	c->quarantine_dir = g_strdup(dir);
+	const char *qftext = "V8\nT1\nS<a@example.net>\nRPFD:<b@example.org>\nHSubject: x\n.\n";
+	Qf *qf = qf_parse(qftext, strlen(qftext), NULL);
+	ScanReport rep;
+	new_report(&rep);
+	g_autofree char *ref = quarantine_ref("6AOQ0000000002");
+	g_autofree char *day = g_path_get_dirname(ref);
+	g_autofree char *mkdir_day = g_strdup_printf("mkdir %s/%s", dir, day);
+	g_autofree char *sync_top = g_strdup_printf("sync-dir %s", dir);
+	GPtrArray *log = g_ptr_array_new_with_free_func(g_free);
+	GError *error = NULL;
+	int made = -1, synced = -1;
+
+	fault_trace_start(log);
+	g_assert_true(quarantine_store(c, ref, qf, "Subject: x\n\nbody\n", 18, &rep, &error));
+	fault_trace_start(NULL);
+	g_assert_no_error(error);
+	for (guint i = 0; i < log->len; i++) {
+		const char *op = g_ptr_array_index(log, i);
+		if (made < 0 && strcmp(op, mkdir_day) == 0)
+			made = (int)i;
+		if (synced < 0 && strcmp(op, sync_top) == 0)
+			synced = (int)i;
+	}
+	g_assert_cmpint(made, >=, 0);
+	g_assert_cmpint(synced, >, made);
+	g_ptr_array_unref(log);
+	scan_report_clear(&rep);
+	qf_free(&qf);
+	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+	g_assert_cmpint(system(cmd), ==, 0);
+	config_free(&c);
+}
+
 /* main - GTest */
 int
 main(int argc, char **argv)
@@ -149,5 +194,6 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/quarantine/info-list-show", test_info_list_show);
 	g_test_add_func("/log/one-line", test_log_one_line);
+	g_test_add_func("/quarantine/day-dir-durable", test_day_dir_durable);
 	return g_test_run();
 }
