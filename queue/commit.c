@@ -129,9 +129,7 @@ commit_prepare(CommitBatch *batch, QueueClaim *claim, const Qf *qf, GBytes *new_
 
 	gboolean ok;
 	if (new_body == NULL) {
-		g_autofree char *in_df = qdir_file(claim->dir, "df", claim->id);
-
-		ok = durable_link_or_copy(in_df, item.out_df, batch->mode, gid, error);
+		ok = durable_link_or_copy(claim->df_path, item.out_df, batch->mode, gid, error);
 	} else {
 		gsize len;
 		const void *data = g_bytes_get_data(new_body, &len);
@@ -239,10 +237,9 @@ commit_finish(CommitBatch *batch, GError **error)
 	/* 8: the inbound copy goes, the cf marker last, under the lock */
 	for (i = 0; ok && i < items->len; i++) {
 		CommitItem *it = &g_array_index(items, CommitItem, i);
-		g_autofree char *df = qdir_file(it->claim->dir, "df", it->claim->id);
 		g_autofree char *xf = qdir_file(it->claim->dir, "xf", it->claim->id);
 
-		if (!durable_unlink(df, error) || !durable_unlink(xf, error))
+		if (!durable_unlink(it->claim->df_path, error) || !durable_unlink(xf, error))
 			ok = FALSE;
 		fault_point("commit:after-unlink-df");
 		if (ok && !durable_unlink(it->claim->qf_path, error))
@@ -305,6 +302,20 @@ recover_finish_tf(QueueDir *out, const char *id, const char *tf, const char *qf,
 	return ok ? 0 : -1;
 }
 
+/* recover_data_file - the inbound df of a marked message (its cf may have a d record) */
+static char *
+recover_data_file(QueueDir *in, const char *id, int cf_fd)
+{
+	g_autoptr(GBytes) bytes = durable_read_fd(cf_fd, 16 * 1024 * 1024, NULL);
+	gsize len = 0;
+	const char *data = bytes ? g_bytes_get_data(bytes, &len) : NULL;
+	Qf *qf = data ? qf_parse(data, len, NULL) : NULL;
+	char *df = qf ? qdir_data_file(in, id, qf, NULL) : NULL;
+
+	qf_free(&qf);
+	return df ? df : qdir_file(in, "df", id);
+}
+
 /* commit_recover - finish commits interrupted after their mark */
 int
 commit_recover(QueueDir *in, QueueDir *out, GError **error)
@@ -317,7 +328,7 @@ commit_recover(QueueDir *in, QueueDir *out, GError **error)
 	for (guint i = 0; i < ids->len; i++) {
 		const char *id = g_ptr_array_index(ids, i);
 		g_autofree char *cf = qdir_file(in, "cf", id);
-		g_autofree char *in_df = qdir_file(in, "df", id);
+		g_autofree char *in_df = NULL;
 		g_autofree char *in_xf = qdir_file(in, "xf", id);
 		g_autofree char *tf = qdir_file(out, "tf", id);
 		g_autofree char *qf = qdir_file(out, "qf", id);
@@ -329,6 +340,7 @@ commit_recover(QueueDir *in, QueueDir *out, GError **error)
 			close(fd); /* someone is committing it right now */
 			continue;
 		}
+		in_df = recover_data_file(in, id, fd);
 		gboolean ok = TRUE;
 		int pending = recover_finish_tf(out, id, tf, qf, error);
 		if (pending < 0)

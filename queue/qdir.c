@@ -30,6 +30,7 @@ struct QueueDir {
 	char *xf_dir;
 	QueueLock lock;
 	struct stat st;
+	GHashTable *claimed_df; /* queue ID -> df path, for claims whose qf has a d record */
 };
 
 /* qdir_error_quark - the error domain */
@@ -78,6 +79,7 @@ qdir_open(const char *path, QueueLock lock, GError **error)
 	dir->xf_dir = sub_or_self(path, "xf");
 	dir->lock = lock;
 	dir->st = st;
+	dir->claimed_df = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	return dir;
 }
 
@@ -91,6 +93,7 @@ qdir_free(QueueDir **dir)
 	g_free((*dir)->qf_dir);
 	g_free((*dir)->df_dir);
 	g_free((*dir)->xf_dir);
+	g_hash_table_destroy((*dir)->claimed_df);
 	g_free(*dir);
 	*dir = NULL;
 }
@@ -156,6 +159,11 @@ qdir_file(const QueueDir *dir, const char *prefix, const char *id)
 	const char *d;
 
 	g_return_val_if_fail(qdir_valid_id(id), NULL);
+	if (strcmp(prefix, "df") == 0) {
+		const char *claimed = g_hash_table_lookup(dir->claimed_df, id);
+		if (claimed != NULL)
+			return g_strdup(claimed);
+	}
 	if (prefix[0] == 'd')
 		d = dir->df_dir;
 	else if (prefix[0] == 'x')
@@ -166,6 +174,68 @@ qdir_file(const QueueDir *dir, const char *prefix, const char *id)
 	char *path = g_build_filename(d, name, NULL);
 	g_free(name);
 	return path;
+}
+
+/* data_dir_name_ok - a d record's name stays inside the queue tree */
+static gboolean
+data_dir_name_ok(const char *name)
+{
+	if (*name == '\0' || *name == '/')
+		return FALSE;
+	g_auto(GStrv) parts = g_strsplit(name, "/", -1);
+	for (int i = 0; parts[i]; i++)
+		if (strcmp(parts[i], "..") == 0)
+			return FALSE;
+	return TRUE;
+}
+
+/* qdir_data_file - where the df of a control file is, d record followed */
+char *
+qdir_data_file(const QueueDir *dir, const char *id, const Qf *qf, GError **error)
+{
+	const QfRecord *d = qf_first(qf, 'd');
+
+	if (d == NULL)
+		return qdir_file(dir, "df", id);
+	if (!data_dir_name_ok(d->value)) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BROKEN,
+		            "bogus queue file directory \"d%s\"", d->value);
+		return NULL;
+	}
+	/*
+	 * The name is relative to sendmail's QueueDirectory, which is either
+	 * this queue's parent (QueueDirectory=/var/spool/mqueue.in/q*: "q2") or
+	 * this queue itself (queue groups below it).  The candidate holding the
+	 * df wins; else the first that is a queue directory (the df is then
+	 * missing, which the caller reports).
+	 */
+	g_autofree char *parent = g_path_get_dirname(dir->path);
+	const char *bases[] = {parent, dir->path};
+	g_autofree char *name = g_strconcat("df", id, NULL);
+	char *found = NULL;
+	for (gsize i = 0; i < G_N_ELEMENTS(bases); i++) {
+		g_autofree char *qd = g_build_filename(bases[i], d->value, NULL);
+		struct stat st;
+
+		if (stat(qd, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		g_autofree char *dfd = sub_or_self(qd, "df");
+		char *path = g_build_filename(dfd, name, NULL);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+			g_free(found);
+			return path;
+		}
+		if (found == NULL)
+			found = path;
+		else
+			g_free(path);
+	}
+	if (found == NULL)
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BROKEN,
+		            "bogus queue file directory \"d%s\": no such queue directory beside or "
+		            "below %s",
+		            d->value, dir->path);
+	return found;
 }
 
 typedef struct {
@@ -293,6 +363,13 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 		g_error_free(local);
 		goto fail;
 	}
+	char *df_path = qdir_data_file(dir, id, qf, &local);
+	if (df_path == NULL) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BROKEN, "%s: %s", path, local->message);
+		g_error_free(local);
+		qf_free(&qf);
+		goto fail;
+	}
 	QueueClaim *claim = g_new0(QueueClaim, 1);
 	claim->dir = dir;
 	claim->id = g_strdup(id);
@@ -300,6 +377,10 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 	claim->qf_fd = fd;
 	claim->qf = qf;
 	claim->st = st;
+	claim->df_path = df_path;
+	/* qdir_file(dir, "df", id) finds it while the claim lasts */
+	if (qf_first(qf, 'd') != NULL)
+		g_hash_table_replace(dir->claimed_df, g_strdup(id), g_strdup(df_path));
 	return claim;
 fail:
 	close(fd);
@@ -314,8 +395,10 @@ qdir_claim_release(QueueClaim **claim)
 	if (claim == NULL || *claim == NULL)
 		return;
 	QueueClaim *c = *claim;
+	g_hash_table_remove(c->dir->claimed_df, c->id);
 	if (c->qf_fd >= 0)
 		close(c->qf_fd);
+	g_free(c->df_path);
 	qf_free(&c->qf);
 	g_free(c->id);
 	g_free(c->qf_path);

@@ -532,6 +532,88 @@ test_move_aside_syncs_parent(Fixture *f, gconstpointer data)
 	qdir_free(&in);
 }
 
+/*
+ * test_data_dir_record - a qf whose df is in another queue directory (its d
+ * record, sendmail with several queue directories): claimed with that df,
+ * committed with its body, the d record not copied out, the df removed
+ * from where it was; also when a crash comes between mark and unlink
+ * (issue #14.7)
+ */
+static void
+test_data_dir_record(void)
+{
+	for (int crash = 0; crash < 2; crash++) {
+		g_autofree char *top = g_dir_make_tmp("mqsift-ddir-XXXXXX", NULL);
+		g_autofree char *base = g_build_filename(top, "mqueue.in", NULL);
+		g_autofree char *q1 = g_build_filename(base, "q1", NULL);
+		g_autofree char *q2df = g_build_filename(base, "q2", "df", NULL);
+		g_autofree char *outd = g_build_filename(top, "out", NULL);
+		const char *id = "6AOAddir0004242";
+		GError *error = NULL;
+
+		g_assert_cmpint(g_mkdir_with_parents(q1, 0700), ==, 0);
+		g_assert_cmpint(g_mkdir_with_parents(q2df, 0700), ==, 0);
+		g_assert_cmpint(g_mkdir(outd, 0700), ==, 0);
+		write_file(q2df, "df6AOAddir0004242", "the body in q2\n");
+		write_file(q1, "qf6AOAddir0004242",
+		           "V8\nT1795512285\nK0\nN0\nP30000\ndq2\nS<a@example.org>\n"
+		           "RPFD:<b@example.com>\nH??Subject: d record\n.\n");
+		if (crash) {
+			pid_t pid = fork();
+			if (pid == 0) {
+				QueueDir *in = qdir_open(q1, QUEUE_LOCK_FLOCK, NULL);
+				QueueDir *out = qdir_open(outd, QUEUE_LOCK_FLOCK, NULL);
+				CommitBatch *b = commit_batch_new(out, 0640);
+				QueueClaim *c = qdir_claim(in, id, NULL);
+				Qf *qf = qf_copy(c->qf);
+				qf_sanitize_for_outbound(qf);
+				commit_prepare(b, c, qf, NULL, NULL);
+				fault_arm("commit:after-mark");
+				commit_finish(b, NULL);
+				_exit(0);
+			}
+			int status;
+			g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+			g_assert_true(WIFSIGNALED(status));
+		}
+		QueueDir *in = qdir_open(q1, QUEUE_LOCK_FLOCK, NULL);
+		QueueDir *out = qdir_open(outd, QUEUE_LOCK_FLOCK, NULL);
+		if (crash) {
+			g_assert_cmpint(commit_recover(in, out, &error), ==, 1);
+			g_assert_no_error(error);
+		} else {
+			QueueClaim *claim = qdir_claim(in, id, &error);
+			g_assert_no_error(error);
+			g_autofree char *want = g_build_filename(q2df, "df6AOAddir0004242", NULL);
+			g_autofree char *via_file = qdir_file(in, "df", id);
+			g_assert_cmpstr(claim->df_path, ==, want);
+			g_assert_cmpstr(via_file, ==, want); /* what the scanner opens */
+			CommitBatch *b = commit_batch_new(out, 0640);
+			Qf *qf = qf_copy(claim->qf);
+			qf_sanitize_for_outbound(qf);
+			g_assert_true(commit_prepare(b, claim, qf, NULL, &error));
+			g_assert_true(commit_finish(b, &error));
+			g_assert_no_error(error);
+			commit_batch_free(&b);
+			qf_free(&qf);
+		}
+		g_autofree char *out_qf = qdir_file(out, "qf", id);
+		g_autofree char *out_df = qdir_file(out, "df", id);
+		g_autofree char *qtext = NULL, *dtext = NULL;
+		g_assert_true(g_file_get_contents(out_qf, &qtext, NULL, NULL));
+		g_assert_true(g_file_get_contents(out_df, &dtext, NULL, NULL));
+		g_assert_cmpstr(dtext, ==, "the body in q2\n");
+		g_assert_null(strstr(qtext, "\ndq2\n"));
+		g_assert_cmpuint(count_prefix(base, "df"), ==, 0);
+		g_assert_cmpuint(count_prefix(q1, "qf") + count_prefix(q1, "cf"), ==, 0);
+		g_autofree char *q2 = g_path_get_dirname(q2df);
+		g_assert_cmpuint(count_prefix(q2, "df"), ==, 0);
+		qdir_free(&in);
+		qdir_free(&out);
+		remove_all(top);
+	}
+}
+
 /* test_new_id - sendmail's format, unique in a burst */
 static void
 test_new_id(void)
@@ -567,6 +649,7 @@ main(int argc, char **argv)
 	g_test_add("/commit/claim-rules", Fixture, NULL, fixture_setup, test_claim_rules,
 	           fixture_teardown);
 	g_test_add_func("/commit/new-id", test_new_id);
+	g_test_add_func("/commit/data-dir-record", test_data_dir_record);
 	g_test_add("/commit/recover-syncs-before-unlink", Fixture, NULL, fixture_setup,
 	           test_recover_syncs_first, fixture_teardown);
 	g_test_add("/commit/recover-leaves-locked-tf", Fixture, NULL, fixture_setup,
