@@ -96,6 +96,9 @@ typedef struct {
 	char *mime_on_ambiguous;         /* "deliver" | "block" */
 
 	char *source;        /* the file the config came from, or "(defaults)" */
+	char **doubtful;     /* NULL-terminated (or NULL): what loads but is likely a
+	                      * mistake (a duplicate key), one "file:line:col: ..." each;
+	                      * "mqsift lint" fails on them */
 	GPtrArray *rulesets; /* private: the rulesets of per-message keys */
 } MqConfig;
 

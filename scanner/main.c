@@ -299,6 +299,69 @@ check_queue(const char *what, const char *path, GString *problems)
 	return TRUE;
 }
 
+/* lint_glob_dirs - the directories a queue.incoming glob matches now */
+static GPtrArray *
+lint_glob_dirs(const char *pattern)
+{
+	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+	g_autofree char *dir = g_path_get_dirname(pattern);
+	g_autofree char *base = g_path_get_basename(pattern);
+	g_autoptr(GPatternSpec) spec = g_pattern_spec_new(base);
+	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *name;
+
+	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
+		g_autofree char *p = g_build_filename(dir, name, NULL);
+		if (g_pattern_spec_match_string(spec, name) && g_file_test(p, G_FILE_TEST_IS_DIR))
+			g_ptr_array_add(out, g_steal_pointer(&p));
+	}
+	if (d != NULL)
+		g_dir_close(d);
+	return out;
+}
+
+/* lint_dir_exists - a directory production writes into must exist (systemd's
+ * ReadWritePaths= and the rc script do not create it) */
+static void
+lint_dir_exists(const char *key, const char *dir, GString *problems)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		g_string_append_printf(problems, "%s %s: %s\n", key, dir, g_strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		g_string_append_printf(problems, "%s %s: not a directory\n", key, dir);
+}
+
+/*
+ * lint_paths - the quarantine and store directories exist; every rules file
+ * named in the configuration exists (a missing one means the built-in
+ * rules, not the ones written for this site)
+ */
+static void
+lint_paths(const MqConfig *config, GString *problems)
+{
+	g_autofree char *db_dir = g_path_get_dirname(config->reports_database);
+	g_autoptr(GPtrArray) rules = g_ptr_array_new();
+	const char *shipped = MQSIFT_DATADIR "/filename.rules";
+
+	lint_dir_exists("quarantine.dir", config->quarantine_dir, problems);
+	lint_dir_exists("reports.database: directory", db_dir, problems);
+	config_all_values(config, "policy.filename_rules", rules);
+	for (guint i = 0; i < rules->len; i++) {
+		const char *path = g_ptr_array_index(rules, i);
+
+		if (*path == '\0' || g_file_test(path, G_FILE_TEST_EXISTS))
+			continue;
+		if (strcmp(path, shipped) == 0)
+			printf("note: %s is not installed: the built-in filename rules apply\n",
+			       path);
+		else
+			g_string_append_printf(problems, "policy.filename_rules %s: %s\n", path,
+			                       g_strerror(ENOENT));
+	}
+}
+
 /* lint_sandbox - the workers' protections on this kernel, and their scratch space */
 static void
 lint_sandbox(const MqConfig *config, GString *problems)
@@ -352,10 +415,15 @@ cmd_lint(int argc, char **argv)
 	if (!parse_options("lint", entries, &argc, &argv))
 		return 2;
 	log_init(TRUE, FALSE, opt_verbose);
-	MqConfig *config = load_config();
-	if (config == NULL)
-		return config_unsafe ? 2
-		                     : 1; /* an unsafe file is not a problem to list: it stops */
+	GError *load_error = NULL;
+	MqConfig *config = config_load(opt_config, opt_config != NULL, &load_error);
+	if (config == NULL) {
+		/* one line per problem; an unsafe file is not a problem to list: it stops */
+		gboolean unsafe = g_error_matches(load_error, CONFIG_ERROR, CONFIG_ERROR_UNSAFE);
+		fprintf(stderr, "%s\n", load_error->message);
+		g_error_free(load_error);
+		return unsafe ? 2 : 1;
+	}
 	if (print) {
 		GString *p = config_print(config);
 		fputs(p->str, stdout);
@@ -364,14 +432,22 @@ cmd_lint(int argc, char **argv)
 	GString *problems = g_string_new(NULL);
 	GError *error = NULL;
 
+	for (int i = 0; config->doubtful && config->doubtful[i]; i++)
+		g_string_append_printf(problems, "%s\n", config->doubtful[i]);
+	lint_paths(config, problems);
 	struct stat out_st;
 	gboolean out_ok = check_queue("queue.outgoing", config->queue_outgoing, problems) &&
 	                  stat(config->queue_outgoing, &out_st) == 0;
 	for (int i = 0; config->queue_incoming[i]; i++) {
 		const char *in = config->queue_incoming[i];
 		struct stat st;
-		if (strpbrk(in, "*?[") != NULL)
+		if (strpbrk(in, "*?[") != NULL) {
+			g_autoptr(GPtrArray) dirs = lint_glob_dirs(in);
+			if (dirs->len == 0)
+				g_string_append_printf(
+				    problems, "queue.incoming %s: matches no directory\n", in);
 			continue;
+		}
 		if (check_queue("queue.incoming", in, problems) && out_ok && stat(in, &st) == 0 &&
 		    st.st_dev != out_st.st_dev)
 			printf("note: %s and %s are on different filesystems: bodies will be "
@@ -421,6 +497,13 @@ cmd_lint(int argc, char **argv)
 			    (char *)g_ptr_array_index(rep.names, 0));
 		scan_report_clear(&rep);
 	}
+	if (engine != NULL && engine_is_test_db(engine))
+		g_string_append_printf(problems,
+		                       "scanner.signatures %s: no ClamAV database there, so only "
+		                       "mqsift's TEST signatures (EICAR, clam.exe) are loaded and "
+		                       "every real virus would pass: install clamav-freshclam or "
+		                       "correct the path\n",
+		                       config->scanner_signatures);
 	engine_free(&engine);
 	policy_free(&policy);
 	lint_sandbox(config, problems);
