@@ -601,3 +601,38 @@ qf_sanitize_for_outbound(Qf *qf)
 			i++;
 	}
 }
+
+/* qf_set_recipients - new R records in place of the old ones */
+void
+qf_set_recipients(Qf *qf, const char *const *addrs)
+{
+	guint at = G_MAXUINT;
+
+	for (guint i = 0; i < qf->records->len;) {
+		char t = g_array_index(qf->records, QfRecord, i).type;
+
+		if (t == 'R' || t == 'Q' || t == 'r' || t == 'C') {
+			if (at == G_MAXUINT)
+				at = i;
+			g_array_remove_index(qf->records, i);
+		} else {
+			i++;
+		}
+	}
+	if (at == G_MAXUINT) {
+		at = qf->records->len;
+		for (guint i = 0; i < qf->records->len; i++)
+			if (g_array_index(qf->records, QfRecord, i).type == 'H') {
+				at = i;
+				break;
+			}
+	}
+	for (guint k = 0; addrs[k] != NULL; k++) {
+		const char *a = addrs[k];
+		char *text =
+		    a[0] == '<' ? g_strdup_printf("PFD:%s", a) : g_strdup_printf("PFD:<%s>", a);
+		QfRecord r = {'R', text, strlen(text)};
+
+		g_array_insert_val(qf->records, at + k, r);
+	}
+}

@@ -5,7 +5,7 @@
  *	mqsift run [-c FILE] [--once] [--foreground]
  *	mqsift scan [-c FILE] [--json] FILE...
  *	mqsift lint [-c FILE] [--print]
- *	mqsift quarantine [-c FILE] list | show REF | release REF | purge
+ *	mqsift quarantine [-c FILE] list | show REF | release REF [--to ADDR] [--again] | purge
  *	mqsift config [-c FILE] [KEY...]
  *	mqsift version
  *
@@ -54,18 +54,20 @@ static const GOptionEntry common_entries[] = {
 static int
 usage(FILE *out, int status)
 {
-	fprintf(out,
-	        "usage: mqsift COMMAND [OPTIONS]\n\n"
-	        "  run [-c FILE] [--once] [--foreground]  move mail from the inbound queue(s)\n"
-	        "                                        to the outgoing queue, scanning it\n"
-	        "  scan [-c FILE] [--json] FILE...        scan message files (exit 1: found)\n"
-	        "  lint [-c FILE] [--print]               check configuration, queues, engine\n"
-	        "  quarantine [-c FILE] list|show REF|release REF|purge\n"
-	        "  config [-c FILE] [KEY...]              the effective configuration, or values\n"
-	        "  digest [-c FILE] [--since 24h] [--print]  postmaster digest of what was caught\n"
-	        "  report [-c FILE] [--since 7d] [--html FILE]  statistics from the store\n"
-	        "  version                                print the version\n\n"
-	        "See mqsift(8).\n");
+	fprintf(
+	    out,
+	    "usage: mqsift COMMAND [OPTIONS]\n\n"
+	    "  run [-c FILE] [--once] [--foreground]  move mail from the inbound queue(s)\n"
+	    "                                        to the outgoing queue, scanning it\n"
+	    "  scan [-c FILE] [--json] FILE...        scan message files (exit 1: found)\n"
+	    "  lint [-c FILE] [--print]               check configuration, queues, engine\n"
+	    "  quarantine [-c FILE] list|show REF|release REF [--to ADDRESS] [--again]|purge\n"
+	    "                                        REF: YYYYMMDD/<queue id>, or the queue id\n"
+	    "  config [-c FILE] [KEY...]              the effective configuration, or values\n"
+	    "  digest [-c FILE] [--since 24h] [--print]  postmaster digest of what was caught\n"
+	    "  report [-c FILE] [--since 7d] [--html FILE]  statistics from the store\n"
+	    "  version                                print the version\n\n"
+	    "See mqsift(8).\n");
 	return status;
 }
 
@@ -692,7 +694,17 @@ cmd_report(int argc, char **argv)
 static int
 cmd_quarantine(int argc, char **argv)
 {
-	if (!parse_options("quarantine list|show REF|release REF|purge", NULL, &argc, &argv))
+	gboolean again = FALSE;
+	g_auto(GStrv) to = NULL;
+	const GOptionEntry entries[] = {
+	    {"again", 0, 0, G_OPTION_ARG_NONE, &again,
+	     "release: even if this entry was released before", NULL},
+	    {"to", 0, 0, G_OPTION_ARG_STRING_ARRAY, &to,
+	     "release: to this recipient instead of the original ones (repeatable)", "ADDRESS"},
+	    {NULL}};
+
+	if (!parse_options("quarantine list|show REF|release REF [--to ADDRESS] [--again]|purge",
+	                   entries, &argc, &argv))
 		return 2;
 	log_init(TRUE, TRUE, opt_verbose);
 	if (argc < 2)
@@ -704,15 +716,30 @@ cmd_quarantine(int argc, char **argv)
 	GError *error = NULL;
 	GString *out = g_string_new(NULL);
 	int status = 0;
+	g_autofree char *ref = NULL;
 
-	if (strcmp(sub, "list") == 0) {
+	if ((strcmp(sub, "show") == 0 || strcmp(sub, "release") == 0) && argc == 3) {
+		/* a reference, or the bare queue ID people see in logs and notices */
+		ref = quarantine_resolve(config, argv[2], &error);
+		if (ref == NULL) {
+			fprintf(stderr, "mqsift quarantine %s: %s\n", sub, error->message);
+			status = g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? 1 : 2;
+			sub = "";
+		}
+	}
+	if (*sub == '\0') {
+		/* already reported */
+	} else if (strcmp(sub, "list") == 0) {
 		guint n = quarantine_list(config, out);
 		fputs(out->str, stdout);
 		if (n == 0)
 			printf("(the quarantine is empty)\n");
 	} else if (strcmp(sub, "show") == 0 && argc == 3) {
-		if (quarantine_show(config, argv[2], out, &error)) {
+		if (quarantine_show(config, ref, out, &error)) {
 			fputs(out->str, stdout);
+			g_autofree char *rel = quarantine_released(config, ref);
+			if (rel != NULL)
+				printf("\nreleased (time, queue ID, recipients):\n%s", rel);
 		} else {
 			fprintf(stderr, "mqsift quarantine show: %s\n", error->message);
 			status = 1;
@@ -720,11 +747,30 @@ cmd_quarantine(int argc, char **argv)
 	} else if (strcmp(sub, "release") == 0 && argc == 3) {
 		QueueLock lock = qdir_lock_from_name(config->queue_lock);
 		QueueDir *outq = qdir_open(config->queue_outgoing, lock, &error);
-		char *id = outq ? quarantine_release(config, outq, argv[2], &error) : NULL;
+		QuarantineRelease how = {(const char *const *)to, again};
+		char *id = outq ? quarantine_release(config, outq, ref, &how, &error) : NULL;
 		if (id) {
-			g_message("%s: released into %s as %s", argv[2], config->queue_outgoing,
-			          id);
-			printf("released %s as %s\n", argv[2], id);
+			g_autofree char *rcpts = NULL;
+			g_autofree char *history = quarantine_released(config, ref);
+			g_auto(GStrv) lines =
+			    history ? g_strsplit(g_strchomp(history), "\n", -1) : NULL;
+			if (lines != NULL && g_strv_length(lines) > 0) {
+				g_auto(GStrv) f =
+				    g_strsplit(lines[g_strv_length(lines) - 1], " ", 3);
+				rcpts = g_strdup(f[1] && f[2] ? f[2] : "");
+			}
+			g_message("%s: released into %s as %s to %s%s", ref, config->queue_outgoing,
+			          id, rcpts ? rcpts : "?", again ? " (again)" : "");
+			printf("released %s as %s\n", ref, id);
+			Store *store = store_open(config->reports_database, &error);
+			if (store == NULL ||
+			    !store_release_add(store, ref, id, g_get_real_time() / G_USEC_PER_SEC,
+			                       rcpts ? rcpts : "", again, &error)) {
+				g_warning("%s: released as %s, but the store did not record it: %s",
+				          ref, id, error ? error->message : "?");
+				g_clear_error(&error);
+			}
+			store_close(&store);
 			g_free(id);
 		} else {
 			fprintf(stderr, "mqsift quarantine release: %s\n", error->message);

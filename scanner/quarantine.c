@@ -15,8 +15,10 @@
 #include "scanner/quarantine.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -191,6 +193,24 @@ quarantine_list(const MqConfig *config, GString *out)
 			if (!g_file_get_contents(infop, &info, NULL, NULL))
 				continue;
 			char *sender = "", *status = "", *subject = "";
+			g_autofree char *relp = g_build_filename(daydir, name, "released", NULL);
+			g_autofree char *pendp = g_build_filename(daydir, name, "releasing", NULL);
+			g_autofree char *rel = NULL;
+			g_autofree char *released = NULL;
+			if (g_file_get_contents(relp, &rel, NULL, NULL) && *rel != '\0') {
+				g_auto(GStrv) rl = g_strsplit(g_strchomp(rel), "\n", -1);
+				g_auto(GStrv) last = g_strsplit(rl[g_strv_length(rl) - 1], " ", 3);
+				guint times = g_strv_length(rl);
+				released = times > 1
+				               ? g_strdup_printf("released %u times, last as %s",
+				                                 times, last[1] ? last[1] : "?")
+				               : g_strdup_printf("released as %s",
+				                                 last[1] ? last[1] : "?");
+			} else if (g_file_test(pendp, G_FILE_TEST_EXISTS)) {
+				released = g_strdup("release interrupted");
+			} else {
+				released = g_strdup("-");
+			}
 			g_auto(GStrv) lines = g_strsplit(info, "\n", -1);
 			for (int k = 0; lines[k]; k++) {
 				if (g_str_has_prefix(lines[k], "sender: "))
@@ -208,8 +228,9 @@ quarantine_list(const MqConfig *config, GString *out)
 			g_autofree char *s_sender = untrusted_text(sender, -1, 0, 0);
 			g_autofree char *s_status = untrusted_text(status, -1, 0, 0);
 			g_autofree char *s_subject = untrusted_text(subject, -1, 0, 0);
-			g_string_append_printf(out, "%s\t%s\t%s\t%s\n", ref, s_sender, s_status,
-			                       s_subject);
+			g_autofree char *s_released = untrusted_text(released, -1, 0, 0);
+			g_string_append_printf(out, "%s\t%s\t%s\t%s\t%s\n", ref, s_sender, s_status,
+			                       s_released, s_subject);
 			n++;
 		}
 		g_dir_close(d);
@@ -257,18 +278,156 @@ quarantine_show(const MqConfig *config, const char *ref, GString *out, GError **
 	return TRUE;
 }
 
-/* quarantine_release - re-inject the original */
+/* quarantine_resolve - a reference, or the one entry of a bare queue ID */
 char *
-quarantine_release(const MqConfig *config, QueueDir *out, const char *ref, GError **error)
+quarantine_resolve(const MqConfig *config, const char *text, GError **error)
 {
+	if (quarantine_valid_ref(text)) {
+		g_autofree char *dir = g_build_filename(config->quarantine_dir, text, NULL);
+		if (g_file_test(dir, G_FILE_TEST_IS_DIR))
+			return g_strdup(text);
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "no quarantine entry %s",
+		            text);
+		return NULL;
+	}
+	if (text == NULL || !qdir_valid_id(text)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		            "\"%s\" is neither a quarantine reference (YYYYMMDD/<queue id>) nor "
+		            "a queue ID",
+		            text ? text : "");
+		return NULL;
+	}
+	GDir *top = g_dir_open(config->quarantine_dir, 0, NULL);
+	g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func(g_free);
+	const char *day;
+	while (top != NULL && (day = g_dir_read_name(top)) != NULL) {
+		g_autofree char *ref = g_strdup_printf("%s/%s", day, text);
+		g_autofree char *dir = g_build_filename(config->quarantine_dir, ref, NULL);
+		if (quarantine_valid_ref(ref) && g_file_test(dir, G_FILE_TEST_IS_DIR))
+			g_ptr_array_add(found, g_steal_pointer(&ref));
+	}
+	if (top != NULL)
+		g_dir_close(top);
+	if (found->len == 1)
+		return g_strdup(g_ptr_array_index(found, 0));
+	if (found->len == 0) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+		            "no quarantine entry for queue ID %s", text);
+		return NULL;
+	}
+	g_ptr_array_sort(found, compare_strings);
+	g_ptr_array_add(found, NULL);
+	g_autofree char *all = g_strjoinv(", ", (char **)found->pdata);
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+	            "queue ID %s is in several entries (%s): name one", text, all);
+	return NULL;
+}
+
+/* quarantine_released - the release history of an entry, or NULL */
+char *
+quarantine_released(const MqConfig *config, const char *ref)
+{
+	g_autofree char *path = g_build_filename(config->quarantine_dir, ref, "released", NULL);
+	char *text = NULL;
+
+	if (!quarantine_valid_ref(ref) || !g_file_get_contents(path, &text, NULL, NULL))
+		return NULL;
+	if (*text == '\0') {
+		g_free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* valid_address - an address for --to: printable, no spaces, brackets or quotes */
+static gboolean
+valid_address(const char *a)
+{
+	const char *s = a;
+	gsize n = strlen(a);
+
+	if (n >= 2 && a[0] == '<' && a[n - 1] == '>') {
+		s = a + 1;
+		n -= 2;
+	}
+	if (n == 0 || n > 320 || memchr(s, '@', n) == NULL)
+		return FALSE;
+	for (gsize i = 0; i < n; i++) {
+		guchar c = (guchar)s[i];
+		if (c <= 0x20 || c >= 0x7F || strchr("<>()[]\\,;:\"", c) != NULL)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* record_release - append "<time> <id> <recipients>" to the entry's released file */
+static gboolean
+record_release(const char *dir, const char *id, const char *rcpts, GError **error)
+{
+	g_autofree char *path = g_build_filename(dir, "released", NULL);
+	g_autofree char *tmp = g_build_filename(dir, "released.new", NULL);
+	g_autofree char *old = NULL;
+	g_autofree char *safe = untrusted_line(rcpts, -1, 0);
+
+	g_file_get_contents(path, &old, NULL, NULL);
+	g_autofree char *text = g_strdup_printf("%s%" G_GINT64_FORMAT " %s %s\n", old ? old : "",
+	                                        g_get_real_time() / G_USEC_PER_SEC, id, safe);
+	unlink(tmp);
+	return durable_write_file(tmp, text, strlen(text), ENTRY_MODE, (gid_t)-1, error) &&
+	       durable_rename(tmp, path, error) && durable_sync_dir(dir, error);
+}
+
+/* quarantine_release - re-inject the original, once unless asked again */
+char *
+quarantine_release(const MqConfig *config, QueueDir *out, const char *ref,
+                   const QuarantineRelease *how, GError **error)
+{
+	static const QuarantineRelease defaults = {NULL, FALSE};
 	g_autofree char *env = NULL, *msg = NULL;
 	gsize elen, mlen;
 
+	if (how == NULL)
+		how = &defaults;
+	for (int i = 0; how->to && how->to[i]; i++)
+		if (!valid_address(how->to[i])) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			            "\"%s\" is not an address (user@domain)", how->to[i]);
+			return NULL;
+		}
 	if (!read_entry(config, ref, "envelope", &env, &elen, &msg, &mlen, error))
 		return NULL;
-	Qf *qf = qf_parse(env, elen, error);
-	if (qf == NULL)
+	g_autofree char *dir = g_build_filename(config->quarantine_dir, ref, NULL);
+	/* one release at a time per entry: two at once would both pass the check */
+	int lock = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lock < 0 || flock(lock, LOCK_EX) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot lock %s: %s",
+		            dir, g_strerror(errno));
+		if (lock >= 0)
+			close(lock);
 		return NULL;
+	}
+	g_autofree char *pending = g_build_filename(dir, "releasing", NULL);
+	g_autofree char *history = quarantine_released(config, ref);
+	if (!how->again && (history != NULL || g_file_test(pending, G_FILE_TEST_EXISTS))) {
+		g_autofree char *last = NULL;
+		if (history != NULL) {
+			g_auto(GStrv) lines = g_strsplit(g_strchomp(history), "\n", -1);
+			last = g_strdup(lines[g_strv_length(lines) - 1]);
+		}
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+		            "%s was already released%s%s%s; --again releases it once more", ref,
+		            last ? " (last: "
+		                 : " (a release was interrupted: see the outgoing "
+		                   "queue and the mail log",
+		            last ? last : "", ")");
+		close(lock);
+		return NULL;
+	}
+	Qf *qf = qf_parse(env, elen, error);
+	if (qf == NULL) {
+		close(lock);
+		return NULL;
+	}
 	/* the body is what follows the header block, as the qf headers were stored apart */
 	const char *sep = memmem(msg, mlen, "\n\n", 2);
 	const char *body = sep ? sep + 2 : msg + mlen;
@@ -276,17 +435,37 @@ quarantine_release(const MqConfig *config, QueueDir *out, const char *ref, GErro
 
 	qf_sanitize_for_outbound(qf);
 	qf_set_header(qf, "X-Virus-Status", status);
-	char *id = commit_inject(out, qf, body, (gsize)(msg + mlen - body), config->queue_file_mode,
-	                         error);
+	if (how->to != NULL && how->to[0] != NULL)
+		qf_set_recipients(qf, how->to);
+	g_autofree char *rcpts = qf_recipients_text(qf);
+	/* the intent first: a crash after the inject must not let a second release pass */
+	char *id = NULL;
+	GError *mark_error = NULL;
+	gboolean marked =
+	    durable_write_file(pending, ref, strlen(ref), ENTRY_MODE, (gid_t)-1, &mark_error);
+	if (!marked && g_error_matches(mark_error, G_IO_ERROR, G_IO_ERROR_EXISTS)) {
+		marked = TRUE; /* --again after an interrupted release */
+		g_clear_error(&mark_error);
+	}
+	if (marked)
+		id = commit_inject(out, qf, body, (gsize)(msg + mlen - body),
+		                   config->queue_file_mode, error);
+	else
+		g_propagate_error(error, mark_error);
 	qf_free(&qf);
 	if (id != NULL) {
-		g_autofree char *mark =
-		    g_build_filename(config->quarantine_dir, ref, "released", NULL);
-		g_autofree char *text = g_strdup_printf("%s\n", id);
-		unlink(mark);
-		if (!g_file_set_contents(mark, text, -1, NULL))
-			g_warning("%s: released as %s, but cannot write %s", ref, id, mark);
+		GError *local = NULL;
+		if (!record_release(dir, id, rcpts, &local)) {
+			g_warning("%s: released as %s, but cannot record it: %s", ref, id,
+			          local->message);
+			g_error_free(local);
+		} else {
+			unlink(pending);
+		}
+	} else if (history == NULL) {
+		unlink(pending); /* nothing went out */
 	}
+	close(lock);
 	return id;
 }
 

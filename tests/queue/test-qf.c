@@ -209,6 +209,26 @@ test_body_type_case(void)
 	}
 }
 
+/* test_set_recipients - a release to another address: RPFD, Q/r/C of the old ones gone */
+static void
+test_set_recipients(void)
+{
+	Qf *qf = parse_ok(real_qf);
+	const char *const to[] = {"other@example.org", "<second@example.org>", NULL};
+
+	qf_set_recipients(qf, to);
+	GString *out = qf_serialize(qf);
+	g_assert_nonnull(strstr(out->str, "\nZenv-id-42\nRPFD:<other@example.org>\n"
+	                                  "RPFD:<second@example.org>\nH?P?Return-Path"));
+	g_assert_null(strstr(out->str, "RPNSF:<alice@example.com>"));
+	g_assert_null(strstr(out->str, "rRFC822; alice"));
+	g_assert_null(strstr(out->str, "\nQ"));
+	g_string_free(out, TRUE);
+	g_autoptr(GPtrArray) rcpts = qf_recipients(qf);
+	g_assert_cmpuint(rcpts->len, ==, 2);
+	qf_free(&qf);
+}
+
 /* test_quote - METAQUOTE both ways */
 static void
 test_quote(void)
@@ -240,5 +260,6 @@ main(int argc, char **argv)
 	g_test_add_func("/qf/rejects", test_rejects);
 	g_test_add_func("/qf/quote", test_quote);
 	g_test_add_func("/qf/body-type-case", test_body_type_case);
+	g_test_add_func("/qf/set-recipients", test_set_recipients);
 	return g_test_run();
 }
