@@ -19,7 +19,9 @@
 
 #include "rules/ruleset.h"
 
+#ifndef MQSIFT_DEFAULT_CONFIG /* configure sets it from --sysconfdir */
 #define MQSIFT_DEFAULT_CONFIG "/etc/mqsift/mqsift.yaml"
+#endif
 
 #define CONFIG_ERROR (config_error_quark())
 GQuark config_error_quark(void);

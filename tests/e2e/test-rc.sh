@@ -16,6 +16,9 @@ CHECK=$TOP_BUILDDIR/check_mqsift
 export MQSIFT_DEFAULTS=/nonexistent
 export SENDMAIL_ARGS="-C $RELAY/relay.cf -ODaemonPortOptions=Port=2525,Addr=127.0.0.1,Name=MTA-in"
 export INQ=$RELAY/in OUTQ=$RELAY/out QUEUE_INTERVAL=2s RUNDIR=$RELAY/run CONF MQSIFT
+# the fallbacks when neither start's record nor the configuration can tell: the
+# test's own, never the host's /run/mqsift or /var/lib/mqsift
+export PIDFILE=$RELAY/run/mqsift.pid OFFFILE=$RELAY/mqsift.off
 trap '"$RC" stop >/dev/null 2>&1; pkill -f "^$MQSIFT run" 2>/dev/null; relay_stop' EXIT
 mqsift_pid() { head -n1 "$RELAY/run/mqsift.pid" 2>/dev/null; }
 
