@@ -22,7 +22,20 @@ export PIDFILE=$RELAY/run/mqsift.pid OFFFILE=$RELAY/mqsift.off
 trap '"$RC" stop >/dev/null 2>&1; pkill -f "^$MQSIFT run" 2>/dev/null; relay_stop' EXIT
 mqsift_pid() { head -n1 "$RELAY/run/mqsift.pid" 2>/dev/null; }
 
+# another mqsift master (its own configuration and queues) runs beside ours:
+# the rc script must never take it for ours
+D=$RELAY/decoy
+mkdir -p "$D/in" "$D/out" "$D/q" "$D/db" && chmod 0700 "$D"/*
+sed -e "s|$RELAY/in|$D/in|; s|$RELAY/out|$D/out|; s|$RELAY/run/mqsift.pid|$D/pid|" \
+	-e "s|$RELAY/mqsift.off|$D/off|; s|$RELAY/quarantine|$D/q|; s|$RELAY/db/|$D/db/|" \
+	"$CONF" >"$RELAY/etc/decoy.yaml"
+"$MQSIFT" run --foreground -c "$RELAY/etc/decoy.yaml" 2>/dev/null &
+decoy=$!
+ok_if "(another mqsift runs, with another configuration)" wait_for 10 test -s "$D/pid"
+trap '"$RC" stop >/dev/null 2>&1; kill $decoy 2>/dev/null; pkill -f "^$MQSIFT run" 2>/dev/null; relay_stop' EXIT
+
 ok_if "rc start" "$RC" start
+ok_if "it started ours, not taking the other one for it" bash -c "[ -s '$RELAY/run/mqsift.pid' ] && [ \"\$(head -n1 '$RELAY/run/mqsift.pid')\" != $decoy ]"
 ok_if "status: all three running" "$RC" status
 ok_if "the inbound sendmail listens" relay_wait_port 127.0.0.1 2525
 python3 "$TOP_SRCDIR/tests/data/samples/make-samples.py" "$RELAY/samples"
@@ -87,7 +100,10 @@ printf 'scanner:\n  wokers: 2\n' >>"$CONF"
 ok_if "status finds it without a pid file" grep -q "mqsift is running (pid $pid)" "$RELAY/status2.out"
 ok_if "rc stop" "$RC" stop
 ok_if "stop stopped it" wait_for 5 bash -c "! kill -0 $pid 2>/dev/null"
-ok_if "no mqsift master left" bash -c "! pgrep -f '^$MQSIFT run' >/dev/null"
+ok_if "no mqsift master of ours left" bash -c "! pgrep -f '^$MQSIFT run -c $CONF' >/dev/null"
+ok_if "the other mqsift untouched" kill -0 "$decoy"
+kill "$decoy"
+wait "$decoy" 2>/dev/null
 cp "$RELAY/etc/good.yaml" "$CONF"
 
 # --- check_mqsift when systemd manages mqsift (a fake systemctl) ------------
