@@ -19,6 +19,7 @@
 
 #include "queue/durable.h"
 #include "queue/fault.h"
+#include "queue/fdread.h"
 
 typedef struct {
 	QueueClaim *claim;
@@ -306,7 +307,7 @@ recover_finish_tf(QueueDir *out, const char *id, const char *tf, const char *qf,
 static char *
 recover_data_file(QueueDir *in, const char *id, int cf_fd)
 {
-	g_autoptr(GBytes) bytes = durable_read_fd(cf_fd, 16 * 1024 * 1024, NULL);
+	g_autoptr(GBytes) bytes = fdread_bytes(cf_fd, 16 * 1024 * 1024, NULL);
 	gsize len = 0;
 	const char *data = bytes ? g_bytes_get_data(bytes, &len) : NULL;
 	Qf *qf = data ? qf_parse(data, len, NULL) : NULL;

@@ -94,13 +94,4 @@ gboolean durable_unlink(const char *path, GError **error);
  */
 gboolean durable_mkdir_p(const char *dir, mode_t mode, GError **error);
 
-/*
- * durable_append_fd - append all of @fd (from offset 0) to @out; FALSE with
- * @error on a read error or more than @max_size bytes (@out then holds part).
- */
-gboolean durable_append_fd(int fd, GString *out, gsize max_size, GError **error);
-
-/* durable_read_fd - read all of @fd (from offset 0) into a new GBytes. */
-GBytes *durable_read_fd(int fd, gsize max_size, GError **error);
-
 #endif

@@ -3,7 +3,7 @@
  *
  * DESCRIPTION
  *	Claiming follows sendmail's readqf() and the recommended algorithm of
- *	shared/docs/sendmail-queue.md section 7.3.  A zero-size qf is being
+ *	doc/design.md, "Sendmail queue files".  A zero-size qf is being
  *	created by an SMTP child and is left alone (locking it could make that
  *	child fail its own LOCK_NB).
  */
@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "queue/durable.h"
+#include "queue/fdread.h"
 
 #define MAXQFNAME 21 /* sendmail's conf.h: a queue file name is shorter */
 #define MAX_QF_SIZE (16 * 1024 * 1024)
@@ -30,11 +31,12 @@ struct QueueDir {
 	char *xf_dir;
 	QueueLock lock;
 	struct stat st;
-	GHashTable *claimed_df; /* queue ID -> df path, for claims whose qf has a d record */
 };
 
 /* qdir_error_quark - the error domain */
-G_DEFINE_QUARK(mqsift - qdir - error - quark, qdir_error)
+/* clang-format off */
+G_DEFINE_QUARK(mqsift-qdir-error-quark, qdir_error)
+/* clang-format on */
 
 /* qdir_lock_from_name - the configuration's name of a lock type */
 QueueLock
@@ -79,7 +81,6 @@ qdir_open(const char *path, QueueLock lock, GError **error)
 	dir->xf_dir = sub_or_self(path, "xf");
 	dir->lock = lock;
 	dir->st = st;
-	dir->claimed_df = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	return dir;
 }
 
@@ -93,7 +94,6 @@ qdir_free(QueueDir **dir)
 	g_free((*dir)->qf_dir);
 	g_free((*dir)->df_dir);
 	g_free((*dir)->xf_dir);
-	g_hash_table_destroy((*dir)->claimed_df);
 	g_free(*dir);
 	*dir = NULL;
 }
@@ -159,11 +159,6 @@ qdir_file(const QueueDir *dir, const char *prefix, const char *id)
 	const char *d;
 
 	g_return_val_if_fail(qdir_valid_id(id), NULL);
-	if (strcmp(prefix, "df") == 0) {
-		const char *claimed = g_hash_table_lookup(dir->claimed_df, id);
-		if (claimed != NULL)
-			return g_strdup(claimed);
-	}
 	if (prefix[0] == 'd')
 		d = dir->df_dir;
 	else if (prefix[0] == 'x')
@@ -345,7 +340,7 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 		goto fail;
 	}
 	GError *local = NULL;
-	GBytes *bytes = durable_read_fd(fd, MAX_QF_SIZE, &local);
+	GBytes *bytes = fdread_bytes(fd, MAX_QF_SIZE, &local);
 	if (bytes == NULL) {
 		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BROKEN, "%s: %s", path, local->message);
 		g_error_free(local);
@@ -378,9 +373,6 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 	claim->qf = qf;
 	claim->st = st;
 	claim->df_path = df_path;
-	/* qdir_file(dir, "df", id) finds it while the claim lasts */
-	if (qf_first(qf, 'd') != NULL)
-		g_hash_table_replace(dir->claimed_df, g_strdup(id), g_strdup(df_path));
 	return claim;
 fail:
 	close(fd);
@@ -395,7 +387,6 @@ qdir_claim_release(QueueClaim **claim)
 	if (claim == NULL || *claim == NULL)
 		return;
 	QueueClaim *c = *claim;
-	g_hash_table_remove(c->dir->claimed_df, c->id);
 	if (c->qf_fd >= 0)
 		close(c->qf_fd);
 	g_free(c->df_path);
@@ -404,6 +395,71 @@ qdir_claim_release(QueueClaim **claim)
 	g_free(c->qf_path);
 	g_free(c);
 	*claim = NULL;
+}
+
+/* qdir_claim_open_df - the body of a claimed message, read-only */
+int
+qdir_claim_open_df(const QueueClaim *claim, gint64 *size, GError **error)
+{
+	const char *df = claim->df_path; /* its d record followed */
+	int fd = open(df, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_NO_DATA, "cannot open %s: %s", df,
+		            g_strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*size = (gint64)st.st_size;
+	return fd;
+}
+
+/* qdir_claim_read_message - qf headers, a blank line, then the df */
+GString *
+qdir_claim_read_message(const QueueClaim *claim, gsize *df_size, GError **error)
+{
+	gint64 size;
+	int fd = qdir_claim_open_df(claim, &size, error);
+
+	if (fd < 0)
+		return NULL;
+	if (df_size != NULL)
+		*df_size = (gsize)size;
+	GString *msg = qf_headers_text(claim->qf);
+	g_string_append_c(msg, '\n');
+	gboolean ok = fdread_append(fd, msg, G_MAXSIZE, error);
+	close(fd);
+	if (!ok) {
+		g_string_free(msg, TRUE);
+		return NULL;
+	}
+	return msg;
+}
+
+/* qdir_claim_remove - take a claimed message out of its queue: qf, df, xf */
+gboolean
+qdir_claim_remove(QueueClaim *claim, GError **error)
+{
+	const char *df = claim->df_path;
+	g_autofree char *xf = qdir_file(claim->dir, "xf", claim->id);
+
+	return durable_unlink(claim->qf_path, error) && durable_unlink(df, error) &&
+	       durable_unlink(xf, error);
+}
+
+/* qdir_qf_mtime - when qf<@id> was last written; FALSE if it is gone */
+gboolean
+qdir_qf_mtime(const QueueDir *dir, const char *id, gint64 *mtime)
+{
+	g_autofree char *qf = qdir_file(dir, "qf", id);
+	struct stat st;
+
+	if (stat(qf, &st) < 0)
+		return FALSE;
+	*mtime = (gint64)st.st_mtime;
+	return TRUE;
 }
 
 static const char queue_id_chars[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx";

@@ -49,6 +49,14 @@ QueueDir *qdir_open(const char *path, QueueLock lock, GError **error);
 /* qdir_free - free and clear the caller's pointer */
 void qdir_free(QueueDir **dir);
 
+/* qdir_free_ptr - qdir_free() for g_autoptr(QueueDir) */
+static inline void
+qdir_free_ptr(QueueDir *p)
+{
+	qdir_free(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QueueDir, qdir_free_ptr)
+
 /* qdir_path - the queue directory (borrowed) */
 const char *qdir_path(const QueueDir *dir);
 
@@ -59,9 +67,8 @@ const char *qdir_xf_dir(const QueueDir *dir);
 
 /*
  * qdir_file - path of the file with @prefix ("qf", "df", "tf", "xf", "cf", ...)
- * for queue ID @id; newly allocated.  @id must pass qdir_valid_id().  The df
- * of a message claimed from @dir is where its control file's d record says
- * (see qdir_data_file), for as long as the claim lasts.
+ * for queue ID @id; newly allocated.  @id must pass qdir_valid_id().  (The
+ * df of a claimed message is claim->df_path: its qf may have a d record.)
  */
 char *qdir_file(const QueueDir *dir, const char *prefix, const char *id);
 
@@ -104,6 +111,40 @@ QueueClaim *qdir_claim(QueueDir *dir, const char *id, GError **error);
 
 /* qdir_claim_release - unlock, close and free; clears the caller's pointer */
 void qdir_claim_release(QueueClaim **claim);
+
+/* qdir_claim_release_ptr - qdir_claim_release() for g_autoptr(QueueClaim) */
+static inline void
+qdir_claim_release_ptr(QueueClaim *p)
+{
+	qdir_claim_release(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QueueClaim, qdir_claim_release_ptr)
+
+/*
+ * qdir_claim_open_df - open the df of @claim read-only and set *@size to its
+ * size.  Returns the descriptor (the caller's, to close), or -1 with @error
+ * (QDIR_ERROR_NO_DATA: the body is missing or unreadable).
+ */
+int qdir_claim_open_df(const QueueClaim *claim, gint64 *size, GError **error);
+
+/*
+ * qdir_claim_read_message - the message of @claim as it arrived: the headers
+ * of its qf as they will be delivered, an empty line, then its df; sets
+ * *@df_size (unless NULL) to the df's size.  Returns a new GString, or NULL
+ * with @error.
+ */
+GString *qdir_claim_read_message(const QueueClaim *claim, gsize *df_size, GError **error);
+
+/*
+ * qdir_claim_remove - remove the message of @claim from its queue, qf first,
+ * then df and xf, under the lock (a file already gone is no error).  For a
+ * message kept elsewhere (quarantined whole).  Returns FALSE with @error; the
+ * claim stays the caller's either way.
+ */
+gboolean qdir_claim_remove(QueueClaim *claim, GError **error);
+
+/* qdir_qf_mtime - TRUE and *@mtime (Unix time) if qf<@id> exists in @dir */
+gboolean qdir_qf_mtime(const QueueDir *dir, const char *id, gint64 *mtime);
 
 /* qdir_lock_fd - take the queue lock on @fd (flock or fcntl per the QueueDir) */
 gboolean qdir_lock_fd(const QueueDir *dir, int fd, gboolean wait);

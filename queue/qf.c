@@ -5,7 +5,7 @@
  *	Records are kept with their exact bytes; nothing is reformatted, so an
  *	unchanged file serializes to itself.  The accepted record letters and
  *	the fatal cases follow readqf() in sendmail's queue.c (see
- *	shared/docs/sendmail-queue.md, sections 3 and 4).
+ *	doc/design.md, "Sendmail queue files").
  */
 #include "mqsift-build.h"
 
@@ -20,7 +20,9 @@ struct Qf {
 };
 
 /* qf_error_quark - the error domain of this module */
-G_DEFINE_QUARK(mqsift - qf - error - quark, qf_error)
+/* clang-format off */
+G_DEFINE_QUARK(mqsift-qf-error-quark, qf_error)
+/* clang-format on */
 
 /* record_clear - free a record's value (GArray clear func) */
 static void
@@ -428,7 +430,7 @@ qf_headers_text(const Qf *qf)
 	return out;
 }
 
-/* last_header_index - index after the last H record (or the end) */
+/* insert_index_for_header - index after the last H record (or the end) */
 static guint
 insert_index_for_header(const Qf *qf)
 {
@@ -635,4 +637,18 @@ qf_set_recipients(Qf *qf, const char *const *addrs)
 
 		g_array_insert_val(qf->records, at + k, r);
 	}
+}
+
+/* qf_new_notice - the minimal control file of a message mqsift writes itself */
+Qf *
+qf_new_notice(const char *to, gboolean eight_bit, gint64 now, GError **error)
+{
+	g_autoptr(GString) text = g_string_new(NULL);
+
+	/* what sendmail 8.17's queueup() writes for a local submission, no more */
+	g_string_append_printf(text, "V8\nT%" G_GINT64_FORMAT "\nK0\nN0\nP30000\n", now);
+	if (eight_bit)
+		g_string_append(text, "B8BITMIME\nF8\n");
+	g_string_append_printf(text, "S<>\nRPFD:<%s>\n.\n", to);
+	return qf_parse(text->str, text->len, error);
 }

@@ -196,11 +196,70 @@ store_close(Store **store)
 	*store = NULL;
 }
 
-/* store_db - accessor */
-struct sqlite3 *
-store_db(Store *store)
+/* stored_message_clear - GArray clear func */
+static void
+stored_message_clear(gpointer p)
 {
-	return store->db;
+	StoredMessage *m = p;
+
+	g_free(m->queue_id);
+	g_free(m->sender);
+	g_free(m->recipients);
+	g_free(m->subject);
+	g_free(m->status);
+	g_free(m->detail);
+	g_free(m->action);
+	g_free(m->quarantine);
+}
+
+/* the longest text read back from one column */
+#define COLUMN_MAX 8192
+
+/* column_text - a text column made safe to show (one line), never NULL */
+static char *
+column_text(sqlite3_stmt *st, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+
+	return untrusted_text(t ? t : "", sqlite3_column_bytes(st, i), COLUMN_MAX, 0);
+}
+
+/* store_messages_between - the rows of a period */
+GArray *
+store_messages_between(Store *store, gint64 since, gint64 until, GError **error)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(
+	        store->db,
+	        "SELECT queue_id, received, sender, recipients, subject, size, status, "
+	        "detail, action, quarantine, ms FROM messages WHERE received >= ? AND "
+	        "received < ? ORDER BY received, id",
+	        -1, &st, NULL) != SQLITE_OK) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "store: %s",
+		            sqlite3_errmsg(store->db));
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, until);
+	g_autoptr(GArray) rows = g_array_new(FALSE, TRUE, sizeof(StoredMessage));
+	g_array_set_clear_func(rows, stored_message_clear);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		StoredMessage m = {
+		    column_text(st, 0), sqlite3_column_int64(st, 1), column_text(st, 2),
+		    column_text(st, 3), column_text(st, 4),          sqlite3_column_int64(st, 5),
+		    column_text(st, 6), column_text(st, 7),          column_text(st, 8),
+		    column_text(st, 9), sqlite3_column_int64(st, 10)};
+		g_array_append_val(rows, m);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "store: %s",
+		            sqlite3_errmsg(store->db));
+		return NULL;
+	}
+	return g_steal_pointer(&rows);
 }
 
 /* store_begin - open a transaction for a batch */

@@ -3,7 +3,7 @@
  *
  * SUMMARY
  *	reports.database holds the table "messages" of the contract in
- *	design.md (queue_id, received, sender, recipients, subject, size,
+ *	doc/design.md (queue_id, received, sender, recipients, subject, size,
  *	status, detail, action, ms) plus "findings" (one row per removed part)
  *	"releases" (one row per release from the quarantine) and "meta"
  *	(schema version).  WAL mode; written by the master only.
@@ -51,6 +51,14 @@ Store *store_open(const char *path, GError **error);
 /* store_close - close and clear the caller's pointer */
 void store_close(Store **store);
 
+/* store_close_ptr - store_close() for g_autoptr(Store) */
+static inline void
+store_close_ptr(Store *p)
+{
+	store_close(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Store, store_close_ptr)
+
 /* store_add - insert one message; FALSE with @error (the caller logs and goes on) */
 gboolean store_add(Store *store, const StoreRow *row, GError **error);
 
@@ -87,7 +95,27 @@ int store_prune(Store *store, guint keep_days);
 /* store_pending_retries - rows kept in memory because the database was busy or full */
 guint store_pending_retries(const Store *store);
 
-/* store_db - the sqlite3 handle (borrowed), for reports */
-struct sqlite3 *store_db(Store *store);
+/* StoredMessage - one row of "messages" read back; every text made safe to show, one line */
+typedef struct {
+	char *queue_id;
+	gint64 received;
+	char *sender;
+	char *recipients;
+	char *subject;
+	gint64 size;
+	char *status;
+	char *detail;
+	char *action;
+	char *quarantine;
+	gint64 ms;
+} StoredMessage;
+
+/*
+ * store_messages_between - the messages received in [@since, @until), oldest
+ * first.  Texts are escaped again with untrusted_text() (rows written by older
+ * versions were not) and cut at 8 KiB.  Returns a GArray of StoredMessage that
+ * frees its rows' strings, or NULL with @error.
+ */
+GArray *store_messages_between(Store *store, gint64 since, gint64 until, GError **error);
 
 #endif

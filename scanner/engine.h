@@ -18,7 +18,7 @@
 
 #include <glib.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 
 #define ENGINE_ERROR (engine_error_quark())
 GQuark engine_error_quark(void);
@@ -74,6 +74,14 @@ gboolean engine_set_tmpdir(Engine *engine, const char *dir, GError **error);
 /* engine_free - free and clear the caller's pointer */
 void engine_free(Engine **engine);
 
+/* engine_free_ptr - engine_free() for g_autoptr(Engine) */
+static inline void
+engine_free_ptr(Engine *p)
+{
+	engine_free(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Engine, engine_free_ptr)
+
 /* engine_signature_count - signatures loaded */
 guint engine_signature_count(const Engine *engine);
 
@@ -93,6 +101,7 @@ void engine_scan_fd(Engine *engine, int fd, const char *name, EngineResult *resu
 /* engine_result_init / engine_result_clear - set up and free a result */
 void engine_result_init(EngineResult *result);
 void engine_result_clear(EngineResult *result);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(EngineResult, engine_result_clear)
 
 /* engine_changed - TRUE if the signature databases changed since loading (or since
  * the last engine_mark_seen) */

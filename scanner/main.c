@@ -31,7 +31,7 @@
 #include "reports/store.h"
 #include "reports/template.h"
 #include "queue/qdir.h"
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/policy.h"
 #include "rules/untrusted.h"
 #include "scanner/engine.h"
@@ -193,14 +193,16 @@ cmd_scan(int argc, char **argv)
 			status = 2;
 			continue;
 		}
-		ScanContext ctx = {config, engine, policy, NULL};
+		ScanSettings settings;
+		scan_settings_from_config(config, &settings);
+		ScanContext ctx = {&settings, engine, policy, NULL};
 		scan_message(&ctx, data, len, &rep);
 		g_autofree char *st = scan_status_header(&rep);
 		if (json) {
 			GString *o = g_string_new("{\"file\":");
 			json_string(o, argv[i]);
 			g_string_append(o, ",\"verdict\":");
-			json_string(o, verdict_name(rep.verdict));
+			json_string(o, scan_verdict_name(rep.verdict));
 			g_string_append(o, ",\"status\":");
 			json_string(o, st);
 			g_string_append(o, ",\"names\":[");
@@ -482,7 +484,9 @@ cmd_lint(int argc, char **argv)
 		g_string_append_printf(problems, "engine: %s\n", error->message);
 		g_clear_error(&error);
 	} else if (policy != NULL) {
-		ScanContext ctx = {config, engine, policy, NULL};
+		ScanSettings settings;
+		scan_settings_from_config(config, &settings);
+		ScanContext ctx = {&settings, engine, policy, NULL};
 		ScanReport rep;
 		scan_message(&ctx, lint_message, strlen(lint_message), &rep);
 		if (rep.verdict != VERDICT_INFECTED)
@@ -490,7 +494,7 @@ cmd_lint(int argc, char **argv)
 			    problems,
 			    "engine: the built-in EICAR test message was not "
 			    "detected (%s): the signatures in %s are not usable\n",
-			    verdict_name(rep.verdict), engine_source(engine));
+			    scan_verdict_name(rep.verdict), engine_source(engine));
 		else
 			printf(
 			    "engine: %u signatures from %s%s; EICAR test message detected (%s)\n",
@@ -778,9 +782,15 @@ cmd_quarantine(int argc, char **argv)
 		}
 		qdir_free(&outq);
 	} else if (strcmp(sub, "purge") == 0 && argc == 2) {
-		guint n = quarantine_purge(config, &error);
-		printf("purged %u entr%s older than %u days\n", n, n == 1 ? "y" : "ies",
-		       config->quarantine_keep_days);
+		guint n = 0;
+		if (quarantine_purge(config, &n, &error)) {
+			printf("purged %u entr%s older than %u days\n", n, n == 1 ? "y" : "ies",
+			       config->quarantine_keep_days);
+		} else {
+			fprintf(stderr, "mqsift quarantine purge: %s (%u entr%s purged)\n",
+			        error->message, n, n == 1 ? "y" : "ies");
+			status = 2;
+		}
 	} else {
 		status = usage(stderr, 2);
 	}

@@ -61,26 +61,34 @@ write_entry_file(const char *dir, const char *name, const void *data, gsize len,
 	return durable_write_file(path, data, len, ENTRY_MODE, (gid_t)-1, error);
 }
 
-/* remove_tree - rm -r of an entry directory (no symlinks followed) */
-static void
-remove_tree(const char *dir)
+/* remove_tree - rm -r of an entry directory (no symlinks followed); FALSE with @error */
+static gboolean
+remove_tree(const char *dir, GError **error)
 {
-	GDir *d = g_dir_open(dir, 0, NULL);
+	g_autoptr(GDir) d = g_dir_open(dir, 0, error);
 	const char *name;
 
-	if (d != NULL) {
-		while ((name = g_dir_read_name(d)) != NULL) {
-			g_autofree char *p = g_build_filename(dir, name, NULL);
-			struct stat st;
+	if (d == NULL)
+		return FALSE;
+	while ((name = g_dir_read_name(d)) != NULL) {
+		g_autofree char *p = g_build_filename(dir, name, NULL);
+		struct stat st;
 
-			if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-				remove_tree(p);
-			else
-				unlink(p);
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (!remove_tree(p, error))
+				return FALSE;
+		} else if (unlink(p) < 0) { /* lint: allow unlink */
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			            "cannot remove %s: %s", p, g_strerror(errno));
+			return FALSE;
 		}
-		g_dir_close(d);
 	}
-	rmdir(dir);
+	if (rmdir(dir) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot remove %s: %s",
+		            dir, g_strerror(errno));
+		return FALSE;
+	}
+	return TRUE;
 }
 
 /* quarantine_store - write one entry */
@@ -101,7 +109,7 @@ quarantine_store(const MqConfig *config, const char *ref, const Qf *qf, const ch
 			return FALSE;
 		}
 		/* a previous attempt died half way: start it again */
-		remove_tree(dir);
+		remove_tree(dir, NULL); /* mkdir below says why if it failed */
 		if (mkdir(dir, DIR_MODE) < 0) {
 			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			            "cannot create %s: %s", dir, g_strerror(errno));
@@ -126,7 +134,7 @@ quarantine_store(const MqConfig *config, const char *ref, const Qf *qf, const ch
 		g_string_append_printf(info, "recipient: %s\n", rcpt);
 	}
 	g_string_append_printf(info, "subject: %s\nverdict: %s\nstatus: %s\n", subject_line,
-	                       verdict_name(report->verdict), status_line);
+	                       scan_verdict_name(report->verdict), status_line);
 	for (guint i = 0; i < report->findings->len; i++) {
 		const Finding *f = g_ptr_array_index(report->findings, i);
 		g_autofree char *path = untrusted_line(f->path, -1, 0);
@@ -154,7 +162,7 @@ quarantine_store(const MqConfig *config, const char *ref, const Qf *qf, const ch
 	g_string_free(env, TRUE);
 	g_string_free(info, TRUE);
 	if (!ok)
-		remove_tree(dir);
+		remove_tree(dir, NULL); /* @error already says why */
 	return ok;
 }
 
@@ -372,7 +380,7 @@ record_release(const char *dir, const char *id, const char *rcpts, GError **erro
 	g_file_get_contents(path, &old, NULL, NULL);
 	g_autofree char *text = g_strdup_printf("%s%" G_GINT64_FORMAT " %s %s\n", old ? old : "",
 	                                        g_get_real_time() / G_USEC_PER_SEC, id, safe);
-	unlink(tmp);
+	durable_unlink(tmp, NULL); /* an earlier attempt that died half way */
 	return durable_write_file(tmp, text, strlen(text), ENTRY_MODE, (gid_t)-1, error) &&
 	       durable_rename(tmp, path, error) && durable_sync_dir(dir, error);
 }
@@ -398,6 +406,7 @@ quarantine_release(const MqConfig *config, QueueDir *out, const char *ref,
 		return NULL;
 	g_autofree char *dir = g_build_filename(config->quarantine_dir, ref, NULL);
 	/* one release at a time per entry: two at once would both pass the check */
+	/* lint: allow open (the entry's directory, only to flock it) */
 	int lock = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (lock < 0 || flock(lock, LOCK_EX) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot lock %s: %s",
@@ -460,25 +469,30 @@ quarantine_release(const MqConfig *config, QueueDir *out, const char *ref,
 			          local->message);
 			g_error_free(local);
 		} else {
-			unlink(pending);
+			durable_unlink(pending, NULL);
 		}
 	} else if (history == NULL) {
-		unlink(pending); /* nothing went out */
+		durable_unlink(pending, NULL); /* nothing went out */
 	}
 	close(lock);
 	return id;
 }
 
 /* quarantine_purge - drop day directories older than keep_days */
-guint
-quarantine_purge(const MqConfig *config, GError **error)
+gboolean
+quarantine_purge(const MqConfig *config, guint *purged, GError **error)
 {
-	GDir *top = g_dir_open(config->quarantine_dir, 0, NULL);
+	g_autoptr(GError) local = NULL;
+	g_autoptr(GDir) top = g_dir_open(config->quarantine_dir, 0, &local);
 	const char *name;
-	guint n = 0;
 
-	if (top == NULL)
-		return 0;
+	*purged = 0;
+	if (top == NULL) {
+		if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+			return TRUE; /* nothing was ever quarantined */
+		g_propagate_error(error, g_steal_pointer(&local));
+		return FALSE;
+	}
 	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
 	g_autoptr(GDateTime) limit = g_date_time_add_days(now, -(gint)config->quarantine_keep_days);
 	g_autofree char *cut = g_date_time_format(limit, "%Y%m%d");
@@ -486,14 +500,14 @@ quarantine_purge(const MqConfig *config, GError **error)
 		if (strlen(name) != 8 || strspn(name, "0123456789") != 8 || strcmp(name, cut) >= 0)
 			continue;
 		g_autofree char *day = g_build_filename(config->quarantine_dir, name, NULL);
-		GDir *d = g_dir_open(day, 0, NULL);
-		if (d != NULL) {
+		g_autoptr(GDir) d = g_dir_open(day, 0, NULL);
+		guint entries = 0;
+		if (d != NULL)
 			while (g_dir_read_name(d) != NULL)
-				n++;
-			g_dir_close(d);
-		}
-		remove_tree(day);
+				entries++;
+		if (!remove_tree(day, error))
+			return FALSE;
+		*purged += entries;
 	}
-	g_dir_close(top);
-	return n;
+	return TRUE;
 }

@@ -20,15 +20,15 @@
 
 #include "queue/qdir.h"
 #include "queue/qf.h"
-#include "rules/config.h"
+#include "config/config.h"
 #include "scanner/scan.h"
 
 /* quarantine_ref - the reference for @id quarantined now: "YYYYMMDD/<id>"; newly allocated */
 char *quarantine_ref(const char *id);
 
 /*
- * quarantine_store - write the entry @ref for a message (@qf, @message of
- * @len bytes, @header_len of which are headers) and @report's findings.
+ * quarantine_store - write the entry @ref for a message (@qf, and @message:
+ * its @len bytes, headers and body as it arrived) and @report's findings.
  * Returns FALSE with @error; then nothing is left half-written.
  */
 gboolean quarantine_store(const MqConfig *config, const char *ref, const Qf *qf,
@@ -70,8 +70,13 @@ char *quarantine_release(const MqConfig *config, QueueDir *out, const char *ref,
 /* quarantine_released - the lines of @ref's "released" file (how often, as what); NULL if never */
 char *quarantine_released(const MqConfig *config, const char *ref);
 
-/* quarantine_purge - remove entries older than quarantine.keep_days; returns how many */
-guint quarantine_purge(const MqConfig *config, GError **error);
+/*
+ * quarantine_purge - remove entries older than quarantine.keep_days and set
+ * *@purged to how many went.  Returns FALSE with @error when the quarantine
+ * cannot be read or an entry cannot be removed (*@purged counts those removed
+ * before); a quarantine directory that does not exist yet holds nothing.
+ */
+gboolean quarantine_purge(const MqConfig *config, guint *purged, GError **error);
 
 /* quarantine_valid_ref - TRUE if @ref is "YYYYMMDD/<id>" with nothing else in it */
 gboolean quarantine_valid_ref(const char *ref);

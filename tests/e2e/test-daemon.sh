@@ -134,6 +134,26 @@ ok_if "CPU bomb: not the timeout" bash -c "! grep -q 'took longer than scanner.m
 stop_daemon
 cp "$CONF.nobomb" "$CONF"
 
+# --- a service stop is never a failed attempt ----------------------------------
+# systemd (KillMode=control-group) sends SIGTERM to every process of the unit:
+# the worker scanning a message ignores it, the master stops it; the message
+# stays queued and is not counted against scanner.max_attempts
+: >"$LOG"
+MQSIFT_FAULT=worker:hang start_daemon
+printf 'From: x@example.org\nTo: bob@example.com\nSubject: slow\nMessage-ID: <slow@test.local>\n\nMQSIFT-TEST-HANG\n' >"$RELAY/slow.eml"
+send_mail x@example.org bob@example.com "$RELAY/slow.eml"
+sleep 1.5
+kill -TERM $daemon $(pgrep -P $daemon) 2>/dev/null
+wait $daemon
+ok_if "SIGTERM to every process: the worker was stopped by the master" \
+	grep -q "during shutdown; not counted as a failed attempt" "$LOG"
+ok_if "SIGTERM to every process: no attempt counted" bash -c "! grep -q 'attempt 1 of' '$LOG'"
+ok_if "SIGTERM to every process: the message is still queued" [ "$(in_count)" -ge 1 ]
+rm -f "$RELAY"/in/*slow* 2>/dev/null
+find "$RELAY/in" -name 'qf*' -exec grep -l 'slow@test.local' {} + 2>/dev/null | while read -r qf; do
+	rm -f "$qf" "$RELAY/in/df${qf##*/qf}"
+done
+
 # --- SIGTERM in the middle of a flow loses nothing ----------------------------
 : >"$LOG"
 python3 "$E2E_DIR/smtpbulk.py" 120 --prefix term

@@ -7,7 +7,8 @@
 
 #include "queue/qf.h"
 
-/* a control file as the real Debian 12 queue-only daemon wrote it (sendmail-queue.md) */
+/* a control file as the real Debian 12 queue-only daemon wrote it (doc/design.md, "Sendmail queue
+ * files") */
 static const char real_qf[] =
     "V8\nT1795343185\nK0\nN0\nP60430\nB8BITMIME\nF8bs\n$_localhost [127.0.0.1]\n$rESMTP\n"
     "$sclient.example.net\n${daemon_flags}\nS<sender@localhost>\nZenv-id-42\n"

@@ -14,7 +14,7 @@
 #include "queue/commit.h"
 #include "queue/fault.h"
 #include "queue/qf.h"
-#include "rules/config.h"
+#include "config/config.h"
 #include "scanner/log.h"
 #include "scanner/quarantine.h"
 #include "scanner/scan.h"

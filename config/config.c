@@ -8,7 +8,7 @@
  */
 #include "mqsift-build.h"
 
-#include "rules/config.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <gio/gio.h>
@@ -191,7 +191,9 @@ static const ConfigKey config_keys[] = {
 };
 
 /* config_error_quark - the error domain */
-G_DEFINE_QUARK(mqsift - config - error - quark, config_error)
+/* clang-format off */
+G_DEFINE_QUARK(mqsift-config-error-quark, config_error)
+/* clang-format on */
 
 /* field - address of a key's field in @c */
 static void *
@@ -538,7 +540,7 @@ is_ruleset_node(yaml_document_t *doc, yaml_node_t *node)
 	return first != NULL && first->type == YAML_MAPPING_NODE;
 }
 
-/* add_problem_text - add_problem with a message to free */
+/* add_problem_take - add_problem with a message to free */
 static void
 add_problem_take(GString *problems, const char *path, const yaml_mark_t *mark, char *text)
 {
@@ -1033,7 +1035,7 @@ config_for_message(const MqConfig *config, const Envelope *env, MqConfig *eff)
 	}
 }
 
-/* yaml_quote - a value printable as a YAML double-quoted scalar */
+/* append_quoted - append @s as a YAML double-quoted scalar */
 static void
 append_quoted(GString *out, const char *s)
 {

@@ -12,12 +12,12 @@
  *	Durations read as people write them ("30", "5s", "30m", "12h", "7d");
  *	sizes too ("512", "10k", "50M", "1G", binary multiples).
  */
-#ifndef MQSIFT_RULES_CONFIG_H
-#define MQSIFT_RULES_CONFIG_H
+#ifndef MQSIFT_CONFIG_CONFIG_H
+#define MQSIFT_CONFIG_CONFIG_H
 
 #include <glib.h>
 
-#include "rules/ruleset.h"
+#include "config/rule.h"
 
 #ifndef MQSIFT_DEFAULT_CONFIG /* configure sets it from --sysconfdir */
 #define MQSIFT_DEFAULT_CONFIG "/etc/mqsift/mqsift.yaml"
@@ -129,6 +129,14 @@ MqConfig *config_defaults(void);
 
 /* config_free - free and clear the caller's pointer */
 void config_free(MqConfig **config);
+
+/* config_free_ptr - config_free() for g_autoptr(MqConfig) */
+static inline void
+config_free_ptr(MqConfig *p)
+{
+	config_free(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MqConfig, config_free_ptr)
 
 /* config_print - the effective configuration as YAML, every key */
 GString *config_print(const MqConfig *config);

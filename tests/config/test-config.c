@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 
 /* load_text - write @yaml to a temporary file and load it */
 static MqConfig *

@@ -1,0 +1,935 @@
+/*
+ * runner.c - one pass over the inbound queues: claim, hand out, finish, commit
+ *
+ * DESCRIPTION
+ *	The master's side of a message, in the order it happens:
+ *	  claim       qdir_claim() locks and parses the qf (queue/);
+ *	  hand out    job_start() opens the df and picks the message's
+ *	              settings, pool_send() gives it to an idle worker;
+ *	  finish      job_finish() takes the worker's verdict: quarantine the
+ *	              original, build the outbound qf, commit_prepare();
+ *	  commit      finish_batch() runs commit_finish() for the batch, then
+ *	              logs, records, tells and kicks delivery.
+ *	A worker that dies or hangs is the poison guard's (poison.h).
+ */
+#include "mqsift-build.h"
+
+#include "scanner/runner.h"
+
+#include <glob.h>
+#include <gio/gio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "queue/commit.h"
+#include "queue/durable.h"
+#include "queue/qdir.h"
+#include "reports/notify.h"
+#include "reports/store.h"
+#include "rules/policy.h"
+#include "scanner/engine.h"
+#include "scanner/poison.h"
+#include "scanner/pool.h"
+#include "scanner/quarantine.h"
+#include "scanner/scan.h"
+
+struct Runner {
+	const MqConfig *config;
+	GPtrArray *inbound; /* of QueueDir* */
+	QueueDir *outgoing;
+	Engine *engine;
+	Policy *policy;
+	Store *store; /* NULL if the database cannot be opened: mail still flows */
+	char *hostname;
+	/* a new engine being built in the background while the old one scans */
+	GThread *reload_thread;
+	gint reload_done;
+	Engine *reload_engine;
+	GError *reload_error;
+	Pool *pool;
+	PoisonGuard *poison;
+	GArray *caught; /* of Caught (owned strings): this pass's, for the postmaster */
+};
+
+/* Pending - a message prepared for commit, waiting for its batch to finish */
+typedef struct {
+	char *id;
+	char *sender;
+	char *recipients;
+	char *subject;
+	gint64 size;
+	Verdict verdict;
+	char *detail;
+	char *action;
+	char *quarantine;
+	gint64 started;
+	ScanReport report;
+	char *message_id;
+	Qf *sender_qf; /* set when the sender is to be told, after the commit */
+	MqConfig eff;  /* the message's settings (borrowed from the config) */
+} Pending;
+
+/* Job - a claimed message while a worker scans it */
+typedef struct {
+	QueueClaim *claim;
+	Pending *m;
+	int df_fd;
+	char *ref;
+	/* the envelope as rulesets and the worker see it: without <>, NULL-terminated */
+	char *sender;
+	GPtrArray *rcpts;
+	char *ip;
+	MqConfig eff; /* the per-message settings (borrowed from the config) */
+} Job;
+
+/* Candidate - a queued message, listed at the start of the pass */
+typedef struct {
+	QueueDir *in;
+	char *id;
+} Candidate;
+
+/* Pass - the state of one runner_pass() */
+typedef struct {
+	Runner *r;
+	PassStats *stats;
+	gint64 now;   /* Unix time the pass started */
+	GArray *todo; /* of Candidate */
+	guint next;   /* the next candidate to hand out */
+	CommitBatch *batch;
+	GPtrArray *pending;                /* of Pending*, the batch's messages */
+	const volatile sig_atomic_t *stop; /* set by a stop request */
+} Pass;
+
+/* pending_free - GPtrArray free func */
+static void
+pending_free(gpointer p)
+{
+	Pending *m = p;
+
+	g_free(m->id);
+	g_free(m->sender);
+	g_free(m->recipients);
+	g_free(m->subject);
+	g_free(m->detail);
+	g_free(m->action);
+	g_free(m->quarantine);
+	g_free(m->message_id);
+	qf_free(&m->sender_qf);
+	scan_report_clear(&m->report);
+	g_free(m);
+}
+
+/* job_free - release everything (the claim too, if still held); a GDestroyNotify */
+static void
+job_free(gpointer p)
+{
+	Job *job = p;
+
+	if (job == NULL)
+		return;
+	if (job->df_fd >= 0)
+		close(job->df_fd);
+	qdir_claim_release(&job->claim);
+	if (job->m)
+		pending_free(job->m);
+	g_free(job->ref);
+	g_free(job->sender);
+	if (job->rcpts)
+		g_ptr_array_unref(job->rcpts);
+	g_free(job->ip);
+	g_free(job);
+}
+
+/* caught_clear - GArray clear func */
+static void
+caught_clear(gpointer p)
+{
+	Caught *c = p;
+
+	g_free((char *)c->queue_id);
+	g_free((char *)c->sender);
+	g_free((char *)c->recipients);
+	g_free((char *)c->subject);
+	g_free((char *)c->message_id);
+	g_free((char *)c->report);
+	g_free((char *)c->quarantine);
+}
+
+/* queue_dir_free - GPtrArray free func */
+static void
+queue_dir_free(gpointer p)
+{
+	QueueDir *d = p;
+
+	qdir_free(&d);
+}
+
+/* expand_incoming - queue.incoming entries, globs expanded */
+static GPtrArray *
+expand_incoming(const MqConfig *config, QueueLock lock, GError **error)
+{
+	g_autoptr(GPtrArray) dirs = g_ptr_array_new_with_free_func(queue_dir_free);
+
+	for (int i = 0; config->queue_incoming[i]; i++) {
+		const char *pattern = config->queue_incoming[i];
+		glob_t g;
+
+		if (strpbrk(pattern, "*?[") == NULL) {
+			QueueDir *d = qdir_open(pattern, lock, error);
+			if (d == NULL)
+				return NULL;
+			g_ptr_array_add(dirs, d);
+			continue;
+		}
+		if (glob(pattern, GLOB_ONLYDIR, NULL, &g) != 0) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+			            "queue.incoming: no directory matches %s", pattern);
+			return NULL;
+		}
+		for (size_t k = 0; k < g.gl_pathc; k++) {
+			QueueDir *d = qdir_open(g.gl_pathv[k], lock, NULL);
+			if (d != NULL)
+				g_ptr_array_add(dirs, d);
+		}
+		globfree(&g);
+	}
+	return g_steal_pointer(&dirs);
+}
+
+/* open_queues - the inbound queues and the outgoing one, checked against each other */
+static gboolean
+open_queues(Runner *r, GError **error)
+{
+	QueueLock lock = qdir_lock_from_name(r->config->queue_lock);
+
+	r->inbound = expand_incoming(r->config, lock, error);
+	if (r->inbound == NULL)
+		return FALSE;
+	r->outgoing = qdir_open(r->config->queue_outgoing, lock, error);
+	if (r->outgoing == NULL)
+		return FALSE;
+	for (guint i = 0; i < r->inbound->len; i++) {
+		QueueDir *in = g_ptr_array_index(r->inbound, i);
+		if (strcmp(qdir_path(in), qdir_path(r->outgoing)) == 0) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			            "queue.incoming and queue.outgoing are the same directory (%s)",
+			            qdir_path(in));
+			return FALSE;
+		}
+		if (!qdir_same_fs(in, r->outgoing))
+			g_message("%s and %s are on different filesystems: bodies will be copied, "
+			          "not linked",
+			          qdir_path(in), qdir_path(r->outgoing));
+	}
+	return TRUE;
+}
+
+/* runner_new - open everything a pass needs, then start the workers */
+Runner *
+runner_new(const MqConfig *config, GError **error)
+{
+	g_autoptr(Runner) r = g_new0(Runner, 1);
+	g_autoptr(GError) local = NULL;
+
+	r->config = config;
+	r->caught = g_array_new(FALSE, TRUE, sizeof(Caught));
+	g_array_set_clear_func(r->caught, caught_clear);
+	r->hostname =
+	    g_strdup(*config->scanner_hostname ? config->scanner_hostname : g_get_host_name());
+	if (!open_queues(r, error))
+		return NULL;
+	if (!durable_mkdir_p(config->quarantine_dir, 0700, error))
+		return NULL;
+	r->policy = policy_new(config, error);
+	if (r->policy == NULL)
+		return NULL;
+	gint64 t0 = g_get_monotonic_time();
+	r->engine = engine_new(config, error);
+	if (r->engine == NULL)
+		return NULL;
+	g_message("engine: %u signatures loaded in %.2f s", engine_signature_count(r->engine),
+	          (double)(g_get_monotonic_time() - t0) / 1e6);
+	r->store = store_open(config->reports_database, &local);
+	if (r->store == NULL)
+		g_warning("%s; messages will be processed but not recorded", local->message);
+	r->poison = poison_guard_new(config, r->store);
+	r->pool = pool_new(config, r->engine, r->policy, job_free, error);
+	if (r->pool == NULL)
+		return NULL;
+	return g_steal_pointer(&r);
+}
+
+/* runner_free - free and clear */
+void
+runner_free(Runner **runner)
+{
+	if (runner == NULL || *runner == NULL)
+		return;
+	Runner *r = *runner;
+	if (r->reload_thread != NULL) {
+		g_thread_join(r->reload_thread);
+		engine_free(&r->reload_engine);
+		g_clear_error(&r->reload_error);
+	}
+	pool_free(&r->pool); /* reaps the workers */
+	poison_guard_free(&r->poison);
+	if (r->caught)
+		g_array_unref(r->caught);
+	if (r->inbound)
+		g_ptr_array_unref(r->inbound);
+	qdir_free(&r->outgoing);
+	engine_free(&r->engine);
+	policy_free(&r->policy);
+	store_close(&r->store);
+	g_free(r->hostname);
+	g_free(r);
+	*runner = NULL;
+}
+
+/* reload_thread - build the new engine; the old one keeps scanning meanwhile */
+static gpointer
+reload_thread(gpointer data)
+{
+	Runner *r = data;
+
+	r->reload_engine = engine_new(r->config, &r->reload_error);
+	g_atomic_int_set(&r->reload_done, 1);
+	return NULL;
+}
+
+/* runner_check_reload - start a reload when the databases changed; swap when built */
+void
+runner_check_reload(Runner *r)
+{
+	if (r->reload_thread != NULL) {
+		if (!g_atomic_int_get(&r->reload_done))
+			return;
+		g_thread_join(r->reload_thread);
+		r->reload_thread = NULL;
+		if (r->reload_engine != NULL) {
+			g_message("signatures reloaded: %u signatures from %s",
+			          engine_signature_count(r->reload_engine),
+			          engine_source(r->reload_engine));
+			engine_free(&r->engine);
+			r->engine = g_steal_pointer(&r->reload_engine);
+			pool_retire(r->pool, r->engine);
+		} else {
+			g_critical("the changed signature database does not load (%s); still "
+			           "scanning with the previous one",
+			           r->reload_error->message);
+			g_clear_error(&r->reload_error);
+		}
+		return;
+	}
+	if (!engine_changed(r->engine))
+		return;
+	engine_mark_seen(r->engine);
+	g_message("signature database changed: loading it in the background");
+	g_atomic_int_set(&r->reload_done, 0);
+	r->reload_thread = g_thread_new("reload", reload_thread, r);
+}
+
+/* runner_prune_store - keep reports.keep_days of rows */
+void
+runner_prune_store(Runner *r)
+{
+	if (r->store == NULL)
+		return;
+	int n = store_prune(r->store, r->config->reports_keep_days);
+	if (n > 0)
+		g_message("store: removed %d row(s) older than %u days", n,
+		          r->config->reports_keep_days);
+}
+
+/* runner_inbound_dirs - where new control files appear */
+GPtrArray *
+runner_inbound_dirs(const Runner *r)
+{
+	GPtrArray *dirs = g_ptr_array_new_with_free_func(g_free);
+
+	for (guint i = 0; i < r->inbound->len; i++)
+		g_ptr_array_add(dirs, g_strdup(qdir_qf_dir(g_ptr_array_index(r->inbound, i))));
+	return dirs;
+}
+
+/* runner_describe - the start-up line */
+char *
+runner_describe(const Runner *r)
+{
+	return g_strdup_printf("%u inbound queue(s) -> %s, %u worker(s) as %s, %u signatures "
+	                       "from %s%s",
+	                       r->inbound->len, qdir_path(r->outgoing), pool_size(r->pool),
+	                       r->config->scanner_user, engine_signature_count(r->engine),
+	                       engine_source(r->engine),
+	                       engine_is_test_db(r->engine) ? " (TEST signatures)" : "");
+}
+
+/* has_8bit - any byte >= 0x80 */
+static gboolean
+has_8bit(const char *data, gsize len)
+{
+	for (gsize i = 0; i < len; i++)
+		if ((guchar)data[i] >= 0x80)
+			return TRUE;
+	return FALSE;
+}
+
+/* build_outbound_qf - the control file that goes out with the verdict's changes */
+static Qf *
+build_outbound_qf(Runner *r, const MqConfig *eff, const Qf *in, const ScanReport *rep)
+{
+	Qf *out = qf_copy(in);
+	g_autofree char *scanned = g_strdup_printf("mqsift %s on %s", PACKAGE_VERSION, r->hostname);
+	g_autofree char *status = scan_status_header(rep);
+	const char *tag = eff->policy_subject_tag;
+
+	qf_sanitize_for_outbound(out);
+	/* a header of ours that came from outside would lie: replace it */
+	qf_remove_header(out, "X-Virus-Scanned");
+	qf_remove_header(out, "X-Virus-Status");
+	qf_remove_header(out, "X-Mqsift-Ambiguous");
+	qf_add_header(out, "X-Virus-Scanned", scanned);
+	qf_add_header(out, "X-Virus-Status", status);
+	/* mime.on_ambiguous: deliver - say what two readers could read two ways */
+	if (rep->ambiguous != NULL && rep->verdict == VERDICT_CLEAN &&
+	    g_strcmp0(eff->mime_on_ambiguous, "deliver") == 0)
+		qf_add_header(out, "X-Mqsift-Ambiguous", rep->ambiguous);
+	if (rep->verdict == VERDICT_INFECTED || rep->verdict == VERDICT_BLOCKED) {
+		g_autofree char *subject = qf_header_get(out, "Subject");
+		if (tag && *tag && !(subject && g_str_has_prefix(subject, tag))) {
+			g_autofree char *tagged =
+			    g_strdup_printf("%s %s", tag, subject ? subject : "");
+			qf_set_header(out, "Subject", tagged);
+		}
+	}
+	if (rep->new_body != NULL) {
+		gsize len;
+		const char *body = g_bytes_get_data(rep->new_body, &len);
+		gboolean body8 = has_8bit(body, len);
+
+		if (rep->new_content_type != NULL) {
+			qf_remove_header(out, "Content-Disposition");
+			qf_set_header(out, "MIME-Version", "1.0");
+			qf_set_header(out, "Content-Type", rep->new_content_type);
+			qf_set_header(out, "Content-Transfer-Encoding", body8 ? "8bit" : "7bit");
+		}
+		qf_set_flag(out, '8', body8 || qf_has_8bit_headers(out));
+		qf_set_body_type(out, body8);
+	}
+	return out;
+}
+
+/* record_left - log (and store) a message left in its queue */
+static void
+record_left(Runner *r, QueueClaim *claim, const char *why, PassStats *stats)
+{
+	stats->left++;
+	g_critical("%s: %s; left in %s", claim->id, why, qdir_path(claim->dir));
+	if (r->store) {
+		g_autofree char *rcpts = qf_recipients_text(claim->qf);
+		g_autofree char *subject = qf_header_get(claim->qf, "Subject");
+		StoreRow row = {.queue_id = claim->id,
+		                .received = g_get_real_time() / G_USEC_PER_SEC,
+		                .sender = qf_sender(claim->qf),
+		                .recipients = rcpts,
+		                .subject = subject,
+		                .status = "error",
+		                .detail = why,
+		                .action = "left in queue"};
+		g_autoptr(GError) error = NULL;
+		if (!store_add(r->store, &row, &error))
+			g_warning("%s: %s", claim->id, error->message);
+	}
+}
+
+/*
+ * set_aside_if_stale - a message that can never be processed (broken or stuck
+ * control file, no body) is left in place and logged for queue.bad_file_grace,
+ * then moved to quarantine.dir/broken/<id>/ and the postmaster is told.
+ * Nothing is ever deleted.
+ */
+static void
+set_aside_if_stale(Runner *r, QueueDir *in, const char *id, const char *why, PassStats *stats)
+{
+	gint64 mtime;
+	g_autoptr(GError) error = NULL;
+
+	stats->left++;
+	if (!qdir_qf_mtime(in, id, &mtime))
+		return;
+	gint64 age = g_get_real_time() / G_USEC_PER_SEC - mtime;
+	if (age < (gint64)r->config->queue_bad_file_grace) {
+		g_critical("%s: %s; left in %s (set aside after %us)", id, why, qdir_path(in),
+		           r->config->queue_bad_file_grace);
+		return;
+	}
+	g_autofree char *dest = g_build_filename(r->config->quarantine_dir, "broken", id, NULL);
+	if (!commit_move_aside(in, id, dest, &error)) {
+		g_critical("%s: %s; cannot set it aside: %s", id, why, error->message);
+		return;
+	}
+	g_critical("%s: %s; moved from %s to %s", id, why, qdir_path(in), dest);
+	g_autofree char *nid =
+	    notify_set_aside(r->config, r->outgoing, id, why, qdir_path(in), age, dest, &error);
+	if (nid == NULL)
+		g_warning("%s: cannot queue the notice to the postmaster: %s", id, error->message);
+}
+
+/*
+ * job_start - everything the master does for a claimed message before a
+ * worker scans it.  Returns NULL when the message was dealt with already.
+ */
+static Job *
+job_start(Runner *r, QueueClaim *claim, PassStats *stats)
+{
+	g_autoptr(GError) error = NULL;
+	gint64 size;
+	int fd = qdir_claim_open_df(claim, &size, &error);
+
+	if (fd < 0) {
+		g_autofree char *id = g_strdup(claim->id);
+		QueueDir *in = claim->dir;
+		qdir_claim_release(&claim);
+		set_aside_if_stale(r, in, id, error->message, stats);
+		return NULL;
+	}
+	Job *job = g_new0(Job, 1);
+	Pending *m = g_new0(Pending, 1);
+	job->claim = claim;
+	job->df_fd = fd;
+	job->m = m;
+	job->ref = quarantine_ref(claim->id);
+	m->id = g_strdup(claim->id);
+	m->started = g_get_monotonic_time();
+	m->sender = g_strdup(qf_sender(claim->qf));
+	m->recipients = qf_recipients_text(claim->qf);
+	m->subject = qf_header_get(claim->qf, "Subject");
+	m->size = size;
+	job->rcpts = qf_recipients(claim->qf);
+	job->sender = envelope_strip(g_strdup(qf_sender(claim->qf)));
+	job->ip = qf_client_ip(claim->qf);
+	for (guint i = 0; i < job->rcpts->len; i++)
+		envelope_strip(g_ptr_array_index(job->rcpts, i));
+	g_ptr_array_add(job->rcpts, NULL);
+	Envelope env = {job->sender, (const char *const *)job->rcpts->pdata, job->ip};
+	config_for_message(r->config, &env, &job->eff);
+	return job;
+}
+
+/* job_send - hand a started job to an idle worker */
+static gboolean
+job_send(Runner *r, Job *job, GError **error)
+{
+	g_autoptr(GString) headers = qf_headers_text(job->claim->qf);
+
+	g_string_append_c(headers, '\n');
+	WorkRequest req = {job->claim->id,
+	                   headers->str,
+	                   headers->len,
+	                   job->df_fd,
+	                   headers->len + (gsize)job->m->size,
+	                   job->sender,
+	                   (const char *const *)job->rcpts->pdata,
+	                   job->ip,
+	                   job->ref};
+	return pool_send(r->pool, &req, job, &job->m->report, error);
+}
+
+/* quarantine_original - keep the message as it arrived under the job's reference */
+static gboolean
+quarantine_original(Runner *r, Job *job, GError **error)
+{
+	g_autoptr(GString) message = qdir_claim_read_message(job->claim, NULL, error);
+
+	return message != NULL &&
+	       quarantine_store(r->config, job->ref, job->claim->qf, message->str, message->len,
+	                        &job->m->report, error);
+}
+
+/* job_finish - a worker's verdict: quarantine, outbound qf, commit_prepare */
+static void
+job_finish(Pass *p, Job *job)
+{
+	Runner *r = p->r;
+	Pending *m = job->m;
+	QueueClaim *claim = job->claim;
+	g_autoptr(GError) error = NULL;
+
+	m->verdict = m->report.verdict;
+	m->eff = job->eff;
+	m->message_id = qf_header_get(claim->qf, "Message-ID");
+	poison_forget(r->poison, claim->id);
+	if (m->verdict == VERDICT_ERROR) {
+		record_left(r, claim, m->report.detail ? m->report.detail : "scan error", p->stats);
+		return; /* job_free releases the claim */
+	}
+	if (m->verdict != VERDICT_CLEAN) {
+		if (m->verdict == VERDICT_INFECTED)
+			m->detail = scan_join_names(m->report.names);
+		else
+			m->detail = g_strdup(m->report.blocked);
+		if (!quarantine_original(r, job, &error)) {
+			g_autofree char *why =
+			    g_strdup_printf("cannot quarantine: %s", error->message);
+			record_left(r, claim, why, p->stats);
+			return;
+		}
+		m->quarantine = g_strdup(job->ref);
+		m->action = g_strdup(m->report.whole_message ? "replaced by a notice, quarantined"
+		                                             : "parts removed, quarantined");
+		const char *why = NULL;
+		if (notify_sender_allowed(&job->eff, claim->qf, m->report.names, &why))
+			m->sender_qf = qf_copy(claim->qf);
+		else if (job->eff.notify_sender)
+			g_message("%s: the sender is not told: %s", claim->id, why);
+	} else {
+		m->action = g_strdup(m->report.unscanned ? "delivered unscanned (policy)"
+		                     : m->report.limits  ? "delivered (limits exceeded)"
+		                                         : "delivered");
+	}
+	g_autoptr(Qf) out = build_outbound_qf(r, &job->eff, claim->qf, &m->report);
+	if (!commit_prepare(p->batch, claim, out, m->report.new_body, &error)) {
+		record_left(r, claim, error->message, p->stats);
+		return;
+	}
+	job->claim = NULL; /* the batch owns it now */
+	g_ptr_array_add(p->pending, g_steal_pointer(&job->m));
+}
+
+/* job_failed - the worker died or hung on this job: count it, keep the message */
+static void
+job_failed(Pass *p, Job *job, const char *what)
+{
+	p->stats->left++;
+	/* while mqsift stops, a worker ended by the stop (or by the deadline the
+	 * stop runs into) says nothing about the message: not an attempt */
+	if (p->stop != NULL && *p->stop) {
+		g_message("%s: %s during shutdown; not counted as a failed attempt, left in the "
+		          "queue",
+		          job->claim->id, what);
+		return;
+	}
+	guint tries = poison_failed(p->r->poison, job->claim->id);
+
+	g_critical("%s: %s (attempt %u of %u); left in the queue, retried after %" G_GINT64_FORMAT
+	           "s",
+	           job->claim->id, what, tries, p->r->config->scanner_max_attempts,
+	           poison_backoff_seconds(tries));
+}
+
+/* job_done - PoolDone: a worker's answer, or its failure */
+static void
+job_done(gpointer job, const char *failure, gpointer data)
+{
+	if (failure == NULL)
+		job_finish(data, job);
+	else
+		job_failed(data, job, failure);
+	job_free(job);
+}
+
+/* quarantine_poison - a message that failed too often goes to quarantine whole */
+static void
+quarantine_poison(Runner *r, QueueClaim *claim, guint tries, PassStats *stats)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (poison_quarantine(r->poison, claim, tries, r->outgoing, &error))
+		stats->left++;
+	else
+		record_left(r, claim, error->message, stats);
+}
+
+/* list_candidates - complete interrupted commits, then list every queued message */
+static gboolean
+list_candidates(Pass *p)
+{
+	Runner *r = p->r;
+	gboolean ok = TRUE;
+
+	for (guint q = 0; q < r->inbound->len; q++) {
+		QueueDir *in = g_ptr_array_index(r->inbound, q);
+		g_autoptr(GError) error = NULL;
+		int n = commit_recover(in, r->outgoing, &error);
+
+		if (n < 0) {
+			g_critical("recovery in %s: %s", qdir_path(in), error->message);
+			ok = FALSE;
+			continue;
+		}
+		p->stats->recovered += (guint)n;
+		g_autoptr(GPtrArray) ids = qdir_list(in, "qf", &error);
+		if (ids == NULL) {
+			g_critical("%s", error->message);
+			ok = FALSE;
+			continue;
+		}
+		for (guint i = 0; i < ids->len; i++) {
+			Candidate c = {in, g_strdup(g_ptr_array_index(ids, i))};
+			g_array_append_val(p->todo, c);
+		}
+	}
+	return ok;
+}
+
+/* claim_failed - a candidate that could not be claimed: busy, gone, or broken */
+static void
+claim_failed(Pass *p, Candidate *c, const GError *error)
+{
+	if (error->code == QDIR_ERROR_BROKEN || error->code == QDIR_ERROR_INCOMPLETE) {
+		set_aside_if_stale(p->r, c->in, c->id, error->message, p->stats);
+	} else if (error->code == QDIR_ERROR_SYSTEM) {
+		g_critical("%s: %s; left in the queue", c->id, error->message);
+		p->stats->left++;
+	} else {
+		g_debug("%s: %s", c->id, error->message);
+		p->stats->seen--;
+	}
+}
+
+/* hand_out - claim the next candidates and give them to idle workers */
+static void
+hand_out(Pass *p, const volatile sig_atomic_t *stop)
+{
+	Runner *r = p->r;
+
+	while (!(stop && *stop) && p->next < p->todo->len && pool_has_idle(r->pool)) {
+		Candidate *c = &g_array_index(p->todo, Candidate, p->next++);
+		g_autoptr(GError) error = NULL;
+		guint tries;
+		PoisonCheck check = poison_check(r->poison, c->id, p->now, &tries);
+
+		if (check == POISON_WAIT)
+			continue; /* failed recently: wait a little */
+		QueueClaim *claim = qdir_claim(c->in, c->id, &error);
+		p->stats->seen++;
+		if (claim == NULL) {
+			claim_failed(p, c, error);
+			continue;
+		}
+		if (check == POISON_QUARANTINE) {
+			quarantine_poison(r, claim, tries, p->stats);
+			qdir_claim_release(&claim);
+			continue;
+		}
+		if (!commit_clean_stale(r->outgoing, claim->id, &error)) {
+			record_left(r, claim, error->message, p->stats);
+			qdir_claim_release(&claim);
+			continue;
+		}
+		Job *job = job_start(r, claim, p->stats);
+		if (job == NULL)
+			continue;
+		if (!job_send(r, job, &error)) {
+			g_warning("%s: %s; restarting it", c->id, error->message);
+			job_free(job);
+			p->next--; /* try this message again */
+			p->stats->seen--;
+		}
+	}
+}
+
+/* log_and_record - the log line, the counters and the store row of each message */
+static void
+log_and_record(Runner *r, GPtrArray *pending, gboolean committed, PassStats *stats)
+{
+	if (r->store)
+		store_begin(r->store);
+	for (guint i = 0; i < pending->len; i++) {
+		Pending *m = g_ptr_array_index(pending, i);
+		gint64 ms = (g_get_monotonic_time() - m->started) / 1000;
+		const char *action = committed ? m->action : "left in queue (commit failed)";
+
+		g_message("%s: from=%s, to=%s, size=%" G_GINT64_FORMAT ", verdict=%s%s%s%s, "
+		          "action=%s, ms=%" G_GINT64_FORMAT "%s%s%s",
+		          m->id, m->sender, m->recipients, m->size, scan_verdict_name(m->verdict),
+		          m->detail ? " (" : "", m->detail ? m->detail : "", m->detail ? ")" : "",
+		          action, ms, m->report.ambiguous ? ", ambiguous=(" : "",
+		          m->report.ambiguous ? m->report.ambiguous : "",
+		          m->report.ambiguous ? ")" : "");
+		if (committed) {
+			stats->committed++;
+			if (m->verdict == VERDICT_INFECTED)
+				stats->infected++;
+			else if (m->verdict == VERDICT_BLOCKED)
+				stats->blocked++;
+			else
+				stats->clean++;
+		} else {
+			stats->left++;
+		}
+		if (r->store == NULL)
+			continue;
+		g_autoptr(GArray) fs = g_array_new(FALSE, TRUE, sizeof(StoreFinding));
+		for (guint k = 0; k < m->report.findings->len; k++) {
+			const Finding *f = g_ptr_array_index(m->report.findings, k);
+			StoreFinding sf = {f->path, f->filename, f->content_type, f->what,
+			                   f->infected};
+			g_array_append_val(fs, sf);
+		}
+		StoreRow row = {.queue_id = m->id,
+		                .received = g_get_real_time() / G_USEC_PER_SEC,
+		                .sender = m->sender,
+		                .recipients = m->recipients,
+		                .subject = m->subject,
+		                .size = m->size,
+		                .status = committed ? scan_verdict_name(m->verdict) : "error",
+		                .detail = m->detail ? m->detail : m->report.ambiguous,
+		                .action = action,
+		                .quarantine = m->quarantine,
+		                .ms = ms,
+		                .findings = (const StoreFinding *)fs->data,
+		                .n_findings = fs->len};
+		g_autoptr(GError) error = NULL;
+		if (!store_add(r->store, &row, &error))
+			g_warning("%s: %s", m->id, error->message);
+	}
+	if (r->store)
+		store_commit(r->store);
+}
+
+/* tell_about_caught - note each caught message for the postmaster; tell its sender */
+static void
+tell_about_caught(Runner *r, GPtrArray *pending)
+{
+	for (guint i = 0; i < pending->len; i++) {
+		Pending *m = g_ptr_array_index(pending, i);
+		if (m->verdict != VERDICT_INFECTED && m->verdict != VERDICT_BLOCKED)
+			continue;
+		Caught c = {g_strdup(m->id),
+		            g_strdup(m->sender),
+		            g_strdup(m->recipients),
+		            g_strdup(m->subject ? m->subject : ""),
+		            g_strdup(m->message_id ? m->message_id : ""),
+		            m->verdict == VERDICT_INFECTED
+		                ? g_strdup_printf("Virus '%s' found", m->detail)
+		                : g_strdup_printf("Blocked: %s", m->detail),
+		            g_strdup(m->quarantine)};
+		g_array_append_val(r->caught, c);
+		if (m->sender_qf == NULL)
+			continue;
+		g_autoptr(GError) error = NULL;
+		g_autofree char *nid = notify_sender(&m->eff, r->outgoing, m->sender_qf, c.report,
+		                                     m->quarantine, &error);
+		if (nid)
+			g_message("%s: the sender %s was told (notice %s)", m->id, m->sender, nid);
+		else
+			g_warning("%s: cannot notify the sender: %s", m->id, error->message);
+	}
+}
+
+/* kick_delivery - sendmail -qI<id> for what was just committed (batches of 30) */
+static void
+kick_delivery(Runner *r, GPtrArray *pending)
+{
+	for (guint i = 0; i < pending->len; i += 30) {
+		g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+		for (int k = 0; r->config->queue_sendmail && r->config->queue_sendmail[k]; k++)
+			g_ptr_array_add(argv, g_strdup(r->config->queue_sendmail[k]));
+		if (argv->len == 0)
+			g_ptr_array_add(argv, g_strdup(SENDMAIL_PATH));
+		g_ptr_array_add(argv,
+		                g_strdup_printf("-OQueueDirectory=%s", qdir_path(r->outgoing)));
+		for (guint k = i; k < pending->len && k < i + 30; k++) {
+			Pending *m = g_ptr_array_index(pending, k);
+			g_ptr_array_add(argv, g_strdup_printf("-qI%s", m->id));
+		}
+		g_ptr_array_add(argv, NULL);
+		g_autoptr(GError) error = NULL;
+		if (!g_spawn_async(NULL, (char **)argv->pdata, NULL,
+		                   G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+		                   NULL, NULL, &error))
+			g_warning("cannot kick delivery: %s", error->message);
+	}
+}
+
+/* finish_batch - commit, then record and log every message of the batch */
+static void
+finish_batch(Pass *p)
+{
+	Runner *r = p->r;
+	g_autoptr(GError) error = NULL;
+
+	/* The commit protocol (queue/commit.h) makes the whole batch durable
+	 * with one flush; what fails stays inbound, or is completed by the
+	 * recovery of the next pass. */
+	gboolean ok = commit_finish(p->batch, &error);
+	if (!ok)
+		g_critical("commit failed: %s; the messages stay in the inbound queue "
+		           "(a committed one is completed at the next pass)",
+		           error->message);
+
+	/* Every message gets its log line and store row, committed or not. */
+	log_and_record(r, p->pending, ok, p->stats);
+
+	/* Only what was delivered is reported: to the postmaster at the end of
+	 * the pass, to a sender now, and to the outgoing sendmail at once. */
+	if (ok) {
+		tell_about_caught(r, p->pending);
+		if (r->config->queue_kick_delivery && p->pending->len > 0)
+			kick_delivery(r, p->pending);
+	}
+	g_ptr_array_set_size(p->pending, 0);
+}
+
+/* warn_postmaster - one warning for everything this pass caught */
+static void
+warn_postmaster(Runner *r)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (r->caught->len == 0)
+		return;
+	if (r->config->notify_postmaster_warnings) {
+		g_autofree char *id =
+		    notify_postmaster(r->config, r->outgoing, (const Caught *)r->caught->data,
+		                      r->caught->len, &error);
+		if (id == NULL)
+			g_warning("cannot queue the warning to the postmaster: %s", error->message);
+	}
+	g_array_set_size(r->caught, 0);
+}
+
+/* candidate_clear - GArray clear func */
+static void
+candidate_clear(gpointer p)
+{
+	g_free(((Candidate *)p)->id);
+}
+
+/* runner_pass - recover, then every message present, through the workers */
+gboolean
+runner_pass(Runner *r, const volatile sig_atomic_t *stop, PassStats *stats)
+{
+	Pass p = {.r = r, .stats = stats, .now = g_get_real_time() / G_USEC_PER_SEC, .stop = stop};
+
+	memset(stats, 0, sizeof *stats);
+	p.todo = g_array_new(FALSE, FALSE, sizeof(Candidate));
+	g_array_set_clear_func(p.todo, candidate_clear);
+	p.batch = commit_batch_new(r->outgoing, r->config->queue_file_mode);
+	p.pending = g_ptr_array_new_with_free_func(pending_free);
+
+	/* A crash may have left commits half done: complete them before
+	 * anything else, then take what is queued, oldest first. */
+	gboolean ok = list_candidates(&p);
+	for (;;) {
+		/* Keep every worker busy while messages are waiting. */
+		hand_out(&p, stop);
+		if (pool_busy(r->pool) == 0)
+			break;
+		/* Each answer is prepared for commit; a death is counted. */
+		pool_wait(r->pool, job_done, &p);
+		/* Commit a full batch, or whatever is ready when nothing is in hand. */
+		if (commit_batch_size(p.batch) >= r->config->queue_batch_size ||
+		    pool_busy(r->pool) == 0)
+			finish_batch(&p);
+	}
+	finish_batch(&p);
+	/* The postmaster hears once per pass, not once per message. */
+	warn_postmaster(r);
+
+	commit_batch_free(&p.batch);
+	g_ptr_array_unref(p.pending);
+	g_array_free(p.todo, TRUE);
+	return ok;
+}
