@@ -19,7 +19,7 @@ export INQ=$RELAY/in OUTQ=$RELAY/out QUEUE_INTERVAL=2s RUNDIR=$RELAY/run CONF MQ
 # the fallbacks when neither start's record nor the configuration can tell: the
 # test's own, never the host's /run/mqsift or /var/lib/mqsift
 export PIDFILE=$RELAY/run/mqsift.pid OFFFILE=$RELAY/mqsift.off
-trap '"$RC" stop >/dev/null 2>&1; pkill -f "^$MQSIFT run" 2>/dev/null; relay_stop' EXIT
+trap '"$RC" stop >/dev/null 2>&1; relay_stop' EXIT
 mqsift_pid() { head -n1 "$RELAY/run/mqsift.pid" 2>/dev/null; }
 
 # another mqsift master (its own configuration and queues) runs beside ours:
@@ -32,7 +32,7 @@ sed -e "s|$RELAY/in|$D/in|; s|$RELAY/out|$D/out|; s|$RELAY/run/mqsift.pid|$D/pid
 "$MQSIFT" run --foreground -c "$RELAY/etc/decoy.yaml" 2>/dev/null &
 decoy=$!
 ok_if "(another mqsift runs, with another configuration)" wait_for 10 test -s "$D/pid"
-trap '"$RC" stop >/dev/null 2>&1; kill $decoy 2>/dev/null; pkill -f "^$MQSIFT run" 2>/dev/null; relay_stop' EXIT
+trap '"$RC" stop >/dev/null 2>&1; kill $decoy 2>/dev/null; relay_stop' EXIT
 
 ok_if "rc start" "$RC" start
 ok_if "it started ours, not taking the other one for it" bash -c "[ -s '$RELAY/run/mqsift.pid' ] && [ \"\$(head -n1 '$RELAY/run/mqsift.pid')\" != $decoy ]"
@@ -126,14 +126,14 @@ rm -f "$RELAY/mqsift.off"
 touch "$RELAY/systemd/active"
 fake "$CHECK" -c "$CONF"
 ok_if "systemd: active: nothing done" bash -c "grep -q '^is-active' '$RELAY/systemd/calls' && ! grep -q '^start' '$RELAY/systemd/calls'"
-ok_if "and mqsift was not started behind systemd's back" bash -c "! pgrep -f '^$MQSIFT run' >/dev/null"
+ok_if "and mqsift was not started behind systemd's back" bash -c "! pgrep -f '^$MQSIFT run -c $CONF' >/dev/null"
 rm -f "$RELAY/systemd/active"
 date >"$RELAY/mqsift.off" # what the unit's ExecStopPost writes on systemctl stop
 fake "$CHECK" -c "$CONF"
 ok_if "systemd: stopped on purpose (off file): not started" bash -c "! grep -q '^start' '$RELAY/systemd/calls'"
-ok_if "nor started by hand" bash -c "! pgrep -f '^$MQSIFT run' >/dev/null"
+ok_if "nor started by hand" bash -c "! pgrep -f '^$MQSIFT run -c $CONF' >/dev/null"
 rm -f "$RELAY/mqsift.off"
 fake "$CHECK" -c "$CONF" 2>"$RELAY/check.err"
 ok_if "systemd: inactive, no off file: systemctl start mqsift.service" grep -q '^start mqsift.service' "$RELAY/systemd/calls"
-ok_if "and no mqsift of its own" bash -c "! pgrep -f '^$MQSIFT run' >/dev/null"
+ok_if "and no mqsift of its own" bash -c "! pgrep -f '^$MQSIFT run -c $CONF' >/dev/null"
 done_testing
