@@ -43,6 +43,7 @@ typedef struct {
 	gboolean queue_kick_delivery;
 	char **queue_sendmail;      /* command and arguments used to kick delivery */
 	guint queue_bad_file_grace; /* seconds before a broken qf is moved aside */
+	guint queue_error_grace;    /* seconds a message keeps failing before quarantine */
 	/* scanner */
 	char *scanner_signatures;
 	char *scanner_hostname;        /* empty: the machine's name */
@@ -53,6 +54,14 @@ typedef struct {
 	guint scanner_max_attempts;
 	char *daemon_pid_file;
 	char *daemon_off_file;
+	guint daemon_summary_interval; /* seconds between summary log lines (daemon) */
+	char *daemon_status_socket;    /* unix socket "mqsift status" asks; "" = none */
+	char *daemon_status_group;     /* group that may read it (besides root) */
+	char *daemon_metrics_file;     /* node_exporter textfile, "" = none */
+	guint daemon_metrics_interval; /* seconds between writes of it */
+	guint daemon_sample_interval;  /* seconds between queue depth samples */
+	guint daemon_stuck_after;      /* a queued message older than this is stuck */
+	guint scanner_max_db_age;      /* seconds: an older database is stale */
 	guint64 scanner_max_scan_size;
 	guint64 scanner_max_file_size;
 	guint scanner_max_recursion;

@@ -32,7 +32,8 @@ typedef struct {
 struct CommitBatch {
 	QueueDir *out;
 	mode_t mode;
-	GArray *items; /* of CommitItem */
+	GArray *items;    /* of CommitItem */
+	GArray *outcomes; /* of CommitOutcome, the last commit_finish()'s */
 };
 
 /* commit_item_rollback - undo a prepared, unmarked item; release its claim */
@@ -58,6 +59,7 @@ commit_batch_new(QueueDir *out, mode_t file_mode)
 	b->out = out;
 	b->mode = file_mode;
 	b->items = g_array_new(FALSE, TRUE, sizeof(CommitItem));
+	b->outcomes = g_array_new(FALSE, TRUE, sizeof(CommitOutcome));
 	return b;
 }
 
@@ -66,6 +68,14 @@ guint
 commit_batch_size(const CommitBatch *batch)
 {
 	return batch->items->len;
+}
+
+/* commit_outcome - the last finish's outcome of one message */
+CommitOutcome
+commit_outcome(const CommitBatch *batch, guint index)
+{
+	return index < batch->outcomes->len ? g_array_index(batch->outcomes, CommitOutcome, index)
+	                                    : COMMIT_LEFT;
 }
 
 /* commit_batch_free - roll back and free */
@@ -77,6 +87,7 @@ commit_batch_free(CommitBatch **batch)
 	for (guint i = 0; i < (*batch)->items->len; i++)
 		commit_item_rollback(&g_array_index((*batch)->items, CommitItem, i));
 	g_array_free((*batch)->items, TRUE);
+	g_array_free((*batch)->outcomes, TRUE);
 	g_free(*batch);
 	*batch = NULL;
 }
@@ -186,6 +197,7 @@ commit_finish(CommitBatch *batch, GError **error)
 	gboolean ok = TRUE;
 	guint i;
 
+	g_array_set_size(batch->outcomes, items->len); /* all COMMIT_LEFT */
 	if (items->len == 0)
 		return TRUE;
 	/*
@@ -227,8 +239,10 @@ commit_finish(CommitBatch *batch, GError **error)
 		CommitItem *it = &g_array_index(items, CommitItem, i);
 
 		ok = durable_rename(it->out_tf, it->out_qf, error);
-		if (ok)
+		if (ok) {
+			g_array_index(batch->outcomes, CommitOutcome, i) = COMMIT_DONE;
 			fault_point("commit:after-qf");
+		}
 	}
 	if (ok) {
 		g_ptr_array_add(dirs, (gpointer)qdir_qf_dir(batch->out));
@@ -255,8 +269,13 @@ commit_finish(CommitBatch *batch, GError **error)
 	 * Anything left here failed part way: unmarked items roll back (they
 	 * stay inbound); marked ones keep their cf marker for commit_recover().
 	 */
-	for (i = 0; i < items->len; i++)
-		commit_item_rollback(&g_array_index(items, CommitItem, i));
+	for (i = 0; i < items->len; i++) {
+		CommitItem *it = &g_array_index(items, CommitItem, i);
+		CommitOutcome *o = &g_array_index(batch->outcomes, CommitOutcome, i);
+		if (*o != COMMIT_DONE && it->marked)
+			*o = COMMIT_RECOVERED;
+		commit_item_rollback(it);
+	}
 	g_array_set_size(items, 0);
 	return ok;
 }

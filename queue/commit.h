@@ -89,6 +89,20 @@ guint commit_batch_size(const CommitBatch *batch);
  */
 gboolean commit_finish(CommitBatch *batch, GError **error);
 
+/* CommitOutcome - what the last commit_finish() did with one message */
+typedef enum {
+	COMMIT_LEFT,      /* not committed: it stays in its inbound queue */
+	COMMIT_RECOVERED, /* marked (cf) but not yet visible outbound: the next
+	                   * pass's commit_recover() completes it, exactly once */
+	COMMIT_DONE,      /* visible to the outgoing sendmail */
+} CommitOutcome;
+
+/*
+ * commit_outcome - the outcome of the @index-th message (in the order of
+ * commit_prepare) of the last commit_finish(); COMMIT_LEFT past the end
+ */
+CommitOutcome commit_outcome(const CommitBatch *batch, guint index);
+
 /* commit_batch_free - roll back whatever is still prepared, free, clear the pointer */
 void commit_batch_free(CommitBatch **batch);
 

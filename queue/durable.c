@@ -267,6 +267,10 @@ durable_sync_dir(const char *dir, GError **error)
 gboolean
 durable_rename(const char *from, const char *to, GError **error)
 {
+	if (fault_should_fail("rename")) {
+		set_errno_error(error, EIO, "cannot rename", from);
+		return FALSE;
+	}
 	if (rename(from, to) < 0) {
 		set_errno_error(error, errno, "cannot rename", from);
 		return FALSE;

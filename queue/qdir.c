@@ -140,6 +140,13 @@ qdir_same_fs(const QueueDir *a, const QueueDir *b)
 	return a->st.st_dev == b->st.st_dev;
 }
 
+/* qdir_same_dir - the same directory, however its path was written */
+gboolean
+qdir_same_dir(const QueueDir *a, const QueueDir *b)
+{
+	return a->st.st_dev == b->st.st_dev && a->st.st_ino == b->st.st_ino;
+}
+
 /* qdir_valid_id - characters and length of a queue ID */
 gboolean
 qdir_valid_id(const char *id)
@@ -308,7 +315,10 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 	struct stat st, st2;
 	int fd;
 
-	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	/* read-only where the lock allows it (flock): closing a file opened for
+	 * writing is an inotify IN_CLOSE_WRITE, which would wake the daemon again */
+	fd = open(path,
+	          (dir->lock == QUEUE_LOCK_FLOCK ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int err = errno;
 

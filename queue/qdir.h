@@ -57,6 +57,12 @@ qdir_free_ptr(QueueDir *p)
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QueueDir, qdir_free_ptr)
 
+/*
+ * qdir_same_dir - TRUE if @a and @b are one directory (device and inode:
+ * "/q", "/q/" and a symlink to /q are the same)
+ */
+gboolean qdir_same_dir(const QueueDir *a, const QueueDir *b);
+
 /* qdir_path - the queue directory (borrowed) */
 const char *qdir_path(const QueueDir *dir);
 

@@ -105,7 +105,8 @@ notify_postmaster(const MqConfig *config, QueueDir *out, const Caught *caught, g
 /* notify_poison - the postmaster's notice about a message quarantined whole */
 char *
 notify_poison(const MqConfig *config, QueueDir *out, const Qf *qf, const char *queue_id,
-              guint tries, gsize size, const char *quarantine, GError **error)
+              guint tries, gsize size, const char *quarantine, const char *scan_error, guint hours,
+              GError **error)
 {
 	g_autoptr(GHashTable) vars = base_vars(config);
 	g_autofree char *rcpts = qf_recipients_text(qf);
@@ -119,9 +120,14 @@ notify_poison(const MqConfig *config, QueueDir *out, const Qf *qf, const char *q
 	g_hash_table_insert(vars, "subject", untrusted_line(subject_h, -1, SUBJECT_MAX));
 	g_hash_table_insert(vars, "size", g_strdup_printf("%" G_GSIZE_FORMAT, size));
 	g_hash_table_insert(vars, "quarantine_id", g_strdup(quarantine));
+	g_hash_table_insert(vars, "reason", untrusted_line(scan_error ? scan_error : "", -1, 300));
+	g_hash_table_insert(vars, "hours", g_strdup_printf("%u", hours));
 	g_autofree char *body = template_render_mail(
-	    config->reports_templates, config->reports_language, "poison-message", vars,
-	    "mqsift: a message was quarantined (it crashed the scanner)", &subject);
+	    config->reports_templates, config->reports_language,
+	    scan_error ? "scan-error-message" : "poison-message", vars,
+	    scan_error ? "mqsift: a message was quarantined (it could not be scanned)"
+	               : "mqsift: a message was quarantined (it crashed the scanner)",
+	    &subject);
 	return notice_send(config, out, config->notify_postmaster, subject, body, error);
 }
 

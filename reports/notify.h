@@ -52,11 +52,14 @@ char *notify_sender(const MqConfig *eff, QueueDir *out, const Qf *qf, const char
 /*
  * notify_poison - queue the postmaster's notice that the message @queue_id
  * (control file @qf, body of @size bytes) made a worker fail @tries times and
- * was quarantined whole as @quarantine (template "poison-message").  Returns
- * the notice's queue ID, or NULL with @error.
+ * was quarantined whole as @quarantine (template "poison-message"); with a
+ * @scan_error, its scan failed @tries times over @hours hours, the last time
+ * so (template "scan-error-message").  Returns the notice's queue ID, or NULL
+ * with @error.
  */
 char *notify_poison(const MqConfig *config, QueueDir *out, const Qf *qf, const char *queue_id,
-                    guint tries, gsize size, const char *quarantine, GError **error);
+                    guint tries, gsize size, const char *quarantine, const char *scan_error,
+                    guint hours, GError **error);
 
 /*
  * notify_set_aside - queue the postmaster's notice that the message @queue_id,

@@ -61,7 +61,11 @@ static const char *const migrations[] = {
     "CREATE TABLE IF NOT EXISTS attempts ("
     " queue_id TEXT PRIMARY KEY, count INTEGER NOT NULL, last INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS messages_status ON messages(status, received);",
-    /* 2 -> 3: releases from the quarantine (a second one is refused unless asked for) */
+    /* 2 -> 3: the master's queue depth samples, for the report's graphs */
+    "CREATE TABLE IF NOT EXISTS queue_samples ("
+    " t INTEGER NOT NULL, inbound INTEGER NOT NULL, outbound INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS queue_samples_t ON queue_samples(t);",
+    /* 3 -> 4: releases from the quarantine (a second one is refused unless asked for) */
     "CREATE TABLE IF NOT EXISTS releases ("
     " ref TEXT NOT NULL, queue_id TEXT NOT NULL, released INTEGER NOT NULL,"
     " recipients TEXT NOT NULL, again INTEGER NOT NULL);"
@@ -402,7 +406,9 @@ store_prune(Store *store, guint keep_days)
 {
 	g_autofree char *sql =
 	    g_strdup_printf("DELETE FROM messages WHERE received < %" G_GINT64_FORMAT ";"
-	                    "DELETE FROM attempts WHERE last < %" G_GINT64_FORMAT ";",
+	                    "DELETE FROM attempts WHERE last < %" G_GINT64_FORMAT ";"
+	                    "DELETE FROM queue_samples WHERE t < %" G_GINT64_FORMAT ";",
+	                    g_get_real_time() / G_USEC_PER_SEC - (gint64)keep_days * 86400,
 	                    g_get_real_time() / G_USEC_PER_SEC - (gint64)keep_days * 86400,
 	                    g_get_real_time() / G_USEC_PER_SEC - (gint64)keep_days * 86400);
 
@@ -574,4 +580,54 @@ store_release_count(Store *store, const char *ref)
 	}
 	sqlite3_finalize(st);
 	return n;
+}
+
+/* store_sample_add - one row of queue_samples */
+void
+store_sample_add(Store *store, gint64 t, guint inbound, guint outbound)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(store->db,
+	                       "INSERT INTO queue_samples (t, inbound, outbound) VALUES (?,?,?)",
+	                       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, t);
+		sqlite3_bind_int64(st, 2, inbound);
+		sqlite3_bind_int64(st, 3, outbound);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			g_warning("store: queue sample: %s", sqlite3_errmsg(store->db));
+	}
+	sqlite3_finalize(st);
+}
+
+/* store_samples_between - the samples of a period */
+GArray *
+store_samples_between(Store *store, gint64 since, gint64 until, GError **error)
+{
+	sqlite3_stmt *st = NULL;
+	GArray *a = g_array_new(FALSE, TRUE, sizeof(QueueSample));
+	int rc;
+
+	if (sqlite3_prepare_v2(store->db,
+	                       "SELECT t, inbound, outbound FROM queue_samples WHERE t >= ? AND "
+	                       "t < ? ORDER BY t",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		store_error(error, store->db, "store: samples");
+		g_array_unref(a);
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, until);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		QueueSample q = {sqlite3_column_int64(st, 0), (guint)sqlite3_column_int(st, 1),
+		                 (guint)sqlite3_column_int(st, 2)};
+		g_array_append_val(a, q);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_error(error, store->db, "store: samples");
+		g_array_unref(a);
+		return NULL;
+	}
+	return a;
 }

@@ -15,7 +15,7 @@
 
 #include <glib.h>
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 typedef struct Store Store;
 
@@ -94,6 +94,18 @@ int store_prune(Store *store, guint keep_days);
 
 /* store_pending_retries - rows kept in memory because the database was busy or full */
 guint store_pending_retries(const Store *store);
+
+/* store_sample_add - the queue depths at @t (unix time); logged if it fails */
+void store_sample_add(Store *store, gint64 t, guint inbound, guint outbound);
+
+/* QueueSample - one sample of the queue depths */
+typedef struct {
+	gint64 t;
+	guint inbound, outbound;
+} QueueSample;
+
+/* store_samples_between - the samples of [@since, @until), oldest first; a GArray of QueueSample */
+GArray *store_samples_between(Store *store, gint64 since, gint64 until, GError **error);
 
 /* StoredMessage - one row of "messages" read back; every text made safe to show, one line */
 typedef struct {

@@ -28,7 +28,10 @@ struct Engine {
 	char *configured; /* scanner.signatures, watched while the test db stands in */
 	guint sigs;
 	gboolean test_db;
-	char *tmpdir; /* set by engine_set_tmpdir, else NULL ($TMPDIR or /tmp) */
+	guint db_version; /* the databases' version (daily's), 0 if unknown */
+	gint64 db_time;   /* when they were built (unix time), 0 if unknown */
+	gint64 loaded_at; /* when this engine was loaded (unix time) */
+	char *tmpdir;     /* set by engine_set_tmpdir, else NULL ($TMPDIR or /tmp) */
 };
 
 /* engine_error_quark - the error domain */
@@ -333,6 +336,9 @@ engine_new(const MqConfig *config, GError **error)
 		            cl_strerror(rc));
 		goto fail;
 	}
+	e->db_version = (guint)cl_engine_get_num(e->cl, CL_ENGINE_DB_VERSION, NULL);
+	e->db_time = (gint64)cl_engine_get_num(e->cl, CL_ENGINE_DB_TIME, NULL);
+	e->loaded_at = g_get_real_time() / G_USEC_PER_SEC;
 	e->opts.general = CL_SCAN_GENERAL_ALLMATCHES | CL_SCAN_GENERAL_HEURISTICS;
 	e->opts.parse = ~0u;
 	/* encrypted archives are reported; the per-message policy decides (scan.c) */
@@ -375,6 +381,15 @@ guint
 engine_signature_count(const Engine *engine)
 {
 	return engine->sigs;
+}
+
+/* engine_db_info - accessor */
+void
+engine_db_info(const Engine *engine, guint *version, gint64 *built, gint64 *loaded)
+{
+	*version = engine->db_version;
+	*built = engine->db_time;
+	*loaded = engine->loaded_at;
 }
 
 /* engine_source - accessor */

@@ -85,6 +85,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Engine, engine_free_ptr)
 /* engine_signature_count - signatures loaded */
 guint engine_signature_count(const Engine *engine);
 
+/*
+ * engine_db_info - the version of the signature databases (the highest
+ * one, daily's, or 0 when they carry none), when they were built and when
+ * this engine loaded them (unix times; built is 0 when unknown)
+ */
+void engine_db_info(const Engine *engine, guint *version, gint64 *built, gint64 *loaded);
+
 /* engine_source - what was loaded (directory or file), borrowed */
 const char *engine_source(const Engine *engine);
 

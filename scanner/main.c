@@ -5,6 +5,7 @@
  *	mqsift run [-c FILE] [--once] [--foreground]
  *	mqsift scan [-c FILE] [--json] FILE...
  *	mqsift lint [-c FILE] [--print]
+ *	mqsift status [-c FILE] [--json | --prometheus]
  *	mqsift quarantine [-c FILE] list | show REF | release REF [--to ADDR] [--again] | purge
  *	mqsift config [-c FILE] [KEY...]
  *	mqsift version
@@ -40,6 +41,7 @@
 #include "scanner/run.h"
 #include "scanner/sandbox.h"
 #include "scanner/scan.h"
+#include "scanner/status.h"
 
 static char *opt_config;
 static gboolean opt_verbose;
@@ -61,7 +63,10 @@ usage(FILE *out, int status)
 	    "                                        to the outgoing queue, scanning it\n"
 	    "  scan [-c FILE] [--json] FILE...        scan message files (exit 1: found)\n"
 	    "  lint [-c FILE] [--print]               check configuration, queues, engine\n"
-	    "  quarantine [-c FILE] list|show REF|release REF [--to ADDRESS] [--again]|purge\n"
+	    "  status [-c FILE] [--json|--prometheus]  what the running master is doing\n"
+	    "                                        (exit 1: something is stuck)\n"
+	    "  quarantine [-c FILE] list [--since D] [--from T] [--to T] [--verdict V]\n"
+	    "  quarantine [-c FILE] show REF|release REF [--to ADDRESS] [--again]|purge\n"
 	    "                                        REF: YYYYMMDD/<queue id>, or the queue id\n"
 	    "  config [-c FILE] [KEY...]              the effective configuration, or values\n"
 	    "  digest [-c FILE] [--since 24h] [--print]  postmaster digest of what was caught\n"
@@ -694,17 +699,59 @@ cmd_report(int argc, char **argv)
 	return status;
 }
 
+/* cmd_status - ask the running master what it is doing */
+static int
+cmd_status(int argc, char **argv)
+{
+	gboolean json = FALSE, prometheus = FALSE;
+	const GOptionEntry entries[] = {
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "one JSON object, for scripts", NULL},
+	    {"prometheus", 0, 0, G_OPTION_ARG_NONE, &prometheus,
+	     "Prometheus text format (counters, histogram, gauges)", NULL},
+	    {NULL}};
+
+	if (!parse_options("status", entries, &argc, &argv))
+		return 2;
+	log_init(TRUE, FALSE, opt_verbose);
+	MqConfig *config = load_config();
+	if (config == NULL)
+		return 2;
+	GError *error = NULL;
+	guint problems = 0;
+	g_autofree char *answer = status_query(config->daemon_status_socket,
+	                                       json         ? "json"
+	                                       : prometheus ? "prometheus"
+	                                                    : "text",
+	                                       &problems, &error);
+	config_free(&config);
+	if (answer == NULL) {
+		fprintf(stderr, "mqsift status: %s\n", error->message);
+		g_error_free(error);
+		return 2;
+	}
+	fputs(answer, stdout);
+	return problems > 0 ? 1 : 0;
+}
+
 /* cmd_quarantine - list, show, release, purge */
 static int
 cmd_quarantine(int argc, char **argv)
 {
-	gboolean again = FALSE;
+	g_autofree char *since_text = NULL, *from = NULL, *verdict = NULL;
 	g_auto(GStrv) to = NULL;
+	gboolean again = FALSE;
 	const GOptionEntry entries[] = {
+	    {"since", 's', 0, G_OPTION_ARG_STRING, &since_text, "list: entries of this period only",
+	     "DURATION"},
+	    {"from", 0, 0, G_OPTION_ARG_STRING, &from, "list: the sender contains TEXT", "TEXT"},
+	    {"to", 0, 0, G_OPTION_ARG_STRING_ARRAY, &to,
+	     "list: a recipient contains TEXT; release: to this recipient instead of the "
+	     "original ones (repeatable)",
+	     "TEXT|ADDRESS"},
+	    {"verdict", 0, 0, G_OPTION_ARG_STRING, &verdict, "list: infected, blocked, ...",
+	     "VERDICT"},
 	    {"again", 0, 0, G_OPTION_ARG_NONE, &again,
 	     "release: even if this entry was released before", NULL},
-	    {"to", 0, 0, G_OPTION_ARG_STRING_ARRAY, &to,
-	     "release: to this recipient instead of the original ones (repeatable)", "ADDRESS"},
 	    {NULL}};
 
 	if (!parse_options("quarantine list|show REF|release REF [--to ADDRESS] [--again]|purge",
@@ -713,6 +760,23 @@ cmd_quarantine(int argc, char **argv)
 	log_init(TRUE, TRUE, opt_verbose);
 	if (argc < 2)
 		return usage(stderr, 2);
+	if (to != NULL && to[0] != NULL && to[1] != NULL && strcmp(argv[1], "list") == 0) {
+		fprintf(stderr, "mqsift quarantine list: --to takes one text\n");
+		return 2;
+	}
+	QuarantineFilter filter = {0, from, to ? to[0] : NULL, verdict};
+	if (since_text != NULL) {
+		guint64 secs;
+		if (!config_parse_duration(since_text, &secs)) {
+			fprintf(
+			    stderr,
+			    "mqsift quarantine: --since takes a duration such as 24h or 7d, not "
+			    "\"%s\"\n",
+			    since_text);
+			return 2;
+		}
+		filter.since = g_get_real_time() / G_USEC_PER_SEC - (gint64)secs;
+	}
 	MqConfig *config = load_config();
 	if (config == NULL)
 		return 2;
@@ -733,11 +797,17 @@ cmd_quarantine(int argc, char **argv)
 	}
 	if (*sub == '\0') {
 		/* already reported */
-	} else if (strcmp(sub, "list") == 0) {
-		guint n = quarantine_list(config, out);
-		fputs(out->str, stdout);
-		if (n == 0)
-			printf("(the quarantine is empty)\n");
+	} else if (strcmp(sub, "list") == 0 && argc == 2) {
+		int n = quarantine_list(config, &filter, out, &error);
+		if (n < 0) {
+			fprintf(stderr, "mqsift quarantine list: %s\n", error->message);
+			status = 2;
+		} else {
+			fputs(out->str, stdout);
+			if (n == 0)
+				fprintf(stderr, "(no entry%s)\n",
+				        since_text || from || to || verdict ? " matches" : "");
+		}
 	} else if (strcmp(sub, "show") == 0 && argc == 3) {
 		if (quarantine_show(config, ref, out, &error)) {
 			fputs(out->str, stdout);
@@ -832,6 +902,8 @@ main(int argc, char **argv)
 		status = cmd_config(argc, argv);
 	else if (strcmp(cmd, "quarantine") == 0)
 		status = cmd_quarantine(argc, argv);
+	else if (strcmp(cmd, "status") == 0)
+		status = cmd_status(argc, argv);
 	else {
 		fprintf(stderr, "mqsift: unknown command \"%s\"\n", cmd);
 		status = usage(stderr, 2);

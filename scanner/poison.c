@@ -101,9 +101,57 @@ poison_forget(PoisonGuard *guard, const char *queue_id)
 		g_hash_table_remove(guard->attempts, queue_id);
 }
 
+/* error_key - scan errors are counted apart from crashes, under "error:<id>" */
+static char *
+error_key(const char *queue_id)
+{
+	return g_strconcat("error:", queue_id, NULL);
+}
+
+/* poison_scan_error - one more failed scan of @queue_id (not a crash) */
+guint
+poison_scan_error(PoisonGuard *guard, const char *queue_id)
+{
+	g_autofree char *key = error_key(queue_id);
+
+	return poison_failed(guard, key);
+}
+
+/* poison_check_errors - wait, scan, or quarantine a message whose scans failed */
+PoisonCheck
+poison_check_errors(PoisonGuard *guard, const char *queue_id, gint64 now, gint64 queued_at,
+                    guint *tries)
+{
+	g_autofree char *key = error_key(queue_id);
+	gint64 last = 0;
+
+	*tries = attempts_get(guard, key, &last);
+	if (*tries == 0)
+		return POISON_SCAN;
+	/* enough errors, and for long enough: an outage of the scanner (a
+	 * database being replaced, a full scratch disk) is not the message's
+	 * fault, so until queue.error_grace it is retried, with a back-off */
+	if (*tries >= guard->config->scanner_max_attempts &&
+	    (queued_at <= 0 || now - queued_at >= (gint64)guard->config->queue_error_grace))
+		return POISON_QUARANTINE;
+	if (now < last + poison_backoff_seconds(*tries))
+		return POISON_WAIT;
+	return POISON_SCAN;
+}
+
+/* poison_forget_errors - the scan went through: its error count goes */
+void
+poison_forget_errors(PoisonGuard *guard, const char *queue_id)
+{
+	g_autofree char *key = error_key(queue_id);
+
+	poison_forget(guard, key);
+}
+
 /* poison_quarantine - keep it whole, take it out of the queue, tell, record */
 gboolean
-poison_quarantine(PoisonGuard *guard, QueueClaim *claim, guint tries, QueueDir *out, GError **error)
+poison_quarantine(PoisonGuard *guard, QueueClaim *claim, guint tries, QueueDir *out,
+                  const char *scan_error, guint hours, GError **error)
 {
 	const MqConfig *config = guard->config;
 	g_autoptr(GError) local = NULL;
@@ -117,7 +165,10 @@ poison_quarantine(PoisonGuard *guard, QueueClaim *claim, guint tries, QueueDir *
 	rep.verdict = VERDICT_ERROR;
 	rep.findings = g_ptr_array_new_with_free_func(scan_finding_free);
 	rep.names = g_ptr_array_new_with_free_func(g_free);
-	rep.detail = g_strdup_printf("the message made the scanner fail %u times", tries);
+	rep.detail = scan_error
+	                 ? g_strdup_printf("its scan failed %u times over %u hours (last: %s)",
+	                                   tries, hours, scan_error)
+	                 : g_strdup_printf("the message made the scanner fail %u times", tries);
 	if (!quarantine_store(config, ref, claim->qf, message->str, message->len, &rep, &local) ||
 	    !qdir_claim_remove(claim, &local)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
@@ -126,8 +177,9 @@ poison_quarantine(PoisonGuard *guard, QueueClaim *claim, guint tries, QueueDir *
 	}
 	g_critical("%s: %s; quarantined whole as %s", claim->id, rep.detail, ref);
 	poison_forget(guard, claim->id);
-	g_autofree char *nid =
-	    notify_poison(config, out, claim->qf, claim->id, tries, df_size, ref, &local);
+	poison_forget_errors(guard, claim->id);
+	g_autofree char *nid = notify_poison(config, out, claim->qf, claim->id, tries, df_size, ref,
+	                                     scan_error, hours, &local);
 	if (nid == NULL) {
 		g_warning("%s: cannot queue the notice to the postmaster: %s", claim->id,
 		          local->message);
@@ -144,7 +196,8 @@ poison_quarantine(PoisonGuard *guard, QueueClaim *claim, guint tries, QueueDir *
 		                .size = (gint64)df_size,
 		                .status = "error",
 		                .detail = rep.detail,
-		                .action = "quarantined whole (poison message)",
+		                .action = scan_error ? "quarantined whole (it could not be scanned)"
+		                                     : "quarantined whole (poison message)",
 		                .quarantine = ref};
 		if (!store_add(guard->store, &row, &local))
 			g_clear_error(&local);

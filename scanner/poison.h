@@ -58,10 +58,29 @@ gint64 poison_backoff_seconds(guint tries);
 /*
  * poison_quarantine - keep the claimed message whole in quarantine, remove it
  * from its queue, tell the postmaster (a notice queued in @out), record it in
- * the store.  @tries is its failure count.  Returns FALSE with @error when it
- * cannot be quarantined or removed: it then stays where it is.
+ * the store.  @tries is its failure count; @scan_error, when not NULL, the
+ * last error of a message whose scans kept failing for @hours hours.  Returns FALSE with @error
+ * when it cannot be quarantined or removed: it then stays where it is.
  */
 gboolean poison_quarantine(PoisonGuard *guard, QueueClaim *claim, guint tries, QueueDir *out,
-                           GError **error);
+                           const char *scan_error, guint hours, GError **error);
+
+/*
+ * poison_scan_error - count one more scan of @queue_id that ended in an
+ * error verdict (counted apart from crashes); returns the count
+ */
+guint poison_scan_error(PoisonGuard *guard, const char *queue_id);
+
+/*
+ * poison_check_errors - for a message whose scans failed: POISON_WAIT during
+ * the back-off, POISON_QUARANTINE after scanner.max_attempts errors once it
+ * has been queued (since @queued_at, Unix time; 0: unknown) at least
+ * queue.error_grace, else POISON_SCAN
+ */
+PoisonCheck poison_check_errors(PoisonGuard *guard, const char *queue_id, gint64 now,
+                                gint64 queued_at, guint *tries);
+
+/* poison_forget_errors - the message was scanned: its error count goes */
+void poison_forget_errors(PoisonGuard *guard, const char *queue_id);
 
 #endif

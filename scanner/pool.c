@@ -27,6 +27,8 @@ typedef struct {
 	ScanReport *report; /* where the answer goes */
 	gint64 deadline;    /* monotonic time the answer is due */
 	gboolean retiring;  /* replace it once its message is done (new engine) */
+	char id[32];        /* the queue ID in hand, for "mqsift status" */
+	gint64 started;     /* monotonic time it was handed out */
 } Slot;
 
 struct Pool {
@@ -110,6 +112,18 @@ pool_free(Pool **pool)
 	*pool = NULL;
 }
 
+/* pool_slot_info - what slot @i does */
+gboolean
+pool_slot_info(const Pool *pool, guint i, int *pid, const char **id, gint64 *since)
+{
+	const Slot *slot = g_ptr_array_index(pool->slots, i);
+
+	*pid = slot->worker ? (int)worker_pid(slot->worker) : 0;
+	*id = slot->id;
+	*since = slot->started;
+	return slot->job != NULL;
+}
+
 /* pool_size - slots */
 guint
 pool_size(const Pool *pool)
@@ -161,6 +175,8 @@ pool_send(Pool *pool, const WorkRequest *req, gpointer job, ScanReport *report, 
 	}
 	slot->job = job;
 	slot->report = report;
+	g_strlcpy(slot->id, req->id, sizeof slot->id);
+	slot->started = g_get_monotonic_time();
 	slot->deadline = g_get_monotonic_time() +
 	                 (gint64)MAX(pool->config->scanner_message_timeout, 1) * G_USEC_PER_SEC;
 	return TRUE;

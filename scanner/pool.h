@@ -57,6 +57,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Pool, pool_free_ptr)
 /* pool_size - the number of slots */
 guint pool_size(const Pool *pool);
 
+/*
+ * pool_slot_info - slot @i: its worker's pid (0 if none), and when busy the
+ * queue ID it scans (borrowed, until the slot's next job) and since when
+ * (monotonic microseconds).  Returns TRUE if the slot is busy.
+ */
+gboolean pool_slot_info(const Pool *pool, guint i, int *pid, const char **id, gint64 *since);
+
 /* pool_has_idle - TRUE if a slot with a live worker has no job */
 gboolean pool_has_idle(const Pool *pool);
 

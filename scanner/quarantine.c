@@ -166,84 +166,225 @@ quarantine_store(const MqConfig *config, const char *ref, const Qf *qf, const ch
 	return ok;
 }
 
-/* compare_strings - GPtrArray sort of strings */
-static gint
-compare_strings(gconstpointer a, gconstpointer b)
+/* Entry - one quarantined message as "quarantine list" shows it (texts as in info) */
+typedef struct {
+	char *ref;
+	gint64 received;
+	char *sender;
+	char *recipients; /* ", "-joined */
+	char *verdict;
+	char *subject;
+} Entry;
+
+/* entry_clear - GArray clear func */
+static void
+entry_clear(gpointer p)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	Entry *e = p;
+
+	g_free(e->ref);
+	g_free(e->sender);
+	g_free(e->recipients);
+	g_free(e->verdict);
+	g_free(e->subject);
 }
 
-/* quarantine_list - every entry with its info summary */
-guint
-quarantine_list(const MqConfig *config, GString *out)
+/* entry_cmp - newest first, then by reference */
+static gint
+entry_cmp(gconstpointer a, gconstpointer b)
 {
-	GDir *top = g_dir_open(config->quarantine_dir, 0, NULL);
-	GPtrArray *days = g_ptr_array_new_with_free_func(g_free);
-	const char *name;
-	guint n = 0;
+	const Entry *x = a, *y = b;
 
-	if (top == NULL)
-		return 0;
-	while ((name = g_dir_read_name(top)) != NULL)
-		if (strlen(name) == 8 && strspn(name, "0123456789") == 8)
-			g_ptr_array_add(days, g_strdup(name));
-	g_dir_close(top);
-	g_ptr_array_sort(days, compare_strings);
-	for (guint i = 0; i < days->len; i++) {
-		g_autofree char *daydir =
-		    g_build_filename(config->quarantine_dir, g_ptr_array_index(days, i), NULL);
-		GDir *d = g_dir_open(daydir, 0, NULL);
-		if (d == NULL)
-			continue;
-		while ((name = g_dir_read_name(d)) != NULL) {
-			g_autofree char *infop = g_build_filename(daydir, name, "info", NULL);
-			g_autofree char *info = NULL;
-			if (!g_file_get_contents(infop, &info, NULL, NULL))
-				continue;
-			char *sender = "", *status = "", *subject = "";
-			g_autofree char *relp = g_build_filename(daydir, name, "released", NULL);
-			g_autofree char *pendp = g_build_filename(daydir, name, "releasing", NULL);
-			g_autofree char *rel = NULL;
-			g_autofree char *released = NULL;
-			if (g_file_get_contents(relp, &rel, NULL, NULL) && *rel != '\0') {
-				g_auto(GStrv) rl = g_strsplit(g_strchomp(rel), "\n", -1);
-				g_auto(GStrv) last = g_strsplit(rl[g_strv_length(rl) - 1], " ", 3);
-				guint times = g_strv_length(rl);
-				released = times > 1
-				               ? g_strdup_printf("released %u times, last as %s",
-				                                 times, last[1] ? last[1] : "?")
-				               : g_strdup_printf("released as %s",
-				                                 last[1] ? last[1] : "?");
-			} else if (g_file_test(pendp, G_FILE_TEST_EXISTS)) {
-				released = g_strdup("release interrupted");
-			} else {
-				released = g_strdup("-");
-			}
-			g_auto(GStrv) lines = g_strsplit(info, "\n", -1);
-			for (int k = 0; lines[k]; k++) {
-				if (g_str_has_prefix(lines[k], "sender: "))
-					sender = lines[k] + 8;
-				else if (g_str_has_prefix(lines[k], "status: "))
-					status = lines[k] + 8;
-				else if (g_str_has_prefix(lines[k], "subject: "))
-					subject = lines[k] + 9;
-			}
-			g_autofree char *ref =
-			    g_strdup_printf("%s/%s", (char *)g_ptr_array_index(days, i), name);
-			if (!quarantine_valid_ref(ref))
-				continue; /* not an entry mqsift wrote */
-			/* one line per entry: no field may hold a tab, a newline or an escape */
-			g_autofree char *s_sender = untrusted_text(sender, -1, 0, 0);
-			g_autofree char *s_status = untrusted_text(status, -1, 0, 0);
-			g_autofree char *s_subject = untrusted_text(subject, -1, 0, 0);
-			g_autofree char *s_released = untrusted_text(released, -1, 0, 0);
-			g_string_append_printf(out, "%s\t%s\t%s\t%s\t%s\n", ref, s_sender, s_status,
-			                       s_released, s_subject);
-			n++;
-		}
-		g_dir_close(d);
+	if (x->received != y->received)
+		return x->received > y->received ? -1 : 1;
+	return -strcmp(x->ref, y->ref);
+}
+
+/* entry_parse - the fields of an info file (@ref already checked) */
+static void
+entry_parse(Entry *e, const char *ref, const char *info)
+{
+	g_auto(GStrv) lines = g_strsplit(info, "\n", -1);
+	GString *rcpts = g_string_new(NULL);
+
+	memset(e, 0, sizeof *e);
+	e->ref = g_strdup(ref);
+	for (int k = 0; lines[k]; k++) {
+		const char *l = lines[k];
+		if (g_str_has_prefix(l, "received: "))
+			e->received = g_ascii_strtoll(l + 10, NULL, 10);
+		else if (g_str_has_prefix(l, "sender: ") && e->sender == NULL)
+			e->sender = g_strdup(l + 8);
+		else if (g_str_has_prefix(l, "verdict: ") && e->verdict == NULL)
+			e->verdict = g_strdup(l + 9);
+		else if (g_str_has_prefix(l, "subject: ") && e->subject == NULL)
+			e->subject = g_strdup(l + 9);
+		else if (g_str_has_prefix(l, "recipient: "))
+			g_string_append_printf(rcpts, "%s%s", rcpts->len ? ", " : "", l + 11);
 	}
-	g_ptr_array_unref(days);
+	e->recipients = g_string_free(rcpts, FALSE);
+	if (e->sender == NULL)
+		e->sender = g_strdup("");
+	if (e->verdict == NULL)
+		e->verdict = g_strdup("?");
+	if (e->subject == NULL)
+		e->subject = g_strdup("");
+}
+
+/* contains_nocase - @needle in @hay, ignoring ASCII case */
+static gboolean
+contains_nocase(const char *hay, const char *needle)
+{
+	g_autofree char *h = g_ascii_strdown(hay, -1);
+	g_autofree char *n = g_ascii_strdown(needle, -1);
+
+	return strstr(h, n) != NULL;
+}
+
+/* entry_wanted - does @f let @e through */
+static gboolean
+entry_wanted(const Entry *e, const QuarantineFilter *f)
+{
+	return f == NULL || ((f->since == 0 || e->received >= f->since) &&
+	                     (f->from == NULL || contains_nocase(e->sender, f->from)) &&
+	                     (f->to == NULL || contains_nocase(e->recipients, f->to)) &&
+	                     (f->verdict == NULL || strcmp(e->verdict, f->verdict) == 0));
+}
+
+/* unreadable - @error for a directory of the quarantine this user cannot read */
+static void
+unreadable(GError **error, const char *dir, GError *why)
+{
+	g_set_error(error, G_FILE_ERROR, why->code,
+	            "cannot read the quarantine (%s): %s; it is readable by root only", dir,
+	            why->message);
+}
+
+/* atoi_day - the number in @len digits of @day at @at (digits checked by the caller) */
+static int
+atoi_day(const char *day, int at, int len)
+{
+	int v = 0;
+
+	for (int i = at; i < at + len; i++)
+		v = v * 10 + (day[i] - '0');
+	return v;
+}
+
+/* read_day - the entries of one day directory into @entries; FALSE with @error */
+static gboolean
+read_day(const MqConfig *config, const char *day, GArray *entries, GError **error)
+{
+	g_autofree char *daydir = g_build_filename(config->quarantine_dir, day, NULL);
+	g_autoptr(GError) local = NULL;
+	g_autoptr(GDir) d = g_dir_open(daydir, 0, &local);
+	const char *name;
+
+	if (d == NULL) {
+		unreadable(error, daydir, local);
+		return FALSE;
+	}
+	while ((name = g_dir_read_name(d)) != NULL) {
+		g_autofree char *ref = g_strdup_printf("%s/%s", day, name);
+		g_autofree char *infop = g_build_filename(daydir, name, "info", NULL);
+		g_autofree char *info = NULL;
+
+		if (!quarantine_valid_ref(ref))
+			continue; /* not an entry mqsift wrote */
+		g_clear_error(&local);
+		if (!g_file_get_contents(infop, &info, NULL, &local)) {
+			if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_ACCES)) {
+				unreadable(error, infop, local);
+				return FALSE;
+			}
+			continue; /* being written (info comes last), or half removed */
+		}
+		Entry e;
+		entry_parse(&e, ref, info);
+		if (e.received == 0) { /* no date in the info: midnight of the reference's day */
+			g_autoptr(GDateTime) dt = g_date_time_new_utc(
+			    atoi_day(day, 0, 4), atoi_day(day, 4, 2), atoi_day(day, 6, 2), 0, 0, 0);
+			e.received = dt ? g_date_time_to_unix(dt) : 0;
+		}
+		g_array_append_val(entries, e);
+	}
+	return TRUE;
+}
+
+/* format_date - "YYYY-MM-DD HH:MM:SS" (UTC) of a unix time; newly allocated */
+static char *
+format_date(gint64 t)
+{
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(t);
+
+	return dt ? g_date_time_format(dt, "%Y-%m-%d %H:%M:%S") : g_strdup("?");
+}
+
+/*
+ * release_state - "released as ID", "released N times, last as ID" or
+ * "release interrupted" for an entry that was released; NULL if never
+ */
+static char *
+release_state(const MqConfig *config, const char *ref)
+{
+	g_autofree char *relp = g_build_filename(config->quarantine_dir, ref, "released", NULL);
+	g_autofree char *pendp = g_build_filename(config->quarantine_dir, ref, "releasing", NULL);
+	g_autofree char *rel = NULL;
+
+	if (g_file_get_contents(relp, &rel, NULL, NULL) && *rel != '\0') {
+		g_auto(GStrv) rl = g_strsplit(g_strchomp(rel), "\n", -1);
+		g_auto(GStrv) last = g_strsplit(rl[g_strv_length(rl) - 1], " ", 3);
+		guint times = g_strv_length(rl);
+		const char *id = last[0] && last[1] ? last[1] : "?";
+
+		return times > 1 ? g_strdup_printf("released %u times, last as %s", times, id)
+		                 : g_strdup_printf("released as %s", id);
+	}
+	if (g_file_test(pendp, G_FILE_TEST_EXISTS))
+		return g_strdup("release interrupted");
+	return NULL;
+}
+
+/* quarantine_list - every entry the filter lets through, newest first */
+int
+quarantine_list(const MqConfig *config, const QuarantineFilter *filter, GString *out,
+                GError **error)
+{
+	g_autoptr(GError) local = NULL;
+	g_autoptr(GDir) top = g_dir_open(config->quarantine_dir, 0, &local);
+	g_autoptr(GArray) entries = g_array_new(FALSE, TRUE, sizeof(Entry));
+	const char *name;
+	int n = 0;
+
+	g_array_set_clear_func(entries, entry_clear);
+	if (top == NULL && !g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+		unreadable(error, config->quarantine_dir, local);
+		return -1;
+	}
+	while (top != NULL && (name = g_dir_read_name(top)) != NULL)
+		if (strlen(name) == 8 && strspn(name, "0123456789") == 8 &&
+		    !read_day(config, name, entries, error))
+			return -1;
+	g_array_sort(entries, entry_cmp);
+	g_string_append(out, "REFERENCE\tDATE (UTC)\tVERDICT\tSENDER\tRECIPIENTS\tSUBJECT\n");
+	for (guint i = 0; i < entries->len; i++) {
+		const Entry *e = &g_array_index(entries, Entry, i);
+		if (!entry_wanted(e, filter))
+			continue;
+		/* one line per entry: no field may hold a tab, a newline or an escape */
+		g_autofree char *date = format_date(e->received);
+		g_autofree char *s_sender = untrusted_text(e->sender, -1, 0, 0);
+		g_autofree char *s_rcpts = untrusted_text(e->recipients, -1, 0, 0);
+		g_autofree char *released = release_state(config, e->ref);
+		g_autofree char *verdict = released
+		                               ? g_strdup_printf("%s (%s)", e->verdict, released)
+		                               : g_strdup(e->verdict);
+		g_autofree char *s_verdict = untrusted_text(verdict, -1, 0, 0);
+		g_autofree char *s_subject = untrusted_text(e->subject, -1, 0, 0);
+		g_string_append_printf(out, "%s\t%s\t%s\t%s\t%s\t%s\n", e->ref, date, s_verdict,
+		                       s_sender, s_rcpts, s_subject);
+		n++;
+	}
 	return n;
 }
 
@@ -277,13 +418,32 @@ quarantine_show(const MqConfig *config, const char *ref, GString *out, GError **
 		return FALSE;
 	/* the info file and the original headers, checked again: they go to a terminal */
 	g_autofree char *safe_info = untrusted_text(info, (gssize)ilen, 0, UNTRUSTED_KEEP_NEWLINES);
+	g_auto(GStrv) lines = g_strsplit(safe_info, "\n", -1);
 	const char *end = memmem(msg, mlen, "\n\n", 2);
 	g_autofree char *headers =
 	    untrusted_text(msg, end ? end - msg + 1 : (gssize)mlen, 0, UNTRUSTED_KEEP_NEWLINES);
-	g_string_append(out, safe_info);
+	for (int i = 0; lines[i] && *lines[i]; i++) {
+		char *end_num = NULL;
+		gint64 t = g_str_has_prefix(lines[i], "received: ")
+		               ? g_ascii_strtoll(lines[i] + 10, &end_num, 10)
+		               : 0;
+		if (t > 0 && end_num && *end_num == '\0') {
+			g_autofree char *date = format_date(t);
+			g_string_append_printf(out, "received: %s UTC\n", date);
+		} else {
+			g_string_append_printf(out, "%s\n", lines[i]);
+		}
+	}
 	g_string_append(out, "\n");
 	g_string_append(out, headers);
 	return TRUE;
+}
+
+/* ref_cmp - GPtrArray sort of references */
+static gint
+ref_cmp(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* quarantine_resolve - a reference, or the one entry of a bare queue ID */
@@ -323,7 +483,7 @@ quarantine_resolve(const MqConfig *config, const char *text, GError **error)
 		            "no quarantine entry for queue ID %s", text);
 		return NULL;
 	}
-	g_ptr_array_sort(found, compare_strings);
+	g_ptr_array_sort(found, ref_cmp);
 	g_ptr_array_add(found, NULL);
 	g_autofree char *all = g_strjoinv(", ", (char **)found->pdata);
 	g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -490,7 +650,7 @@ quarantine_purge(const MqConfig *config, guint *purged, GError **error)
 	if (top == NULL) {
 		if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
 			return TRUE; /* nothing was ever quarantined */
-		g_propagate_error(error, g_steal_pointer(&local));
+		unreadable(error, config->quarantine_dir, local);
 		return FALSE;
 	}
 	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
@@ -500,14 +660,22 @@ quarantine_purge(const MqConfig *config, guint *purged, GError **error)
 		if (strlen(name) != 8 || strspn(name, "0123456789") != 8 || strcmp(name, cut) >= 0)
 			continue;
 		g_autofree char *day = g_build_filename(config->quarantine_dir, name, NULL);
-		g_autoptr(GDir) d = g_dir_open(day, 0, NULL);
-		guint entries = 0;
-		if (d != NULL)
-			while (g_dir_read_name(d) != NULL)
-				entries++;
+		g_autoptr(GArray) entries = g_array_new(FALSE, TRUE, sizeof(Entry));
+		g_array_set_clear_func(entries, entry_clear);
+		if (!read_day(config, name, entries, error))
+			return FALSE;
 		if (!remove_tree(day, error))
 			return FALSE;
-		*purged += entries;
+		for (guint i = 0; i < entries->len; i++) {
+			const Entry *e = &g_array_index(entries, Entry, i);
+			g_autofree char *date = format_date(e->received);
+			g_message(
+			    "quarantine purge: removed %s (received %s UTC, from %s, to %s, %s, "
+			    "subject %s)",
+			    e->ref, date, e->sender, e->recipients, e->verdict, e->subject);
+		}
+		guint entries_n = entries->len;
+		*purged += entries_n;
 	}
 	return TRUE;
 }

@@ -34,10 +34,28 @@ char *quarantine_ref(const char *id);
 gboolean quarantine_store(const MqConfig *config, const char *ref, const Qf *qf,
                           const char *message, gsize len, const ScanReport *report, GError **error);
 
-/* quarantine_list - print every entry, oldest first; returns how many */
-guint quarantine_list(const MqConfig *config, GString *out);
+/* QuarantineFilter - what "quarantine list" shows (NULL/0: anything) */
+typedef struct {
+	gint64 since;        /* entries received at or after this unix time */
+	const char *from;    /* sender contains this (case-insensitive) */
+	const char *to;      /* a recipient contains this (case-insensitive) */
+	const char *verdict; /* infected | blocked | ... exactly */
+} QuarantineFilter;
 
-/* quarantine_show - print the entry @ref (info + headers); FALSE if not found */
+/*
+ * quarantine_list - print a header line, then one tab-separated line per
+ * entry (reference, date, verdict, sender, recipients, subject), newest
+ * first, the ones @filter (may be NULL) lets through.  Returns how many, or
+ * -1 with @error when the quarantine (or a day of it) cannot be read; a
+ * quarantine that does not exist yet holds nothing.
+ */
+int quarantine_list(const MqConfig *config, const QuarantineFilter *filter, GString *out,
+                    GError **error);
+
+/*
+ * quarantine_show - print the entry @ref (info, dates as dates, then the
+ * original headers); FALSE with @error if it is not there or unreadable
+ */
 gboolean quarantine_show(const MqConfig *config, const char *ref, GString *out, GError **error);
 
 /*
@@ -77,6 +95,7 @@ char *quarantine_released(const MqConfig *config, const char *ref);
  * before); a quarantine directory that does not exist yet holds nothing.
  */
 gboolean quarantine_purge(const MqConfig *config, guint *purged, GError **error);
+/* (each entry removed is logged: reference, date, sender, verdict) */
 
 /* quarantine_valid_ref - TRUE if @ref is "YYYYMMDD/<id>" with nothing else in it */
 gboolean quarantine_valid_ref(const char *ref);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "scanner/runner.h"
+#include "scanner/status.h"
 
 static volatile sig_atomic_t stop_requested, hup_requested;
 
@@ -92,27 +93,56 @@ watch_queues(const Runner *r, guint scan_interval)
 	g_autoptr(GPtrArray) dirs = runner_inbound_dirs(r);
 	for (guint i = 0; i < dirs->len; i++) {
 		const char *d = g_ptr_array_index(dirs, i);
-		if (inotify_add_watch(fd, d, IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE) < 0)
+		/* sendmail writes tf<ID> and renames it qf<ID>: a new qf is a
+		 * rename (or a close after writing, for other tools); creations and
+		 * mqsift's own opens of a qf are no news (see wait_for_mail) */
+		if (inotify_add_watch(fd, d, IN_MOVED_TO | IN_CLOSE_WRITE) < 0)
 			g_warning("inotify on %s: %s; polling it", d, g_strerror(errno));
 	}
 	return fd;
 }
 
-/* wait_for_mail - until a qf appears, the poll interval passes, or a signal */
+/* new_qf_in - does this batch of inotify events hold a new qf file? */
+static gboolean
+new_qf_in(const char *buf, ssize_t len)
+{
+	for (const char *p = buf; p + sizeof(struct inotify_event) <= buf + len;) {
+		const struct inotify_event *ev = (const struct inotify_event *)p;
+		if (ev->len > 0 && strncmp(ev->name, "qf", 2) == 0)
+			return TRUE;
+		p += sizeof(struct inotify_event) + ev->len;
+	}
+	return FALSE;
+}
+
+/*
+ * wait_for_mail - until a new qf appears, the poll interval passes, or a
+ * signal.  Only a new qf wakes the loop: mqsift's own renames (qf to cf),
+ * a df being written, a file it cannot take, none of them makes it spin.
+ */
 static void
 wait_for_mail(int ifd, guint seconds)
 {
 	struct pollfd p = {.fd = ifd, .events = POLLIN};
-	char buf[4096];
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	gint64 until = g_get_monotonic_time() + (gint64)MAX(seconds, 1) * G_USEC_PER_SEC;
 
 	if (ifd < 0) {
 		for (guint s = 0; s < seconds * 10 && !stop_requested && !hup_requested; s++)
 			g_usleep(100000);
 		return;
 	}
-	if (poll(&p, 1, (int)MAX(seconds, 1) * 1000) > 0)
-		while (read(ifd, buf, sizeof buf) > 0)
-			; /* drain: one pass handles every new file */
+	while (!stop_requested && !hup_requested) {
+		gint64 left = until - g_get_monotonic_time();
+		if (left <= 0 || poll(&p, 1, (int)(left / 1000) + 1) <= 0)
+			return;
+		gboolean news = FALSE;
+		ssize_t n;
+		while ((n = read(ifd, buf, sizeof buf)) > 0)
+			news |= new_qf_in(buf, n); /* drain: one pass handles every new file */
+		if (news)
+			return;
+	}
 }
 
 /* Daemon - what the loop holds across passes */
@@ -123,6 +153,7 @@ typedef struct {
 	Runner *runner;
 	int inotify_fd; /* -1: polling */
 	gint64 last_prune;
+	Status *status; /* NULL with --once */
 } Daemon;
 
 /*
@@ -152,6 +183,8 @@ reload_configuration(Daemon *d)
 	d->owned = g_steal_pointer(&fresh);
 	d->config = d->owned;
 	d->runner = nr;
+	if (d->status)
+		status_set_runner(d->status, d->runner, d->config);
 	if (d->inotify_fd >= 0)
 		close(d->inotify_fd);
 	d->inotify_fd = watch_queues(d->runner, d->config->queue_scan_interval);
@@ -168,6 +201,19 @@ prune_daily(Daemon *d)
 	d->last_prune = g_get_monotonic_time();
 }
 
+/* next_wake - seconds until the next pass: the poll interval, or sooner for a retry due */
+static guint
+next_wake(Daemon *d)
+{
+	guint seconds = d->config->queue_scan_interval;
+	gint64 retry = runner_next_retry(d->runner);
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+	if (retry > 0)
+		seconds = (guint)CLAMP(retry - now, 1, (gint64)seconds);
+	return MAX(seconds, 1);
+}
+
 /* one_pass - a pass, and its summary when it did anything; FALSE if a queue failed */
 static gboolean
 one_pass(Daemon *d)
@@ -176,6 +222,11 @@ one_pass(Daemon *d)
 	gint64 start = g_get_monotonic_time();
 	gboolean ok = runner_pass(d->runner, &stop_requested, &stats);
 
+	/* the daemon logs a summary every daemon.summary_interval instead */
+	if (d->status != NULL) {
+		status_pass_done(d->status, &stats);
+		return ok;
+	}
 	if (stats.seen > 0 || stats.recovered > 0)
 		g_message("pass: %u message(s): %u committed (%u clean, %u infected, %u "
 		          "blocked), %u left in queue, %u recovered, in %.3f s",
@@ -228,8 +279,11 @@ run_command(const MqConfig *config, gboolean once, const char *config_path)
 	g_autofree char *what = runner_describe(d.runner);
 	g_message("started: %s", what);
 	catch_signals();
-	if (!once)
+	if (!once) {
 		d.inotify_fd = watch_queues(d.runner, config->queue_scan_interval);
+		d.status = status_new(config);
+		status_set_runner(d.status, d.runner, config);
+	}
 
 	do {
 		/* A changed signature database is loaded beside the running one. */
@@ -243,17 +297,20 @@ run_command(const MqConfig *config, gboolean once, const char *config_path)
 		prune_daily(&d);
 		if (!one_pass(&d))
 			status = 2;
+		if (d.status)
+			status_periodic(d.status);
 		if (once || stop_requested)
 			break;
 		/* Sleep until mail arrives (inotify), the poll interval, or a signal. */
 		if (!hup_requested)
-			wait_for_mail(d.inotify_fd, d.config->queue_scan_interval);
+			wait_for_mail(d.inotify_fd, MIN(next_wake(&d), status_next_due(d.status)));
 	} while (!stop_requested);
 
 	if (stop_requested)
 		g_message("stopping on request");
 	if (d.inotify_fd >= 0)
 		close(d.inotify_fd);
+	status_free(&d.status); /* before the runner it reads */
 	runner_free(&d.runner); /* reaps the workers, so their usage is counted below */
 	log_resources();
 	unlink(d.config->daemon_pid_file); /* lint: allow unlink */

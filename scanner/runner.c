@@ -28,6 +28,7 @@
 #include "reports/store.h"
 #include "rules/policy.h"
 #include "scanner/engine.h"
+#include "scanner/logline.h"
 #include "scanner/poison.h"
 #include "scanner/pool.h"
 #include "scanner/quarantine.h"
@@ -48,8 +49,21 @@ struct Runner {
 	GError *reload_error;
 	Pool *pool;
 	PoisonGuard *poison;
-	GArray *caught; /* of Caught (owned strings): this pass's, for the postmaster */
+	GArray *caught;          /* of Caught (owned strings): this pass's, for the postmaster */
+	GHashTable *last_errors; /* queue ID -> the last scan error of a message that failed */
+	GHashTable *stuck;       /* queue ID -> Stuck: a file that could not be claimed */
+	RunnerTick tick;         /* the daemon's status, after each round of answers */
+	gpointer tick_data;
 };
+
+/* Stuck - a queued file that could not be taken (broken, locked, no df), and when to retry */
+typedef struct {
+	gint64 next; /* Unix time of the next try */
+	guint step;  /* tries so far: the back-off doubles, 5 s to 5 min */
+} Stuck;
+
+const guint runner_ms_bounds[RUNNER_MS_BUCKETS] = {50,   100,  250,   500,  1000,
+                                                   2500, 5000, 10000, 30000};
 
 /* Pending - a message prepared for commit, waiting for its batch to finish */
 typedef struct {
@@ -65,8 +79,11 @@ typedef struct {
 	gint64 started;
 	ScanReport report;
 	char *message_id;
-	Qf *sender_qf; /* set when the sender is to be told, after the commit */
-	MqConfig eff;  /* the message's settings (borrowed from the config) */
+	char *logline;  /* logline_format(): the log line up to action= */
+	gint64 msgsize; /* the size sendmail logged (logline_size) */
+	char *not_told; /* why the sender is not told, logged after the verdict */
+	Qf *sender_qf;  /* set when the sender is to be told, after the commit */
+	MqConfig eff;   /* the message's settings (borrowed from the config) */
 } Pending;
 
 /* Job - a claimed message while a worker scans it */
@@ -114,6 +131,8 @@ pending_free(gpointer p)
 	g_free(m->action);
 	g_free(m->quarantine);
 	g_free(m->message_id);
+	g_free(m->logline);
+	g_free(m->not_told);
 	qf_free(&m->sender_qf);
 	scan_report_clear(&m->report);
 	g_free(m);
@@ -210,11 +229,24 @@ open_queues(Runner *r, GError **error)
 		return FALSE;
 	for (guint i = 0; i < r->inbound->len; i++) {
 		QueueDir *in = g_ptr_array_index(r->inbound, i);
-		if (strcmp(qdir_path(in), qdir_path(r->outgoing)) == 0) {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			            "queue.incoming and queue.outgoing are the same directory (%s)",
-			            qdir_path(in));
+		if (qdir_same_dir(in, r->outgoing)) {
+			g_set_error(
+			    error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "queue.incoming and queue.outgoing are the same directory (%s and "
+			    "%s)",
+			    qdir_path(in), qdir_path(r->outgoing));
 			return FALSE;
+		}
+		/* listed twice (or "/q" and "/q/"): two claims of one message */
+		for (guint k = 0; k < i; k++) {
+			QueueDir *other = g_ptr_array_index(r->inbound, k);
+			if (qdir_same_dir(in, other)) {
+				g_set_error(
+				    error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				    "queue.incoming lists the directory %s twice (also as %s)",
+				    qdir_path(other), qdir_path(in));
+				return FALSE;
+			}
 		}
 		if (!qdir_same_fs(in, r->outgoing))
 			g_message("%s and %s are on different filesystems: bodies will be copied, "
@@ -234,6 +266,8 @@ runner_new(const MqConfig *config, GError **error)
 	r->config = config;
 	r->caught = g_array_new(FALSE, TRUE, sizeof(Caught));
 	g_array_set_clear_func(r->caught, caught_clear);
+	r->last_errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	r->stuck = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	r->hostname =
 	    g_strdup(*config->scanner_hostname ? config->scanner_hostname : g_get_host_name());
 	if (!open_queues(r, error))
@@ -275,6 +309,10 @@ runner_free(Runner **runner)
 	poison_guard_free(&r->poison);
 	if (r->caught)
 		g_array_unref(r->caught);
+	if (r->last_errors)
+		g_hash_table_destroy(r->last_errors);
+	if (r->stuck)
+		g_hash_table_destroy(r->stuck);
 	if (r->inbound)
 		g_ptr_array_unref(r->inbound);
 	qdir_free(&r->outgoing);
@@ -362,6 +400,54 @@ runner_describe(const Runner *r)
 	                       r->config->scanner_user, engine_signature_count(r->engine),
 	                       engine_source(r->engine),
 	                       engine_is_test_db(r->engine) ? " (TEST signatures)" : "");
+}
+
+/* runner_set_tick - the daemon's hook */
+void
+runner_set_tick(Runner *r, RunnerTick tick, gpointer data)
+{
+	r->tick = tick;
+	r->tick_data = data;
+}
+
+/* runner_workers - the pool's slots as the status shows them */
+GArray *
+runner_workers(const Runner *r)
+{
+	GArray *a = g_array_new(FALSE, TRUE, sizeof(RunnerWorker));
+
+	for (guint i = 0; i < pool_size(r->pool); i++) {
+		RunnerWorker w = {0};
+		const char *id;
+		w.busy = pool_slot_info(r->pool, i, &w.pid, &id, &w.since);
+		if (w.busy)
+			g_strlcpy(w.id, id, sizeof w.id);
+		g_array_append_val(a, w);
+	}
+	return a;
+}
+
+/* runner_engine_info - the engine in use */
+void
+runner_engine_info(const Runner *r, guint *signatures, guint *version, gint64 *built,
+                   gint64 *loaded)
+{
+	*signatures = engine_signature_count(r->engine);
+	engine_db_info(r->engine, version, built, loaded);
+}
+
+/* runner_outgoing_dir - where outbound control files are */
+const char *
+runner_outgoing_dir(const Runner *r)
+{
+	return qdir_qf_dir(r->outgoing);
+}
+
+/* runner_store - accessor */
+Store *
+runner_store(const Runner *r)
+{
+	return r->store;
 }
 
 /* has_8bit - any byte >= 0x80 */
@@ -505,6 +591,7 @@ job_start(Runner *r, QueueClaim *claim, PassStats *stats)
 	m->recipients = qf_recipients_text(claim->qf);
 	m->subject = qf_header_get(claim->qf, "Subject");
 	m->size = size;
+	m->msgsize = logline_size(claim->qf, size);
 	job->rcpts = qf_recipients(claim->qf);
 	job->sender = envelope_strip(g_strdup(qf_sender(claim->qf)));
 	job->ip = qf_client_ip(claim->qf);
@@ -560,9 +647,16 @@ job_finish(Pass *p, Job *job)
 	m->message_id = qf_header_get(claim->qf, "Message-ID");
 	poison_forget(r->poison, claim->id);
 	if (m->verdict == VERDICT_ERROR) {
-		record_left(r, claim, m->report.detail ? m->report.detail : "scan error", p->stats);
+		/* counted: after scanner.max_attempts over queue.error_grace it is
+		 * quarantined whole (hand_out), never left unseen for ever */
+		const char *why = m->report.detail ? m->report.detail : "scan error";
+		guint errors = poison_scan_error(r->poison, claim->id);
+		g_autofree char *what = g_strdup_printf("%s (scan error %u)", why, errors);
+		g_hash_table_replace(r->last_errors, g_strdup(claim->id), g_strdup(why));
+		record_left(r, claim, what, p->stats);
 		return; /* job_free releases the claim */
 	}
+	poison_forget_errors(r->poison, claim->id);
 	if (m->verdict != VERDICT_CLEAN) {
 		if (m->verdict == VERDICT_INFECTED)
 			m->detail = scan_join_names(m->report.names);
@@ -581,12 +675,14 @@ job_finish(Pass *p, Job *job)
 		if (notify_sender_allowed(&job->eff, claim->qf, m->report.names, &why))
 			m->sender_qf = qf_copy(claim->qf);
 		else if (job->eff.notify_sender)
-			g_message("%s: the sender is not told: %s", claim->id, why);
+			m->not_told = g_strdup(why);
 	} else {
 		m->action = g_strdup(m->report.unscanned ? "delivered unscanned (policy)"
 		                     : m->report.limits  ? "delivered (limits exceeded)"
 		                                         : "delivered");
 	}
+	LogLine line = {claim->id, claim->qf, m->msgsize, m->verdict, &m->report, m->quarantine};
+	m->logline = logline_format(&line);
 	g_autoptr(Qf) out = build_outbound_qf(r, &job->eff, claim->qf, &m->report);
 	if (!commit_prepare(p->batch, claim, out, m->report.new_body, &error)) {
 		record_left(r, claim, error->message, p->stats);
@@ -628,13 +724,26 @@ job_done(gpointer job, const char *failure, gpointer data)
 	job_free(job);
 }
 
+/* queued_time - when the message was queued (the qf's T record), 0 if unknown */
+static gint64
+queued_time(const Qf *qf)
+{
+	const QfRecord *t = qf_first(qf, 'T');
+	guint64 v = 0;
+
+	if (t == NULL || !g_ascii_string_to_unsigned(t->value, 10, 0, G_MAXINT64, &v, NULL))
+		return 0;
+	return (gint64)v;
+}
+
 /* quarantine_poison - a message that failed too often goes to quarantine whole */
 static void
-quarantine_poison(Runner *r, QueueClaim *claim, guint tries, PassStats *stats)
+quarantine_poison(Runner *r, QueueClaim *claim, guint tries, const char *scan_error, guint hours,
+                  PassStats *stats)
 {
 	g_autoptr(GError) error = NULL;
 
-	if (poison_quarantine(r->poison, claim, tries, r->outgoing, &error))
+	if (poison_quarantine(r->poison, claim, tries, r->outgoing, scan_error, hours, &error))
 		stats->left++;
 	else
 		record_left(r, claim, error->message, stats);
@@ -672,10 +781,61 @@ list_candidates(Pass *p)
 	return ok;
 }
 
+/*
+ * stuck_wait - TRUE while a file that could not be taken waits for its next
+ * try: a garbage qf, a qf without its df or one locked by another process is
+ * not tried (nor logged) at every wake-up, only once per back-off step
+ */
+static gboolean
+stuck_wait(Runner *r, const char *id, gint64 now)
+{
+	Stuck *s = g_hash_table_lookup(r->stuck, id);
+
+	return s != NULL && now < s->next;
+}
+
+/*
+ * stuck_again - one more failed try of @id: the next one waits longer (a
+ * file locked by another process from 1 s: the inbound sendmail may just be
+ * finishing it)
+ */
+static void
+stuck_again(Runner *r, const char *id, gint64 now, gboolean busy)
+{
+	Stuck *s = g_hash_table_lookup(r->stuck, id);
+
+	if (s == NULL) {
+		s = g_new0(Stuck, 1);
+		g_hash_table_insert(r->stuck, g_strdup(id), s);
+	}
+	s->step++;
+	s->next =
+	    now + (busy ? MIN((gint64)1 << (s->step - 1), 300) : poison_backoff_seconds(s->step));
+}
+
+/* runner_next_retry - see runner.h */
+gint64
+runner_next_retry(Runner *r)
+{
+	GHashTableIter it;
+	gpointer value;
+	gint64 next = 0;
+
+	g_hash_table_iter_init(&it, r->stuck);
+	while (g_hash_table_iter_next(&it, NULL, &value)) {
+		const Stuck *s = value;
+		if (next == 0 || s->next < next)
+			next = s->next;
+	}
+	return next;
+}
+
 /* claim_failed - a candidate that could not be claimed: busy, gone, or broken */
 static void
 claim_failed(Pass *p, Candidate *c, const GError *error)
 {
+	if (error->code != QDIR_ERROR_GONE)
+		stuck_again(p->r, c->id, p->now, error->code == QDIR_ERROR_BUSY);
 	if (error->code == QDIR_ERROR_BROKEN || error->code == QDIR_ERROR_INCOMPLETE) {
 		set_aside_if_stale(p->r, c->in, c->id, error->message, p->stats);
 	} else if (error->code == QDIR_ERROR_SYSTEM) {
@@ -699,7 +859,7 @@ hand_out(Pass *p, const volatile sig_atomic_t *stop)
 		guint tries;
 		PoisonCheck check = poison_check(r->poison, c->id, p->now, &tries);
 
-		if (check == POISON_WAIT)
+		if (check == POISON_WAIT || stuck_wait(r, c->id, p->now))
 			continue; /* failed recently: wait a little */
 		QueueClaim *claim = qdir_claim(c->in, c->id, &error);
 		p->stats->seen++;
@@ -708,7 +868,26 @@ hand_out(Pass *p, const volatile sig_atomic_t *stop)
 			continue;
 		}
 		if (check == POISON_QUARANTINE) {
-			quarantine_poison(r, claim, tries, p->stats);
+			quarantine_poison(r, claim, tries, NULL, 0, p->stats);
+			qdir_claim_release(&claim);
+			continue;
+		}
+		/* a message whose scans keep failing */
+		gint64 queued_at = queued_time(claim->qf);
+		guint errors;
+		PoisonCheck errs =
+		    poison_check_errors(r->poison, c->id, p->now, queued_at, &errors);
+		if (errs == POISON_WAIT && errors > 0) {
+			p->stats->seen--;
+			qdir_claim_release(&claim);
+			continue;
+		}
+		if (errs == POISON_QUARANTINE) {
+			const char *last = g_hash_table_lookup(r->last_errors, c->id);
+			guint hours = queued_at > 0 ? (guint)((p->now - queued_at) / 3600) : 0;
+			quarantine_poison(r, claim, errors, last ? last : "scan error", hours,
+			                  p->stats);
+			g_hash_table_remove(r->last_errors, c->id);
 			qdir_claim_release(&claim);
 			continue;
 		}
@@ -717,9 +896,13 @@ hand_out(Pass *p, const volatile sig_atomic_t *stop)
 			qdir_claim_release(&claim);
 			continue;
 		}
+		g_autofree char *id = g_strdup(claim->id);
 		Job *job = job_start(r, claim, p->stats);
-		if (job == NULL)
+		if (job == NULL) {
+			stuck_again(r, id, p->now, FALSE); /* no df: the same back-off */
 			continue;
+		}
+		g_hash_table_remove(r->stuck, id);
 		if (!job_send(r, job, &error)) {
 			g_warning("%s: %s; restarting it", c->id, error->message);
 			job_free(job);
@@ -731,23 +914,38 @@ hand_out(Pass *p, const volatile sig_atomic_t *stop)
 
 /* log_and_record - the log line, the counters and the store row of each message */
 static void
-log_and_record(Runner *r, GPtrArray *pending, gboolean committed, PassStats *stats)
+log_and_record(Runner *r, GPtrArray *pending, CommitBatch *batch, PassStats *stats)
 {
 	if (r->store)
 		store_begin(r->store);
 	for (guint i = 0; i < pending->len; i++) {
 		Pending *m = g_ptr_array_index(pending, i);
 		gint64 ms = (g_get_monotonic_time() - m->started) / 1000;
-		const char *action = committed ? m->action : "left in queue (commit failed)";
+		/* a failed batch commit says what became of each message */
+		CommitOutcome outcome = commit_outcome(batch, i);
+		gboolean committed = outcome != COMMIT_LEFT;
+		g_autofree char *recovered =
+		    outcome == COMMIT_RECOVERED
+		        ? g_strdup_printf("%s (commit completed at the next pass)", m->action)
+		        : NULL;
+		const char *action = outcome == COMMIT_DONE ? m->action
+		                     : outcome == COMMIT_RECOVERED
+		                         ? recovered
+		                         : "left in queue (commit failed)";
 
-		g_message("%s: from=%s, to=%s, size=%" G_GINT64_FORMAT ", verdict=%s%s%s%s, "
-		          "action=%s, ms=%" G_GINT64_FORMAT "%s%s%s",
-		          m->id, m->sender, m->recipients, m->size, scan_verdict_name(m->verdict),
-		          m->detail ? " (" : "", m->detail ? m->detail : "", m->detail ? ")" : "",
-		          action, ms, m->report.ambiguous ? ", ambiguous=(" : "",
-		          m->report.ambiguous ? m->report.ambiguous : "",
-		          m->report.ambiguous ? ")" : "");
+		g_message("%s: %s, action=%s, ms=%" G_GINT64_FORMAT, m->id, m->logline,
+		          outcome == COMMIT_RECOVERED
+		              ? "commit-completed-at-next-pass"
+		              : logline_action(&m->report, m->verdict, committed),
+		          ms);
+		if (committed && m->not_told != NULL)
+			g_message("%s: the sender is not told: %s", m->id, m->not_told);
 		if (committed) {
+			guint b = 0;
+			while (b < RUNNER_MS_BUCKETS && ms > runner_ms_bounds[b])
+				b++;
+			stats->ms_buckets[b]++;
+			stats->ms_total += (guint64)ms;
 			stats->committed++;
 			if (m->verdict == VERDICT_INFECTED)
 				stats->infected++;
@@ -772,7 +970,7 @@ log_and_record(Runner *r, GPtrArray *pending, gboolean committed, PassStats *sta
 		                .sender = m->sender,
 		                .recipients = m->recipients,
 		                .subject = m->subject,
-		                .size = m->size,
+		                .size = m->msgsize,
 		                .status = committed ? scan_verdict_name(m->verdict) : "error",
 		                .detail = m->detail ? m->detail : m->report.ambiguous,
 		                .action = action,
@@ -860,7 +1058,7 @@ finish_batch(Pass *p)
 		           error->message);
 
 	/* Every message gets its log line and store row, committed or not. */
-	log_and_record(r, p->pending, ok, p->stats);
+	log_and_record(r, p->pending, p->batch, p->stats);
 
 	/* Only what was delivered is reported: to the postmaster at the end of
 	 * the pass, to a sender now, and to the outgoing sendmail at once. */
@@ -919,6 +1117,8 @@ runner_pass(Runner *r, const volatile sig_atomic_t *stop, PassStats *stats)
 			break;
 		/* Each answer is prepared for commit; a death is counted. */
 		pool_wait(r->pool, job_done, &p);
+		if (r->tick)
+			r->tick(r->tick_data, stats);
 		/* Commit a full batch, or whatever is ready when nothing is in hand. */
 		if (commit_batch_size(p.batch) >= r->config->queue_batch_size ||
 		    pool_busy(r->pool) == 0)

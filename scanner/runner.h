@@ -22,6 +22,10 @@
 
 typedef struct Runner Runner;
 
+/* processing-time histogram bounds of PassStats (ms, upper bounds; one more bucket above) */
+#define RUNNER_MS_BUCKETS 9
+extern const guint runner_ms_bounds[RUNNER_MS_BUCKETS];
+
 /* PassStats - what one pass did */
 typedef struct {
 	guint seen;
@@ -31,7 +35,39 @@ typedef struct {
 	guint blocked;
 	guint left; /* errors and busy messages left in the queue */
 	guint recovered;
+	guint64 ms_total;                        /* processing time of the committed ones */
+	guint ms_buckets[RUNNER_MS_BUCKETS + 1]; /* how many took <= each bound, and more */
 } PassStats;
+
+/*
+ * RunnerTick - called in the pass loop after each round of worker answers,
+ * with the pass's counts so far, so the daemon's status stays live
+ */
+typedef void (*RunnerTick)(gpointer data, const PassStats *so_far);
+
+/* runner_set_tick - install @tick (NULL: none) */
+void runner_set_tick(Runner *runner, RunnerTick tick, gpointer data);
+
+/* RunnerWorker - one scan worker, for "mqsift status" */
+typedef struct {
+	int pid;
+	gboolean busy;
+	char id[32];  /* queue ID in hand when busy */
+	gint64 since; /* monotonic microseconds it has had it */
+} RunnerWorker;
+
+/* runner_workers - every worker's state; a new GArray of RunnerWorker */
+GArray *runner_workers(const Runner *runner);
+
+/* runner_engine_info - signatures, database version, built and loaded (unix times) */
+void runner_engine_info(const Runner *runner, guint *signatures, guint *version, gint64 *built,
+                        gint64 *loaded);
+
+/* runner_outgoing_dir - the qf directory of the outgoing queue (borrowed) */
+const char *runner_outgoing_dir(const Runner *runner);
+
+/* runner_store - the store, or NULL when it could not be opened (borrowed) */
+struct Store *runner_store(const Runner *runner);
 
 /*
  * runner_new - open the queues, policy, engine and store for @config
@@ -76,5 +112,11 @@ GPtrArray *runner_inbound_dirs(const Runner *runner);
 
 /* runner_describe - one line for the log: queues, workers, signatures (newly allocated) */
 char *runner_describe(const Runner *runner);
+
+/*
+ * runner_next_retry - the Unix time a file that could not be taken (locked,
+ * broken, without df) is due to be tried again, the earliest; 0 if none
+ */
+gint64 runner_next_retry(Runner *r);
 
 #endif

@@ -332,6 +332,15 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 			for (volatile guint64 spin = 0;; spin++)
 				;
 		scan_message(&ctx, message->str, len, &report);
+		/* test-only: a message whose scan always fails */
+		if (strstr(message->str, "MQSIFT-TEST-ERROR") &&
+		    fault_should_fail("worker:scan-error")) {
+			scan_report_clear(&report);
+			report.findings = g_ptr_array_new_with_free_func(scan_finding_free);
+			report.names = g_ptr_array_new_with_free_func(g_free);
+			report.verdict = VERDICT_ERROR;
+			report.detail = g_strdup("scan failed: simulated error");
+		}
 	}
 	if (fault_should_fail("worker:probe"))
 		worker_probe(config);

@@ -61,6 +61,7 @@ relay_prepare() {
 	  postmaster: postmaster@example.com
 	daemon:
 	  pid_file: $RELAY/run/mqsift.pid
+	  status_socket: $RELAY/run/status.sock
 	  off_file: $RELAY/mqsift.off
 	quarantine:
 	  dir: $RELAY/quarantine

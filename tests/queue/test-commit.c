@@ -491,6 +491,43 @@ test_recover_locked_tf(Fixture *f, gconstpointer data)
 }
 
 /*
+ * test_failed_batch_outcomes - a batch whose commit fails half way says what
+ * happened to each message: committed, completed by recovery, or left
+ * (before, every message of a failed batch was logged "left in queue")
+ */
+static void
+test_failed_batch_outcomes(Fixture *f, gconstpointer data)
+{
+	QueueDir *in = qdir_open(f->in, QUEUE_LOCK_FLOCK, NULL);
+	QueueDir *out = qdir_open(f->out, QUEUE_LOCK_FLOCK, NULL);
+	CommitBatch *batch = commit_batch_new(out, 0640);
+	GError *error = NULL;
+
+	for (guint i = 0; i < 3; i++) {
+		QueueClaim *claim = qdir_claim(in, f->ids[i], NULL);
+		g_assert_nonnull(claim);
+		g_assert_true(commit_prepare(batch, claim, claim->qf, NULL, NULL));
+	}
+	/* three renames mark the inbound copies, the first tf -> qf passes, the
+	 * second fails */
+	fault_arm("rename@4");
+	g_assert_false(commit_finish(batch, &error));
+	fault_arm(NULL);
+	g_clear_error(&error);
+	g_assert_cmpint(commit_outcome(batch, 0), ==, COMMIT_DONE);
+	g_assert_cmpint(commit_outcome(batch, 1), ==, COMMIT_RECOVERED);
+	g_assert_cmpint(commit_outcome(batch, 2), ==, COMMIT_RECOVERED);
+	g_assert_cmpint(commit_outcome(batch, 3), ==, COMMIT_LEFT);
+	/* and recovery completes them (and cleans the committed one's inbound
+	 * copy), each delivered once */
+	g_assert_cmpint(commit_recover(in, out, NULL), ==, 3);
+	g_assert_cmpuint(count_prefix(f->out, "qf"), ==, 3);
+	commit_batch_free(&batch);
+	qdir_free(&in);
+	qdir_free(&out);
+}
+
+/*
  * test_move_aside_syncs_parent - a broken message set aside: its copies and
  * the name of broken/<id>/ are durable before the queue's files go (#14.3)
  */
@@ -650,6 +687,8 @@ main(int argc, char **argv)
 		g_test_add(c, Fixture, d, fixture_setup, test_full_disk, fixture_teardown);
 	}
 	g_test_add("/commit/clash", Fixture, NULL, fixture_setup, test_clash, fixture_teardown);
+	g_test_add("/commit/failed-batch-says-what-happened-to-each", Fixture, NULL, fixture_setup,
+	           test_failed_batch_outcomes, fixture_teardown);
 	g_test_add("/commit/claim-rules", Fixture, NULL, fixture_setup, test_claim_rules,
 	           fixture_teardown);
 	g_test_add_func("/commit/new-id", test_new_id);

@@ -115,7 +115,7 @@ test_migration(void)
 	Store *s = store_open(path, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(store_attempt_bump(s, "NEW1", 1), ==, 1); /* the table v2 adds */
-	/* and the one v3 adds: releases from the quarantine */
+	/* and the one v4 adds: releases from the quarantine */
 	g_assert_cmpuint(store_release_count(s, "20261124/OLD1"), ==, 0);
 	g_assert_true(store_release_add(s, "20261124/OLD1", "6AOQNEW0000001", 1800000000, "<c@d>",
 	                                FALSE, &error));
@@ -124,7 +124,20 @@ test_migration(void)
 	g_assert_no_error(error);
 	g_assert_cmpuint(store_release_count(s, "20261124/OLD1"), ==, 2);
 	store_close(&s);
-	g_assert_cmpint(count(path, "SELECT value FROM meta WHERE key='schema_version'"), ==, 3);
+	g_assert_cmpint(count(path, "SELECT value FROM meta WHERE key='schema_version'"), ==,
+	                STORE_SCHEMA_VERSION);
+	/* v3: the queue depth samples, read back oldest first */
+	s = store_open(path, &error);
+	g_assert_no_error(error);
+	store_sample_add(s, 200, 3, 1);
+	store_sample_add(s, 100, 5, 0);
+	g_autoptr(GArray) samples = store_samples_between(s, 0, 1000, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(samples->len, ==, 2);
+	g_assert_cmpint(g_array_index(samples, QueueSample, 0).t, ==, 100);
+	g_assert_cmpuint(g_array_index(samples, QueueSample, 0).inbound, ==, 5);
+	g_assert_cmpuint(g_array_index(samples, QueueSample, 1).outbound, ==, 1);
+	store_close(&s);
 	g_assert_cmpint(count(path, "SELECT count(*) FROM messages WHERE queue_id='OLD1'"), ==, 1);
 	/* a database from a newer mqsift is refused, not damaged */
 	sqlite3_open(path, &db);

@@ -93,17 +93,18 @@ test_info_list_show(void)
 	g_assert_nonnull(strstr(info, "invoice\\nFAKE LINE<U+202E>gpj.exe"));
 	g_assert_nonnull(strstr(info, "verdict: infected\n"));
 
-	/* quarantine list: one entry, one line, five tab-separated fields */
+	/* quarantine list: a header, then one entry, one line, six tab-separated fields */
 	GString *out = g_string_new(NULL);
-	g_assert_cmpuint(quarantine_list(c, out), ==, 1);
+	g_assert_cmpint(quarantine_list(c, NULL, out, &error), ==, 1);
+	g_assert_no_error(error);
 	assert_terminal_safe(out->str, TRUE);
 	guint tabs = 0, newlines = 0;
 	for (const char *p = out->str; *p; p++) {
 		tabs += *p == '\t';
 		newlines += *p == '\n';
 	}
-	g_assert_cmpuint(newlines, ==, 1);
-	g_assert_cmpuint(tabs, ==, 4);
+	g_assert_cmpuint(newlines, ==, 2);
+	g_assert_cmpuint(tabs, ==, 10);
 
 	/* quarantine show: info and the original headers, without their escapes */
 	g_string_truncate(out, 0);
@@ -117,7 +118,7 @@ test_info_list_show(void)
 	/* an info file left by an older version, raw bytes and all, is escaped when shown */
 	g_assert_true(g_file_set_contents(infop, "subject: \x1b[2Jraw\tcolumn\n", -1, NULL));
 	out = g_string_new(NULL);
-	g_assert_cmpuint(quarantine_list(c, out), ==, 1);
+	g_assert_cmpint(quarantine_list(c, NULL, out, &error), ==, 1);
 	assert_terminal_safe(out->str, TRUE);
 	g_assert_nonnull(strstr(out->str, "\\x1b[2Jraw\\tcolumn"));
 	g_string_free(out, TRUE);
@@ -250,8 +251,8 @@ test_release_once(void)
 	g_assert_nonnull(strstr(hist, first));
 	g_assert_nonnull(strstr(hist, "<b@example.org>"));
 	GString *list = g_string_new(NULL);
-	quarantine_list(c, list);
-	g_assert_nonnull(strstr(list->str, "\treleased as "));
+	g_assert_cmpint(quarantine_list(c, NULL, list, &error), ==, 1);
+	g_assert_nonnull(strstr(list->str, "\tinfected (released as "));
 	g_string_free(list, TRUE);
 
 	/* twice: refused, nothing queued */
@@ -275,8 +276,8 @@ test_release_once(void)
 	g_assert_null(strstr(text, "b@example.org>"));
 	g_assert_null(strstr(text, "Qrfc822;b@example.org"));
 	list = g_string_new(NULL);
-	quarantine_list(c, list);
-	g_assert_nonnull(strstr(list->str, "\treleased 2 times, last as "));
+	g_assert_cmpint(quarantine_list(c, NULL, list, &error), ==, 1);
+	g_assert_nonnull(strstr(list->str, "\tinfected (released 2 times, last as "));
 	g_string_free(list, TRUE);
 
 	/* --to takes addresses only */
