@@ -377,6 +377,9 @@ set_scalar(MqConfig *c, const ConfigKey *k, const char *text)
 		return NULL;
 	case KEY_UINT: {
 		char *end;
+		if (text[0] == '-' && g_ascii_isdigit(text[1]))
+			return g_strdup_printf("%s must not be negative, not \"%s\"", k->name,
+			                       text);
 		errno = 0;
 		v = g_ascii_strtoull(text, &end, 10);
 		if (!g_ascii_isdigit(*text) || *end != '\0' || errno != 0 || v > G_MAXUINT)
@@ -532,6 +535,7 @@ config_free(MqConfig **config)
 	if (c->rulesets)
 		g_ptr_array_unref(c->rulesets);
 	g_free(c->source);
+	g_strfreev(c->doubtful);
 	g_free(c);
 	*config = NULL;
 }
@@ -734,19 +738,47 @@ load_value(MqConfig *c, yaml_document_t *doc, yaml_node_t *node, const ConfigKey
 	g_free(msg);
 }
 
+/*
+ * note_duplicate - a key (or section) seen before in this file: YAML says a
+ * mapping's keys are unique; libyaml loads both and the last value wins,
+ * which is rarely what was meant.  Kept for lint in @doubtful.
+ */
+static void
+note_duplicate(GHashTable *seen, GPtrArray *doubtful, const char *path, const char *what,
+               const char *name, const yaml_mark_t *mark)
+{
+	gpointer first = g_hash_table_lookup(seen, name);
+
+	if (first == NULL) {
+		g_hash_table_insert(seen, g_strdup(name), GSIZE_TO_POINTER(mark->line + 1));
+		return;
+	}
+	g_ptr_array_add(
+	    doubtful,
+	    g_strdup_printf("%s:%zu:%zu: duplicate %s \"%s\" (first at line %zu)%s", path,
+	                    mark->line + 1, mark->column + 1, what, name, GPOINTER_TO_SIZE(first),
+	                    strcmp(what, "key") == 0 ? ": the last value is used" : ""));
+}
+
 /* load_document - walk the two-level mapping */
 static void
 load_document(MqConfig *c, yaml_document_t *doc, const char *path, GString *problems)
 {
+	g_autoptr(GHashTable) sections =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autoptr(GHashTable) keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	GPtrArray *doubtful = g_ptr_array_new();
+
 	yaml_node_t *root = yaml_document_get_root_node(doc);
 
-	if (root == NULL)
+	if (root == NULL || (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0)) {
+		g_ptr_array_unref(doubtful);
 		return; /* empty file: all defaults */
-	if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0)
-		return;
+	}
 	if (root->type != YAML_MAPPING_NODE) {
 		add_problem(problems, path, &root->start_mark,
 		            "expected a mapping of sections (queue:, scanner:, ...)");
+		g_ptr_array_unref(doubtful);
 		return;
 	}
 	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
@@ -758,6 +790,7 @@ load_document(MqConfig *c, yaml_document_t *doc, const char *path, GString *prob
 			continue;
 		}
 		const char *section = (const char *)kn->data.scalar.value;
+		note_duplicate(sections, doubtful, path, "section", section, &kn->start_mark);
 		if (vn->type == YAML_SCALAR_NODE && vn->data.scalar.length == 0)
 			continue; /* "section:" with nothing under it */
 		if (vn->type != YAML_MAPPING_NODE) {
@@ -778,6 +811,7 @@ load_document(MqConfig *c, yaml_document_t *doc, const char *path, GString *prob
 			char *full =
 			    g_strdup_printf("%s.%s", section, (const char *)k2->data.scalar.value);
 			const ConfigKey *k = find_key(full);
+			note_duplicate(keys, doubtful, path, "key", full, &k2->start_mark);
 			if (k == NULL) {
 				const char *near = config_closest_key(full);
 				char *msg =
@@ -793,6 +827,9 @@ load_document(MqConfig *c, yaml_document_t *doc, const char *path, GString *prob
 			g_free(full);
 		}
 	}
+	g_ptr_array_add(doubtful, NULL);
+	g_strfreev(c->doubtful);
+	c->doubtful = (char **)g_ptr_array_free(doubtful, FALSE);
 }
 
 /* unsafe_reason - why the file or directory @st could have been written by others, or NULL */

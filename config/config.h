@@ -19,7 +19,9 @@
 
 #include "config/rule.h"
 
+#ifndef MQSIFT_DEFAULT_CONFIG /* configure sets it from --sysconfdir */
 #define MQSIFT_DEFAULT_CONFIG "/etc/mqsift/mqsift.yaml"
+#endif
 
 #define CONFIG_ERROR (config_error_quark())
 GQuark config_error_quark(void);
@@ -106,6 +108,9 @@ typedef struct {
 	char *mime_on_ambiguous;         /* "deliver" | "block" */
 
 	char *source;        /* the file the config came from, or "(defaults)" */
+	char **doubtful;     /* NULL-terminated (or NULL): what loads but is likely a
+	                      * mistake (a duplicate key), one "file:line:col: ..." each;
+	                      * "mqsift lint" fails on them */
 	GPtrArray *rulesets; /* private: the rulesets of per-message keys */
 } MqConfig;
 

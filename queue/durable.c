@@ -195,8 +195,10 @@ durable_link_or_copy(const char *src, const char *dst, mode_t mode, gid_t gid, G
 {
 	if (fault_should_fail("link"))
 		errno = ENOSPC;
-	else if (link(src, dst) == 0)
+	else if (link(src, dst) == 0) {
+		fault_trace("link", dst);
 		return TRUE;
+	}
 	if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
 		set_errno_error(error, errno, "cannot link to", dst);
 		return FALSE;
@@ -257,6 +259,7 @@ durable_sync_dir(const char *dir, GError **error)
 		return FALSE;
 	}
 	close(fd);
+	fault_trace("sync-dir", dir);
 	return TRUE;
 }
 
@@ -272,6 +275,7 @@ durable_rename(const char *from, const char *to, GError **error)
 		set_errno_error(error, errno, "cannot rename", from);
 		return FALSE;
 	}
+	fault_trace("rename", to);
 	return TRUE;
 }
 
@@ -279,20 +283,40 @@ durable_rename(const char *from, const char *to, GError **error)
 gboolean
 durable_unlink(const char *path, GError **error)
 {
-	if (unlink(path) < 0 && errno != ENOENT) {
+	if (unlink(path) < 0) {
+		if (errno == ENOENT)
+			return TRUE;
 		set_errno_error(error, errno, "cannot remove", path);
 		return FALSE;
 	}
+	fault_trace("unlink", path);
 	return TRUE;
 }
 
-/* durable_mkdir_p - mkdir -p with a mode */
+/*
+ * durable_mkdir_p - mkdir -p with a mode; the parent of each directory made
+ * is fsync'ed, so that what is later put in it cannot outlive its name
+ */
 gboolean
 durable_mkdir_p(const char *dir, mode_t mode, GError **error)
 {
-	if (g_mkdir_with_parents(dir, (int)mode) < 0) {
+	struct stat st;
+
+	if (stat(dir, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return TRUE;
+		set_errno_error(error, ENOTDIR, "cannot create directory", dir);
+		return FALSE;
+	}
+	g_autofree char *parent = g_path_get_dirname(dir);
+	if (strcmp(parent, dir) != 0 && !durable_mkdir_p(parent, mode, error))
+		return FALSE;
+	if (mkdir(dir, mode) < 0) {
+		if (errno == EEXIST)
+			return TRUE; /* made meanwhile by someone else, who syncs it */
 		set_errno_error(error, errno, "cannot create directory", dir);
 		return FALSE;
 	}
-	return TRUE;
+	fault_trace("mkdir", dir);
+	return durable_sync_dir(parent, error);
 }

@@ -88,7 +88,10 @@ gboolean durable_rename(const char *from, const char *to, GError **error);
 /* durable_unlink - unlink @path; a missing file is not an error. */
 gboolean durable_unlink(const char *path, GError **error);
 
-/* durable_mkdir_p - create @dir and its parents with @mode where missing. */
+/*
+ * durable_mkdir_p - create @dir and its parents with @mode where missing; the
+ * parent of each directory made is fsync'ed (its name is durable).
+ */
 gboolean durable_mkdir_p(const char *dir, mode_t mode, GError **error);
 
 #endif

@@ -178,6 +178,68 @@ qdir_file(const QueueDir *dir, const char *prefix, const char *id)
 	return path;
 }
 
+/* data_dir_name_ok - a d record's name stays inside the queue tree */
+static gboolean
+data_dir_name_ok(const char *name)
+{
+	if (*name == '\0' || *name == '/')
+		return FALSE;
+	g_auto(GStrv) parts = g_strsplit(name, "/", -1);
+	for (int i = 0; parts[i]; i++)
+		if (strcmp(parts[i], "..") == 0)
+			return FALSE;
+	return TRUE;
+}
+
+/* qdir_data_file - where the df of a control file is, d record followed */
+char *
+qdir_data_file(const QueueDir *dir, const char *id, const Qf *qf, GError **error)
+{
+	const QfRecord *d = qf_first(qf, 'd');
+
+	if (d == NULL)
+		return qdir_file(dir, "df", id);
+	if (!data_dir_name_ok(d->value)) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BROKEN,
+		            "bogus queue file directory \"d%s\"", d->value);
+		return NULL;
+	}
+	/*
+	 * The name is relative to sendmail's QueueDirectory, which is either
+	 * this queue's parent (QueueDirectory=/var/spool/mqueue.in/q*: "q2") or
+	 * this queue itself (queue groups below it).  The candidate holding the
+	 * df wins; else the first that is a queue directory (the df is then
+	 * missing, which the caller reports).
+	 */
+	g_autofree char *parent = g_path_get_dirname(dir->path);
+	const char *bases[] = {parent, dir->path};
+	g_autofree char *name = g_strconcat("df", id, NULL);
+	char *found = NULL;
+	for (gsize i = 0; i < G_N_ELEMENTS(bases); i++) {
+		g_autofree char *qd = g_build_filename(bases[i], d->value, NULL);
+		struct stat st;
+
+		if (stat(qd, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		g_autofree char *dfd = sub_or_self(qd, "df");
+		char *path = g_build_filename(dfd, name, NULL);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+			g_free(found);
+			return path;
+		}
+		if (found == NULL)
+			found = path;
+		else
+			g_free(path);
+	}
+	if (found == NULL)
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BROKEN,
+		            "bogus queue file directory \"d%s\": no such queue directory beside or "
+		            "below %s",
+		            d->value, dir->path);
+	return found;
+}
+
 typedef struct {
 	char *id;
 	gint64 mtime;
@@ -306,6 +368,13 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 		g_error_free(local);
 		goto fail;
 	}
+	char *df_path = qdir_data_file(dir, id, qf, &local);
+	if (df_path == NULL) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BROKEN, "%s: %s", path, local->message);
+		g_error_free(local);
+		qf_free(&qf);
+		goto fail;
+	}
 	QueueClaim *claim = g_new0(QueueClaim, 1);
 	claim->dir = dir;
 	claim->id = g_strdup(id);
@@ -313,6 +382,7 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 	claim->qf_fd = fd;
 	claim->qf = qf;
 	claim->st = st;
+	claim->df_path = df_path;
 	return claim;
 fail:
 	close(fd);
@@ -329,6 +399,7 @@ qdir_claim_release(QueueClaim **claim)
 	QueueClaim *c = *claim;
 	if (c->qf_fd >= 0)
 		close(c->qf_fd);
+	g_free(c->df_path);
 	qf_free(&c->qf);
 	g_free(c->id);
 	g_free(c->qf_path);
@@ -340,7 +411,7 @@ qdir_claim_release(QueueClaim **claim)
 int
 qdir_claim_open_df(const QueueClaim *claim, gint64 *size, GError **error)
 {
-	g_autofree char *df = qdir_file(claim->dir, "df", claim->id);
+	const char *df = claim->df_path; /* its d record followed */
 	int fd = open(df, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 
@@ -381,7 +452,7 @@ qdir_claim_read_message(const QueueClaim *claim, gsize *df_size, GError **error)
 gboolean
 qdir_claim_remove(QueueClaim *claim, GError **error)
 {
-	g_autofree char *df = qdir_file(claim->dir, "df", claim->id);
+	const char *df = claim->df_path;
 	g_autofree char *xf = qdir_file(claim->dir, "xf", claim->id);
 
 	return durable_unlink(claim->qf_path, error) && durable_unlink(df, error) &&

@@ -73,9 +73,21 @@ const char *qdir_xf_dir(const QueueDir *dir);
 
 /*
  * qdir_file - path of the file with @prefix ("qf", "df", "tf", "xf", "cf", ...)
- * for queue ID @id; newly allocated.  @id must pass qdir_valid_id().
+ * for queue ID @id; newly allocated.  @id must pass qdir_valid_id().  (The
+ * df of a claimed message is claim->df_path: its qf may have a d record.)
  */
 char *qdir_file(const QueueDir *dir, const char *prefix, const char *id);
+
+/*
+ * qdir_data_file - the df of message @id whose control file is @qf: with a
+ * d record (the df lives in another queue directory, named relative to
+ * sendmail's QueueDirectory: a sibling of @dir such as "q2", a queue group
+ * below it, or "." for the base), in that directory's df/ or itself; else
+ * where qdir_file() puts it.  Newly allocated; NULL with @error
+ * (QDIR_ERROR_BROKEN) for a d record that names no queue directory, as
+ * sendmail's readqf() refuses it.
+ */
+char *qdir_data_file(const QueueDir *dir, const char *id, const Qf *qf, GError **error);
 
 /* qdir_valid_id - TRUE if @id is a plausible queue ID: [0-9A-Za-z], short enough */
 gboolean qdir_valid_id(const char *id);
@@ -94,6 +106,7 @@ typedef struct {
 	int qf_fd;      /* holds the lock */
 	Qf *qf;         /* parsed control file */
 	struct stat st; /* of the qf when claimed */
+	char *df_path;  /* the df, following the qf's d record if it has one */
 } QueueClaim;
 
 /*

@@ -169,8 +169,9 @@ qf_parse(const char *data, gsize len, GError **error)
 	for (guint i = 0; i < qf->records->len; i++) {
 		const QfRecord *r = &g_array_index(qf->records, QfRecord, i);
 
-		if (r->type == 'B' && strcmp(r->value, "7BIT") != 0 &&
-		    strcmp(r->value, "8BITMIME") != 0) {
+		/* check_bodytype() compares without case: BODY=8bitmime is stored as sent */
+		if (r->type == 'B' && g_ascii_strcasecmp(r->value, "7BIT") != 0 &&
+		    g_ascii_strcasecmp(r->value, "8BITMIME") != 0) {
 			g_set_error(error, QF_ERROR, QF_ERROR_MALFORMED, "bad body type B%s",
 			            r->value);
 			goto fail;
@@ -600,6 +601,41 @@ qf_sanitize_for_outbound(Qf *qf)
 			g_array_remove_index(qf->records, i);
 		else
 			i++;
+	}
+}
+
+/* qf_set_recipients - new R records in place of the old ones */
+void
+qf_set_recipients(Qf *qf, const char *const *addrs)
+{
+	guint at = G_MAXUINT;
+
+	for (guint i = 0; i < qf->records->len;) {
+		char t = g_array_index(qf->records, QfRecord, i).type;
+
+		if (t == 'R' || t == 'Q' || t == 'r' || t == 'C') {
+			if (at == G_MAXUINT)
+				at = i;
+			g_array_remove_index(qf->records, i);
+		} else {
+			i++;
+		}
+	}
+	if (at == G_MAXUINT) {
+		at = qf->records->len;
+		for (guint i = 0; i < qf->records->len; i++)
+			if (g_array_index(qf->records, QfRecord, i).type == 'H') {
+				at = i;
+				break;
+			}
+	}
+	for (guint k = 0; addrs[k] != NULL; k++) {
+		const char *a = addrs[k];
+		char *text =
+		    a[0] == '<' ? g_strdup_printf("PFD:%s", a) : g_strdup_printf("PFD:<%s>", a);
+		QfRecord r = {'R', text, strlen(text)};
+
+		g_array_insert_val(qf->records, at + k, r);
 	}
 }
 

@@ -138,6 +138,15 @@ void qf_set_flag(Qf *qf, char flag, gboolean on);
  */
 void qf_set_body_type(Qf *qf, gboolean eight_bit);
 
+/*
+ * qf_set_recipients - replace every recipient by @addrs (NULL-terminated,
+ * each "user@domain" or "<user@domain>"), written "RPFD:<addr>" as for an
+ * SMTP RCPT without NOTIFY=: a failure still bounces.  The R records go
+ * and with them what belonged to them (Q, r, C); the new ones go where the
+ * first R was, or before the headers.
+ */
+void qf_set_recipients(Qf *qf, const char *const *addrs);
+
 /* qf_sanitize_for_outbound - drop the I, d and q records sendmail must not see */
 void qf_sanitize_for_outbound(Qf *qf);
 

@@ -65,6 +65,11 @@ static const char *const migrations[] = {
     "CREATE TABLE IF NOT EXISTS queue_samples ("
     " t INTEGER NOT NULL, inbound INTEGER NOT NULL, outbound INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS queue_samples_t ON queue_samples(t);",
+    /* 3 -> 4: releases from the quarantine (a second one is refused unless asked for) */
+    "CREATE TABLE IF NOT EXISTS releases ("
+    " ref TEXT NOT NULL, queue_id TEXT NOT NULL, released INTEGER NOT NULL,"
+    " recipients TEXT NOT NULL, again INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS releases_ref ON releases(ref);",
 };
 
 /* store_error - set @error from the db */
@@ -532,6 +537,49 @@ store_attempt_clear(Store *store, const char *queue_id)
 		sqlite3_step(st);
 	}
 	sqlite3_finalize(st);
+}
+
+/* store_release_add - one release from the quarantine */
+gboolean
+store_release_add(Store *store, const char *ref, const char *queue_id, gint64 when,
+                  const char *recipients, gboolean again, GError **error)
+{
+	sqlite3_stmt *st = NULL;
+	g_autofree char *safe_rcpts = untrusted_line(recipients, -1, 4096);
+	gboolean ok = FALSE;
+
+	if (sqlite3_prepare_v2(store->db,
+	                       "INSERT INTO releases (ref, queue_id, released, recipients, again) "
+	                       "VALUES (?,?,?,?,?)",
+	                       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, queue_id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 3, when);
+		sqlite3_bind_text(st, 4, safe_rcpts, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 5, again ? 1 : 0);
+		ok = sqlite3_step(st) == SQLITE_DONE;
+	}
+	if (!ok)
+		store_error(error, store->db, "store: releases");
+	sqlite3_finalize(st);
+	return ok;
+}
+
+/* store_release_count - releases of one entry */
+guint
+store_release_count(Store *store, const char *ref)
+{
+	sqlite3_stmt *st = NULL;
+	guint n = 0;
+
+	if (sqlite3_prepare_v2(store->db, "SELECT count(*) FROM releases WHERE ref = ?", -1, &st,
+	                       NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = (guint)sqlite3_column_int(st, 0);
+	}
+	sqlite3_finalize(st);
+	return n;
 }
 
 /* store_sample_add - one row of queue_samples */

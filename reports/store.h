@@ -5,7 +5,8 @@
  *	reports.database holds the table "messages" of the contract in
  *	doc/design.md (queue_id, received, sender, recipients, subject, size,
  *	status, detail, action, ms) plus "findings" (one row per removed part)
- *	and "meta" (schema version).  WAL mode; written by the master only.
+ *	"releases" (one row per release from the quarantine) and "meta"
+ *	(schema version).  WAL mode; written by the master only.
  *	Writing never holds up mail: a busy or failing database is logged and
  *	the message goes on (store_add returns FALSE, the caller logs).
  */
@@ -14,7 +15,7 @@
 
 #include <glib.h>
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 typedef struct Store Store;
 
@@ -76,6 +77,17 @@ guint store_attempt_get(Store *store, const char *queue_id, gint64 *last);
 
 /* store_attempt_clear - the message went through (or was set aside) */
 void store_attempt_clear(Store *store, const char *queue_id);
+
+/*
+ * store_release_add - record that quarantine entry @ref was released as
+ * @queue_id to @recipients (comma-separated) at @when; @again if it had
+ * been released before.  FALSE with @error.
+ */
+gboolean store_release_add(Store *store, const char *ref, const char *queue_id, gint64 when,
+                           const char *recipients, gboolean again, GError **error);
+
+/* store_release_count - how many times @ref was released (0 on an error) */
+guint store_release_count(Store *store, const char *ref);
 
 /* store_prune - remove rows older than @keep_days; returns how many (-1 on error) */
 int store_prune(Store *store, guint keep_days);

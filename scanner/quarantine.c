@@ -15,8 +15,10 @@
 #include "scanner/quarantine.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -318,6 +320,31 @@ format_date(gint64 t)
 	return dt ? g_date_time_format(dt, "%Y-%m-%d %H:%M:%S") : g_strdup("?");
 }
 
+/*
+ * release_state - "released as ID", "released N times, last as ID" or
+ * "release interrupted" for an entry that was released; NULL if never
+ */
+static char *
+release_state(const MqConfig *config, const char *ref)
+{
+	g_autofree char *relp = g_build_filename(config->quarantine_dir, ref, "released", NULL);
+	g_autofree char *pendp = g_build_filename(config->quarantine_dir, ref, "releasing", NULL);
+	g_autofree char *rel = NULL;
+
+	if (g_file_get_contents(relp, &rel, NULL, NULL) && *rel != '\0') {
+		g_auto(GStrv) rl = g_strsplit(g_strchomp(rel), "\n", -1);
+		g_auto(GStrv) last = g_strsplit(rl[g_strv_length(rl) - 1], " ", 3);
+		guint times = g_strv_length(rl);
+		const char *id = last[0] && last[1] ? last[1] : "?";
+
+		return times > 1 ? g_strdup_printf("released %u times, last as %s", times, id)
+		                 : g_strdup_printf("released as %s", id);
+	}
+	if (g_file_test(pendp, G_FILE_TEST_EXISTS))
+		return g_strdup("release interrupted");
+	return NULL;
+}
+
 /* quarantine_list - every entry the filter lets through, newest first */
 int
 quarantine_list(const MqConfig *config, const QuarantineFilter *filter, GString *out,
@@ -348,7 +375,11 @@ quarantine_list(const MqConfig *config, const QuarantineFilter *filter, GString 
 		g_autofree char *date = format_date(e->received);
 		g_autofree char *s_sender = untrusted_text(e->sender, -1, 0, 0);
 		g_autofree char *s_rcpts = untrusted_text(e->recipients, -1, 0, 0);
-		g_autofree char *s_verdict = untrusted_text(e->verdict, -1, 0, 0);
+		g_autofree char *released = release_state(config, e->ref);
+		g_autofree char *verdict = released
+		                               ? g_strdup_printf("%s (%s)", e->verdict, released)
+		                               : g_strdup(e->verdict);
+		g_autofree char *s_verdict = untrusted_text(verdict, -1, 0, 0);
 		g_autofree char *s_subject = untrusted_text(e->subject, -1, 0, 0);
 		g_string_append_printf(out, "%s\t%s\t%s\t%s\t%s\t%s\n", e->ref, date, s_verdict,
 		                       s_sender, s_rcpts, s_subject);
@@ -408,18 +439,164 @@ quarantine_show(const MqConfig *config, const char *ref, GString *out, GError **
 	return TRUE;
 }
 
-/* quarantine_release - re-inject the original */
-char *
-quarantine_release(const MqConfig *config, QueueDir *out, const char *ref, GError **error)
+/* ref_cmp - GPtrArray sort of references */
+static gint
+ref_cmp(gconstpointer a, gconstpointer b)
 {
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* quarantine_resolve - a reference, or the one entry of a bare queue ID */
+char *
+quarantine_resolve(const MqConfig *config, const char *text, GError **error)
+{
+	if (quarantine_valid_ref(text)) {
+		g_autofree char *dir = g_build_filename(config->quarantine_dir, text, NULL);
+		if (g_file_test(dir, G_FILE_TEST_IS_DIR))
+			return g_strdup(text);
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "no quarantine entry %s",
+		            text);
+		return NULL;
+	}
+	if (text == NULL || !qdir_valid_id(text)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		            "\"%s\" is neither a quarantine reference (YYYYMMDD/<queue id>) nor "
+		            "a queue ID",
+		            text ? text : "");
+		return NULL;
+	}
+	GDir *top = g_dir_open(config->quarantine_dir, 0, NULL);
+	g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func(g_free);
+	const char *day;
+	while (top != NULL && (day = g_dir_read_name(top)) != NULL) {
+		g_autofree char *ref = g_strdup_printf("%s/%s", day, text);
+		g_autofree char *dir = g_build_filename(config->quarantine_dir, ref, NULL);
+		if (quarantine_valid_ref(ref) && g_file_test(dir, G_FILE_TEST_IS_DIR))
+			g_ptr_array_add(found, g_steal_pointer(&ref));
+	}
+	if (top != NULL)
+		g_dir_close(top);
+	if (found->len == 1)
+		return g_strdup(g_ptr_array_index(found, 0));
+	if (found->len == 0) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+		            "no quarantine entry for queue ID %s", text);
+		return NULL;
+	}
+	g_ptr_array_sort(found, ref_cmp);
+	g_ptr_array_add(found, NULL);
+	g_autofree char *all = g_strjoinv(", ", (char **)found->pdata);
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+	            "queue ID %s is in several entries (%s): name one", text, all);
+	return NULL;
+}
+
+/* quarantine_released - the release history of an entry, or NULL */
+char *
+quarantine_released(const MqConfig *config, const char *ref)
+{
+	g_autofree char *path = g_build_filename(config->quarantine_dir, ref, "released", NULL);
+	char *text = NULL;
+
+	if (!quarantine_valid_ref(ref) || !g_file_get_contents(path, &text, NULL, NULL))
+		return NULL;
+	if (*text == '\0') {
+		g_free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* valid_address - an address for --to: printable, no spaces, brackets or quotes */
+static gboolean
+valid_address(const char *a)
+{
+	const char *s = a;
+	gsize n = strlen(a);
+
+	if (n >= 2 && a[0] == '<' && a[n - 1] == '>') {
+		s = a + 1;
+		n -= 2;
+	}
+	if (n == 0 || n > 320 || memchr(s, '@', n) == NULL)
+		return FALSE;
+	for (gsize i = 0; i < n; i++) {
+		guchar c = (guchar)s[i];
+		if (c <= 0x20 || c >= 0x7F || strchr("<>()[]\\,;:\"", c) != NULL)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* record_release - append "<time> <id> <recipients>" to the entry's released file */
+static gboolean
+record_release(const char *dir, const char *id, const char *rcpts, GError **error)
+{
+	g_autofree char *path = g_build_filename(dir, "released", NULL);
+	g_autofree char *tmp = g_build_filename(dir, "released.new", NULL);
+	g_autofree char *old = NULL;
+	g_autofree char *safe = untrusted_line(rcpts, -1, 0);
+
+	g_file_get_contents(path, &old, NULL, NULL);
+	g_autofree char *text = g_strdup_printf("%s%" G_GINT64_FORMAT " %s %s\n", old ? old : "",
+	                                        g_get_real_time() / G_USEC_PER_SEC, id, safe);
+	durable_unlink(tmp, NULL); /* an earlier attempt that died half way */
+	return durable_write_file(tmp, text, strlen(text), ENTRY_MODE, (gid_t)-1, error) &&
+	       durable_rename(tmp, path, error) && durable_sync_dir(dir, error);
+}
+
+/* quarantine_release - re-inject the original, once unless asked again */
+char *
+quarantine_release(const MqConfig *config, QueueDir *out, const char *ref,
+                   const QuarantineRelease *how, GError **error)
+{
+	static const QuarantineRelease defaults = {NULL, FALSE};
 	g_autofree char *env = NULL, *msg = NULL;
 	gsize elen, mlen;
 
+	if (how == NULL)
+		how = &defaults;
+	for (int i = 0; how->to && how->to[i]; i++)
+		if (!valid_address(how->to[i])) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			            "\"%s\" is not an address (user@domain)", how->to[i]);
+			return NULL;
+		}
 	if (!read_entry(config, ref, "envelope", &env, &elen, &msg, &mlen, error))
 		return NULL;
-	Qf *qf = qf_parse(env, elen, error);
-	if (qf == NULL)
+	g_autofree char *dir = g_build_filename(config->quarantine_dir, ref, NULL);
+	/* one release at a time per entry: two at once would both pass the check */
+	/* lint: allow open (the entry's directory, only to flock it) */
+	int lock = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lock < 0 || flock(lock, LOCK_EX) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot lock %s: %s",
+		            dir, g_strerror(errno));
+		if (lock >= 0)
+			close(lock);
 		return NULL;
+	}
+	g_autofree char *pending = g_build_filename(dir, "releasing", NULL);
+	g_autofree char *history = quarantine_released(config, ref);
+	if (!how->again && (history != NULL || g_file_test(pending, G_FILE_TEST_EXISTS))) {
+		g_autofree char *last = NULL;
+		if (history != NULL) {
+			g_auto(GStrv) lines = g_strsplit(g_strchomp(history), "\n", -1);
+			last = g_strdup(lines[g_strv_length(lines) - 1]);
+		}
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+		            "%s was already released%s%s%s; --again releases it once more", ref,
+		            last ? " (last: "
+		                 : " (a release was interrupted: see the outgoing "
+		                   "queue and the mail log",
+		            last ? last : "", ")");
+		close(lock);
+		return NULL;
+	}
+	Qf *qf = qf_parse(env, elen, error);
+	if (qf == NULL) {
+		close(lock);
+		return NULL;
+	}
 	/* the body is what follows the header block, as the qf headers were stored apart */
 	const char *sep = memmem(msg, mlen, "\n\n", 2);
 	const char *body = sep ? sep + 2 : msg + mlen;
@@ -427,17 +604,37 @@ quarantine_release(const MqConfig *config, QueueDir *out, const char *ref, GErro
 
 	qf_sanitize_for_outbound(qf);
 	qf_set_header(qf, "X-Virus-Status", status);
-	char *id = commit_inject(out, qf, body, (gsize)(msg + mlen - body), config->queue_file_mode,
-	                         error);
+	if (how->to != NULL && how->to[0] != NULL)
+		qf_set_recipients(qf, how->to);
+	g_autofree char *rcpts = qf_recipients_text(qf);
+	/* the intent first: a crash after the inject must not let a second release pass */
+	char *id = NULL;
+	GError *mark_error = NULL;
+	gboolean marked =
+	    durable_write_file(pending, ref, strlen(ref), ENTRY_MODE, (gid_t)-1, &mark_error);
+	if (!marked && g_error_matches(mark_error, G_IO_ERROR, G_IO_ERROR_EXISTS)) {
+		marked = TRUE; /* --again after an interrupted release */
+		g_clear_error(&mark_error);
+	}
+	if (marked)
+		id = commit_inject(out, qf, body, (gsize)(msg + mlen - body),
+		                   config->queue_file_mode, error);
+	else
+		g_propagate_error(error, mark_error);
 	qf_free(&qf);
 	if (id != NULL) {
-		g_autofree char *mark =
-		    g_build_filename(config->quarantine_dir, ref, "released", NULL);
-		g_autofree char *text = g_strdup_printf("%s\n", id);
-		unlink(mark); /* lint: allow unlink */
-		if (!g_file_set_contents(mark, text, -1, NULL))
-			g_warning("%s: released as %s, but cannot write %s", ref, id, mark);
+		GError *local = NULL;
+		if (!record_release(dir, id, rcpts, &local)) {
+			g_warning("%s: released as %s, but cannot record it: %s", ref, id,
+			          local->message);
+			g_error_free(local);
+		} else {
+			durable_unlink(pending, NULL);
+		}
+	} else if (history == NULL) {
+		durable_unlink(pending, NULL); /* nothing went out */
 	}
+	close(lock);
 	return id;
 }
 

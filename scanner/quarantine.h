@@ -8,6 +8,8 @@
  *	  envelope     the original control file (sender, recipients, options)
  *	  info         what was found, one "key: value" line each
  *	  part-N.bin   each removed part, decoded, under a generated name
+ *	  released     one line per release: time, new queue ID, recipients
+ *	  releasing    only while a release is under way (or was interrupted)
  *	No path is ever built from a name found in the message.  The reference
  *	shown to people is "YYYYMMDD/<queue id>".
  */
@@ -57,11 +59,34 @@ int quarantine_list(const MqConfig *config, const QuarantineFilter *filter, GStr
 gboolean quarantine_show(const MqConfig *config, const char *ref, GString *out, GError **error);
 
 /*
- * quarantine_release - re-inject the original message @ref into the outgoing
- * queue @out under a new queue ID, marked "X-Virus-Status: Released".
- * Returns the new ID, or NULL with @error.
+ * quarantine_resolve - the reference of the entry @text names: a reference
+ * "YYYYMMDD/<queue id>" that exists, or a bare queue ID found in exactly one
+ * day.  Newly allocated, or NULL with @error: G_FILE_ERROR_NOENT if there
+ * is no such entry, G_IO_ERROR_INVALID_ARGUMENT if @text is neither form or
+ * the ID is in several days (the message lists them).
  */
-char *quarantine_release(const MqConfig *config, QueueDir *out, const char *ref, GError **error);
+char *quarantine_resolve(const MqConfig *config, const char *text, GError **error);
+
+/* QuarantineRelease - how to release an entry */
+typedef struct {
+	const char *const *to; /* NULL: the original recipients; else these addresses */
+	gboolean again;        /* release an entry that was released before */
+} QuarantineRelease;
+
+/*
+ * quarantine_release - re-inject the original message @ref into the outgoing
+ * queue @out under a new queue ID, marked "X-Virus-Status: Released".  The
+ * entry is locked meanwhile, and each release is recorded in its
+ * "released" file ("<time> <new id> <recipients>" per line); an entry
+ * released before (or whose release was interrupted) is refused with
+ * G_IO_ERROR_EXISTS unless @how->again.  Returns the new ID, or NULL with
+ * @error.  @how may be NULL.
+ */
+char *quarantine_release(const MqConfig *config, QueueDir *out, const char *ref,
+                         const QuarantineRelease *how, GError **error);
+
+/* quarantine_released - the lines of @ref's "released" file (how often, as what); NULL if never */
+char *quarantine_released(const MqConfig *config, const char *ref);
 
 /*
  * quarantine_purge - remove entries older than quarantine.keep_days and set

@@ -110,6 +110,29 @@ ok_if "released message is marked" grep -q '^X-Virus-Status: Released from quara
 rows=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from messages where status='infected' and detail like 'Mqsift.Test.EICAR%'\").fetchone()[0])" "$RELAY/db/mqsift.db")
 ok_if "store: one infected row" [ "$rows" = 1 ]
 
+# --- a release happens once unless asked again (issue #14.5) ----------------
+sql() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$RELAY/db/mqsift.db" "$1"; }
+ok_if "store: the release is recorded" [ "$(sql "select count(*) from releases where ref='$ref'")" = 1 ]
+ok_if "quarantine list: the entry says it was released" \
+	bash -c "'$MQSIFT' quarantine list -c '$RELAY/etc/mqsift.yaml' | grep -qP \"^$ref\t.*\t\\w+ \\(released as \""
+rm -f "$RELAY"/sink/*.eml
+"$MQSIFT" quarantine release -c "$RELAY/etc/mqsift.yaml" "$ref" >"$RELAY/rel2.out" 2>&1
+ok_if "a second release is refused (status 2, says --again)" \
+	bash -c "[ $? -eq 2 ] && grep -q 'already released.*--again' '$RELAY/rel2.out'"
+ok_if "and queues nothing" [ -z "$(find "$RELAY/out" -name 'qf*')" ]
+id=${ref#*/}
+"$MQSIFT" quarantine release -c "$RELAY/etc/mqsift.yaml" "$id" --again --to postmaster@example.com \
+	>"$RELAY/rel3.out" 2>&1
+ok_if "--again --to with the bare queue ID" grep -q "released $ref as" "$RELAY/rel3.out"
+ok_if "the log line names the recipient and 'again'" \
+	grep -q "$ref: released into .* to <postmaster@example.com> (again)" "$RELAY/rel3.out"
+relay_deliver
+rel=$(ls "$RELAY"/sink/*.eml 2>/dev/null)
+ok_if "one copy delivered" [ "$(echo "$rel" | grep -c .)" -eq 1 ]
+ok_if "to the --to recipient only" bash -c "grep -q '^X-Sink-Rcpt-To: .*postmaster@example.com' '$rel' && ! grep -q '^X-Sink-Rcpt-To: .*bob@' '$rel'"
+ok_if "store: two releases, the second marked again" \
+	[ "$(sql "select count(*) || '/' || sum(again) from releases where ref='$ref'")" = 2/1 ]
+
 # purge: entries older than quarantine.keep_days go, recent ones stay
 mkdir -p "$RELAY/quarantine/20000101/6AOOLD0000000001"
 echo "reference: 20000101/6AOOLD0000000001" >"$RELAY/quarantine/20000101/6AOOLD0000000001/info"

@@ -115,6 +115,14 @@ test_migration(void)
 	Store *s = store_open(path, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(store_attempt_bump(s, "NEW1", 1), ==, 1); /* the table v2 adds */
+	/* and the one v4 adds: releases from the quarantine */
+	g_assert_cmpuint(store_release_count(s, "20261124/OLD1"), ==, 0);
+	g_assert_true(store_release_add(s, "20261124/OLD1", "6AOQNEW0000001", 1800000000, "<c@d>",
+	                                FALSE, &error));
+	g_assert_true(store_release_add(s, "20261124/OLD1", "6AOQNEW0000002", 1800000001,
+	                                "other@example.org", TRUE, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(store_release_count(s, "20261124/OLD1"), ==, 2);
 	store_close(&s);
 	g_assert_cmpint(count(path, "SELECT value FROM meta WHERE key='schema_version'"), ==,
 	                STORE_SCHEMA_VERSION);
