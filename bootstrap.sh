@@ -17,7 +17,7 @@ TOP=$(pwd)
 PACKAGES="build-essential autoconf automake pkg-config libglib2.0-dev libgmime-3.0-dev
 	libclamav-dev libsqlite3-dev libyaml-dev libmagic-dev libseccomp-dev sendmail-bin sendmail-cf m4
 	clamav-testfiles python3 iproute2 util-linux sqlite3 clang-format chromium
-	libc-ares-dev spamd spamc spamassassin dnsmasq-base"
+	systemd sysvinit-utils libc-ares-dev spamd spamc spamassassin dnsmasq-base"
 
 mode=${1:-}
 shift || true

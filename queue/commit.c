@@ -19,6 +19,7 @@
 
 #include "queue/durable.h"
 #include "queue/fault.h"
+#include "queue/fdread.h"
 
 typedef struct {
 	QueueClaim *claim;
@@ -31,7 +32,8 @@ typedef struct {
 struct CommitBatch {
 	QueueDir *out;
 	mode_t mode;
-	GArray *items; /* of CommitItem */
+	GArray *items;    /* of CommitItem */
+	GArray *outcomes; /* of CommitOutcome, the last commit_finish()'s */
 };
 
 /* commit_item_rollback - undo a prepared, unmarked item; release its claim */
@@ -57,6 +59,7 @@ commit_batch_new(QueueDir *out, mode_t file_mode)
 	b->out = out;
 	b->mode = file_mode;
 	b->items = g_array_new(FALSE, TRUE, sizeof(CommitItem));
+	b->outcomes = g_array_new(FALSE, TRUE, sizeof(CommitOutcome));
 	return b;
 }
 
@@ -65,6 +68,14 @@ guint
 commit_batch_size(const CommitBatch *batch)
 {
 	return batch->items->len;
+}
+
+/* commit_outcome - the last finish's outcome of one message */
+CommitOutcome
+commit_outcome(const CommitBatch *batch, guint index)
+{
+	return index < batch->outcomes->len ? g_array_index(batch->outcomes, CommitOutcome, index)
+	                                    : COMMIT_LEFT;
 }
 
 /* commit_batch_free - roll back and free */
@@ -76,6 +87,7 @@ commit_batch_free(CommitBatch **batch)
 	for (guint i = 0; i < (*batch)->items->len; i++)
 		commit_item_rollback(&g_array_index((*batch)->items, CommitItem, i));
 	g_array_free((*batch)->items, TRUE);
+	g_array_free((*batch)->outcomes, TRUE);
 	g_free(*batch);
 	*batch = NULL;
 }
@@ -129,9 +141,7 @@ commit_prepare(CommitBatch *batch, QueueClaim *claim, const Qf *qf, GBytes *new_
 
 	gboolean ok;
 	if (new_body == NULL) {
-		g_autofree char *in_df = qdir_file(claim->dir, "df", claim->id);
-
-		ok = durable_link_or_copy(in_df, item.out_df, batch->mode, gid, error);
+		ok = durable_link_or_copy(claim->df_path, item.out_df, batch->mode, gid, error);
 	} else {
 		gsize len;
 		const void *data = g_bytes_get_data(new_body, &len);
@@ -187,6 +197,7 @@ commit_finish(CommitBatch *batch, GError **error)
 	gboolean ok = TRUE;
 	guint i;
 
+	g_array_set_size(batch->outcomes, items->len); /* all COMMIT_LEFT */
 	if (items->len == 0)
 		return TRUE;
 	/*
@@ -228,8 +239,10 @@ commit_finish(CommitBatch *batch, GError **error)
 		CommitItem *it = &g_array_index(items, CommitItem, i);
 
 		ok = durable_rename(it->out_tf, it->out_qf, error);
-		if (ok)
+		if (ok) {
+			g_array_index(batch->outcomes, CommitOutcome, i) = COMMIT_DONE;
 			fault_point("commit:after-qf");
+		}
 	}
 	if (ok) {
 		g_ptr_array_add(dirs, (gpointer)qdir_qf_dir(batch->out));
@@ -239,10 +252,9 @@ commit_finish(CommitBatch *batch, GError **error)
 	/* 8: the inbound copy goes, the cf marker last, under the lock */
 	for (i = 0; ok && i < items->len; i++) {
 		CommitItem *it = &g_array_index(items, CommitItem, i);
-		g_autofree char *df = qdir_file(it->claim->dir, "df", it->claim->id);
 		g_autofree char *xf = qdir_file(it->claim->dir, "xf", it->claim->id);
 
-		if (!durable_unlink(df, error) || !durable_unlink(xf, error))
+		if (!durable_unlink(it->claim->df_path, error) || !durable_unlink(xf, error))
 			ok = FALSE;
 		fault_point("commit:after-unlink-df");
 		if (ok && !durable_unlink(it->claim->qf_path, error))
@@ -257,10 +269,71 @@ commit_finish(CommitBatch *batch, GError **error)
 	 * Anything left here failed part way: unmarked items roll back (they
 	 * stay inbound); marked ones keep their cf marker for commit_recover().
 	 */
-	for (i = 0; i < items->len; i++)
-		commit_item_rollback(&g_array_index(items, CommitItem, i));
+	for (i = 0; i < items->len; i++) {
+		CommitItem *it = &g_array_index(items, CommitItem, i);
+		CommitOutcome *o = &g_array_index(batch->outcomes, CommitOutcome, i);
+		if (*o != COMMIT_DONE && it->marked)
+			*o = COMMIT_RECOVERED;
+		commit_item_rollback(it);
+	}
 	g_array_set_size(items, 0);
 	return ok;
+}
+
+/*
+ * recover_finish_tf - step 6 for a marked message, if its out tf is ours:
+ * renamed to qf under its lock.  A tf that someone holds locked is the
+ * outbound sendmail's own (it rewrites a deferred message's qf through
+ * tf<ID>, locked with flock): left alone.  So is any tf beside an existing
+ * out qf, since mqsift never writes a tf when the qf exists.  Returns 0
+ * when the message counts as committed, 1 to retry later (an empty tf:
+ * someone just created it), -1 with @error.
+ */
+static int
+recover_finish_tf(QueueDir *out, const char *id, const char *tf, const char *qf, GError **error)
+{
+	struct stat st;
+	int tfd = open(tf, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+
+	if (tfd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "open %s: %s", tf,
+		            g_strerror(errno));
+		return -1;
+	}
+	if (!qdir_lock_fd(out, tfd, FALSE)) {
+		close(tfd);
+		g_message("%s: %s is locked (the outgoing sendmail's): left alone", id, tf);
+		return file_exists(qf) ? 0 : 1;
+	}
+	if (file_exists(qf)) {
+		close(tfd);
+		g_message("%s: %s is not mqsift's (the qf exists): left alone", id, tf);
+		return 0;
+	}
+	if (fstat(tfd, &st) < 0 || st.st_size == 0) {
+		close(tfd);
+		return 1;
+	}
+	/* step 6 not done: the tf is complete (fsync'ed before the mark) */
+	gboolean ok = durable_rename(tf, qf, error);
+	close(tfd);
+	return ok ? 0 : -1;
+}
+
+/* recover_data_file - the inbound df of a marked message (its cf may have a d record) */
+static char *
+recover_data_file(QueueDir *in, const char *id, int cf_fd)
+{
+	g_autoptr(GBytes) bytes = fdread_bytes(cf_fd, 16 * 1024 * 1024, NULL);
+	gsize len = 0;
+	const char *data = bytes ? g_bytes_get_data(bytes, &len) : NULL;
+	Qf *qf = data ? qf_parse(data, len, NULL) : NULL;
+	char *df = qf ? qdir_data_file(in, id, qf, NULL) : NULL;
+
+	qf_free(&qf);
+	return df ? df : qdir_file(in, "df", id);
 }
 
 /* commit_recover - finish commits interrupted after their mark */
@@ -275,7 +348,7 @@ commit_recover(QueueDir *in, QueueDir *out, GError **error)
 	for (guint i = 0; i < ids->len; i++) {
 		const char *id = g_ptr_array_index(ids, i);
 		g_autofree char *cf = qdir_file(in, "cf", id);
-		g_autofree char *in_df = qdir_file(in, "df", id);
+		g_autofree char *in_df = NULL;
 		g_autofree char *in_xf = qdir_file(in, "xf", id);
 		g_autofree char *tf = qdir_file(out, "tf", id);
 		g_autofree char *qf = qdir_file(out, "qf", id);
@@ -287,13 +360,23 @@ commit_recover(QueueDir *in, QueueDir *out, GError **error)
 			close(fd); /* someone is committing it right now */
 			continue;
 		}
+		in_df = recover_data_file(in, id, fd);
 		gboolean ok = TRUE;
-		if (file_exists(tf)) {
-			/* step 6 not done: the tf is complete (fsync'ed before the mark) */
-			ok = durable_rename(tf, qf, error) &&
-			     durable_sync_dir(qdir_qf_dir(out), error);
+		int pending = recover_finish_tf(out, id, tf, qf, error);
+		if (pending < 0)
+			ok = FALSE;
+		else if (pending > 0) {
+			close(fd); /* a tf that may not be ours is being written: next time */
+			continue;
 		}
-		/* else the out qf exists, or was already delivered: either way, committed */
+		/*
+		 * The out qf exists, or was already delivered: either way, committed.
+		 * Its name is made durable before the inbound copy goes, whether the
+		 * rename was ours just now or the crashed run's (step 7 may not
+		 * have happened).
+		 */
+		if (ok)
+			ok = durable_sync_dir(qdir_qf_dir(out), error);
 		if (ok)
 			ok = durable_unlink(in_df, error) && durable_unlink(in_xf, error) &&
 			     durable_unlink(cf, error);
@@ -392,7 +475,9 @@ commit_move_aside(QueueDir *in, const char *id, const char *dest_dir, GError **e
 		unlink(dst); /* an earlier attempt that died half way */
 		ok = durable_link_or_copy(src, dst, 0600, (gid_t)-1, error);
 	}
-	ok = ok && durable_sync_dir(dest_dir, error);
+	/* the copies and the name of their directory are durable before the queue's go */
+	g_autofree char *dest_parent = g_path_get_dirname(dest_dir);
+	ok = ok && durable_sync_dir(dest_dir, error) && durable_sync_dir(dest_parent, error);
 	for (gsize i = 0; ok && i < G_N_ELEMENTS(prefixes); i++) {
 		g_autofree char *src = qdir_file(in, prefixes[i], id);
 		ok = durable_unlink(src, error);

@@ -1,25 +1,60 @@
 /*
- * commit.h - move messages from an inbound queue to the outgoing queue, exactly once
+ * commit.h - move messages from an inbound queue to the outgoing one, exactly once
  *
  * SUMMARY
- *	The commit protocol of design.md, with the fsyncs of a batch grouped:
+ *	The durability contract (doc/commit-protocol.md tells why it holds).
+ *	A message accepted by the inbound sendmail is delivered by the
+ *	outgoing one once, whatever kills mqsift at whatever point.  Files are
+ *	written unsynced; one syncfs() per batch makes them durable, and the
+ *	directory fsyncs are grouped per batch.  Each step, what a crash right
+ *	after it leaves, and what happens next ("recovery" is commit_recover()
+ *	at the start of the next pass; "retry" means the message is still an
+ *	ordinary inbound qf, claimed again, and commit_clean_stale() or
+ *	commit_prepare() first removes the out df/tf the crash left):
  *
- *	  prepare (per message, inbound qf locked):
- *	    1. out df<ID>: hard link of the inbound df (body unchanged) or the new
- *	       body, created O_EXCL, fsync'ed
- *	    2. out tf<ID>: the new control file, O_EXCL, fsync'ed
+ *	  prepare (per message, inbound qf<ID> locked by the claim):
+ *	    1. out df<ID>: hard link of the inbound df (body unchanged: its
+ *	       data is already durable) or the new body, created O_EXCL,
+ *	       written without fsync                 [fault commit:after-df]
+ *	       crash: out df only, no tf, no qf -> retry.
+ *	    2. out tf<ID>: the new control file, O_EXCL, no fsync
+ *	                                             [fault commit:after-tf]
+ *	       crash: out df + tf; sendmail ignores tf -> retry.
  *	  finish (per batch):
- *	    3. fsync the outgoing df and qf directories (once)
- *	    4. rename inbound qf<ID> -> cf<ID> ("committing": sendmail ignores it)
- *	    5. fsync the inbound qf directories (once)
- *	    6. rename out tf<ID> -> qf<ID>
- *	    7. fsync the outgoing qf directory (once)
- *	    8. unlink inbound df<ID>, xf<ID>, then cf<ID>; release the lock
+ *	    3. syncfs() of the outgoing queue's filesystem (and of the df
+ *	       directory's, when it is another one): every out df and tf, data
+ *	       and names, is durable              [fault commit:after-sync-out]
+ *	       crash: as after 2 -> retry.
+ *	    4. rename inbound qf<ID> -> cf<ID>, each message of the batch
+ *	       ("committing": sendmail's queue runner ignores cf files)
+ *	                                         [fault commit:after-mark]
+ *	       crash: cf<ID> inbound, tf<ID> outbound -> recovery renames the tf
+ *	       to qf, then removes the inbound df, xf and cf.  (The rename may
+ *	       not be durable yet: if the crash loses it, the message is still
+ *	       qf<ID> inbound -> retry.)
+ *	    5. fsync the inbound qf directories: the cf marks are durable
+ *	       before any outbound qf exists.
+ *	    6. rename out tf<ID> -> qf<ID>, each message    [fault commit:after-qf]
+ *	       crash: the outgoing sendmail may deliver it now; cf<ID> inbound
+ *	       -> recovery finds no tf (the message is committed) and removes
+ *	       the inbound df, xf and cf.  If the crash lost the rename, the tf
+ *	       is still there -> recovery renames it.
+ *	    7. fsync the outgoing qf directory: the qf files are durable.
+ *	    8. unlink inbound df<ID> and xf<ID>     [fault commit:after-unlink-df]
+ *	       then cf<ID>, release the lock; fsync the inbound qf directories
+ *	       (not needed for correctness: an unlink a crash loses is redone
+ *	       by recovery, which treats a cf without tf as committed).
+ *	       crash: cf<ID> without its df -> recovery removes the cf.
  *
- *	The cf<ID> marker decides recovery: without it the message was not
- *	committed (stale out df/tf are removed and it is done again); with it
- *	the message was, and recovery finishes steps 6 and 8.  The outgoing
- *	qf is written nowhere else, so a message is delivered once.
+ *	The cf<ID> marker alone decides: without it the message was not
+ *	committed (it is retried, and the out df/tf are removed first); with it
+ *	the message was, and recovery completes steps 6 and 8.  An outbound
+ *	qf<ID> is only ever made by renaming a complete, synced tf (sendmail
+ *	ignores tf files), so it is never seen half-written, and it is made
+ *	once.  A step that fails (not a crash: a full disk, an I/O error) rolls
+ *	back the messages not yet marked and leaves the marked ones to
+ *	recovery.  commit_inject() and commit_move_aside() put new messages in
+ *	and take broken ones out with their own, per-file fsyncs.
  */
 #ifndef MQSIFT_QUEUE_COMMIT_H
 #define MQSIFT_QUEUE_COMMIT_H
@@ -35,7 +70,7 @@ typedef struct CommitBatch CommitBatch;
 CommitBatch *commit_batch_new(QueueDir *out, mode_t file_mode);
 
 /*
- * commit_prepare - steps 1-2 for one claimed message.  @qf is the outbound
+ * commit_prepare - steps 1-2 for one claimed message (files unsynced).  @qf is the outbound
  * control file (serialized now); @new_body is the rewritten body, or NULL to
  * link the inbound df unchanged.  On success the batch owns @claim; on failure
  * nothing is left in the outgoing queue, @claim stays the caller's, and
@@ -54,8 +89,30 @@ guint commit_batch_size(const CommitBatch *batch);
  */
 gboolean commit_finish(CommitBatch *batch, GError **error);
 
+/* CommitOutcome - what the last commit_finish() did with one message */
+typedef enum {
+	COMMIT_LEFT,      /* not committed: it stays in its inbound queue */
+	COMMIT_RECOVERED, /* marked (cf) but not yet visible outbound: the next
+	                   * pass's commit_recover() completes it, exactly once */
+	COMMIT_DONE,      /* visible to the outgoing sendmail */
+} CommitOutcome;
+
+/*
+ * commit_outcome - the outcome of the @index-th message (in the order of
+ * commit_prepare) of the last commit_finish(); COMMIT_LEFT past the end
+ */
+CommitOutcome commit_outcome(const CommitBatch *batch, guint index);
+
 /* commit_batch_free - roll back whatever is still prepared, free, clear the pointer */
 void commit_batch_free(CommitBatch **batch);
+
+/* commit_batch_free_ptr - commit_batch_free() for g_autoptr(CommitBatch) */
+static inline void
+commit_batch_free_ptr(CommitBatch *p)
+{
+	commit_batch_free(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CommitBatch, commit_batch_free_ptr)
 
 /*
  * commit_clean_stale - for an inbound message that is not committed (its qf

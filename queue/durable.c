@@ -195,8 +195,10 @@ durable_link_or_copy(const char *src, const char *dst, mode_t mode, gid_t gid, G
 {
 	if (fault_should_fail("link"))
 		errno = ENOSPC;
-	else if (link(src, dst) == 0)
+	else if (link(src, dst) == 0) {
+		fault_trace("link", dst);
 		return TRUE;
+	}
 	if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
 		set_errno_error(error, errno, "cannot link to", dst);
 		return FALSE;
@@ -257,6 +259,7 @@ durable_sync_dir(const char *dir, GError **error)
 		return FALSE;
 	}
 	close(fd);
+	fault_trace("sync-dir", dir);
 	return TRUE;
 }
 
@@ -264,10 +267,15 @@ durable_sync_dir(const char *dir, GError **error)
 gboolean
 durable_rename(const char *from, const char *to, GError **error)
 {
+	if (fault_should_fail("rename")) {
+		set_errno_error(error, EIO, "cannot rename", from);
+		return FALSE;
+	}
 	if (rename(from, to) < 0) {
 		set_errno_error(error, errno, "cannot rename", from);
 		return FALSE;
 	}
+	fault_trace("rename", to);
 	return TRUE;
 }
 
@@ -275,64 +283,40 @@ durable_rename(const char *from, const char *to, GError **error)
 gboolean
 durable_unlink(const char *path, GError **error)
 {
-	if (unlink(path) < 0 && errno != ENOENT) {
+	if (unlink(path) < 0) {
+		if (errno == ENOENT)
+			return TRUE;
 		set_errno_error(error, errno, "cannot remove", path);
 		return FALSE;
 	}
+	fault_trace("unlink", path);
 	return TRUE;
 }
 
-/* durable_mkdir_p - mkdir -p with a mode */
+/*
+ * durable_mkdir_p - mkdir -p with a mode; the parent of each directory made
+ * is fsync'ed, so that what is later put in it cannot outlive its name
+ */
 gboolean
 durable_mkdir_p(const char *dir, mode_t mode, GError **error)
 {
-	if (g_mkdir_with_parents(dir, (int)mode) < 0) {
+	struct stat st;
+
+	if (stat(dir, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return TRUE;
+		set_errno_error(error, ENOTDIR, "cannot create directory", dir);
+		return FALSE;
+	}
+	g_autofree char *parent = g_path_get_dirname(dir);
+	if (strcmp(parent, dir) != 0 && !durable_mkdir_p(parent, mode, error))
+		return FALSE;
+	if (mkdir(dir, mode) < 0) {
+		if (errno == EEXIST)
+			return TRUE; /* made meanwhile by someone else, who syncs it */
 		set_errno_error(error, errno, "cannot create directory", dir);
 		return FALSE;
 	}
-	return TRUE;
-}
-
-/* durable_append_fd - append all of @fd (from offset 0) to @out, at most @max_size bytes */
-gboolean
-durable_append_fd(int fd, GString *out, gsize max_size, GError **error)
-{
-	char buf[65536];
-	off_t off = 0;
-	gsize got = 0;
-
-	for (;;) {
-		ssize_t n = pread(fd, buf, sizeof buf, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			            "read error: %s", g_strerror(errno));
-			return FALSE;
-		}
-		if (n == 0)
-			return TRUE;
-		if (got + (gsize)n > max_size) {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-			            "file larger than %" G_GSIZE_FORMAT " bytes", max_size);
-			return FALSE;
-		}
-		g_string_append_len(out, buf, n);
-		got += (gsize)n;
-		off += n;
-	}
-}
-
-/* durable_read_fd - slurp a descriptor, refusing more than @max_size bytes */
-GBytes *
-durable_read_fd(int fd, gsize max_size, GError **error)
-{
-	GString *s = g_string_new(NULL);
-
-	if (!durable_append_fd(fd, s, max_size, error)) {
-		g_string_free(s, TRUE);
-		return NULL;
-	}
-	return g_string_free_to_bytes(s);
+	fault_trace("mkdir", dir);
+	return durable_sync_dir(parent, error);
 }

@@ -88,16 +88,10 @@ gboolean durable_rename(const char *from, const char *to, GError **error);
 /* durable_unlink - unlink @path; a missing file is not an error. */
 gboolean durable_unlink(const char *path, GError **error);
 
-/* durable_mkdir_p - create @dir and its parents with @mode where missing. */
-gboolean durable_mkdir_p(const char *dir, mode_t mode, GError **error);
-
 /*
- * durable_append_fd - append all of @fd (from offset 0) to @out; FALSE with
- * @error on a read error or more than @max_size bytes (@out then holds part).
+ * durable_mkdir_p - create @dir and its parents with @mode where missing; the
+ * parent of each directory made is fsync'ed (its name is durable).
  */
-gboolean durable_append_fd(int fd, GString *out, gsize max_size, GError **error);
-
-/* durable_read_fd - read all of @fd (from offset 0) into a new GBytes. */
-GBytes *durable_read_fd(int fd, gsize max_size, GError **error);
+gboolean durable_mkdir_p(const char *dir, mode_t mode, GError **error);
 
 #endif

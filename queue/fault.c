@@ -13,6 +13,7 @@
 static const char *fault_name;
 static long fault_skip;
 static gboolean fault_loaded;
+static GPtrArray *fault_log;
 
 /* fault_parse - NAME or NAME@N (fire on the N+1th hit) */
 static void
@@ -75,4 +76,19 @@ gboolean
 fault_should_fail(const char *name)
 {
 	return fault_matches(name);
+}
+
+/* fault_trace_start - where fault_trace() records (tests) */
+void
+fault_trace_start(GPtrArray *log)
+{
+	fault_log = log;
+}
+
+/* fault_trace - record one durable operation, if a test asked for it */
+void
+fault_trace(const char *op, const char *path)
+{
+	if (fault_log != NULL)
+		g_ptr_array_add(fault_log, g_strdup_printf("%s %s", op, path));
 }

@@ -24,4 +24,14 @@ gboolean fault_should_fail(const char *name);
  */
 void fault_arm(const char *spec);
 
+/*
+ * fault_trace - record "@op @path" in the log given to fault_trace_start(),
+ * if any: the durable operations (rename, unlink, directory fsync, mkdir,
+ * ...) in the order they happen, for tests that check that order.
+ */
+void fault_trace(const char *op, const char *path);
+
+/* fault_trace_start - record into @log (a GPtrArray of strings, g_free'd); NULL stops */
+void fault_trace_start(GPtrArray *log);
+
 #endif

@@ -3,7 +3,7 @@
  *
  * DESCRIPTION
  *	Claiming follows sendmail's readqf() and the recommended algorithm of
- *	shared/docs/sendmail-queue.md section 7.3.  A zero-size qf is being
+ *	doc/design.md, "Sendmail queue files".  A zero-size qf is being
  *	created by an SMTP child and is left alone (locking it could make that
  *	child fail its own LOCK_NB).
  */
@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "queue/durable.h"
+#include "queue/fdread.h"
 
 #define MAXQFNAME 21 /* sendmail's conf.h: a queue file name is shorter */
 #define MAX_QF_SIZE (16 * 1024 * 1024)
@@ -33,7 +34,9 @@ struct QueueDir {
 };
 
 /* qdir_error_quark - the error domain */
-G_DEFINE_QUARK(mqsift - qdir - error - quark, qdir_error)
+/* clang-format off */
+G_DEFINE_QUARK(mqsift-qdir-error-quark, qdir_error)
+/* clang-format on */
 
 /* qdir_lock_from_name - the configuration's name of a lock type */
 QueueLock
@@ -137,6 +140,13 @@ qdir_same_fs(const QueueDir *a, const QueueDir *b)
 	return a->st.st_dev == b->st.st_dev;
 }
 
+/* qdir_same_dir - the same directory, however its path was written */
+gboolean
+qdir_same_dir(const QueueDir *a, const QueueDir *b)
+{
+	return a->st.st_dev == b->st.st_dev && a->st.st_ino == b->st.st_ino;
+}
+
 /* qdir_valid_id - characters and length of a queue ID */
 gboolean
 qdir_valid_id(const char *id)
@@ -166,6 +176,68 @@ qdir_file(const QueueDir *dir, const char *prefix, const char *id)
 	char *path = g_build_filename(d, name, NULL);
 	g_free(name);
 	return path;
+}
+
+/* data_dir_name_ok - a d record's name stays inside the queue tree */
+static gboolean
+data_dir_name_ok(const char *name)
+{
+	if (*name == '\0' || *name == '/')
+		return FALSE;
+	g_auto(GStrv) parts = g_strsplit(name, "/", -1);
+	for (int i = 0; parts[i]; i++)
+		if (strcmp(parts[i], "..") == 0)
+			return FALSE;
+	return TRUE;
+}
+
+/* qdir_data_file - where the df of a control file is, d record followed */
+char *
+qdir_data_file(const QueueDir *dir, const char *id, const Qf *qf, GError **error)
+{
+	const QfRecord *d = qf_first(qf, 'd');
+
+	if (d == NULL)
+		return qdir_file(dir, "df", id);
+	if (!data_dir_name_ok(d->value)) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BROKEN,
+		            "bogus queue file directory \"d%s\"", d->value);
+		return NULL;
+	}
+	/*
+	 * The name is relative to sendmail's QueueDirectory, which is either
+	 * this queue's parent (QueueDirectory=/var/spool/mqueue.in/q*: "q2") or
+	 * this queue itself (queue groups below it).  The candidate holding the
+	 * df wins; else the first that is a queue directory (the df is then
+	 * missing, which the caller reports).
+	 */
+	g_autofree char *parent = g_path_get_dirname(dir->path);
+	const char *bases[] = {parent, dir->path};
+	g_autofree char *name = g_strconcat("df", id, NULL);
+	char *found = NULL;
+	for (gsize i = 0; i < G_N_ELEMENTS(bases); i++) {
+		g_autofree char *qd = g_build_filename(bases[i], d->value, NULL);
+		struct stat st;
+
+		if (stat(qd, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		g_autofree char *dfd = sub_or_self(qd, "df");
+		char *path = g_build_filename(dfd, name, NULL);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+			g_free(found);
+			return path;
+		}
+		if (found == NULL)
+			found = path;
+		else
+			g_free(path);
+	}
+	if (found == NULL)
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BROKEN,
+		            "bogus queue file directory \"d%s\": no such queue directory beside or "
+		            "below %s",
+		            d->value, dir->path);
+	return found;
 }
 
 typedef struct {
@@ -243,7 +315,10 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 	struct stat st, st2;
 	int fd;
 
-	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	/* read-only where the lock allows it (flock): closing a file opened for
+	 * writing is an inotify IN_CLOSE_WRITE, which would wake the daemon again */
+	fd = open(path,
+	          (dir->lock == QUEUE_LOCK_FLOCK ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int err = errno;
 
@@ -275,7 +350,7 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 		goto fail;
 	}
 	GError *local = NULL;
-	GBytes *bytes = durable_read_fd(fd, MAX_QF_SIZE, &local);
+	GBytes *bytes = fdread_bytes(fd, MAX_QF_SIZE, &local);
 	if (bytes == NULL) {
 		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BROKEN, "%s: %s", path, local->message);
 		g_error_free(local);
@@ -293,6 +368,13 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 		g_error_free(local);
 		goto fail;
 	}
+	char *df_path = qdir_data_file(dir, id, qf, &local);
+	if (df_path == NULL) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BROKEN, "%s: %s", path, local->message);
+		g_error_free(local);
+		qf_free(&qf);
+		goto fail;
+	}
 	QueueClaim *claim = g_new0(QueueClaim, 1);
 	claim->dir = dir;
 	claim->id = g_strdup(id);
@@ -300,6 +382,7 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 	claim->qf_fd = fd;
 	claim->qf = qf;
 	claim->st = st;
+	claim->df_path = df_path;
 	return claim;
 fail:
 	close(fd);
@@ -316,11 +399,77 @@ qdir_claim_release(QueueClaim **claim)
 	QueueClaim *c = *claim;
 	if (c->qf_fd >= 0)
 		close(c->qf_fd);
+	g_free(c->df_path);
 	qf_free(&c->qf);
 	g_free(c->id);
 	g_free(c->qf_path);
 	g_free(c);
 	*claim = NULL;
+}
+
+/* qdir_claim_open_df - the body of a claimed message, read-only */
+int
+qdir_claim_open_df(const QueueClaim *claim, gint64 *size, GError **error)
+{
+	const char *df = claim->df_path; /* its d record followed */
+	int fd = open(df, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_NO_DATA, "cannot open %s: %s", df,
+		            g_strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*size = (gint64)st.st_size;
+	return fd;
+}
+
+/* qdir_claim_read_message - qf headers, a blank line, then the df */
+GString *
+qdir_claim_read_message(const QueueClaim *claim, gsize *df_size, GError **error)
+{
+	gint64 size;
+	int fd = qdir_claim_open_df(claim, &size, error);
+
+	if (fd < 0)
+		return NULL;
+	if (df_size != NULL)
+		*df_size = (gsize)size;
+	GString *msg = qf_headers_text(claim->qf);
+	g_string_append_c(msg, '\n');
+	gboolean ok = fdread_append(fd, msg, G_MAXSIZE, error);
+	close(fd);
+	if (!ok) {
+		g_string_free(msg, TRUE);
+		return NULL;
+	}
+	return msg;
+}
+
+/* qdir_claim_remove - take a claimed message out of its queue: qf, df, xf */
+gboolean
+qdir_claim_remove(QueueClaim *claim, GError **error)
+{
+	const char *df = claim->df_path;
+	g_autofree char *xf = qdir_file(claim->dir, "xf", claim->id);
+
+	return durable_unlink(claim->qf_path, error) && durable_unlink(df, error) &&
+	       durable_unlink(xf, error);
+}
+
+/* qdir_qf_mtime - when qf<@id> was last written; FALSE if it is gone */
+gboolean
+qdir_qf_mtime(const QueueDir *dir, const char *id, gint64 *mtime)
+{
+	g_autofree char *qf = qdir_file(dir, "qf", id);
+	struct stat st;
+
+	if (stat(qf, &st) < 0)
+		return FALSE;
+	*mtime = (gint64)st.st_mtime;
+	return TRUE;
 }
 
 static const char queue_id_chars[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx";

@@ -49,6 +49,20 @@ QueueDir *qdir_open(const char *path, QueueLock lock, GError **error);
 /* qdir_free - free and clear the caller's pointer */
 void qdir_free(QueueDir **dir);
 
+/* qdir_free_ptr - qdir_free() for g_autoptr(QueueDir) */
+static inline void
+qdir_free_ptr(QueueDir *p)
+{
+	qdir_free(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QueueDir, qdir_free_ptr)
+
+/*
+ * qdir_same_dir - TRUE if @a and @b are one directory (device and inode:
+ * "/q", "/q/" and a symlink to /q are the same)
+ */
+gboolean qdir_same_dir(const QueueDir *a, const QueueDir *b);
+
 /* qdir_path - the queue directory (borrowed) */
 const char *qdir_path(const QueueDir *dir);
 
@@ -59,9 +73,21 @@ const char *qdir_xf_dir(const QueueDir *dir);
 
 /*
  * qdir_file - path of the file with @prefix ("qf", "df", "tf", "xf", "cf", ...)
- * for queue ID @id; newly allocated.  @id must pass qdir_valid_id().
+ * for queue ID @id; newly allocated.  @id must pass qdir_valid_id().  (The
+ * df of a claimed message is claim->df_path: its qf may have a d record.)
  */
 char *qdir_file(const QueueDir *dir, const char *prefix, const char *id);
+
+/*
+ * qdir_data_file - the df of message @id whose control file is @qf: with a
+ * d record (the df lives in another queue directory, named relative to
+ * sendmail's QueueDirectory: a sibling of @dir such as "q2", a queue group
+ * below it, or "." for the base), in that directory's df/ or itself; else
+ * where qdir_file() puts it.  Newly allocated; NULL with @error
+ * (QDIR_ERROR_BROKEN) for a d record that names no queue directory, as
+ * sendmail's readqf() refuses it.
+ */
+char *qdir_data_file(const QueueDir *dir, const char *id, const Qf *qf, GError **error);
 
 /* qdir_valid_id - TRUE if @id is a plausible queue ID: [0-9A-Za-z], short enough */
 gboolean qdir_valid_id(const char *id);
@@ -80,6 +106,7 @@ typedef struct {
 	int qf_fd;      /* holds the lock */
 	Qf *qf;         /* parsed control file */
 	struct stat st; /* of the qf when claimed */
+	char *df_path;  /* the df, following the qf's d record if it has one */
 } QueueClaim;
 
 /*
@@ -90,6 +117,40 @@ QueueClaim *qdir_claim(QueueDir *dir, const char *id, GError **error);
 
 /* qdir_claim_release - unlock, close and free; clears the caller's pointer */
 void qdir_claim_release(QueueClaim **claim);
+
+/* qdir_claim_release_ptr - qdir_claim_release() for g_autoptr(QueueClaim) */
+static inline void
+qdir_claim_release_ptr(QueueClaim *p)
+{
+	qdir_claim_release(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QueueClaim, qdir_claim_release_ptr)
+
+/*
+ * qdir_claim_open_df - open the df of @claim read-only and set *@size to its
+ * size.  Returns the descriptor (the caller's, to close), or -1 with @error
+ * (QDIR_ERROR_NO_DATA: the body is missing or unreadable).
+ */
+int qdir_claim_open_df(const QueueClaim *claim, gint64 *size, GError **error);
+
+/*
+ * qdir_claim_read_message - the message of @claim as it arrived: the headers
+ * of its qf as they will be delivered, an empty line, then its df; sets
+ * *@df_size (unless NULL) to the df's size.  Returns a new GString, or NULL
+ * with @error.
+ */
+GString *qdir_claim_read_message(const QueueClaim *claim, gsize *df_size, GError **error);
+
+/*
+ * qdir_claim_remove - remove the message of @claim from its queue, qf first,
+ * then df and xf, under the lock (a file already gone is no error).  For a
+ * message kept elsewhere (quarantined whole).  Returns FALSE with @error; the
+ * claim stays the caller's either way.
+ */
+gboolean qdir_claim_remove(QueueClaim *claim, GError **error);
+
+/* qdir_qf_mtime - TRUE and *@mtime (Unix time) if qf<@id> exists in @dir */
+gboolean qdir_qf_mtime(const QueueDir *dir, const char *id, gint64 *mtime);
 
 /* qdir_lock_fd - take the queue lock on @fd (flock or fcntl per the QueueDir) */
 gboolean qdir_lock_fd(const QueueDir *dir, int fd, gboolean wait);

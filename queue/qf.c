@@ -5,7 +5,7 @@
  *	Records are kept with their exact bytes; nothing is reformatted, so an
  *	unchanged file serializes to itself.  The accepted record letters and
  *	the fatal cases follow readqf() in sendmail's queue.c (see
- *	shared/docs/sendmail-queue.md, sections 3 and 4).
+ *	doc/design.md, "Sendmail queue files").
  */
 #include "mqsift-build.h"
 
@@ -20,7 +20,9 @@ struct Qf {
 };
 
 /* qf_error_quark - the error domain of this module */
-G_DEFINE_QUARK(mqsift - qf - error - quark, qf_error)
+/* clang-format off */
+G_DEFINE_QUARK(mqsift-qf-error-quark, qf_error)
+/* clang-format on */
 
 /* record_clear - free a record's value (GArray clear func) */
 static void
@@ -167,8 +169,9 @@ qf_parse(const char *data, gsize len, GError **error)
 	for (guint i = 0; i < qf->records->len; i++) {
 		const QfRecord *r = &g_array_index(qf->records, QfRecord, i);
 
-		if (r->type == 'B' && strcmp(r->value, "7BIT") != 0 &&
-		    strcmp(r->value, "8BITMIME") != 0) {
+		/* check_bodytype() compares without case: BODY=8bitmime is stored as sent */
+		if (r->type == 'B' && g_ascii_strcasecmp(r->value, "7BIT") != 0 &&
+		    g_ascii_strcasecmp(r->value, "8BITMIME") != 0) {
 			g_set_error(error, QF_ERROR, QF_ERROR_MALFORMED, "bad body type B%s",
 			            r->value);
 			goto fail;
@@ -427,7 +430,7 @@ qf_headers_text(const Qf *qf)
 	return out;
 }
 
-/* last_header_index - index after the last H record (or the end) */
+/* insert_index_for_header - index after the last H record (or the end) */
 static guint
 insert_index_for_header(const Qf *qf)
 {
@@ -599,6 +602,55 @@ qf_sanitize_for_outbound(Qf *qf)
 		else
 			i++;
 	}
+}
+
+/* qf_set_recipients - new R records in place of the old ones */
+void
+qf_set_recipients(Qf *qf, const char *const *addrs)
+{
+	guint at = G_MAXUINT;
+
+	for (guint i = 0; i < qf->records->len;) {
+		char t = g_array_index(qf->records, QfRecord, i).type;
+
+		if (t == 'R' || t == 'Q' || t == 'r' || t == 'C') {
+			if (at == G_MAXUINT)
+				at = i;
+			g_array_remove_index(qf->records, i);
+		} else {
+			i++;
+		}
+	}
+	if (at == G_MAXUINT) {
+		at = qf->records->len;
+		for (guint i = 0; i < qf->records->len; i++)
+			if (g_array_index(qf->records, QfRecord, i).type == 'H') {
+				at = i;
+				break;
+			}
+	}
+	for (guint k = 0; addrs[k] != NULL; k++) {
+		const char *a = addrs[k];
+		char *text =
+		    a[0] == '<' ? g_strdup_printf("PFD:%s", a) : g_strdup_printf("PFD:<%s>", a);
+		QfRecord r = {'R', text, strlen(text)};
+
+		g_array_insert_val(qf->records, at + k, r);
+	}
+}
+
+/* qf_new_notice - the minimal control file of a message mqsift writes itself */
+Qf *
+qf_new_notice(const char *to, gboolean eight_bit, gint64 now, GError **error)
+{
+	g_autoptr(GString) text = g_string_new(NULL);
+
+	/* what sendmail 8.17's queueup() writes for a local submission, no more */
+	g_string_append_printf(text, "V8\nT%" G_GINT64_FORMAT "\nK0\nN0\nP30000\n", now);
+	if (eight_bit)
+		g_string_append(text, "B8BITMIME\nF8\n");
+	g_string_append_printf(text, "S<>\nRPFD:<%s>\n.\n", to);
+	return qf_parse(text->str, text->len, error);
 }
 
 /* qf_add_recipient - an R record after the last one */

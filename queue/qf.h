@@ -64,6 +64,14 @@ Qf *qf_copy(const Qf *qf);
 /* qf_free - free @qf and clear the caller's pointer */
 void qf_free(Qf **qf);
 
+/* qf_free_ptr - qf_free() for g_autoptr(Qf) */
+static inline void
+qf_free_ptr(Qf *p)
+{
+	qf_free(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Qf, qf_free_ptr)
+
 /* qf_serialize - the control file bytes, ending with ".\n"; caller owns the GString */
 GString *qf_serialize(const Qf *qf);
 
@@ -128,7 +136,7 @@ void qf_add_recipient(Qf *qf, const char *addr);
 /* qf_remove_recipients - drop every recipient (R, with its Q and r records); returns how many */
 guint qf_remove_recipients(Qf *qf);
 
-/* qf_has_8bit - TRUE if a header value holds a byte >= 0x80 (METAQUOTE bytes excluded) */
+/* qf_has_8bit_headers - TRUE if a header value holds a byte >= 0x80 (METAQUOTE bytes excluded) */
 gboolean qf_has_8bit_headers(const Qf *qf);
 
 /* qf_set_flag - set or clear one letter of the F record (created if needed) */
@@ -140,8 +148,26 @@ void qf_set_flag(Qf *qf, char flag, gboolean on);
  */
 void qf_set_body_type(Qf *qf, gboolean eight_bit);
 
+/*
+ * qf_set_recipients - replace every recipient by @addrs (NULL-terminated,
+ * each "user@domain" or "<user@domain>"), written "RPFD:<addr>" as for an
+ * SMTP RCPT without NOTIFY=: a failure still bounces.  The R records go
+ * and with them what belonged to them (Q, r, C); the new ones go where the
+ * first R was, or before the headers.
+ */
+void qf_set_recipients(Qf *qf, const char *const *addrs);
+
 /* qf_sanitize_for_outbound - drop the I, d and q records sendmail must not see */
 void qf_sanitize_for_outbound(Qf *qf);
+
+/*
+ * qf_new_notice - the control file of a new message from mqsift itself: queued
+ * at @now (Unix time), null sender, one recipient @to (a bare address: the
+ * caller checks), 8BITMIME when @eight_bit.  No headers: add them with
+ * qf_add_header().  Returns a new Qf, or NULL with @error if @to would break
+ * the file.
+ */
+Qf *qf_new_notice(const char *to, gboolean eight_bit, gint64 now, GError **error);
 
 /* qf_dequote - METAQUOTE removed: the bytes sendmail will deliver; newly allocated */
 char *qf_dequote(const char *value, gsize len, gsize *out_len);

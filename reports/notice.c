@@ -62,16 +62,8 @@ notice_send(const MqConfig *config, QueueDir *out, const char *to, const char *r
 	g_autofree char *mid = g_strdup_printf("<mqsift.%" G_GINT64_FORMAT ".%u@%s>",
 	                                       g_get_real_time(), g_random_int(), host);
 	gboolean eight = is_8bit(body);
-	GString *text = g_string_new(NULL);
+	g_autoptr(Qf) qf = qf_new_notice(to, eight, g_get_real_time() / G_USEC_PER_SEC, error);
 
-	/* the minimal control file sendmail 8.17 accepts (sendmail-queue.md 8.1) */
-	g_string_append_printf(text, "V8\nT%" G_GINT64_FORMAT "\nK0\nN0\nP30000\n",
-	                       g_get_real_time() / G_USEC_PER_SEC);
-	if (eight)
-		g_string_append(text, "B8BITMIME\nF8\n");
-	g_string_append_printf(text, "S<>\nRPFD:<%s>\n.\n", to);
-	Qf *qf = qf_parse(text->str, text->len, error);
-	g_string_free(text, TRUE);
 	if (qf == NULL)
 		return NULL;
 	g_autofree char *from = g_strdup_printf("mqsift <MAILER-DAEMON@%s>", host);
@@ -91,7 +83,5 @@ notice_send(const MqConfig *config, QueueDir *out, const char *to, const char *r
 	qf_add_header(qf, "Content-Transfer-Encoding", eight ? "8bit" : "7bit");
 	qf_add_header(qf, "X-Virus-Scanned", scanned);
 	qf_add_header(qf, "X-Virus-Status", "Clean");
-	char *id = commit_inject(out, qf, body, strlen(body), config->queue_file_mode, error);
-	qf_free(&qf);
-	return id;
+	return commit_inject(out, qf, body, strlen(body), config->queue_file_mode, error);
 }

@@ -14,7 +14,7 @@
 #include <glib.h>
 
 #include "queue/qdir.h"
-#include "rules/config.h"
+#include "config/config.h"
 
 /*
  * notice_send - queue a text notice to @to (one address) with @subject and the

@@ -102,6 +102,54 @@ notify_postmaster(const MqConfig *config, QueueDir *out, const Caught *caught, g
 	return notice_send(config, out, config->notify_postmaster, subject, body, error);
 }
 
+/* notify_poison - the postmaster's notice about a message quarantined whole */
+char *
+notify_poison(const MqConfig *config, QueueDir *out, const Qf *qf, const char *queue_id,
+              guint tries, gsize size, const char *quarantine, const char *scan_error, guint hours,
+              GError **error)
+{
+	g_autoptr(GHashTable) vars = base_vars(config);
+	g_autofree char *rcpts = qf_recipients_text(qf);
+	g_autofree char *subject_h = qf_header_get(qf, "Subject");
+	g_autofree char *subject = NULL;
+
+	g_hash_table_insert(vars, "queue_id", g_strdup(queue_id));
+	g_hash_table_insert(vars, "tries", g_strdup_printf("%u", tries));
+	g_hash_table_insert(vars, "sender", untrusted_line(qf_sender(qf), -1, 200));
+	g_hash_table_insert(vars, "recipients", untrusted_line(rcpts, -1, 400));
+	g_hash_table_insert(vars, "subject", untrusted_line(subject_h, -1, SUBJECT_MAX));
+	g_hash_table_insert(vars, "size", g_strdup_printf("%" G_GSIZE_FORMAT, size));
+	g_hash_table_insert(vars, "quarantine_id", g_strdup(quarantine));
+	g_hash_table_insert(vars, "reason", untrusted_line(scan_error ? scan_error : "", -1, 300));
+	g_hash_table_insert(vars, "hours", g_strdup_printf("%u", hours));
+	g_autofree char *body = template_render_mail(
+	    config->reports_templates, config->reports_language,
+	    scan_error ? "scan-error-message" : "poison-message", vars,
+	    scan_error ? "mqsift: a message was quarantined (it could not be scanned)"
+	               : "mqsift: a message was quarantined (it crashed the scanner)",
+	    &subject);
+	return notice_send(config, out, config->notify_postmaster, subject, body, error);
+}
+
+/* notify_set_aside - the postmaster's notice about a message moved out of the queue */
+char *
+notify_set_aside(const MqConfig *config, QueueDir *out, const char *queue_id, const char *reason,
+                 const char *queue, gint64 age, const char *destination, GError **error)
+{
+	g_autoptr(GHashTable) vars = base_vars(config);
+	g_autofree char *subject = NULL;
+
+	g_hash_table_insert(vars, "queue_id", g_strdup(queue_id));
+	g_hash_table_insert(vars, "reason", untrusted_line(reason, -1, 0));
+	g_hash_table_insert(vars, "queue", g_strdup(queue));
+	g_hash_table_insert(vars, "age", g_strdup_printf("%" G_GINT64_FORMAT, age));
+	g_hash_table_insert(vars, "destination", g_strdup(destination));
+	g_autofree char *body =
+	    template_render_mail(config->reports_templates, config->reports_language, "set-aside",
+	                         vars, "mqsift: an unprocessable message was set aside", &subject);
+	return notice_send(config, out, config->notify_postmaster, subject, body, error);
+}
+
 /* is_local_part_char - what a plain local part may hold: no routing (% !), no quoting */
 static gboolean
 is_local_part_char(char c)

@@ -17,7 +17,7 @@
 
 #include "queue/qdir.h"
 #include "queue/qf.h"
-#include "rules/config.h"
+#include "config/config.h"
 
 /* Caught - one caught message, for the postmaster's warning (strings borrowed) */
 typedef struct {
@@ -48,6 +48,28 @@ gboolean notify_sender_allowed(const MqConfig *eff, const Qf *qf, GPtrArray *nam
 /* notify_sender - queue the notice to the sender; returns its queue ID or NULL */
 char *notify_sender(const MqConfig *eff, QueueDir *out, const Qf *qf, const char *report,
                     const char *quarantine, GError **error);
+
+/*
+ * notify_poison - queue the postmaster's notice that the message @queue_id
+ * (control file @qf, body of @size bytes) made a worker fail @tries times and
+ * was quarantined whole as @quarantine (template "poison-message"); with a
+ * @scan_error, its scan failed @tries times over @hours hours, the last time
+ * so (template "scan-error-message").  Returns the notice's queue ID, or NULL
+ * with @error.
+ */
+char *notify_poison(const MqConfig *config, QueueDir *out, const Qf *qf, const char *queue_id,
+                    guint tries, gsize size, const char *quarantine, const char *scan_error,
+                    guint hours, GError **error);
+
+/*
+ * notify_set_aside - queue the postmaster's notice that the message @queue_id,
+ * unprocessable for @reason, stayed @age seconds in @queue and was moved to
+ * @destination (template "set-aside").  Returns the notice's queue ID, or
+ * NULL with @error.
+ */
+char *notify_set_aside(const MqConfig *config, QueueDir *out, const char *queue_id,
+                       const char *reason, const char *queue, gint64 age, const char *destination,
+                       GError **error);
 
 /* notify_default_silent - the built-in patterns of notify.silent_viruses (borrowed) */
 const char *const *notify_default_silent(void);

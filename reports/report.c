@@ -2,7 +2,7 @@
  * report.c - digests and reports from the SQLite store
  *
  * DESCRIPTION
- *	Texts read from the store are checked again with untrusted_text()
+ *	Texts come from store_messages_between(), which escapes them again
  *	(rows written by older versions were not escaped): the digest, the
  *	text report and the HTML page never carry a control, a bidi or an
  *	invisible character from a message, and the HTML page escapes every
@@ -13,113 +13,26 @@
 #include "reports/report.h"
 
 #include <gio/gio.h>
-#include <sqlite3.h>
 #include <math.h>
 #include <string.h>
 
-#include "rules/untrusted.h"
-
-typedef struct {
-	char *queue_id;
-	gint64 received;
-	char *sender;
-	char *recipients;
-	char *subject;
-	gint64 size;
-	char *status;
-	char *detail;
-	char *action;
-	char *quarantine;
-	gint64 ms;
-	char *spam;        /* "" when not checked; no | yes | high | unchecked */
-	double spam_score; /* NAN: none */
-	char *spam_dnsbl;
-} Row;
-
 struct ReportData {
 	gint64 since, until;
-	GArray *rows; /* of Row, oldest first */
+	GArray *rows; /* of StoredMessage, oldest first */
 };
-
-/* row_clear - GArray clear func */
-static void
-row_clear(gpointer p)
-{
-	Row *r = p;
-
-	g_free(r->queue_id);
-	g_free(r->sender);
-	g_free(r->recipients);
-	g_free(r->subject);
-	g_free(r->status);
-	g_free(r->detail);
-	g_free(r->action);
-	g_free(r->quarantine);
-	g_free(r->spam);
-	g_free(r->spam_dnsbl);
-}
-
-/* the longest text read back from one column */
-#define COLUMN_MAX 8192
-
-/* col - a text column made safe to show (one line), never NULL */
-static char *
-col(sqlite3_stmt *st, int i)
-{
-	const char *t = (const char *)sqlite3_column_text(st, i);
-
-	return untrusted_text(t ? t : "", sqlite3_column_bytes(st, i), COLUMN_MAX, 0);
-}
 
 /* report_collect - read a period */
 ReportData *
 report_collect(Store *store, gint64 since, gint64 until, GError **error)
 {
-	sqlite3 *db = store_db(store);
-	sqlite3_stmt *st = NULL;
+	GArray *rows = store_messages_between(store, since, until, error);
 
-	if (sqlite3_prepare_v2(
-	        db,
-	        "SELECT queue_id, received, sender, recipients, subject, size, status, "
-	        "detail, action, quarantine, ms, spam, spam_score, spam_dnsbl FROM messages "
-	        "WHERE received >= ? AND "
-	        "received < ? ORDER BY received, id",
-	        -1, &st, NULL) != SQLITE_OK) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "store: %s", sqlite3_errmsg(db));
+	if (rows == NULL)
 		return NULL;
-	}
-	sqlite3_bind_int64(st, 1, since);
-	sqlite3_bind_int64(st, 2, until);
 	ReportData *d = g_new0(ReportData, 1);
 	d->since = since;
 	d->until = until;
-	d->rows = g_array_new(FALSE, TRUE, sizeof(Row));
-	g_array_set_clear_func(d->rows, row_clear);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		Row r = {col(st, 0),
-		         sqlite3_column_int64(st, 1),
-		         col(st, 2),
-		         col(st, 3),
-		         col(st, 4),
-		         sqlite3_column_int64(st, 5),
-		         col(st, 6),
-		         col(st, 7),
-		         col(st, 8),
-		         col(st, 9),
-		         sqlite3_column_int64(st, 10),
-		         col(st, 11),
-		         sqlite3_column_type(st, 12) == SQLITE_NULL ? NAN
-		                                                    : sqlite3_column_double(st, 12),
-		         col(st, 13)};
-		g_array_append_val(d->rows, r);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "store: %s", sqlite3_errmsg(db));
-		report_free(&d);
-		return NULL;
-	}
+	d->rows = rows;
 	return d;
 }
 
@@ -136,7 +49,7 @@ report_free(ReportData **data)
 
 /* is_caught - infected or blocked */
 static gboolean
-is_caught(const Row *r)
+is_caught(const StoredMessage *r)
 {
 	return strcmp(r->status, "infected") == 0 || strcmp(r->status, "blocked") == 0;
 }
@@ -148,7 +61,7 @@ report_caught_count(const ReportData *d)
 	guint n = 0;
 
 	for (guint i = 0; i < d->rows->len; i++)
-		n += is_caught(&g_array_index(d->rows, Row, i));
+		n += is_caught(&g_array_index(d->rows, StoredMessage, i));
 	return n;
 }
 
@@ -230,12 +143,12 @@ typedef struct {
 
 /* is_spam - the spam check said spam */
 static gboolean
-is_spam(const Row *r)
+is_spam(const StoredMessage *r)
 {
 	return strcmp(r->spam, "yes") == 0 || strcmp(r->spam, "high") == 0;
 }
 
-/* tally_new - compute */
+/* tally_init - count what @d holds */
 static void
 tally_init(Tally *t, const ReportData *d)
 {
@@ -245,7 +158,7 @@ tally_init(Tally *t, const ReportData *d)
 	t->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	t->spam_zones = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	for (guint i = 0; i < d->rows->len; i++) {
-		const Row *r = &g_array_index(d->rows, Row, i);
+		const StoredMessage *r = &g_array_index(d->rows, StoredMessage, i);
 		if (*r->spam) {
 			t->spam_checked++;
 			t->spam_yes += strcmp(r->spam, "yes") == 0;
@@ -347,7 +260,7 @@ report_digest_text(const ReportData *d)
 	g_string_append(out, "Caught messages:\n");
 	guint n = 0;
 	for (guint i = 0; i < d->rows->len; i++) {
-		const Row *r = &g_array_index(d->rows, Row, i);
+		const StoredMessage *r = &g_array_index(d->rows, StoredMessage, i);
 		if (!is_caught(r))
 			continue;
 		g_autofree char *when = report_format_time(r->received);
@@ -366,7 +279,7 @@ report_digest_text(const ReportData *d)
 	g_string_append(out, "\nQuarantined spam:\n");
 	n = 0;
 	for (guint i = 0; i < d->rows->len; i++) {
-		const Row *r = &g_array_index(d->rows, Row, i);
+		const StoredMessage *r = &g_array_index(d->rows, StoredMessage, i);
 		if (is_caught(r) || !is_spam(r) || !*r->quarantine)
 			continue;
 		g_autofree char *when = report_format_time(r->received);
@@ -404,7 +317,7 @@ percentiles(const ReportData *d, gint64 *p50, gint64 *p90, gint64 *p99)
 	GArray *ms = g_array_new(FALSE, FALSE, sizeof(gint64));
 
 	for (guint i = 0; i < d->rows->len; i++)
-		g_array_append_val(ms, g_array_index(d->rows, Row, i).ms);
+		g_array_append_val(ms, g_array_index(d->rows, StoredMessage, i).ms);
 	g_array_sort(ms, ms_cmp);
 	*p50 = *p90 = *p99 = 0;
 	if (ms->len > 0) {
@@ -433,7 +346,7 @@ buckets(const ReportData *d, gint64 *width)
 		g_array_append_val(b, k);
 	}
 	for (guint i = 0; i < d->rows->len; i++) {
-		const Row *r = &g_array_index(d->rows, Row, i);
+		const StoredMessage *r = &g_array_index(d->rows, StoredMessage, i);
 		gint64 idx = (r->received - first) / *width;
 		if (idx >= 0 && idx < (gint64)b->len) {
 			Bucket *k = &g_array_index(b, Bucket, idx);
@@ -484,7 +397,7 @@ report_text(const ReportData *d)
 	return g_string_free(out, FALSE);
 }
 
-/* html_escape - text for HTML */
+/* html_text - append @s escaped for HTML */
 static void
 html_text(GString *out, const char *s)
 {

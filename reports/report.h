@@ -24,6 +24,14 @@ ReportData *report_collect(Store *store, gint64 since, gint64 until, GError **er
 /* report_free - free and clear */
 void report_free(ReportData **data);
 
+/* report_free_ptr - report_free() for g_autoptr(ReportData) */
+static inline void
+report_free_ptr(ReportData *p)
+{
+	report_free(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ReportData, report_free_ptr)
+
 /* report_caught_count - infected + blocked messages */
 guint report_caught_count(const ReportData *data);
 

@@ -62,7 +62,16 @@ static const char *const migrations[] = {
     "CREATE TABLE IF NOT EXISTS attempts ("
     " queue_id TEXT PRIMARY KEY, count INTEGER NOT NULL, last INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS messages_status ON messages(status, received);",
-    /* 2 -> 3: spam checks (issue #16); NULL spam = not checked */
+    /* 2 -> 3: the master's queue depth samples, for the report's graphs */
+    "CREATE TABLE IF NOT EXISTS queue_samples ("
+    " t INTEGER NOT NULL, inbound INTEGER NOT NULL, outbound INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS queue_samples_t ON queue_samples(t);",
+    /* 3 -> 4: releases from the quarantine (a second one is refused unless asked for) */
+    "CREATE TABLE IF NOT EXISTS releases ("
+    " ref TEXT NOT NULL, queue_id TEXT NOT NULL, released INTEGER NOT NULL,"
+    " recipients TEXT NOT NULL, again INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS releases_ref ON releases(ref);",
+    /* 4 -> 5: spam checks (issue #16); NULL spam = not checked */
     "ALTER TABLE messages ADD COLUMN spam TEXT;"
     "ALTER TABLE messages ADD COLUMN spam_score REAL;"
     "ALTER TABLE messages ADD COLUMN spam_tests TEXT;"
@@ -198,11 +207,83 @@ store_close(Store **store)
 	*store = NULL;
 }
 
-/* store_db - accessor */
-struct sqlite3 *
-store_db(Store *store)
+/* stored_message_clear - GArray clear func */
+static void
+stored_message_clear(gpointer p)
 {
-	return store->db;
+	StoredMessage *m = p;
+
+	g_free(m->queue_id);
+	g_free(m->sender);
+	g_free(m->recipients);
+	g_free(m->subject);
+	g_free(m->status);
+	g_free(m->detail);
+	g_free(m->action);
+	g_free(m->quarantine);
+	g_free(m->spam);
+	g_free(m->spam_dnsbl);
+}
+
+/* the longest text read back from one column */
+#define COLUMN_MAX 8192
+
+/* column_text - a text column made safe to show (one line), never NULL */
+static char *
+column_text(sqlite3_stmt *st, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+
+	return untrusted_text(t ? t : "", sqlite3_column_bytes(st, i), COLUMN_MAX, 0);
+}
+
+/* store_messages_between - the rows of a period */
+GArray *
+store_messages_between(Store *store, gint64 since, gint64 until, GError **error)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(
+	        store->db,
+	        "SELECT queue_id, received, sender, recipients, subject, size, status, "
+	        "detail, action, quarantine, ms, spam, spam_score, spam_dnsbl FROM messages "
+	        "WHERE received >= ? AND received < ? ORDER BY received, id",
+	        -1, &st, NULL) != SQLITE_OK) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "store: %s",
+		            sqlite3_errmsg(store->db));
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, until);
+	g_autoptr(GArray) rows = g_array_new(FALSE, TRUE, sizeof(StoredMessage));
+	g_array_set_clear_func(rows, stored_message_clear);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		StoredMessage m = {column_text(st, 0),
+		                   sqlite3_column_int64(st, 1),
+		                   column_text(st, 2),
+		                   column_text(st, 3),
+		                   column_text(st, 4),
+		                   sqlite3_column_int64(st, 5),
+		                   column_text(st, 6),
+		                   column_text(st, 7),
+		                   column_text(st, 8),
+		                   column_text(st, 9),
+		                   sqlite3_column_int64(st, 10),
+		                   column_text(st, 11),
+		                   sqlite3_column_type(st, 12) == SQLITE_NULL
+		                       ? NAN
+		                       : sqlite3_column_double(st, 12),
+		                   column_text(st, 13)};
+		g_array_append_val(rows, m);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "store: %s",
+		            sqlite3_errmsg(store->db));
+		return NULL;
+	}
+	return g_steal_pointer(&rows);
 }
 
 /* store_begin - open a transaction for a batch */
@@ -352,7 +433,9 @@ store_prune(Store *store, guint keep_days)
 {
 	g_autofree char *sql =
 	    g_strdup_printf("DELETE FROM messages WHERE received < %" G_GINT64_FORMAT ";"
-	                    "DELETE FROM attempts WHERE last < %" G_GINT64_FORMAT ";",
+	                    "DELETE FROM attempts WHERE last < %" G_GINT64_FORMAT ";"
+	                    "DELETE FROM queue_samples WHERE t < %" G_GINT64_FORMAT ";",
+	                    g_get_real_time() / G_USEC_PER_SEC - (gint64)keep_days * 86400,
 	                    g_get_real_time() / G_USEC_PER_SEC - (gint64)keep_days * 86400,
 	                    g_get_real_time() / G_USEC_PER_SEC - (gint64)keep_days * 86400);
 
@@ -488,4 +571,97 @@ store_attempt_clear(Store *store, const char *queue_id)
 		sqlite3_step(st);
 	}
 	sqlite3_finalize(st);
+}
+
+/* store_release_add - one release from the quarantine */
+gboolean
+store_release_add(Store *store, const char *ref, const char *queue_id, gint64 when,
+                  const char *recipients, gboolean again, GError **error)
+{
+	sqlite3_stmt *st = NULL;
+	g_autofree char *safe_rcpts = untrusted_line(recipients, -1, 4096);
+	gboolean ok = FALSE;
+
+	if (sqlite3_prepare_v2(store->db,
+	                       "INSERT INTO releases (ref, queue_id, released, recipients, again) "
+	                       "VALUES (?,?,?,?,?)",
+	                       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, queue_id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 3, when);
+		sqlite3_bind_text(st, 4, safe_rcpts, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 5, again ? 1 : 0);
+		ok = sqlite3_step(st) == SQLITE_DONE;
+	}
+	if (!ok)
+		store_error(error, store->db, "store: releases");
+	sqlite3_finalize(st);
+	return ok;
+}
+
+/* store_release_count - releases of one entry */
+guint
+store_release_count(Store *store, const char *ref)
+{
+	sqlite3_stmt *st = NULL;
+	guint n = 0;
+
+	if (sqlite3_prepare_v2(store->db, "SELECT count(*) FROM releases WHERE ref = ?", -1, &st,
+	                       NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = (guint)sqlite3_column_int(st, 0);
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* store_sample_add - one row of queue_samples */
+void
+store_sample_add(Store *store, gint64 t, guint inbound, guint outbound)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(store->db,
+	                       "INSERT INTO queue_samples (t, inbound, outbound) VALUES (?,?,?)",
+	                       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, t);
+		sqlite3_bind_int64(st, 2, inbound);
+		sqlite3_bind_int64(st, 3, outbound);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			g_warning("store: queue sample: %s", sqlite3_errmsg(store->db));
+	}
+	sqlite3_finalize(st);
+}
+
+/* store_samples_between - the samples of a period */
+GArray *
+store_samples_between(Store *store, gint64 since, gint64 until, GError **error)
+{
+	sqlite3_stmt *st = NULL;
+	GArray *a = g_array_new(FALSE, TRUE, sizeof(QueueSample));
+	int rc;
+
+	if (sqlite3_prepare_v2(store->db,
+	                       "SELECT t, inbound, outbound FROM queue_samples WHERE t >= ? AND "
+	                       "t < ? ORDER BY t",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		store_error(error, store->db, "store: samples");
+		g_array_unref(a);
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, until);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		QueueSample q = {sqlite3_column_int64(st, 0), (guint)sqlite3_column_int(st, 1),
+		                 (guint)sqlite3_column_int(st, 2)};
+		g_array_append_val(a, q);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_error(error, store->db, "store: samples");
+		g_array_unref(a);
+		return NULL;
+	}
+	return a;
 }

@@ -3,9 +3,10 @@
  *
  * SUMMARY
  *	reports.database holds the table "messages" of the contract in
- *	design.md (queue_id, received, sender, recipients, subject, size,
+ *	doc/design.md (queue_id, received, sender, recipients, subject, size,
  *	status, detail, action, ms) plus "findings" (one row per removed part)
- *	and "meta" (schema version).  WAL mode; written by the master only.
+ *	"releases" (one row per release from the quarantine) and "meta"
+ *	(schema version).  WAL mode; written by the master only.
  *	Writing never holds up mail: a busy or failing database is logged and
  *	the message goes on (store_add returns FALSE, the caller logs).
  */
@@ -14,7 +15,7 @@
 
 #include <glib.h>
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 5
 
 typedef struct Store Store;
 
@@ -42,7 +43,7 @@ typedef struct {
 	gint64 ms;
 	const StoreFinding *findings;
 	guint n_findings;
-	/* spam (schema 3): NULL status = not checked */
+	/* spam (schema 5): NULL status = not checked */
 	const char *spam;       /* no | yes | high | unchecked */
 	double spam_score;      /* NAN: no score (spamd not asked or failed) */
 	const char *spam_tests; /* rule names, comma-separated */
@@ -54,6 +55,14 @@ Store *store_open(const char *path, GError **error);
 
 /* store_close - close and clear the caller's pointer */
 void store_close(Store **store);
+
+/* store_close_ptr - store_close() for g_autoptr(Store) */
+static inline void
+store_close_ptr(Store *p)
+{
+	store_close(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Store, store_close_ptr)
 
 /* store_add - insert one message; FALSE with @error (the caller logs and goes on) */
 gboolean store_add(Store *store, const StoreRow *row, GError **error);
@@ -74,13 +83,59 @@ guint store_attempt_get(Store *store, const char *queue_id, gint64 *last);
 /* store_attempt_clear - the message went through (or was set aside) */
 void store_attempt_clear(Store *store, const char *queue_id);
 
+/*
+ * store_release_add - record that quarantine entry @ref was released as
+ * @queue_id to @recipients (comma-separated) at @when; @again if it had
+ * been released before.  FALSE with @error.
+ */
+gboolean store_release_add(Store *store, const char *ref, const char *queue_id, gint64 when,
+                           const char *recipients, gboolean again, GError **error);
+
+/* store_release_count - how many times @ref was released (0 on an error) */
+guint store_release_count(Store *store, const char *ref);
+
 /* store_prune - remove rows older than @keep_days; returns how many (-1 on error) */
 int store_prune(Store *store, guint keep_days);
 
 /* store_pending_retries - rows kept in memory because the database was busy or full */
 guint store_pending_retries(const Store *store);
 
-/* store_db - the sqlite3 handle (borrowed), for reports */
-struct sqlite3 *store_db(Store *store);
+/* store_sample_add - the queue depths at @t (unix time); logged if it fails */
+void store_sample_add(Store *store, gint64 t, guint inbound, guint outbound);
+
+/* QueueSample - one sample of the queue depths */
+typedef struct {
+	gint64 t;
+	guint inbound, outbound;
+} QueueSample;
+
+/* store_samples_between - the samples of [@since, @until), oldest first; a GArray of QueueSample */
+GArray *store_samples_between(Store *store, gint64 since, gint64 until, GError **error);
+
+/* StoredMessage - one row of "messages" read back; every text made safe to show, one line */
+typedef struct {
+	char *queue_id;
+	gint64 received;
+	char *sender;
+	char *recipients;
+	char *subject;
+	gint64 size;
+	char *status;
+	char *detail;
+	char *action;
+	char *quarantine;
+	gint64 ms;
+	char *spam;        /* "" when not checked; no | yes | high | unchecked */
+	double spam_score; /* NAN: none */
+	char *spam_dnsbl;
+} StoredMessage;
+
+/*
+ * store_messages_between - the messages received in [@since, @until), oldest
+ * first.  Texts are escaped again with untrusted_text() (rows written by older
+ * versions were not) and cut at 8 KiB.  Returns a GArray of StoredMessage that
+ * frees its rows' strings, or NULL with @error.
+ */
+GArray *store_messages_between(Store *store, gint64 since, gint64 until, GError **error);
 
 #endif

@@ -30,14 +30,6 @@ char *template_render(const char *dir, const char *lang, const char *name, GHash
 char *template_render_mail(const char *dir, const char *lang, const char *name, GHashTable *vars,
                            const char *fallback_subject, char **subject);
 
-/*
- * template_render_mail - render a template whose first line is "Subject: ...":
- * returns the body and sets *@subject (both newly allocated).  Without such a
- * line the subject is @fallback_subject.
- */
-char *template_render_mail(const char *dir, const char *lang, const char *name, GHashTable *vars,
-                           const char *fallback_subject, char **subject);
-
 /* template_builtin - the built-in English text of @name, or NULL (borrowed) */
 const char *template_builtin(const char *name);
 

@@ -148,53 +148,44 @@ Policy *
 policy_new(const MqConfig *config, GError **error)
 {
 	Policy *p = g_new0(Policy, 1);
-	char **deny = config->policy_deny_filenames;
-
-	p->allow = compile_rules(config->policy_allow_filenames, "policy.allow_filenames", error);
-	if (p->allow == NULL) {
-		g_free(p);
-		return NULL;
-	}
-	p->deny = compile_rules(deny, "policy.deny_filenames", error);
-	if (p->deny == NULL) {
-		policy_free(&p);
-		return NULL;
-	}
-	p->rule_files =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
-	p->default_file = g_strdup(config->policy_filename_rules);
-	GPtrArray *files = g_ptr_array_new();
-	config_all_values(config, "policy.filename_rules", files);
-	for (guint i = 0; i < files->len; i++) {
-		const char *path = g_ptr_array_index(files, i);
-		GArray *rules = load_rules_file(path, error);
-		if (rules == NULL) {
-			g_ptr_array_unref(files);
-			policy_free(&p);
-			return NULL;
-		}
-		g_hash_table_replace(p->rule_files, g_strdup(path), rules);
-	}
-	g_ptr_array_unref(files);
+	g_autoptr(GPtrArray) files = g_ptr_array_new();
 	char *defaults[] = {(char *)DEFAULT_DENY_TYPES, NULL};
 	char **types = config->policy_deny_filetypes && config->policy_deny_filetypes[0]
 	                   ? config->policy_deny_filetypes
 	                   : defaults;
-	p->deny_types = compile_rules(types, "policy.deny_filetypes", error);
-	if (p->deny_types == NULL) {
-		policy_free(&p);
-		return NULL;
+
+	p->allow = compile_rules(config->policy_allow_filenames, "policy.allow_filenames", error);
+	if (p->allow == NULL)
+		goto fail;
+	p->deny = compile_rules(config->policy_deny_filenames, "policy.deny_filenames", error);
+	if (p->deny == NULL)
+		goto fail;
+	p->rule_files =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
+	p->default_file = g_strdup(config->policy_filename_rules);
+	config_all_values(config, "policy.filename_rules", files);
+	for (guint i = 0; i < files->len; i++) {
+		const char *path = g_ptr_array_index(files, i);
+		GArray *rules = load_rules_file(path, error);
+		if (rules == NULL)
+			goto fail;
+		g_hash_table_replace(p->rule_files, g_strdup(path), rules);
 	}
+	p->deny_types = compile_rules(types, "policy.deny_filetypes", error);
+	if (p->deny_types == NULL)
+		goto fail;
 	p->magic = magic_open(MAGIC_NO_CHECK_COMPRESS | MAGIC_NO_CHECK_ENCODING |
 	                      MAGIC_NO_CHECK_TOKENS | MAGIC_ERROR);
 	if (p->magic == NULL || magic_load(p->magic, NULL) != 0) {
 		g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_IO,
 		            "cannot load libmagic's database: %s",
 		            p->magic ? magic_error(p->magic) : "out of memory");
-		policy_free(&p);
-		return NULL;
+		goto fail;
 	}
 	return p;
+fail:
+	policy_free(&p);
+	return NULL;
 }
 
 /* policy_free - free and clear */

@@ -18,7 +18,7 @@
 
 #include <glib.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 
 typedef struct Policy Policy;
 
@@ -27,6 +27,14 @@ Policy *policy_new(const MqConfig *config, GError **error);
 
 /* policy_free - free and clear */
 void policy_free(Policy **policy);
+
+/* policy_free_ptr - policy_free() for g_autoptr(Policy) */
+static inline void
+policy_free_ptr(Policy *p)
+{
+	policy_free(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Policy, policy_free_ptr)
 
 /*
  * policy_check_filename - NULL if @filename may pass, else a newly allocated

@@ -219,22 +219,29 @@ begin_line(const char *line, gsize n, gboolean *b64, gsize *name_len)
 {
 	gsize i;
 
-	*b64 = n > 13 && strncmp(line, "begin-base64 ", 13) == 0;
+	/* uudecode reads "begin %o %s": any number of octal digits, any blanks */
+	*b64 = n > 12 && strncmp(line, "begin-base64", 12) == 0;
 	if (*b64)
-		i = 13;
-	else if (n > 6 && strncmp(line, "begin ", 6) == 0)
-		i = 6;
+		i = 12;
+	else if (n > 5 && strncmp(line, "begin", 5) == 0)
+		i = 5;
 	else
 		return NULL;
+	if (i >= n || (line[i] != ' ' && line[i] != '\t'))
+		return NULL;
+	while (i < n && (line[i] == ' ' || line[i] == '\t'))
+		i++;
 	gsize digits = 0;
 	while (i < n && line[i] >= '0' && line[i] <= '7') {
 		i++;
 		digits++;
 	}
-	if (digits < 3 || digits > 4 || i >= n || line[i] != ' ')
+	if (digits < 1 || digits > 12 || i >= n || (line[i] != ' ' && line[i] != '\t'))
 		return NULL;
-	*name_len = n - i - 1;
-	return line + i + 1;
+	while (i < n && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	*name_len = n - i;
+	return line + i;
 }
 
 /* embedded_files - every block */

@@ -2,7 +2,7 @@
  * engine.c - libclamav set-up, scanning, change detection
  *
  * DESCRIPTION
- *	See the traps in shared/docs/libclamav-gmime.md: an empty engine finds
+ *	The libclamav traps (doc/design.md, "Library traps"): an empty engine finds
  *	nothing (so "no database" is never silently accepted), limits are
  *	silent unless EXCEEDS_MAX heuristics are on, and ALLMATCHES returns a
  *	single name unless the virus-found callback collects them.
@@ -28,11 +28,16 @@ struct Engine {
 	char *configured; /* scanner.signatures, watched while the test db stands in */
 	guint sigs;
 	gboolean test_db;
-	char *tmpdir; /* set by engine_set_tmpdir, else NULL ($TMPDIR or /tmp) */
+	guint db_version; /* the databases' version (daily's), 0 if unknown */
+	gint64 db_time;   /* when they were built (unix time), 0 if unknown */
+	gint64 loaded_at; /* when this engine was loaded (unix time) */
+	char *tmpdir;     /* set by engine_set_tmpdir, else NULL ($TMPDIR or /tmp) */
 };
 
 /* engine_error_quark - the error domain */
-G_DEFINE_QUARK(mqsift - engine - error - quark, engine_error)
+/* clang-format off */
+G_DEFINE_QUARK(mqsift-engine-error-quark, engine_error)
+/* clang-format on */
 
 /* engine_result_init - empty result */
 void
@@ -284,8 +289,7 @@ engine_new(const MqConfig *config, GError **error)
 			g_set_error(error, ENGINE_ERROR, 0,
 			            "no ClamAV database in %s, nor test signatures in %s",
 			            config->scanner_signatures, source);
-			g_free(e);
-			return NULL;
+			goto fail;
 		}
 	}
 	e->source = g_strdup(source);
@@ -293,8 +297,7 @@ engine_new(const MqConfig *config, GError **error)
 	e->cl = cl_engine_new();
 	if (e->cl == NULL) {
 		g_set_error(error, ENGINE_ERROR, 0, "cannot create a libclamav engine");
-		engine_free(&e);
-		return NULL;
+		goto fail;
 	}
 	if (!set_limit(e->cl, CL_ENGINE_MAX_SCANSIZE, (long long)config->scanner_max_scan_size,
 	               error) ||
@@ -304,18 +307,15 @@ engine_new(const MqConfig *config, GError **error)
 	    !set_limit(e->cl, CL_ENGINE_MAX_FILES, config->scanner_max_files, error) ||
 	    !set_limit(e->cl, CL_ENGINE_MAX_SCANTIME,
 	               (long long)config->scanner_max_scan_time * 1000, error)) {
-		engine_free(&e);
-		return NULL;
+		goto fail;
 	}
 	/*
 	 * No clean-file cache: a file cached as clean is not unpacked again, so
 	 * the file-inspection callback - the filename and filetype policy, which
 	 * can differ per message - would not see its members the second time.
 	 */
-	if (!set_limit(e->cl, CL_ENGINE_DISABLE_CACHE, 1, error)) {
-		engine_free(&e);
-		return NULL;
-	}
+	if (!set_limit(e->cl, CL_ENGINE_DISABLE_CACHE, 1, error))
+		goto fail;
 	cl_engine_set_clcb_virus_found(e->cl, on_virus_found);
 	cl_engine_set_clcb_file_inspection(e->cl, on_file_inspection);
 	cl_engine_set_clcb_post_scan(e->cl, on_post_scan);
@@ -323,22 +323,22 @@ engine_new(const MqConfig *config, GError **error)
 	if (rc != CL_SUCCESS) {
 		g_set_error(error, ENGINE_ERROR, 0, "cannot load the signature database %s: %s",
 		            source, cl_strerror(rc));
-		engine_free(&e);
-		return NULL;
+		goto fail;
 	}
 	if (e->sigs == 0) {
 		g_set_error(error, ENGINE_ERROR, 0, "the signature database %s holds no signature",
 		            source);
-		engine_free(&e);
-		return NULL;
+		goto fail;
 	}
 	rc = cl_engine_compile(e->cl);
 	if (rc != CL_SUCCESS) {
 		g_set_error(error, ENGINE_ERROR, 0, "cannot compile the engine from %s: %s", source,
 		            cl_strerror(rc));
-		engine_free(&e);
-		return NULL;
+		goto fail;
 	}
+	e->db_version = (guint)cl_engine_get_num(e->cl, CL_ENGINE_DB_VERSION, NULL);
+	e->db_time = (gint64)cl_engine_get_num(e->cl, CL_ENGINE_DB_TIME, NULL);
+	e->loaded_at = g_get_real_time() / G_USEC_PER_SEC;
 	e->opts.general = CL_SCAN_GENERAL_ALLMATCHES | CL_SCAN_GENERAL_HEURISTICS;
 	e->opts.parse = ~0u;
 	/* encrypted archives are reported; the per-message policy decides (scan.c) */
@@ -353,6 +353,9 @@ engine_new(const MqConfig *config, GError **error)
 		e->file_st = st;
 	}
 	return e;
+fail:
+	engine_free(&e);
+	return NULL;
 }
 
 /* engine_free - free and clear */
@@ -378,6 +381,15 @@ guint
 engine_signature_count(const Engine *engine)
 {
 	return engine->sigs;
+}
+
+/* engine_db_info - accessor */
+void
+engine_db_info(const Engine *engine, guint *version, gint64 *built, gint64 *loaded)
+{
+	*version = engine->db_version;
+	*built = engine->db_time;
+	*loaded = engine->loaded_at;
 }
 
 /* engine_source - accessor */

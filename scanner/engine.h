@@ -18,7 +18,7 @@
 
 #include <glib.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 
 #define ENGINE_ERROR (engine_error_quark())
 GQuark engine_error_quark(void);
@@ -74,8 +74,23 @@ gboolean engine_set_tmpdir(Engine *engine, const char *dir, GError **error);
 /* engine_free - free and clear the caller's pointer */
 void engine_free(Engine **engine);
 
+/* engine_free_ptr - engine_free() for g_autoptr(Engine) */
+static inline void
+engine_free_ptr(Engine *p)
+{
+	engine_free(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Engine, engine_free_ptr)
+
 /* engine_signature_count - signatures loaded */
 guint engine_signature_count(const Engine *engine);
+
+/*
+ * engine_db_info - the version of the signature databases (the highest
+ * one, daily's, or 0 when they carry none), when they were built and when
+ * this engine loaded them (unix times; built is 0 when unknown)
+ */
+void engine_db_info(const Engine *engine, guint *version, gint64 *built, gint64 *loaded);
 
 /* engine_source - what was loaded (directory or file), borrowed */
 const char *engine_source(const Engine *engine);
@@ -93,6 +108,7 @@ void engine_scan_fd(Engine *engine, int fd, const char *name, EngineResult *resu
 /* engine_result_init / engine_result_clear - set up and free a result */
 void engine_result_init(EngineResult *result);
 void engine_result_clear(EngineResult *result);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(EngineResult, engine_result_clear)
 
 /* engine_changed - TRUE if the signature databases changed since loading (or since
  * the last engine_mark_seen) */

@@ -16,6 +16,7 @@
 
 #include "rules/untrusted.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #define LOG_LINE_MAX 8192
 
 static gboolean log_stderr, log_syslog, log_verbose;
+static FILE *log_file; /* a detached daemon without syslog: its lines go here */
 
 /* log_handler - one line per message, with a level word on stderr */
 static void
@@ -72,6 +74,38 @@ log_handler(const gchar *domain, GLogLevelFlags level, const gchar *message, gpo
 		else
 			fprintf(stderr, "mqsift: %s\n", line);
 	}
+	if (log_file != NULL) {
+		g_autoptr(GDateTime) now = g_date_time_new_now_local();
+		g_autofree char *stamp = g_date_time_format(now, "%b %e %H:%M:%S");
+		fprintf(log_file, "%s mqsift[%d]: %s%s%s\n", stamp, (int)getpid(), word ? word : "",
+		        word ? ": " : "", line);
+		fflush(log_file);
+	}
+}
+
+/* log_has_syslog - TRUE if lines go to syslog */
+gboolean
+log_has_syslog(void)
+{
+	return log_syslog;
+}
+
+/* log_to_file - append every line to @path from now on (no stderr any more) */
+gboolean
+log_to_file(const char *path)
+{
+	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
+	int fd = open(path, flags, 0640); /* lint: allow open */
+
+	if (fd < 0)
+		return FALSE;
+	log_file = fdopen(fd, "a");
+	if (log_file == NULL) {
+		close(fd);
+		return FALSE;
+	}
+	log_stderr = FALSE;
+	return TRUE;
 }
 
 /* log_init - route GLib logging */
@@ -83,7 +117,8 @@ log_init(gboolean to_stderr, gboolean to_syslog, gboolean verbose)
 	log_verbose = verbose;
 	if (to_syslog && access("/dev/log", W_OK) != 0) {
 		/* no syslog daemon (a container, a test namespace): syslog() would try
-		 * to connect again for every line; say it once and use stderr */
+		 * to connect again for every line; say it once and use stderr (a
+		 * detached daemon then logs to daemon.log_file, see log_to_file) */
 		log_syslog = FALSE;
 		log_stderr = TRUE;
 		fprintf(stderr, "mqsift: no syslog socket (/dev/log): logging to stderr\n");

@@ -5,7 +5,8 @@
  *	mqsift run [-c FILE] [--once] [--foreground]
  *	mqsift scan [-c FILE] [--json] FILE...
  *	mqsift lint [-c FILE] [--print]
- *	mqsift quarantine [-c FILE] list | show REF | release REF | purge
+ *	mqsift status [-c FILE] [--json | --prometheus]
+ *	mqsift quarantine [-c FILE] list | show REF | release REF [--to ADDR] [--again] | purge
  *	mqsift config [-c FILE] [KEY...]
  *	mqsift version
  *
@@ -23,6 +24,7 @@
 #include <gio/gio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "queue/durable.h"
@@ -31,7 +33,7 @@
 #include "reports/store.h"
 #include "reports/template.h"
 #include "queue/qdir.h"
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/policy.h"
 #include "rules/untrusted.h"
 #include "scanner/engine.h"
@@ -41,6 +43,7 @@
 #include "scanner/sandbox.h"
 #include "scanner/scan.h"
 #include "scanner/spam.h"
+#include "scanner/status.h"
 
 static char *opt_config;
 static gboolean opt_verbose;
@@ -55,18 +58,23 @@ static const GOptionEntry common_entries[] = {
 static int
 usage(FILE *out, int status)
 {
-	fprintf(out,
-	        "usage: mqsift COMMAND [OPTIONS]\n\n"
-	        "  run [-c FILE] [--once] [--foreground]  move mail from the inbound queue(s)\n"
-	        "                                        to the outgoing queue, scanning it\n"
-	        "  scan [-c FILE] [--json] FILE...        scan message files (exit 1: found)\n"
-	        "  lint [-c FILE] [--print]               check configuration, queues, engine\n"
-	        "  quarantine [-c FILE] list|show REF|release REF|purge\n"
-	        "  config [-c FILE] [KEY...]              the effective configuration, or values\n"
-	        "  digest [-c FILE] [--since 24h] [--print]  postmaster digest of what was caught\n"
-	        "  report [-c FILE] [--since 7d] [--html FILE]  statistics from the store\n"
-	        "  version                                print the version\n\n"
-	        "See mqsift(8).\n");
+	fprintf(
+	    out,
+	    "usage: mqsift COMMAND [OPTIONS]\n\n"
+	    "  run [-c FILE] [--once] [--foreground]  move mail from the inbound queue(s)\n"
+	    "                                        to the outgoing queue, scanning it\n"
+	    "  scan [-c FILE] [--json] FILE...        scan message files (exit 1: found)\n"
+	    "  lint [-c FILE] [--print]               check configuration, queues, engine\n"
+	    "  status [-c FILE] [--json|--prometheus]  what the running master is doing\n"
+	    "                                        (exit 1: something is stuck)\n"
+	    "  quarantine [-c FILE] list [--since D] [--from T] [--to T] [--verdict V]\n"
+	    "  quarantine [-c FILE] show REF|release REF [--to ADDRESS] [--again]|purge\n"
+	    "                                        REF: YYYYMMDD/<queue id>, or the queue id\n"
+	    "  config [-c FILE] [KEY...]              the effective configuration, or values\n"
+	    "  digest [-c FILE] [--since 24h] [--print]  postmaster digest of what was caught\n"
+	    "  report [-c FILE] [--since 7d] [--html FILE]  statistics from the store\n"
+	    "  version                                print the version\n\n"
+	    "See mqsift(8).\n");
 	return status;
 }
 
@@ -117,19 +125,26 @@ cmd_run(int argc, char **argv)
 	                                 "process the messages present, then exit (cron mode)",
 	                                 NULL},
 	                                {"foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
-	                                 "do not detach; log to stderr as well", NULL},
+	                                 "do not detach; log to stderr (not syslog)", NULL},
 	                                {NULL}};
 
 	if (!parse_options("run", entries, &argc, &argv))
 		return 2;
-	log_init(foreground || once || isatty(2), TRUE, opt_verbose);
+	/* one sink per line: in the foreground (systemd) stderr is the journal */
+	log_init(foreground || isatty(2), !foreground, opt_verbose);
 	MqConfig *config = load_config();
 	if (config == NULL)
 		return 2;
-	if (!once && !foreground && daemon(0, 0) < 0) {
-		g_critical("cannot detach: %s", g_strerror(errno));
-		config_free(&config);
-		return 2;
+	if (!once && !foreground) {
+		if (daemon(0, 0) < 0) {
+			g_critical("cannot detach: %s", g_strerror(errno));
+			config_free(&config);
+			return 2;
+		}
+		/* detached, stderr is gone: without syslog, a file, never nowhere */
+		if (!log_has_syslog() && !log_to_file(config->daemon_log_file))
+			syslog(LOG_MAIL | LOG_ERR, "mqsift: cannot open %s; no log",
+			       config->daemon_log_file);
 	}
 	int status = run_command(config, once, opt_config);
 	config_free(&config);
@@ -192,14 +207,16 @@ cmd_scan(int argc, char **argv)
 			status = 2;
 			continue;
 		}
-		ScanContext ctx = {config, engine, policy, NULL};
+		ScanSettings settings;
+		scan_settings_from_config(config, &settings);
+		ScanContext ctx = {&settings, engine, policy, NULL};
 		scan_message(&ctx, data, len, &rep);
 		g_autofree char *st = scan_status_header(&rep);
 		if (json) {
 			GString *o = g_string_new("{\"file\":");
 			json_string(o, argv[i]);
 			g_string_append(o, ",\"verdict\":");
-			json_string(o, verdict_name(rep.verdict));
+			json_string(o, scan_verdict_name(rep.verdict));
 			g_string_append(o, ",\"status\":");
 			json_string(o, st);
 			g_string_append(o, ",\"names\":[");
@@ -300,6 +317,69 @@ check_queue(const char *what, const char *path, GString *problems)
 	return TRUE;
 }
 
+/* lint_glob_dirs - the directories a queue.incoming glob matches now */
+static GPtrArray *
+lint_glob_dirs(const char *pattern)
+{
+	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+	g_autofree char *dir = g_path_get_dirname(pattern);
+	g_autofree char *base = g_path_get_basename(pattern);
+	g_autoptr(GPatternSpec) spec = g_pattern_spec_new(base);
+	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *name;
+
+	while (d != NULL && (name = g_dir_read_name(d)) != NULL) {
+		g_autofree char *p = g_build_filename(dir, name, NULL);
+		if (g_pattern_spec_match_string(spec, name) && g_file_test(p, G_FILE_TEST_IS_DIR))
+			g_ptr_array_add(out, g_steal_pointer(&p));
+	}
+	if (d != NULL)
+		g_dir_close(d);
+	return out;
+}
+
+/* lint_dir_exists - a directory production writes into must exist (systemd's
+ * ReadWritePaths= and the rc script do not create it) */
+static void
+lint_dir_exists(const char *key, const char *dir, GString *problems)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		g_string_append_printf(problems, "%s %s: %s\n", key, dir, g_strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		g_string_append_printf(problems, "%s %s: not a directory\n", key, dir);
+}
+
+/*
+ * lint_paths - the quarantine and store directories exist; every rules file
+ * named in the configuration exists (a missing one means the built-in
+ * rules, not the ones written for this site)
+ */
+static void
+lint_paths(const MqConfig *config, GString *problems)
+{
+	g_autofree char *db_dir = g_path_get_dirname(config->reports_database);
+	g_autoptr(GPtrArray) rules = g_ptr_array_new();
+	const char *shipped = MQSIFT_DATADIR "/filename.rules";
+
+	lint_dir_exists("quarantine.dir", config->quarantine_dir, problems);
+	lint_dir_exists("reports.database: directory", db_dir, problems);
+	config_all_values(config, "policy.filename_rules", rules);
+	for (guint i = 0; i < rules->len; i++) {
+		const char *path = g_ptr_array_index(rules, i);
+
+		if (*path == '\0' || g_file_test(path, G_FILE_TEST_EXISTS))
+			continue;
+		if (strcmp(path, shipped) == 0)
+			printf("note: %s is not installed: the built-in filename rules apply\n",
+			       path);
+		else
+			g_string_append_printf(problems, "policy.filename_rules %s: %s\n", path,
+			                       g_strerror(ENOENT));
+	}
+}
+
 /* lint_sandbox - the workers' protections on this kernel, and their scratch space */
 static void
 lint_sandbox(const MqConfig *config, GString *problems)
@@ -353,10 +433,15 @@ cmd_lint(int argc, char **argv)
 	if (!parse_options("lint", entries, &argc, &argv))
 		return 2;
 	log_init(TRUE, FALSE, opt_verbose);
-	MqConfig *config = load_config();
-	if (config == NULL)
-		return config_unsafe ? 2
-		                     : 1; /* an unsafe file is not a problem to list: it stops */
+	GError *load_error = NULL;
+	MqConfig *config = config_load(opt_config, opt_config != NULL, &load_error);
+	if (config == NULL) {
+		/* one line per problem; an unsafe file is not a problem to list: it stops */
+		gboolean unsafe = g_error_matches(load_error, CONFIG_ERROR, CONFIG_ERROR_UNSAFE);
+		fprintf(stderr, "%s\n", load_error->message);
+		g_error_free(load_error);
+		return unsafe ? 2 : 1;
+	}
 	if (print) {
 		GString *p = config_print(config);
 		fputs(p->str, stdout);
@@ -365,14 +450,22 @@ cmd_lint(int argc, char **argv)
 	GString *problems = g_string_new(NULL);
 	GError *error = NULL;
 
+	for (int i = 0; config->doubtful && config->doubtful[i]; i++)
+		g_string_append_printf(problems, "%s\n", config->doubtful[i]);
+	lint_paths(config, problems);
 	struct stat out_st;
 	gboolean out_ok = check_queue("queue.outgoing", config->queue_outgoing, problems) &&
 	                  stat(config->queue_outgoing, &out_st) == 0;
 	for (int i = 0; config->queue_incoming[i]; i++) {
 		const char *in = config->queue_incoming[i];
 		struct stat st;
-		if (strpbrk(in, "*?[") != NULL)
+		if (strpbrk(in, "*?[") != NULL) {
+			g_autoptr(GPtrArray) dirs = lint_glob_dirs(in);
+			if (dirs->len == 0)
+				g_string_append_printf(
+				    problems, "queue.incoming %s: matches no directory\n", in);
 			continue;
+		}
 		if (check_queue("queue.incoming", in, problems) && out_ok && stat(in, &st) == 0 &&
 		    st.st_dev != out_st.st_dev)
 			printf("note: %s and %s are on different filesystems: bodies will be "
@@ -405,7 +498,9 @@ cmd_lint(int argc, char **argv)
 		g_string_append_printf(problems, "engine: %s\n", error->message);
 		g_clear_error(&error);
 	} else if (policy != NULL) {
-		ScanContext ctx = {config, engine, policy, NULL};
+		ScanSettings settings;
+		scan_settings_from_config(config, &settings);
+		ScanContext ctx = {&settings, engine, policy, NULL};
 		ScanReport rep;
 		scan_message(&ctx, lint_message, strlen(lint_message), &rep);
 		if (rep.verdict != VERDICT_INFECTED)
@@ -413,7 +508,7 @@ cmd_lint(int argc, char **argv)
 			    problems,
 			    "engine: the built-in EICAR test message was not "
 			    "detected (%s): the signatures in %s are not usable\n",
-			    verdict_name(rep.verdict), engine_source(engine));
+			    scan_verdict_name(rep.verdict), engine_source(engine));
 		else
 			printf(
 			    "engine: %u signatures from %s%s; EICAR test message detected (%s)\n",
@@ -422,6 +517,13 @@ cmd_lint(int argc, char **argv)
 			    (char *)g_ptr_array_index(rep.names, 0));
 		scan_report_clear(&rep);
 	}
+	if (engine != NULL && engine_is_test_db(engine))
+		g_string_append_printf(problems,
+		                       "scanner.signatures %s: no ClamAV database there, so only "
+		                       "mqsift's TEST signatures (EICAR, clam.exe) are loaded and "
+		                       "every real virus would pass: install clamav-freshclam or "
+		                       "correct the path\n",
+		                       config->scanner_signatures);
 	engine_free(&engine);
 	policy_free(&policy);
 	lint_sandbox(config, problems);
@@ -613,15 +715,84 @@ cmd_report(int argc, char **argv)
 	return status;
 }
 
+/* cmd_status - ask the running master what it is doing */
+static int
+cmd_status(int argc, char **argv)
+{
+	gboolean json = FALSE, prometheus = FALSE;
+	const GOptionEntry entries[] = {
+	    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "one JSON object, for scripts", NULL},
+	    {"prometheus", 0, 0, G_OPTION_ARG_NONE, &prometheus,
+	     "Prometheus text format (counters, histogram, gauges)", NULL},
+	    {NULL}};
+
+	if (!parse_options("status", entries, &argc, &argv))
+		return 2;
+	log_init(TRUE, FALSE, opt_verbose);
+	MqConfig *config = load_config();
+	if (config == NULL)
+		return 2;
+	GError *error = NULL;
+	guint problems = 0;
+	g_autofree char *answer = status_query(config->daemon_status_socket,
+	                                       json         ? "json"
+	                                       : prometheus ? "prometheus"
+	                                                    : "text",
+	                                       &problems, &error);
+	config_free(&config);
+	if (answer == NULL) {
+		fprintf(stderr, "mqsift status: %s\n", error->message);
+		g_error_free(error);
+		return 2;
+	}
+	fputs(answer, stdout);
+	return problems > 0 ? 1 : 0;
+}
+
 /* cmd_quarantine - list, show, release, purge */
 static int
 cmd_quarantine(int argc, char **argv)
 {
-	if (!parse_options("quarantine list|show REF|release REF|purge", NULL, &argc, &argv))
+	g_autofree char *since_text = NULL, *from = NULL, *verdict = NULL;
+	g_auto(GStrv) to = NULL;
+	gboolean again = FALSE;
+	const GOptionEntry entries[] = {
+	    {"since", 's', 0, G_OPTION_ARG_STRING, &since_text, "list: entries of this period only",
+	     "DURATION"},
+	    {"from", 0, 0, G_OPTION_ARG_STRING, &from, "list: the sender contains TEXT", "TEXT"},
+	    {"to", 0, 0, G_OPTION_ARG_STRING_ARRAY, &to,
+	     "list: a recipient contains TEXT; release: to this recipient instead of the "
+	     "original ones (repeatable)",
+	     "TEXT|ADDRESS"},
+	    {"verdict", 0, 0, G_OPTION_ARG_STRING, &verdict, "list: infected, blocked, ...",
+	     "VERDICT"},
+	    {"again", 0, 0, G_OPTION_ARG_NONE, &again,
+	     "release: even if this entry was released before", NULL},
+	    {NULL}};
+
+	if (!parse_options("quarantine list|show REF|release REF [--to ADDRESS] [--again]|purge",
+	                   entries, &argc, &argv))
 		return 2;
 	log_init(TRUE, TRUE, opt_verbose);
 	if (argc < 2)
 		return usage(stderr, 2);
+	if (to != NULL && to[0] != NULL && to[1] != NULL && strcmp(argv[1], "list") == 0) {
+		fprintf(stderr, "mqsift quarantine list: --to takes one text\n");
+		return 2;
+	}
+	QuarantineFilter filter = {0, from, to ? to[0] : NULL, verdict};
+	if (since_text != NULL) {
+		guint64 secs;
+		if (!config_parse_duration(since_text, &secs)) {
+			fprintf(
+			    stderr,
+			    "mqsift quarantine: --since takes a duration such as 24h or 7d, not "
+			    "\"%s\"\n",
+			    since_text);
+			return 2;
+		}
+		filter.since = g_get_real_time() / G_USEC_PER_SEC - (gint64)secs;
+	}
 	MqConfig *config = load_config();
 	if (config == NULL)
 		return 2;
@@ -629,15 +800,36 @@ cmd_quarantine(int argc, char **argv)
 	GError *error = NULL;
 	GString *out = g_string_new(NULL);
 	int status = 0;
+	g_autofree char *ref = NULL;
 
-	if (strcmp(sub, "list") == 0) {
-		guint n = quarantine_list(config, out);
-		fputs(out->str, stdout);
-		if (n == 0)
-			printf("(the quarantine is empty)\n");
-	} else if (strcmp(sub, "show") == 0 && argc == 3) {
-		if (quarantine_show(config, argv[2], out, &error)) {
+	if ((strcmp(sub, "show") == 0 || strcmp(sub, "release") == 0) && argc == 3) {
+		/* a reference, or the bare queue ID people see in logs and notices */
+		ref = quarantine_resolve(config, argv[2], &error);
+		if (ref == NULL) {
+			fprintf(stderr, "mqsift quarantine %s: %s\n", sub, error->message);
+			status = g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? 1 : 2;
+			sub = "";
+		}
+	}
+	if (*sub == '\0') {
+		/* already reported */
+	} else if (strcmp(sub, "list") == 0 && argc == 2) {
+		int n = quarantine_list(config, &filter, out, &error);
+		if (n < 0) {
+			fprintf(stderr, "mqsift quarantine list: %s\n", error->message);
+			status = 2;
+		} else {
 			fputs(out->str, stdout);
+			if (n == 0)
+				fprintf(stderr, "(no entry%s)\n",
+				        since_text || from || to || verdict ? " matches" : "");
+		}
+	} else if (strcmp(sub, "show") == 0 && argc == 3) {
+		if (quarantine_show(config, ref, out, &error)) {
+			fputs(out->str, stdout);
+			g_autofree char *rel = quarantine_released(config, ref);
+			if (rel != NULL)
+				printf("\nreleased (time, queue ID, recipients):\n%s", rel);
 		} else {
 			fprintf(stderr, "mqsift quarantine show: %s\n", error->message);
 			status = 1;
@@ -645,11 +837,30 @@ cmd_quarantine(int argc, char **argv)
 	} else if (strcmp(sub, "release") == 0 && argc == 3) {
 		QueueLock lock = qdir_lock_from_name(config->queue_lock);
 		QueueDir *outq = qdir_open(config->queue_outgoing, lock, &error);
-		char *id = outq ? quarantine_release(config, outq, argv[2], &error) : NULL;
+		QuarantineRelease how = {(const char *const *)to, again};
+		char *id = outq ? quarantine_release(config, outq, ref, &how, &error) : NULL;
 		if (id) {
-			g_message("%s: released into %s as %s", argv[2], config->queue_outgoing,
-			          id);
-			printf("released %s as %s\n", argv[2], id);
+			g_autofree char *rcpts = NULL;
+			g_autofree char *history = quarantine_released(config, ref);
+			g_auto(GStrv) lines =
+			    history ? g_strsplit(g_strchomp(history), "\n", -1) : NULL;
+			if (lines != NULL && g_strv_length(lines) > 0) {
+				g_auto(GStrv) f =
+				    g_strsplit(lines[g_strv_length(lines) - 1], " ", 3);
+				rcpts = g_strdup(f[1] && f[2] ? f[2] : "");
+			}
+			g_message("%s: released into %s as %s to %s%s", ref, config->queue_outgoing,
+			          id, rcpts ? rcpts : "?", again ? " (again)" : "");
+			printf("released %s as %s\n", ref, id);
+			Store *store = store_open(config->reports_database, &error);
+			if (store == NULL ||
+			    !store_release_add(store, ref, id, g_get_real_time() / G_USEC_PER_SEC,
+			                       rcpts ? rcpts : "", again, &error)) {
+				g_warning("%s: released as %s, but the store did not record it: %s",
+				          ref, id, error ? error->message : "?");
+				g_clear_error(&error);
+			}
+			store_close(&store);
 			g_free(id);
 		} else {
 			fprintf(stderr, "mqsift quarantine release: %s\n", error->message);
@@ -657,9 +868,15 @@ cmd_quarantine(int argc, char **argv)
 		}
 		qdir_free(&outq);
 	} else if (strcmp(sub, "purge") == 0 && argc == 2) {
-		guint n = quarantine_purge(config, &error);
-		printf("purged %u entr%s older than %u days\n", n, n == 1 ? "y" : "ies",
-		       config->quarantine_keep_days);
+		guint n = 0;
+		if (quarantine_purge(config, &n, &error)) {
+			printf("purged %u entr%s older than %u days\n", n, n == 1 ? "y" : "ies",
+			       config->quarantine_keep_days);
+		} else {
+			fprintf(stderr, "mqsift quarantine purge: %s (%u entr%s purged)\n",
+			        error->message, n, n == 1 ? "y" : "ies");
+			status = 2;
+		}
 	} else {
 		status = usage(stderr, 2);
 	}
@@ -701,6 +918,8 @@ main(int argc, char **argv)
 		status = cmd_config(argc, argv);
 	else if (strcmp(cmd, "quarantine") == 0)
 		status = cmd_quarantine(argc, argv);
+	else if (strcmp(cmd, "status") == 0)
+		status = cmd_status(argc, argv);
 	else {
 		fprintf(stderr, "mqsift: unknown command \"%s\"\n", cmd);
 		status = usage(stderr, 2);

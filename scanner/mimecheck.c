@@ -20,7 +20,8 @@
 #define MAX_PARAMS 128
 #define MAX_SECTIONS 64
 #define MAX_NAMES 64
-#define MAX_NAME_BYTES 1024
+#define MAX_NAME_BYTES 8192 /* a longer name is checked by its start and its end */
+#define MAX_HEADERS 4096    /* headers read in one part; more is itself a finding */
 
 /* Param - one parameter as written */
 typedef struct {
@@ -129,7 +130,8 @@ parse_params(const char *raw)
 		while (*p == ' ' || *p == '\t')
 			p++;
 		GString *v = g_string_new(NULL);
-		if (*p == '"') {
+		gboolean quoted = *p == '"';
+		if (quoted) {
 			for (p++; *p && *p != '"'; p++) {
 				if (*p == '\\' && p[1])
 					p++;
@@ -154,6 +156,10 @@ parse_params(const char *raw)
 			g_string_free(v, TRUE);
 			continue;
 		}
+		/* "filename=x.exe copy": some readers stop at the space */
+		char *space = quoted ? NULL : strpbrk(v->str, " \t");
+		g_autofree char *to_space =
+		    space ? g_strndup(v->str, (gsize)(space - v->str)) : NULL;
 		Param *pa = g_new0(Param, 1);
 		char *star = strchr(attr, '*');
 		pa->section = -1;
@@ -174,6 +180,15 @@ parse_params(const char *raw)
 		pa->value = g_string_free(v, FALSE);
 		pa->order = params->len;
 		g_ptr_array_add(params, pa);
+		if (to_space != NULL && *to_space != '\0' && params->len < MAX_PARAMS) {
+			Param *alt = g_new0(Param, 1);
+			alt->base = g_strdup(pa->base);
+			alt->section = pa->section;
+			alt->extended = pa->extended;
+			alt->value = g_steal_pointer(&to_space);
+			alt->order = params->len;
+			g_ptr_array_add(params, alt);
+		}
 	}
 	return params;
 }
@@ -278,7 +293,13 @@ add_name(GPtrArray *names, const char *name)
 {
 	if (name == NULL || *name == '\0' || names->len >= MAX_NAMES)
 		return;
-	g_autofree char *cut = g_utf8_make_valid(name, (gssize)MIN(strlen(name), MAX_NAME_BYTES));
+	gsize full = strlen(name);
+	g_autofree char *cut = g_utf8_make_valid(name, (gssize)MIN(full, MAX_NAME_BYTES));
+	if (full > MAX_NAME_BYTES) {
+		/* the end holds the extension that matters */
+		g_autofree char *tail = g_utf8_make_valid(name + full - 256, 256);
+		add_one(names, tail);
+	}
 	g_autofree char *decoded = g_mime_utils_header_decode_text(NULL, cut);
 	g_autofree char *unquoted = NULL;
 	gsize n = strlen(decoded);
@@ -436,17 +457,26 @@ mime_part_names(GMimeObject *obj, const char *path, GPtrArray *names, GPtrArray 
 	/* GMime's reading first: it is the name the texts show */
 	if (GMIME_IS_PART(obj))
 		add_name(names, g_mime_part_get_filename(GMIME_PART(obj)));
-	for (int i = 0; i < n && i < 256; i++) {
+	for (int i = 0; i < n && i < MAX_HEADERS; i++) {
 		GMimeHeader *h = g_mime_header_list_get_header_at(headers, i);
 		const char *hname = g_mime_header_get_name(h);
 		const char *raw = g_mime_header_get_raw_value(h);
 		if (raw == NULL)
 			continue;
-		if (g_ascii_strcasecmp(hname, "Content-Type") == 0)
+		if (g_ascii_strcasecmp(hname, "Content-Type") == 0) {
 			names_of(raw, "name", names, by_type);
-		else if (g_ascii_strcasecmp(hname, "Content-Disposition") == 0)
+		} else if (g_ascii_strcasecmp(hname, "Content-Disposition") == 0) {
 			names_of(raw, "filename", names, by_disp);
+		} else if (g_ascii_strcasecmp(hname, "Content-Name") == 0 ||
+		           g_ascii_strcasecmp(hname, "X-Sun-Data-Name") == 0) {
+			/* Thunderbird names a part by these when it has no parameter */
+			g_autofree char *v = g_strstrip(unfold(raw));
+			add_name(names, v);
+		}
 	}
+	if (n > MAX_HEADERS)
+		mime_finding_add(findings, TRUE, "more than %d headers in part %s", MAX_HEADERS,
+		                 path);
 	/* every reading goes through the policy, so a disagreement hides no name:
 	 * worth a note (RISC OS and old Macs legitimately send "x,69c" and "x") */
 	if (distinct(by_type) > 1)
@@ -570,13 +600,22 @@ mime_check_headers(GMimeObject *obj, const char *path, GPtrArray *findings)
 	GMimeContentType *ct = g_mime_object_get_content_type(obj);
 	gboolean text = ct && g_mime_content_type_is_type(ct, "text", "*");
 
-	for (int i = 0; i < n && i < 256; i++) {
+	for (int i = 0; i < n && i < MAX_HEADERS; i++) {
 		GMimeHeader *h = g_mime_header_list_get_header_at(headers, i);
 		const char *raw = g_mime_header_get_raw_value(h);
 		const char *name = g_mime_header_get_name(h);
 		if (raw == NULL)
 			continue;
 		if (g_ascii_strcasecmp(name, "Content-Type") == 0) {
+			g_autofree char *v = g_strstrip(unfold(raw));
+			/* Sun MailTool's format: Thunderbird splits it into named parts at
+			 * "----------" lines, GMime and libclamav see one text */
+			if (g_ascii_strncasecmp(v, "x-sun-attachment", 16) == 0)
+				mime_finding_add(
+				    findings, TRUE,
+				    "an x-sun-attachment body (part %s): a client splits it "
+				    "into parts",
+				    path);
 			g_ptr_array_add(types, type_and_boundary(raw));
 			if (GMIME_IS_MULTIPART(obj))
 				check_boundaries(raw, path, findings, boundaries);

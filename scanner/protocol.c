@@ -30,7 +30,9 @@
 #define REQUIRED_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
 /* protocol_error_quark - the error domain */
-G_DEFINE_QUARK(mqsift - protocol - error - quark, protocol_error)
+/* clang-format off */
+G_DEFINE_QUARK(mqsift-protocol-error-quark, protocol_error)
+/* clang-format on */
 
 /* or_empty - NULL -> "" */
 static const char *

@@ -72,6 +72,7 @@ gboolean protocol_decode_request(GBytes *data, ProtocolRequest *req, GError **er
 
 /* protocol_request_clear - free what a decoded @req holds */
 void protocol_request_clear(ProtocolRequest *req);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ProtocolRequest, protocol_request_clear)
 
 /* protocol_encode_report - serialize @report.  Returns a new GBytes. */
 GBytes *protocol_encode_report(const ScanReport *report);

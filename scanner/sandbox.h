@@ -32,7 +32,7 @@
 #include <sys/types.h>
 #include <glib.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 
 /* SandboxStatus - which protections a worker got (for the log and lint) */
 typedef struct {
@@ -48,6 +48,7 @@ typedef struct {
 
 /* sandbox_status_clear - free what @status holds */
 void sandbox_status_clear(SandboxStatus *status);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(SandboxStatus, sandbox_status_clear)
 
 /*
  * sandbox_scratch_base - the directory the workers' scratch directories go

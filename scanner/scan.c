@@ -2,7 +2,7 @@
  * scan.c - raw scan, MIME walk, part scans, rewrite, verification
  *
  * DESCRIPTION
- *	See scan.h for the steps.  GMime traps (shared/docs/libclamav-gmime.md):
+ *	See scan.h for the steps.  GMime traps (doc/design.md, "Library traps"):
  *	g_mime_message_foreach skips nested messages, so the walk uses
  *	GMimePartIter; a multipart without a boundary hides its parts in the
  *	prologue, so the raw scan and the final rescan are what guarantee that
@@ -22,9 +22,9 @@
 #include "scanner/seen.h"
 #include "scanner/tnef.h"
 
-/* verdict_name - lower-case name of a verdict, as stored */
+/* scan_verdict_name - lower-case name of a verdict, as stored */
 const char *
-verdict_name(Verdict verdict)
+scan_verdict_name(Verdict verdict)
 {
 	switch (verdict) {
 	case VERDICT_CLEAN: return "clean";
@@ -164,13 +164,13 @@ static GHashTable *
 template_vars(const ScanContext *ctx, GMimeMessage *msg)
 {
 	GHashTable *vars = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
-	const char *host = ctx->config->scanner_hostname;
+	const char *host = ctx->settings->hostname;
 
 	g_hash_table_insert(vars, "hostname", g_strdup(host && *host ? host : g_get_host_name()));
-	g_hash_table_insert(vars, "postmaster", g_strdup(ctx->config->notify_postmaster));
+	g_hash_table_insert(vars, "postmaster", g_strdup(ctx->settings->postmaster));
 	g_hash_table_insert(vars, "quarantine_id",
 	                    g_strdup(ctx->quarantine_ref ? ctx->quarantine_ref : "(none)"));
-	g_hash_table_insert(vars, "org", g_strdup(ctx->config->reports_org));
+	g_hash_table_insert(vars, "org", g_strdup(ctx->settings->org));
 	g_autoptr(GDateTime) now = g_date_time_new_now_local();
 	g_hash_table_insert(vars, "date", g_date_time_format(now, "%Y-%m-%d %H:%M:%S %z"));
 	const char *subject = msg ? g_mime_message_get_subject(msg) : NULL;
@@ -192,7 +192,7 @@ replacement_part(const ScanContext *ctx, GMimeMessage *msg, const Finding *f)
 	g_hash_table_insert(vars, "report", untrusted_line(f->what, -1, 0));
 	g_hash_table_insert(vars, "advice",
 	                    f->advice ? g_strdup_printf("\n%s\n", f->advice) : g_strdup(""));
-	char *text = template_render(ctx->config->reports_templates, ctx->config->reports_language,
+	char *text = template_render(ctx->settings->templates, ctx->settings->language,
 	                             "removed-part", vars);
 	g_hash_table_destroy(vars);
 
@@ -218,7 +218,7 @@ replace_whole(const ScanContext *ctx, GMimeMessage *msg, const char *what, ScanR
 
 	g_hash_table_insert(vars, "report", g_strdup(what));
 	g_hash_table_insert(vars, "filename", g_strdup("(the whole message)"));
-	char *text = template_render(ctx->config->reports_templates, ctx->config->reports_language,
+	char *text = template_render(ctx->settings->templates, ctx->settings->language,
 	                             "removed-message", vars);
 	g_hash_table_destroy(vars);
 	if (report->new_body)
@@ -277,9 +277,8 @@ add_inline_warning(const ScanContext *ctx, GMimeMessage *msg, const ScanReport *
 		g_autofree char *vars_report = g_strdup_printf("%u", report->findings->len);
 		GHashTable *vars = g_hash_table_new(g_str_hash, g_str_equal);
 		g_hash_table_insert(vars, "count", vars_report);
-		g_autofree char *warning =
-		    template_render(ctx->config->reports_templates, ctx->config->reports_language,
-		                    "inline-warning", vars);
+		g_autofree char *warning = template_render(
+		    ctx->settings->templates, ctx->settings->language, "inline-warning", vars);
 		g_hash_table_destroy(vars);
 		g_autofree char *joined = g_strconcat(warning, "\n", text ? text : "", NULL);
 		g_mime_text_part_set_charset(tp, "utf-8");
@@ -397,9 +396,9 @@ policy_on_file(const Inspector *in, const char *name, const char *type, const vo
                guint level)
 {
 	const ScanContext *ctx = in->scan->ctx;
-	const MqConfig *config = ctx->config;
+	const ScanSettings *settings = ctx->settings;
 
-	if (config->policy_filename_checks && name != NULL && !is_engine_temp_name(name) &&
+	if (settings->filename_checks && name != NULL && !is_engine_temp_name(name) &&
 	    !(level == 0 && in->skip_level0_name)) {
 		char *why = policy_check_filename_in(ctx->policy, ctx->rules_files, name, NULL);
 		if (why != NULL) {
@@ -410,7 +409,7 @@ policy_on_file(const Inspector *in, const char *name, const char *type, const vo
 			return inner;
 		}
 	}
-	if (config->policy_filetype_checks && is_executable_type(type))
+	if (settings->filetype_checks && is_executable_type(type))
 		return policy_check_filetype(ctx->policy, buf, len);
 	return NULL;
 }
@@ -425,7 +424,7 @@ inspect_file(gpointer data, const char *name, const char *type, const void *buf,
              guint level, gboolean *skip)
 {
 	Inspector *in = data;
-	const MqConfig *config = in->scan->ctx->config;
+	const ScanSettings *settings = in->scan->ctx->settings;
 	Layer layer = {level, type, NULL};
 
 	while (in->stack->len > 0 &&
@@ -445,7 +444,7 @@ inspect_file(gpointer data, const char *name, const char *type, const void *buf,
 	}
 	g_array_append_val(in->stack, layer);
 	/* libclamav cuts a file at max_file_size without a word: a file that long was cut */
-	guint64 cut = config->scanner_max_file_size & ~(guint64)4095;
+	guint64 cut = settings->max_file_size & ~(guint64)4095;
 	if (level > 0 && cut > 0 && len >= cut) {
 		in->limits = TRUE;
 		mark_layers(in, NULL, NULL, TRUE);
@@ -492,7 +491,7 @@ sort_names(const ScanContext *ctx, EngineResult *res)
 			res->limits = TRUE;
 			g_ptr_array_remove_index(res->names, i);
 		} else if (g_str_has_prefix(n, "Heuristics.Encrypted")) {
-			if (g_strcmp0(ctx->config->policy_encrypted_archives, "deny") == 0)
+			if (g_strcmp0(ctx->settings->encrypted_archives, "deny") == 0)
 				g_ptr_array_add(
 				    res->blocked,
 				    g_strdup("encrypted archive (it cannot be scanned)"));
@@ -589,7 +588,7 @@ scan_content(Scan *scan, const void *data, gsize len, const char *name, gboolean
 static char *
 check_names(const ScanContext *ctx, GPtrArray *names, char **advice)
 {
-	if (!ctx->config->policy_filename_checks)
+	if (!ctx->settings->filename_checks)
 		return NULL;
 	for (guint i = 0; i < names->len; i++) {
 		char *why = policy_check_filename_in(ctx->policy, ctx->rules_files,
@@ -627,31 +626,37 @@ check_inner_files(Scan *scan, GMimePart *part, GBytes *content, EngineResult *re
 	char *blocked = NULL;
 
 	if (tnef_is_tnef(type, filename)) {
-		files = tnef_extract(data, len, ctx->config->scanner_max_mime_parts);
+		files = tnef_extract(data, len, ctx->settings->max_mime_parts);
 		g_autofree char *shown = filename ? untrusted_filename(filename, 0) : NULL;
 		where = shown ? shown : "winmail.dat";
 		if (files == NULL)
 			return NULL; /* unreadable: the engine's own TNEF scan still applies */
-		for (guint i = 0; i < files->len && blocked == NULL; i++) {
+		for (guint i = 0; i < files->len; i++) {
 			TnefFile *f = g_ptr_array_index(files, i);
-			g_autoptr(GPtrArray) names = g_ptr_array_new();
-			g_ptr_array_add(names, f->name);
-			char *why = check_names(ctx, names, NULL);
+			char *why = blocked == NULL ? check_names(ctx, f->names, NULL) : NULL;
 			if (why != NULL) {
 				blocked = g_strdup_printf("%s (in %s)", why, where);
 				g_free(why);
 			}
+			if (f->incomplete)
+				mime_finding_add(scan->ambiguous, TRUE,
+				                 "TNEF properties mqsift cannot read (in %s)",
+				                 where);
 			gsize flen;
 			const void *fdata = g_bytes_get_data(f->data, &flen);
 			scan_content(scan, fdata, flen, f->name, FALSE, res);
+			if (f->data_prop != NULL) {
+				fdata = g_bytes_get_data(f->data_prop, &flen);
+				scan_content(scan, fdata, flen, f->name, FALSE, res);
+			}
 		}
 		g_ptr_array_unref(files);
 		return blocked;
 	}
 	if (len == 0 || !embedded_may_hold(data, len))
 		return NULL;
-	files = embedded_files(data, len, ctx->config->scanner_max_mime_parts,
-	                       ctx->config->scanner_max_file_size);
+	files =
+	    embedded_files(data, len, ctx->settings->max_mime_parts, ctx->settings->max_file_size);
 	for (guint i = 0; i < files->len; i++) {
 		EmbeddedFile *f = g_ptr_array_index(files, i);
 		g_autoptr(GPtrArray) names = g_ptr_array_new();
@@ -714,6 +719,27 @@ walk_alternative(Scan *scan, GMimeMultipart *mp, ScanReport *report)
 	g_string_free(text, TRUE);
 }
 
+/*
+ * check_container_names - the policy on the names a multipart or a message
+ * part carries; a banned one blocks the message whole (the container cannot
+ * be replaced by a text part without dropping what it holds)
+ */
+static void
+check_container_names(Scan *scan, GMimeObject *obj, const char *path, ScanReport *report)
+{
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+
+	mime_part_names(obj, path, names, scan->ambiguous);
+	char *why = check_names(scan->ctx, names, NULL);
+	if (why == NULL)
+		return;
+	if (report->blocked == NULL)
+		report->blocked = g_strdup_printf(
+		    "%s (a %s part)", why, GMIME_IS_MULTIPART(obj) ? "multipart" : "message");
+	scan->force_whole = TRUE;
+	g_free(why);
+}
+
 /* part_depth - MIME depth of a GMimePartIter path ("1.2.3": 3) */
 static guint
 part_depth(const char *path)
@@ -756,8 +782,8 @@ walk_parts(Scan *scan, GMimeMessage *msg, ScanReport *report, gboolean *top_is_b
 		if (cur == NULL)
 			continue;
 		g_autofree char *path = g_mime_part_iter_get_path(it);
-		if (++objects > ctx->config->scanner_max_mime_parts ||
-		    part_depth(path) > ctx->config->scanner_max_mime_depth) {
+		if (++objects > ctx->settings->max_mime_parts ||
+		    part_depth(path) > ctx->settings->max_mime_depth) {
 			report->limits = TRUE;
 			break;
 		}
@@ -774,9 +800,13 @@ walk_parts(Scan *scan, GMimeMessage *msg, ScanReport *report, gboolean *top_is_b
 			if (inner != NULL)
 				mime_check_headers(GMIME_OBJECT(inner), path, scan->ambiguous);
 		}
-		if (!GMIME_IS_PART(cur))
-			continue; /* multiparts and message/rfc822 containers: the iterator descends
-			           */
+		if (!GMIME_IS_PART(cur)) {
+			/* multiparts and message/rfc822 containers: the iterator descends;
+			 * a name on the container itself is still a name a client shows
+			 * ("forward.hta" on a message/rfc822 part) */
+			check_container_names(scan, cur, path, report);
+			continue;
+		}
 		GMimePart *part = GMIME_PART(cur);
 		report->parts++;
 		g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
@@ -796,8 +826,10 @@ walk_parts(Scan *scan, GMimeMessage *msg, ScanReport *report, gboolean *top_is_b
 		EngineResult res;
 		engine_result_init(&res);
 		GMimeContentType *ct = g_mime_object_get_content_type(cur);
+		const char *disposition = g_mime_object_get_disposition(cur);
 		gboolean body_text =
-		    names->len == 0 && ct != NULL && g_mime_content_type_is_type(ct, "text", "*");
+		    names->len == 0 && ct != NULL && g_mime_content_type_is_type(ct, "text", "*") &&
+		    g_ascii_strcasecmp(disposition ? disposition : "inline", "attachment") != 0;
 		scan_content(scan, data, clen, g_mime_part_get_filename(part), body_text, &res);
 		char *inner = check_inner_files(scan, part, content, &res);
 		if (blocked == NULL)
@@ -905,6 +937,31 @@ ambiguity_text(GPtrArray *findings, gboolean hiding_only)
 	return s ? g_string_free(s, FALSE) : NULL;
 }
 
+/* scan_settings_from_config - the keys a scan reads */
+void
+scan_settings_from_config(const MqConfig *config, ScanSettings *settings)
+{
+	*settings = (ScanSettings){
+	    .max_message_size = config->scanner_max_message_size,
+	    .max_file_size = config->scanner_max_file_size,
+	    .max_mime_depth = config->scanner_max_mime_depth,
+	    .max_mime_parts = config->scanner_max_mime_parts,
+	    .on_limits = config->scanner_on_limits,
+	    .on_ambiguous = config->mime_on_ambiguous,
+	    .filename_checks = config->policy_filename_checks,
+	    .filetype_checks = config->policy_filetype_checks,
+	    .encrypted_archives = config->policy_encrypted_archives,
+	    .infected_action = config->policy_infected_action,
+	    .blocked_action = config->policy_blocked_action,
+	    .inline_warning = config->policy_inline_warning,
+	    .hostname = config->scanner_hostname,
+	    .postmaster = config->notify_postmaster,
+	    .org = config->reports_org,
+	    .templates = config->reports_templates,
+	    .language = config->reports_language,
+	};
+}
+
 /* scan_message - see scan.h */
 void
 scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport *report)
@@ -914,9 +971,9 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 	report->names = g_ptr_array_new_with_free_func(g_free);
 	report->verdict = VERDICT_CLEAN;
 
-	if (len > ctx->config->scanner_max_message_size) {
+	if (len > ctx->settings->max_message_size) {
 		report->limits = TRUE;
-		if (g_strcmp0(ctx->config->scanner_on_limits, "block") == 0) {
+		if (g_strcmp0(ctx->settings->on_limits, "block") == 0) {
 			report->verdict = VERDICT_BLOCKED;
 			report->blocked = g_strdup("message larger than scanner.max_message_size");
 			add_finding(report, "message", NULL, report->blocked, FALSE, NULL);
@@ -966,7 +1023,7 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 	hidden = ambiguity_text(scan.ambiguous, TRUE);
 	report->ambiguous = ambiguity_text(scan.ambiguous, FALSE);
 	gboolean block_ambiguous =
-	    hidden != NULL && g_strcmp0(ctx->config->mime_on_ambiguous, "block") == 0;
+	    hidden != NULL && g_strcmp0(ctx->settings->on_ambiguous, "block") == 0;
 	if (report->names->len > 0)
 		report->verdict = VERDICT_INFECTED;
 	else if (report->blocked != NULL)
@@ -974,7 +1031,7 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 	else if (block_ambiguous) {
 		report->verdict = VERDICT_BLOCKED;
 		report->blocked = g_strdup_printf("ambiguous MIME: %s", hidden);
-	} else if (report->limits && g_strcmp0(ctx->config->scanner_on_limits, "block") == 0) {
+	} else if (report->limits && g_strcmp0(ctx->settings->on_limits, "block") == 0) {
 		report->verdict = VERDICT_BLOCKED;
 		report->blocked = g_strdup("a scan limit was exceeded");
 	}
@@ -984,14 +1041,14 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 		                            ? scan_join_names(report->names)
 		                            : g_strdup(report->blocked);
 		const char *action = report->verdict == VERDICT_INFECTED
-		                         ? ctx->config->policy_infected_action
-		                         : ctx->config->policy_blocked_action;
+		                         ? ctx->settings->infected_action
+		                         : ctx->settings->blocked_action;
 		/* an ambiguous structure is never rewritten part by part: which part
 		 * is "the" attachment depends on the reader */
 		gboolean whole = msg == NULL || top_is_bad || !rewritten || block_ambiguous ||
 		                 scan.force_whole || g_strcmp0(action, "replace") == 0;
 
-		if (!whole && ctx->config->policy_inline_warning)
+		if (!whole && ctx->settings->inline_warning)
 			add_inline_warning(ctx, msg, report);
 		if (!whole) {
 			/* 4: what goes out must be clean: rescan it (contents already

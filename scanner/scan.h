@@ -30,7 +30,7 @@
 
 #include <glib.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/policy.h"
 #include "scanner/engine.h"
 
@@ -70,9 +70,39 @@ typedef struct {
 	guint scans;            /* libclamav scans run: 1 for well-formed mail */
 } ScanReport;
 
+/*
+ * ScanSettings - what a scan reads from the configuration, and nothing else
+ * (the model is Dovecot's message_parser_settings).  Strings are borrowed.
+ */
+typedef struct {
+	/* limits: hitting one is a verdict by on_limits, never a crash */
+	guint64 max_message_size; /* scanner.max_message_size */
+	guint64 max_file_size;    /* scanner.max_file_size */
+	guint max_mime_depth;     /* scanner.max_mime_depth */
+	guint max_mime_parts;     /* scanner.max_mime_parts */
+	const char *on_limits;    /* scanner.on_limits: "deliver" | "block" */
+	const char *on_ambiguous; /* mime.on_ambiguous: "deliver" | "block" */
+	/* policy */
+	gboolean filename_checks;       /* policy.filename_checks */
+	gboolean filetype_checks;       /* policy.filetype_checks */
+	const char *encrypted_archives; /* policy.encrypted_archives: "allow" | "deny" */
+	const char *infected_action;    /* policy.infected_action: "clean" | "replace" */
+	const char *blocked_action;     /* policy.blocked_action */
+	gboolean inline_warning;        /* policy.inline_warning */
+	/* the replacement texts */
+	const char *hostname;   /* scanner.hostname; empty: the machine's name */
+	const char *postmaster; /* notify.postmaster */
+	const char *org;        /* reports.org */
+	const char *templates;  /* reports.templates */
+	const char *language;   /* reports.language */
+} ScanSettings;
+
+/* scan_settings_from_config - fill @settings from @config (which must outlive them) */
+void scan_settings_from_config(const MqConfig *config, ScanSettings *settings);
+
 /* ScanContext - what every scan needs (all borrowed) */
 typedef struct {
-	const MqConfig *config;
+	const ScanSettings *settings;
 	Engine *engine;
 	const Policy *policy;
 	const char *quarantine_ref;     /* shown in replacement texts ("20261124/<id>") */
@@ -84,9 +114,11 @@ void scan_message(const ScanContext *ctx, const char *message, gsize len, ScanRe
 
 /* scan_finding_free - free one Finding (a GDestroyNotify) */
 void scan_finding_free(gpointer finding);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Finding, scan_finding_free)
 
 /* scan_report_clear - free a report's contents */
 void scan_report_clear(ScanReport *report);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ScanReport, scan_report_clear)
 
 /* scan_status_header - the X-Virus-Status value for @report; newly allocated */
 char *scan_status_header(const ScanReport *report);
@@ -94,7 +126,7 @@ char *scan_status_header(const ScanReport *report);
 /* scan_join_names - signature names joined by ", "; newly allocated */
 char *scan_join_names(GPtrArray *names);
 
-/* verdict_name -  "clean", "infected", "blocked", "error" */
-const char *verdict_name(Verdict verdict);
+/* scan_verdict_name -  "clean", "infected", "blocked", "error" */
+const char *scan_verdict_name(Verdict verdict);
 
 #endif

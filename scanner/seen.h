@@ -36,6 +36,14 @@ Seen *seen_new(gsize copy_max, gsize copy_budget);
 /* seen_free - free and clear the caller's pointer */
 void seen_free(Seen **seen);
 
+/* seen_free_ptr - seen_free() for g_autoptr(Seen) */
+static inline void
+seen_free_ptr(Seen *p)
+{
+	seen_free(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Seen, seen_free_ptr)
+
 /* seen_lookup - the verdict recorded for these exact bytes (borrowed), or NULL */
 SeenVerdict *seen_lookup(Seen *seen, const void *data, gsize len);
 

@@ -22,8 +22,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "queue/durable.h"
-#include "rules/ruleset.h"
+#include "config/rule.h"
 #include "rules/untrusted.h"
 #include "scanner/dnsbl.h"
 #include "scanner/quarantine.h"
@@ -594,7 +593,7 @@ has_action(char **actions, const char *word)
 	return NULL;
 }
 
-/* fold_tests - "tests=A,B,..." folded into header continuation lines */
+/* append_folded - "tests=A,B,..." folded into header continuation lines */
 static void
 append_folded(GString *h, const char *tests)
 {
@@ -658,25 +657,12 @@ static gboolean
 quarantine_copy(const MqConfig *eff, const QueueClaim *claim, const char *ref, const SpamOutcome *o,
                 GError **error)
 {
-	g_autofree char *df = qdir_file(claim->dir, "df", claim->id);
-	GString *msg = qf_headers_text(claim->qf);
+	g_autoptr(GString) msg = qdir_claim_read_message(claim, NULL, error);
 	ScanReport rep = {0};
-	gsize hl;
 	gboolean ok;
 
-	g_string_append_c(msg, '\n');
-	hl = msg->len;
-	{
-		gchar *body = NULL;
-		gsize blen = 0;
-		if (!g_file_get_contents(df, &body, &blen, error)) {
-			g_string_free(msg, TRUE);
-			return FALSE;
-		}
-		g_string_append_len(msg, body, (gssize)blen);
-		g_free(body);
-	}
-	(void)hl;
+	if (msg == NULL)
+		return FALSE;
 	rep.verdict = VERDICT_CLEAN;
 	rep.findings = g_ptr_array_new_with_free_func(scan_finding_free);
 	rep.names = g_ptr_array_new_with_free_func(g_free);
@@ -692,25 +678,12 @@ quarantine_copy(const MqConfig *eff, const QueueClaim *claim, const char *ref, c
 	g_ptr_array_add(rep.findings, f);
 	ok = quarantine_store(eff, ref, claim->qf, msg->str, msg->len, &rep, error);
 	scan_report_clear(&rep);
-	g_string_free(msg, TRUE);
 	return ok;
-}
-
-/* discard_inbound - the message was kept elsewhere or is deleted: out of the queue */
-static gboolean
-discard_inbound(const QueueClaim *claim, GError **error)
-{
-	g_autofree char *df = qdir_file(claim->dir, "df", claim->id);
-	g_autofree char *xf = qdir_file(claim->dir, "xf", claim->id);
-
-	/* qf first: without it sendmail and mqsift ignore the rest */
-	return durable_unlink(claim->qf_path, error) && durable_unlink(df, error) &&
-	       durable_unlink(xf, error);
 }
 
 /* spam_finish - verdict, headers, actions */
 SpamFinish
-spam_finish(Spam *spam, SpamCheck *c, const MqConfig *eff, const QueueClaim *claim, const char *ref,
+spam_finish(Spam *spam, SpamCheck *c, const MqConfig *eff, QueueClaim *claim, const char *ref,
             gboolean virus_clean, Qf *out, SpamOutcome *o, GError **error)
 {
 	memset(o, 0, sizeof *o);
@@ -825,7 +798,7 @@ spam_finish(Spam *spam, SpamCheck *c, const MqConfig *eff, const QueueClaim *cla
 		return SPAM_FINISH_COMMIT;
 	}
 	/* neither delivered nor forwarded: quarantined (or deleted, by choice) */
-	if (!discard_inbound(claim, error)) {
+	if (!qdir_claim_remove(claim, error)) {
 		g_prefix_error(error, "cannot remove spam from the queue: ");
 		g_string_free(done, TRUE);
 		o->action = g_strdup("left in queue");
@@ -846,33 +819,6 @@ spam_outcome_clear(SpamOutcome *o)
 	g_clear_pointer(&o->action, g_free);
 	g_clear_pointer(&o->quarantine, g_free);
 	o->status = NULL;
-}
-
-/* spam_outcome_log - the log line's spam fields */
-char *
-spam_outcome_log(const SpamOutcome *o)
-{
-	if (o == NULL || o->status == NULL)
-		return g_strdup("");
-	GString *s = g_string_new(NULL);
-	g_string_append_printf(s, ", spam=%s", o->status);
-	if (o->has_score)
-		g_string_append_printf(s, " score=%.1f", o->score);
-	if (o->tests && *o->tests) {
-		g_autofree char *t = untrusted_line(o->tests, -1, 400);
-		g_string_append_printf(s, " tests=%s", t);
-	}
-	if (o->dnsbl && *o->dnsbl) {
-		g_autofree char *d = g_strdelimit(g_strdup(o->dnsbl), " ", ',');
-		g_string_append_printf(s, " dnsbl=%s", d);
-	}
-	if (o->action)
-		g_string_append_printf(s, " spam_action=(%s)", o->action);
-	if (o->detail) {
-		g_autofree char *d = untrusted_line(o->detail, -1, 400);
-		g_string_append_printf(s, " spam_detail=(%s)", d);
-	}
-	return g_string_free(s, FALSE);
 }
 
 /* spam_lint - PING and GTUBE per spamd, 127.0.0.2 per zone */

@@ -9,7 +9,7 @@
  *	master's own loop never waits on the network: it only starts checks
  *	and collects finished ones.
  *
- * THE INTEGRATION API (what the pass calls; scanner/run.c, "SPAM:" marks)
+ * THE INTEGRATION API (what the pass calls; scanner/runner.c and scanner/pool.c, "SPAM:" marks)
  *	spam_new(config)          at runner_new: NULL (and no error) when no
  *	                          spamd and no blocklist is configured, so the
  *	                          virus-only pass does not change at all
@@ -40,7 +40,7 @@
 
 #include "queue/qdir.h"
 #include "queue/qf.h"
-#include "rules/config.h"
+#include "config/config.h"
 
 typedef struct Spam Spam;
 typedef struct SpamCheck SpamCheck;
@@ -100,7 +100,7 @@ void spam_notify_drain(Spam *spam);
  * comes with @error (why); so does SPAM_FINISH_COMMIT's fallback when a
  * quarantine or removal failed (then the message is delivered).
  */
-SpamFinish spam_finish(Spam *spam, SpamCheck *check, const MqConfig *eff, const QueueClaim *claim,
+SpamFinish spam_finish(Spam *spam, SpamCheck *check, const MqConfig *eff, QueueClaim *claim,
                        const char *ref, gboolean virus_clean, Qf *out, SpamOutcome *outcome,
                        GError **error);
 
@@ -109,9 +109,6 @@ void spam_check_free(SpamCheck **check);
 
 /* spam_outcome_clear - free the outcome's strings */
 void spam_outcome_clear(SpamOutcome *outcome);
-
-/* spam_outcome_log - ", spam=yes score=7.5 ..." for the log line ("" when not checked) */
-char *spam_outcome_log(const SpamOutcome *outcome);
 
 /*
  * spam_lint - check each spamd (PING, and GTUBE must be spam) and each

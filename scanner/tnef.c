@@ -23,6 +23,9 @@
 #define ATT_ATTACH_DATA 0x800fu
 #define ATT_ATTACHMENT 0x9005u /* MAPI properties of the attachment */
 #define PR_ATTACH_LONG_FILENAME 0x3707u
+#define PR_ATTACH_FILENAME 0x3704u
+#define PR_DISPLAY_NAME 0x3001u
+#define PR_ATTACH_DATA 0x3701u /* PR_ATTACH_DATA_BIN, or _OBJ as PT_OBJECT */
 #define MAX_MAPI_PROPS 4096
 
 typedef struct {
@@ -73,8 +76,12 @@ tnef_file_free(gpointer p)
 	TnefFile *f = p;
 
 	g_free(f->name);
+	if (f->names)
+		g_ptr_array_unref(f->names);
 	if (f->data)
 		g_bytes_unref(f->data);
+	if (f->data_prop)
+		g_bytes_unref(f->data_prop);
 	g_free(f);
 }
 
@@ -110,6 +117,7 @@ static int
 fixed_size(guint type)
 {
 	switch (type) {
+	case 0x0001: /* PT_NULL */
 	case 0x0002: /* PT_I2 */
 	case 0x0003: /* PT_LONG */
 	case 0x0004: /* PT_R4 */
@@ -129,52 +137,89 @@ fixed_size(guint type)
 	}
 }
 
-/* long_filename - PR_ATTACH_LONG_FILENAME from an attAttachment block, or NULL */
-static char *
-long_filename(const guint8 *data, gsize len)
+/* add_name - one more name of @f, once */
+static void
+add_name(TnefFile *f, char *name)
+{
+	if (name == NULL || *name == '\0') {
+		g_free(name);
+		return;
+	}
+	for (guint i = 0; i < f->names->len; i++)
+		if (strcmp(g_ptr_array_index(f->names, i), name) == 0) {
+			g_free(name);
+			return;
+		}
+	g_ptr_array_add(f->names, name);
+}
+
+/*
+ * read_props - the names (long and short file names, display name) and the
+ * data property of an attAttachment block; a type mqsift cannot size stops
+ * the walk and marks @f incomplete (what follows may hide a name)
+ */
+static void
+read_props(const guint8 *data, gsize len, TnefFile *f)
 {
 	Reader r = {data, len};
 	guint32 count;
 
-	if (!u32(&r, &count) || count > MAX_MAPI_PROPS)
-		return NULL;
+	if (!u32(&r, &count) || count > MAX_MAPI_PROPS) {
+		f->incomplete = TRUE;
+		return;
+	}
 	for (guint32 i = 0; i < count; i++) {
 		guint type, id;
 		if (!u16(&r, &type) || !u16(&r, &id))
-			return NULL;
+			goto incomplete;
 		if (id >= 0x8000) { /* named property: GUID, kind, id or name */
 			guint32 kind, v;
 			if (!take(&r, 16, NULL) || !u32(&r, &kind) || !u32(&r, &v))
-				return NULL;
+				goto incomplete;
 			if (kind == 1 && !take(&r, ((gsize)v + 3) & ~(gsize)3, NULL))
-				return NULL;
+				goto incomplete;
 		}
 		gboolean multi = (type & 0x1000) != 0;
-		int size = fixed_size(type & 0x0FFF);
+		guint base = type & 0x0FFF;
+		int size = fixed_size(base);
 		guint32 nvalues = 1;
 		if (size < 0)
-			return NULL;
+			goto incomplete;
 		if ((multi || size == 0) && !u32(&r, &nvalues))
-			return NULL;
+			goto incomplete;
 		if (nvalues > MAX_MAPI_PROPS)
-			return NULL;
+			goto incomplete;
 		for (guint32 k = 0; k < nvalues; k++) {
 			if (size > 0) {
 				if (!take(&r, (gsize)size, NULL))
-					return NULL;
+					goto incomplete;
 				continue;
 			}
 			guint32 vlen;
 			const guint8 *v;
 			if (!u32(&r, &vlen) || !take(&r, vlen, &v) ||
 			    !take(&r, ((gsize)vlen + 3) / 4 * 4 - vlen, NULL))
-				return NULL;
-			if (id == PR_ATTACH_LONG_FILENAME && k == 0 &&
-			    ((type & 0x0FFF) == 0x001E || (type & 0x0FFF) == 0x001F))
-				return string_value(v, vlen, (type & 0x0FFF) == 0x001F);
+				goto incomplete;
+			gboolean text = base == 0x001E || base == 0x001F;
+			if (text && (id == PR_ATTACH_LONG_FILENAME || id == PR_ATTACH_FILENAME ||
+			             id == PR_DISPLAY_NAME)) {
+				char *name = string_value(v, vlen, base == 0x001F);
+				if (id == PR_ATTACH_LONG_FILENAME && *name != '\0') {
+					g_free(f->name);
+					f->name = g_strdup(name);
+				}
+				add_name(f, name);
+			} else if (id == PR_ATTACH_DATA && (base == 0x0102 || base == 0x000D) &&
+			           k == 0 && f->data_prop == NULL) {
+				/* PT_OBJECT data starts with the interface's 16-byte GUID */
+				gsize skip = base == 0x000D && vlen >= 16 ? 16 : 0;
+				f->data_prop = g_bytes_new(v + skip, vlen - skip);
+			}
 		}
 	}
-	return NULL;
+	return;
+incomplete:
+	f->incomplete = TRUE;
 }
 
 /* tnef_extract - walk the attributes, one TnefFile per attachment */
@@ -202,21 +247,20 @@ tnef_extract(const void *data, gsize len, guint max_files)
 			if (files->len >= max_files)
 				break;
 			cur = g_new0(TnefFile, 1);
+			cur->names = g_ptr_array_new_with_free_func(g_free);
 			g_ptr_array_add(files, cur);
 		}
-		if (id == ATT_ATTACH_TITLE && (cur->name == NULL || *cur->name == '\0')) {
-			g_free(cur->name);
-			cur->name = string_value(body, alen, FALSE);
+		if (id == ATT_ATTACH_TITLE) {
+			char *title = string_value(body, alen, FALSE);
+			if (cur->name == NULL || *cur->name == '\0') {
+				g_free(cur->name);
+				cur->name = g_strdup(title);
+			}
+			add_name(cur, title);
 		} else if (id == ATT_ATTACH_DATA && cur->data == NULL) {
 			cur->data = g_bytes_new(body, alen);
 		} else if (id == ATT_ATTACHMENT) {
-			char *lng = long_filename(body, alen);
-			if (lng != NULL && *lng != '\0') {
-				g_free(cur->name);
-				cur->name = lng;
-			} else {
-				g_free(lng);
-			}
+			read_props(body, alen, cur);
 		}
 	}
 	for (guint i = 0; i < files->len; i++) {
@@ -225,6 +269,10 @@ tnef_extract(const void *data, gsize len, guint max_files)
 			f->name = g_strdup("");
 		if (f->data == NULL)
 			f->data = g_bytes_new(NULL, 0);
+		if (f->data_prop != NULL && g_bytes_equal(f->data_prop, f->data)) {
+			g_bytes_unref(f->data_prop);
+			f->data_prop = NULL;
+		}
 	}
 	return files;
 }

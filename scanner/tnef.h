@@ -13,8 +13,12 @@
 
 /* TnefFile - one attachment found inside */
 typedef struct {
-	char *name;   /* long file name if present, else the short one, else "" */
-	GBytes *data; /* its content */
+	char *name;          /* long file name if present, else the short one, else "" */
+	GPtrArray *names;    /* every name a reader could show: title, long and short
+	                      * file names, display name (owned strings) */
+	GBytes *data;        /* its content (attAttachData) */
+	GBytes *data_prop;   /* PR_ATTACH_DATA_BIN/OBJ when it holds other bytes, or NULL */
+	gboolean incomplete; /* a MAPI property mqsift cannot read hid the rest */
 } TnefFile;
 
 /* tnef_is_tnef - TRUE for a part declared as TNEF (type or the name winmail.dat) */

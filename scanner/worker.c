@@ -27,7 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "queue/durable.h"
+#include "queue/fdread.h"
 #include "queue/fault.h"
 #include "scanner/protocol.h"
 #include "scanner/sandbox.h"
@@ -166,7 +166,7 @@ worker_probe(const MqConfig *config)
 	int uid = (int)getuid();
 
 	for (gsize i = 0; i < G_N_ELEMENTS(paths); i++) {
-		int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
+		int fd = open(paths[i], O_RDONLY | O_CLOEXEC); /* lint: allow open */
 		g_message("worker probe (uid %d): open %s: %s", uid, paths[i],
 		          fd < 0 ? g_strerror(errno) : "opened");
 		if (fd >= 0)
@@ -293,11 +293,13 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 	GPtrArray *rules_files = g_ptr_array_new();
 	config_each_value(config, &env, "policy.filename_rules", rules_files);
 	g_ptr_array_add(rules_files, NULL);
-	ScanContext ctx = {&eff, engine, policy, ref, (const char *const *)rules_files->pdata};
+	ScanSettings settings;
+	scan_settings_from_config(&eff, &settings);
+	ScanContext ctx = {&settings, engine, policy, ref, (const char *const *)rules_files->pdata};
 	GString *message = g_string_new(req.headers);
 	gsize len = (gsize)req.size;
 	if (len <= config->scanner_max_message_size) {
-		if (durable_append_fd(fds[1], message, config->scanner_max_message_size, &error))
+		if (fdread_append(fds[1], message, config->scanner_max_message_size, &error))
 			len = message->len;
 	}
 	close(fds[1]);
@@ -330,6 +332,15 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 			for (volatile guint64 spin = 0;; spin++)
 				;
 		scan_message(&ctx, message->str, len, &report);
+		/* test-only: a message whose scan always fails */
+		if (strstr(message->str, "MQSIFT-TEST-ERROR") &&
+		    fault_should_fail("worker:scan-error")) {
+			scan_report_clear(&report);
+			report.findings = g_ptr_array_new_with_free_func(scan_finding_free);
+			report.names = g_ptr_array_new_with_free_func(g_free);
+			report.verdict = VERDICT_ERROR;
+			report.detail = g_strdup("scan failed: simulated error");
+		}
 	}
 	if (fault_should_fail("worker:probe"))
 		worker_probe(config);
@@ -358,7 +369,10 @@ worker_main(int sock, const MqConfig *config, Engine *engine, const Policy *poli
 	GError *local = NULL;
 	SandboxStatus status;
 
-	signal(SIGTERM, SIG_DFL);
+	/* a service stop signals every process of the unit: the master ends a
+	 * worker (EOF on its socket, or SIGKILL at the deadline), never a signal
+	 * that would look like a message killing it */
+	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	/* the master's other descriptors (queues, store, locks) stay behind */
@@ -367,7 +381,7 @@ worker_main(int sock, const MqConfig *config, Engine *engine, const Policy *poli
 			close(fd);
 	/* test-only: an answer that never ends (opened before Landlock closes /dev) */
 	int zero_fd = fault_should_fail("worker:reply-devzero")
-	                  ? open("/dev/zero", O_RDONLY | O_CLOEXEC)
+	                  ? open("/dev/zero", O_RDONLY | O_CLOEXEC) /* lint: allow open */
 	                  : -1;
 	g_autofree char *base = sandbox_scratch_base(config);
 	if (!sandbox_enter_as_root(config, base, &status, &local) ||

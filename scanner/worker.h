@@ -17,7 +17,7 @@
 #include <sys/types.h>
 #include <glib.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/policy.h"
 #include "scanner/engine.h"
 #include "scanner/scan.h"
@@ -71,6 +71,14 @@ void worker_kill(Worker **worker);
 
 /* worker_stop - let it finish and exit (closes its socket), reap, free */
 void worker_stop(Worker **worker);
+
+/* worker_stop_ptr - worker_stop() for g_autoptr(Worker) */
+static inline void
+worker_stop_ptr(Worker *p)
+{
+	worker_stop(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Worker, worker_stop_ptr)
 
 /* worker_drop_privileges - become @user (used by the worker; exposed for tests) */
 gboolean worker_drop_privileges(const char *user, GError **error);

@@ -11,14 +11,14 @@ mkdir -p "$out"
 pkgs="glib-2.0 gio-2.0 gmime-3.0 libclamav sqlite3 yaml-0.1 libmagic"
 # everything built goes to $out, never into the source tree
 mkdir -p "$out/include"
-cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$top -I$out/include $(pkg-config --cflags $pkgs)"
+cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I$out/include -I$top $(pkg-config --cflags $pkgs)"
 libs=$(pkg-config --libs $pkgs)
 defs="-DMQSIFT_TEMPLATE_DIR=\"$top/reports/templates\" -DMQSIFT_TEST_SIGNATURES=\"$top/tests/signatures\" -DMQSIFT_DATADIR=\"$top/etc\" -DG_LOG_DOMAIN=\"mqsift\" -DPACKAGE_VERSION=\"fuzz\" -DSENDMAIL_PATH=\"/usr/sbin/sendmail\""
 : >"$out/include/mqsift-build.h"
 mkdir -p "$out/include/rules" "$out/include/reports"
 sh scripts/embed-text.sh builtin_filename_rules etc/filename.rules >"$out/include/rules/filename-rules-builtin.h"
 sh scripts/embed-templates.sh reports/templates/en/*.txt >"$out/include/reports/templates-builtin.h"
-srcs="queue/durable.c queue/fault.c queue/qf.c queue/qdir.c queue/commit.c rules/config.c rules/ruleset.c rules/policy.c rules/untrusted.c reports/template.c scanner/engine.c scanner/scan.c scanner/seen.c scanner/mimecheck.c scanner/embedded.c scanner/tnef.c scanner/protocol.c"
+srcs="queue/durable.c queue/fdread.c queue/fault.c queue/qf.c queue/qdir.c queue/commit.c config/envelope.c config/rule.c config/config.c rules/policy.c rules/untrusted.c reports/template.c scanner/engine.c scanner/scan.c scanner/seen.c scanner/mimecheck.c scanner/embedded.c scanner/tnef.c scanner/protocol.c"
 export TOP_SRCDIR=$top
 export LSAN_OPTIONS="suppressions=$top/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 status=0

@@ -51,6 +51,7 @@ relay_prepare() {
 	relay_wait_port 127.0.0.2 2526 || { echo "sink did not start" >&2; return 1; }
 	cat >"$RELAY/etc/mqsift.yaml" <<-YAML
 	queue:
+	  kick_delivery: false
 	  incoming: $RELAY/in
 	  outgoing: $RELAY/out
 	scanner:
@@ -61,6 +62,7 @@ relay_prepare() {
 	  postmaster: postmaster@example.com
 	daemon:
 	  pid_file: $RELAY/run/mqsift.pid
+	  status_socket: $RELAY/run/status.sock
 	  off_file: $RELAY/mqsift.off
 	quarantine:
 	  dir: $RELAY/quarantine

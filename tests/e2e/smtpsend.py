@@ -18,6 +18,8 @@ with open(a.file, "rb") as f:
 # SMTP lines end in CRLF (sendmail refuses bare LF since the smuggling fix)
 data = re.sub(rb"\r?\n", b"\r\n", data)
 opts = ["BODY=8BITMIME"] if a.eightbit or any(b >= 0x80 for b in data) else []
+if any(o.upper().startswith("BODY=") for o in a.mail_opt):
+    opts = []  # the caller's own BODY= (e.g. lower case, which is legal)
 opts += a.mail_opt
 src = (a.source, 0) if a.source else None
 with smtplib.SMTP(a.host, a.port, local_hostname="client.test.local", timeout=30,

@@ -44,6 +44,19 @@ ok_if "nor the quarantine" grep -q "worker probe (uid 65534): open $RELAY/quaran
 "$MQSIFT" run --once -c "$CONF" 2>"$RELAY/second.log"
 ok_if "a second master on the same queues is refused" grep -q "already running" "$RELAY/second.log"
 
+# --- a queue listed twice, or the outgoing one as incoming: refused at start ----
+# (another pid file: the daemon above holds the queues' one)
+sed -e "s|^  incoming: .*|  incoming: [$RELAY/in, $RELAY/in/]|" \
+	-e "s|^  pid_file: .*|  pid_file: $RELAY/run/other.pid|" "$CONF" >"$RELAY/twice.yaml"
+"$MQSIFT" run --once -c "$RELAY/twice.yaml" 2>"$RELAY/twice.log"
+ok_if "incoming listed twice (with a trailing slash): exit 2" [ $? -eq 2 ]
+ok_if "incoming listed twice: named" grep -q "lists the directory .* twice" "$RELAY/twice.log"
+sed -e "s|^  incoming: .*|  incoming: $RELAY/out/|" \
+	-e "s|^  pid_file: .*|  pid_file: $RELAY/run/other.pid|" "$CONF" >"$RELAY/same.yaml"
+"$MQSIFT" run --once -c "$RELAY/same.yaml" 2>"$RELAY/same.log"
+ok_if "incoming equal to outgoing after normalisation: exit 2" [ $? -eq 2 ]
+ok_if "incoming equal to outgoing: named" grep -q "are the same directory" "$RELAY/same.log"
+
 # --- SIGHUP -------------------------------------------------------------------
 cp "$CONF" "$CONF.good"
 printf 'queue:\n  scan_intervall: 5s\n' >"$CONF"
@@ -133,6 +146,88 @@ ok_if "CPU bomb: RLIMIT_CPU ends the worker long before message_timeout" \
 ok_if "CPU bomb: not the timeout" bash -c "! grep -q 'took longer than scanner.message_timeout' '$LOG'"
 stop_daemon
 cp "$CONF.nobomb" "$CONF"
+
+# --- a message whose scan always fails is not left unseen for ever -------------
+: >"$LOG"
+printf 'queue:\n  error_grace: 2s\n' >>"$CONF"
+MQSIFT_FAULT=worker:scan-error start_daemon
+printf 'From: x@example.org\nTo: bob@example.com\nSubject: unscannable\nMessage-ID: <unscannable@test.local>\n\nMQSIFT-TEST-ERROR\n' >"$RELAY/unscannable.eml"
+send_mail x@example.org bob@example.com "$RELAY/unscannable.eml"
+send_mail alice@example.org bob@example.com "$RELAY/samples/clean-text.eml"
+ok_if "scan error: left in the queue and counted" wait_for 15 grep -q "simulated error (scan error 1)" "$LOG"
+ok_if "scan error: quarantined whole after max_attempts over error_grace" \
+	wait_for 40 grep -q "its scan failed 2 times" "$LOG"
+ok_if "scan error: it left mqueue.in" bash -c "! grep -lqs 'unscannable@test.local' '$RELAY'/in/qf*"
+stop_daemon
+relay_deliver
+ok_if "scan error: the postmaster was told" grep -lq "quarantined (it could not be scanned)" "$RELAY"/sink/*.eml
+rm -f "$RELAY"/sink/*
+cp "$CONF.nobomb" "$CONF"
+
+# --- stuck files do not make the daemon spin -----------------------------------
+# a garbage qf, a qf without its df and a qf locked by another process, for
+# 20 s with a 1 s poll: the master stays idle and logs a handful of lines
+: >"$LOG"
+printf 'garbage that is not a control file\n' >"$RELAY/in/qf6AOZgarbage0001"
+printf 'V8\nT1795000000\nK0\nN0\nP30000\nMDeferred\nS<a@example.org>\nRPFD:<b@example.com>\nH??From: a@example.org\n.\n' >"$RELAY/in/qf6AOZnodfxxxx01"
+cp "$RELAY/in/qf6AOZnodfxxxx01" "$RELAY/in/qf6AOZlockedxx01"
+printf 'body\n' >"$RELAY/in/df6AOZlockedxx01"
+flock "$RELAY/in/qf6AOZlockedxx01" sleep 40 &
+locker=$!
+sleep 0.3
+sed -i 's/^  scan_interval: .*$/  scan_interval: 1s/' "$CONF"
+start_daemon
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+t0=$(ticks $daemon)
+sleep 20
+t1=$(ticks $daemon)
+hz=$(getconf CLK_TCK)
+cpu_pct=$(( (t1 - t0) * 100 * 100 / (20 * hz) ))
+lines=$(grep -c 6AOZ "$LOG")
+ok_if "stuck files: the master used ${cpu_pct}/100 % of a core (under 2 %)" [ "$cpu_pct" -lt 200 ]
+ok_if "stuck files: $lines log lines in 20 s (a handful)" [ "$lines" -le 12 ]
+stop_daemon
+kill $locker 2>/dev/null
+wait $locker 2>/dev/null
+rm -f "$RELAY"/in/*6AOZ*
+
+# --- one log sink at a time; a detached daemon without syslog logs to a file ----
+# (no /dev/log in this namespace: a daemon that wants syslog says it falls
+# back to stderr; in the foreground it must not want syslog at all, or the
+# journal shows each line twice)
+ok_if "foreground: stderr only, syslog not even tried" \
+	bash -c "! grep -q 'no syslog socket' '$LOG'"
+cp "$CONF" "$CONF.nolog"
+sed -i "s|^daemon:\$|daemon:\n  log_file: $RELAY/mqsift.log|" "$CONF"
+"$MQSIFT" run -c "$CONF" 2>"$RELAY/detach.err"
+ok_if "detached: started" wait_for 10 grep -q "started:" "$RELAY/mqsift.log"
+send_mail alice@example.org bob@example.com "$RELAY/samples/clean-text.eml"
+ok_if "detached without syslog: the verdict line is in daemon.log_file" \
+	wait_for 10 grep -q "verdict=clean" "$RELAY/mqsift.log"
+kill -TERM "$(cat "$RELAY/run/mqsift.pid")"
+ok_if "detached: stopped" wait_for 10 grep -q "stopping on request" "$RELAY/mqsift.log"
+wait_for 10 test ! -e "$RELAY/run/mqsift.pid"
+cp "$CONF.nolog" "$CONF"
+
+# --- a service stop is never a failed attempt ----------------------------------
+# systemd (KillMode=control-group) sends SIGTERM to every process of the unit:
+# the worker scanning a message ignores it, the master stops it; the message
+# stays queued and is not counted against scanner.max_attempts
+: >"$LOG"
+MQSIFT_FAULT=worker:hang start_daemon
+printf 'From: x@example.org\nTo: bob@example.com\nSubject: slow\nMessage-ID: <slow@test.local>\n\nMQSIFT-TEST-HANG\n' >"$RELAY/slow.eml"
+send_mail x@example.org bob@example.com "$RELAY/slow.eml"
+sleep 1.5
+kill -TERM $daemon $(pgrep -P $daemon) 2>/dev/null
+wait $daemon
+ok_if "SIGTERM to every process: the worker was stopped by the master" \
+	grep -q "during shutdown; not counted as a failed attempt" "$LOG"
+ok_if "SIGTERM to every process: no attempt counted" bash -c "! grep -q 'attempt 1 of' '$LOG'"
+ok_if "SIGTERM to every process: the message is still queued" [ "$(in_count)" -ge 1 ]
+rm -f "$RELAY"/in/*slow* 2>/dev/null
+find "$RELAY/in" -name 'qf*' -exec grep -l 'slow@test.local' {} + 2>/dev/null | while read -r qf; do
+	rm -f "$qf" "$RELAY/in/df${qf##*/qf}"
+done
 
 # --- SIGTERM in the middle of a flow loses nothing ----------------------------
 : >"$LOG"

@@ -81,6 +81,37 @@ for c in $cases; do
 		python3 "$EV/pyreader.py" "$M/$c.got"
 	ok_if "$c: the encoded attachment is gone" no_long_line_survives "$M/$c.eml" "$M/$c.got"
 done
+# A banned attachment whose RFC 2231 name decodes to CR/LF, the sender's
+# boundary and a new part header: the "cleaned" message must hold the text and
+# the replacement only (issue #11: x.bat became an attachment of its own)
+inj="x%0D%0A--B%0D%0AContent-Type%3A%20application%2Foctet-stream%3B%20name%2A0%3Dx%3B%20name%2A1%3D.bat%0D%0AContent-Transfer-Encoding%3A%20base64%0D%0A%0D%0ATVqQAAMAAAAEAAAA%0D%0A--B--%0D%0A.exe"
+{
+	printf 'From: mallory@example.org\nTo: bob@example.com\nSubject: injection\n'
+	printf 'Message-ID: <injection@evasion.test>\nMIME-Version: 1.0\n'
+	printf 'Content-Type: multipart/mixed; boundary="B"\n\n--B\nContent-Type: text/plain\n\nhello\n'
+	printf -- '--B\nContent-Type: application/octet-stream\n'
+	printf "Content-Disposition: attachment; filename*=utf-8''%s\n" "$inj"
+	printf 'Content-Transfer-Encoding: base64\n\nTVqQAAMAAAAEAAAA\n--B--\n'
+} >"$M/injection.eml"
+ok_if "send the name injection" send_mail mallory@example.org bob@example.com "$M/injection.eml"
+ok_if "queued" relay_wait_inbound 1
+ok_if "mqsift run --once (injection)" "$MQSIFT" run --once -c "$RELAY/etc/mqsift.yaml"
+relay_deliver
+got=$(python3 "$E2E_DIR/sinkcheck.py" find "$RELAY/sink" "<injection@evasion.test>" 2>/dev/null)
+ok_if "injection: delivered, Blocked" grep -q '^X-Virus-Status: Blocked' "$got"
+strip_envelope "$got" "$M/injection.got"
+ok_if "injection: Python's email package finds no banned name" \
+	python3 "$EV/pyreader.py" "$M/injection.got"
+leaves() {
+	python3 - "$1" <<-'PY'
+	import email, sys
+	m = email.message_from_binary_file(open(sys.argv[1], "rb"))
+	print(sum(1 for p in m.walk() if not p.is_multipart()))
+	PY
+}
+ok_if "injection: two leaf parts, the text and the replacement ($(leaves "$M/injection.got"))" \
+	[ "$(leaves "$M/injection.got")" = 2 ]
+
 # A harmless message that two readers could still read two ways: blocked
 # whole by default (mime.on_ambiguous: block), delivered with the findings in
 # X-Mqsift-Ambiguous under "deliver".

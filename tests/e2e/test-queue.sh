@@ -36,6 +36,7 @@ mk dsn 'From: a@example.org' 'To: b@example.com' 'Subject: dsn' <<<'body'
 rcpts=$(for i in $(seq 1 40); do printf 'r%02d@example.com,' "$i"; done)
 rcpts=${rcpts%,}
 mk many 'From: a@example.org' 'To: list@example.com' 'Subject: forty recipients' <<<'body'
+mk lowerbody 'From: a@example.org' 'To: b@example.com' 'Subject: BODY=8bitmime' <<<$'na\xc3\xafve'
 
 ok_if "send plain" send_mail a@example.org b@example.com "$M/plain.eml"
 ok_if "send empty body" send_mail a@example.org b@example.com "$M/empty-body.eml"
@@ -46,7 +47,11 @@ ok_if "send DSN options" python3 "$E2E_DIR/smtpsend.py" --from a@example.org \
 	--to b@example.com,c@example.com --mail-opt RET=HDRS --mail-opt ENVID=env-42 \
 	--rcpt-opt NOTIFY=SUCCESS,FAILURE --rcpt-opt ORCPT=rfc822\;b@example.com "$M/dsn.eml"
 ok_if "send forty recipients" send_mail a@example.org "$rcpts" "$M/many.eml"
-ok_if "all seven queued" relay_wait_inbound 7
+# BODY= is case-insensitive (RFC 5321); sendmail stores the value as sent
+ok_if "send with BODY=8bitmime (lower case)" python3 "$E2E_DIR/smtpsend.py" --from a@example.org \
+	--to b@example.com --mail-opt BODY=8bitmime "$M/lowerbody.eml"
+ok_if "all eight queued" relay_wait_inbound 8
+ok_if "sendmail stored it as B8bitmime" grep -lq '^B8bitmime$' $(find "$RELAY/in" -name 'qf*')
 
 has_records() { # has_records FILES...: the DSN records of the dsn message
 	grep -q '^RPNSF:<b@example.com>' "$@" && grep -q '^Zenv-42' "$@" &&
@@ -61,10 +66,10 @@ outqfs=$(find "$RELAY/out" -name 'qf*')
 ok_if "every outgoing qf reads back too" "$TOP_BUILDDIR/tests/queue/qf-roundtrip" $outqfs
 ok_if "the DSN records went out unchanged" has_records $outqfs
 relay_deliver -v -d40.4 >"$RELAY/deliver.log" 2>&1
-ok_if "sendmail read every record of all seven (+++++ . seen 7 times)" \
-	[ "$(grep -c '^+++++ \.$' "$RELAY/deliver.log")" -eq 7 ]
+ok_if "sendmail read every record of all eight (+++++ . seen 8 times)" \
+	[ "$(grep -c '^+++++ \.$' "$RELAY/deliver.log")" -eq 8 ]
 ok_if "outgoing queue emptied" [ -z "$(ls -A "$RELAY/out")" ]
-for n in plain empty-body folded long-header eightbit; do
+for n in plain empty-body folded long-header eightbit lowerbody; do
 	ok_if "$n: delivered once, identical" python3 "$E2E_DIR/sinkcheck.py" delivered \
 		"$RELAY/sink" "$M/$n.eml" a@example.org b@example.com
 done

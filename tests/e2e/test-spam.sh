@@ -95,7 +95,7 @@ ok_if "ham: body byte-identical, delivered once to its recipient" \
 ok_if "GTUBE: not delivered (high_actions: quarantine, delete)" \
 	bash -c "! python3 '$E2E_DIR/sinkcheck.py' find '$RELAY/sink' '<gtube@test.local>' 2>/dev/null"
 ok_if "GTUBE: logged spam=high with its score and GTUBE" \
-	grep -Eq 'spam=high score=[0-9.]+ tests=[A-Z0-9_,]*GTUBE' "$RELAY/run1.log"
+	grep -Eq 'spam=high, score=[0-9.]+, tests=[A-Z0-9_,]*GTUBE' "$RELAY/run1.log"
 ok_if "GTUBE: in the quarantine" bash -c "'$MQSIFT' quarantine list -c '$CONF' | grep -q GTUBE"
 listed=$(got '<listed@test.local>')
 ok_if "listed client: spam by the blocklist, zone named, subject tagged" \

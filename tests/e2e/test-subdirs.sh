@@ -2,7 +2,9 @@
 # test-subdirs.sh - queues with qf/ df/ xf/ subdirectories, as the real
 # sendmail lays them out when they exist at its start: mqsift finds the files
 # there and writes the outgoing queue the same way; the outbound sendmail
-# delivers.  Also "mqsift lint" against this relay.
+# delivers.  A qf whose df is in another queue directory (a d record, as
+# sendmail writes with several queue directories) is followed there.  Also
+# "mqsift lint" against this relay.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../tap.sh"
 relay_enter "$@"
@@ -25,6 +27,26 @@ ok_if "nothing left inbound" [ -z "$(find "$RELAY/in" -type f)" ]
 relay_deliver
 ok_if "delivered once, identical" python3 "$E2E_DIR/sinkcheck.py" delivered "$RELAY/sink" \
 	"$RELAY/m.eml" a@example.org b@example.com
+
+# --- a d record: the df lives in another queue directory (sendmail-queue.md 1.1)
+printf 'From: a@example.org\nTo: b@example.com\nSubject: d record\nMessage-ID: <drecord@test.local>\n\nbody elsewhere\n' >"$RELAY/d.eml"
+ok_if "send another" send_mail a@example.org b@example.com "$RELAY/d.eml"
+ok_if "queued" wait_for 10 bash -c "ls '$RELAY'/in/qf/qf* && ls '$RELAY'/in/df/df*"
+mkdir -m 0700 "$RELAY/in2"
+qf=$(ls "$RELAY"/in/qf/qf*)
+id=${qf##*/qf}
+mv "$RELAY/in/df/df$id" "$RELAY/in2/df$id"
+# as queueup() writes it: d<queue directory name> after P
+sed -i 's/^\(P[0-9]*\)$/\1\ndin2/' "$qf"
+ok_if "the qf now says din2" grep -q '^din2$' "$qf"
+sed "s|^  incoming: .*|  incoming: [$RELAY/in, $RELAY/in2]|" "$CONF" >"$RELAY/etc/two.yaml"
+"$MQSIFT" run --once -c "$RELAY/etc/two.yaml" 2>"$RELAY/drecord.log"
+ok_if "mqsift follows the d record (no 'cannot open' of a df)" \
+	bash -c "! grep -q 'cannot open' '$RELAY/drecord.log' && [ -z \"\$(find '$RELAY/in' '$RELAY/in2' -type f)\" ]"
+ok_if "the outgoing qf has no d record" bash -c "! grep -q '^d' '$RELAY'/out/qf/qf*"
+relay_deliver
+ok_if "delivered once, with the body from in2" python3 "$E2E_DIR/sinkcheck.py" delivered \
+	"$RELAY/sink" "$RELAY/d.eml" a@example.org b@example.com
 
 # lint
 "$MQSIFT" lint -c "$CONF" >"$RELAY/lint.out" 2>&1

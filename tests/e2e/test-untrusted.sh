@@ -37,7 +37,7 @@ esc=$(printf '\033')
 ok_if "no escape byte in the log" bash -c "! grep -q '$esc' '$RELAY/run.log'"
 ok_if "no forged log line" bash -c "! grep -q '^mqsift: FAKE LINE' '$RELAY/run.log'"
 "$MQSIFT" quarantine list -c "$CONF" >"$RELAY/list.txt" 2>"$RELAY/list.err"; cat "$RELAY/list.txt" "$RELAY/list.err" >&2
-ok_if "quarantine list: two entries, two lines" [ "$(wc -l <"$RELAY/list.txt")" -eq 2 ]
+ok_if "quarantine list: a header and two entries, three lines" [ "$(wc -l <"$RELAY/list.txt")" -eq 3 ]
 ok_if "quarantine list: no escape byte" bash -c "! grep -q '$esc' '$RELAY/list.txt'"
 ok_if "quarantine list: the escape shown as text" grep -q '\\x1b\]0;pwned\\x07' "$RELAY/list.txt"
 ref=$(cut -f1 "$RELAY/list.txt" | head -1)

@@ -1397,6 +1397,123 @@ def _(p):
     return simple(p, cd="inline")
 
 
+# ---- review: names only some readers take, headers past mqsift's header bound ----------
+# 300 ordinary header lines in front of a part's own headers: GMime and every
+# mail client read all of them; mqsift's own parameter parser (mimecheck.c,
+# mime_part_names and mime_check_headers) stops after the first 256 headers,
+# so only GMime's single reading of the name is left
+FLOOD = "".join("X-Filler-%03d: %d\n" % (i, i) for i in range(300))
+
+
+def flooded(p, ct=None, cd=None):
+    """text + an attachment whose headers follow FLOOD"""
+    return mp_msg(p, [TEXT, FLOOD + att(p, ct=ct, cd=cd)])
+
+
+@case("header-flood", "ct-bad-cd-benign",
+      "300 headers first; Content-Type name the payload's, disposition filename benign")
+def _(p):
+    return flooded(p, ct='%s; name="%s"' % (p.ctype, p.name),
+                   cd='attachment; filename="%s"' % p.decoy)
+
+
+@case("header-flood", "ct-2231-cd-plain", "300 headers first; name*= vs plain filename=")
+def _(p):
+    return flooded(p, ct="%s; name*=utf-8''%s" % (p.ctype, pct(p.name)),
+                   cd='attachment; filename="%s"' % p.decoy)
+
+
+@case("header-flood", "quoted-then-token", '300 headers first; filename="x".exe')
+def _(p):
+    return flooded(p, ct=p.ctype, cd='attachment; filename="%s".%s' % (p.stem, p.ext))
+
+
+@case("header-flood", "unquoted-semicolon", "300 headers first; filename=x;.exe unquoted")
+def _(p):
+    return flooded(p, ct=p.ctype, cd="attachment; filename=%s;.%s" % (p.stem, p.ext))
+
+
+@case("header-flood", "txt-nul-exe", "300 headers first; filename*=x.txt%00.exe")
+def _(p):
+    return flooded(p, ct=p.ctype, cd="attachment; filename*=utf-8''notes.txt%%00%s" % pct(p.name))
+
+
+# Thunderbird's MimeHeaders_get_name (mailnews/mime/src/mimehdrs.cpp): the
+# disposition's filename, then the type's name, then a Content-Name header,
+# then X-Sun-Data-Name
+@case("other-name-headers", "content-name", "no name parameter; Content-Name: header names it")
+def _(p):
+    return mp_msg(p, [TEXT, att(p, ct=p.ctype, cd="attachment",
+                                extra="Content-Name: %s\n" % p.name)])
+
+
+@case("other-name-headers", "x-sun-data-name", "no name parameter; X-Sun-Data-Name: header names it")
+def _(p):
+    return mp_msg(p, [TEXT, att(p, ct=p.ctype, cd="attachment",
+                                extra="X-Sun-Data-Name: %s\n" % p.name)])
+
+
+@case("other-name-headers", "sun-attachment",
+      "Content-Type: x-sun-attachment (MailTool; Thunderbird splits it at '----------' lines)")
+def _(p):
+    if p.virus:
+        head = "X-Sun-Data-Type: default-app\nX-Sun-Encoding-Info: uuencode\n"
+        data = uuencode(p.data, p.name)
+    else:
+        head = "X-Sun-Data-Type: default-app\n"
+        data = L(p.data)
+    body = ("----------\nX-Sun-Data-Type: text\nX-Sun-Data-Name: text\n"
+            "X-Sun-Content-Lines: 1\n\nPlease see the attachment.\n"
+            "----------\n%sX-Sun-Data-Name: %s\nX-Sun-Content-Lines: %d\n\n%s"
+            % (head, p.name, data.count("\n"), data))
+    return message(p, "Content-Type: x-sun-attachment\n", body)
+
+
+@case("other-name-headers", "rfc822-filename",
+      "a message/rfc822 part with filename= and name= (the policy never sees it)")
+def _(p):
+    inner = inner_message(p, parts=[TEXT] if not p.virus else None)
+    return mp_msg(p, [TEXT, 'Content-Type: message/rfc822; name="%s"\n'
+                            'Content-Disposition: attachment; filename="%s"\n\n%s'
+                      % (p.name, p.name, inner)])
+
+
+# ---- review: how long and how written the name is ------------------------------------------
+@case("name-shape", "long-1100", "an 1100-character stem before the extension (mqsift keeps 1024 bytes)")
+def _(p):
+    return names(p, 'attachment; filename="%s%s"' % ("x" * 1100, p.name))
+
+
+@case("name-shape", "long-ct-name", "a 1030-character stem, name only in Content-Type")
+def _(p):
+    return simple(p, ct='%s; name="%s%s"' % (p.ctype, "y" * 1030, p.name), cd="attachment")
+
+
+@case("name-shape", "unquoted-space",
+      "filename=x.exe pdf unquoted: Python's email (policy.default) reads x.exe")
+def _(p):
+    return names(p, "attachment; filename=%s copy" % p.name)
+
+
+# ---- review: uuencode begin lines that uudecode accepts and mqsift does not ----------------
+# GNU uudecode reads the header with sscanf("begin %o %s") and Python's uu
+# module with int(mode, 8): any number of octal digits.  embedded.c's
+# begin_line() wants 3 or 4, libclamav's uuencode detection 3.
+@case("uuencode-begin", "mode-2-digits", "begin 64 NAME (a two-digit mode)")
+def _(p):
+    return text_with(p, uuencode(p.data, p.name, mode="64"))
+
+
+@case("uuencode-begin", "mode-1-digit", "begin 0 NAME (a one-digit mode)")
+def _(p):
+    return text_with(p, uuencode(p.data, p.name, mode="0"))
+
+
+@case("uuencode-begin", "mode-5-digits", "begin 10644 NAME (a five-digit mode)")
+def _(p):
+    return text_with(p, uuencode(p.data, p.name, mode="10644"))
+
+
 # --------------------------------------------------------------------------------------------
 def main():
     args = sys.argv[1:]

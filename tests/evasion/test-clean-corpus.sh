@@ -4,21 +4,8 @@
 # instance "Blocked (ambiguous MIME ...)"), an error - is a false positive.
 # A message listed in clean/exclusions.tsv may have the verdict given there;
 # each applied exclusion is reported, with its reason.
-here=$(cd "$(dirname "$0")" && pwd)
-TOP_SRCDIR=${TOP_SRCDIR:-$(cd "$here/../.." && pwd)}
-MQSIFT=${MQSIFT:-${TOP_BUILDDIR:-$TOP_SRCDIR}/mqsift}
-. "$TOP_SRCDIR/tests/tap.sh"
-
-T=$(mktemp -d /tmp/mqsift-clean-corpus.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-mkdir -p "$T/tmp"
-cat >"$T/mqsift.yaml" <<YAML
-scanner:
-  signatures: $TOP_SRCDIR/tests/signatures
-  tmpdir: $T/tmp
-reports:
-  templates: $TOP_SRCDIR/reports/templates
-YAML
+. "$(dirname "$0")/lib.sh"
+evasion_setup clean-corpus
 
 C=$here/clean
 cd "$C" || bail_out "no $C"

@@ -6,30 +6,12 @@
 # temporary directory; "mqsift scan --json" scans it with the test signatures;
 # one TAP line per message: ok when the verdict is infected or blocked (and
 # the exit status says so).  Clean is a miss; an error is a miss too: a
-# well-built scanner decides.  Issue #12; expected to fail until scan.c
-# reads every interpretation.
+# well-built scanner decides.  Issue #12.
 #
 # EVASION_ONLY=REGEX limits the run to matching file names;
 # EVASION_KEEP=1 keeps the temporary directory (corpus, config, results).
-here=$(cd "$(dirname "$0")" && pwd)
-TOP_SRCDIR=${TOP_SRCDIR:-$(cd "$here/../.." && pwd)}
-MQSIFT=${MQSIFT:-${TOP_BUILDDIR:-$TOP_SRCDIR}/mqsift}
-. "$TOP_SRCDIR/tests/tap.sh"
-
-T=$(mktemp -d /tmp/mqsift-evasion.XXXXXX)
-if [ -n "$EVASION_KEEP" ]; then
-	trap 'echo "kept $T" >&2' EXIT
-else
-	trap 'rm -rf "$T"' EXIT
-fi
-mkdir -p "$T/tmp"
-cat >"$T/mqsift.yaml" <<YAML
-scanner:
-  signatures: $TOP_SRCDIR/tests/signatures
-  tmpdir: $T/tmp
-reports:
-  templates: $TOP_SRCDIR/reports/templates
-YAML
+. "$(dirname "$0")/lib.sh"
+evasion_setup evasion
 
 python3 "$here/gen-evasion.py" "$T/corpus" 2>/dev/null || bail_out "gen-evasion.py failed"
 files=$(awk -F'\t' -v re="${EVASION_ONLY:-.}" 'NR > 1 && $1 ~ re { print $1 }' "$T/corpus/manifest.tsv")

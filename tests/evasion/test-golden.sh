@@ -3,23 +3,9 @@
 # come out infected or blocked from "mqsift scan", and for those that
 # golden/expect.tsv marks "python yes", Python's email package (pyreader.py,
 # an independent reader) must still find the EICAR zip or the banned name:
-# the sample stays a real threat, not just odd bytes.  Expected to fail until
-# issue #12 is fixed.
-here=$(cd "$(dirname "$0")" && pwd)
-TOP_SRCDIR=${TOP_SRCDIR:-$(cd "$here/../.." && pwd)}
-MQSIFT=${MQSIFT:-${TOP_BUILDDIR:-$TOP_SRCDIR}/mqsift}
-. "$TOP_SRCDIR/tests/tap.sh"
-
-T=$(mktemp -d /tmp/mqsift-evasion-golden.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-mkdir -p "$T/tmp"
-cat >"$T/mqsift.yaml" <<YAML
-scanner:
-  signatures: $TOP_SRCDIR/tests/signatures
-  tmpdir: $T/tmp
-reports:
-  templates: $TOP_SRCDIR/reports/templates
-YAML
+# the sample stays a real threat, not just odd bytes.
+. "$(dirname "$0")/lib.sh"
+evasion_setup evasion-golden
 
 G=$here/golden
 while IFS=$'\t' read -r f python why; do

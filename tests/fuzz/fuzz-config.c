@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 #include "tests/fuzz/fuzz.h"
 
 /* LLVMFuzzerTestOneInput - one input, through a temporary file */

@@ -10,7 +10,7 @@
 #include <gmime/gmime.h>
 #include <string.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/policy.h"
 #include "scanner/engine.h"
 #include "scanner/scan.h"
@@ -45,11 +45,13 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	ScanReport rep;
+	ScanSettings settings;
 	ScanContext ctx;
 
 	if (engine == NULL)
 		setup();
-	ctx = (ScanContext){config, engine, policy, "20261124/FUZZ"};
+	scan_settings_from_config(config, &settings);
+	ctx = (ScanContext){&settings, engine, policy, "20261124/FUZZ"};
 	scan_message(&ctx, (const char *)data, size, &rep);
 	if (rep.new_body != NULL) {
 		gsize len;

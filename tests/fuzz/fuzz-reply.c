@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 #include "scanner/protocol.h"
 #include "tests/fuzz/fuzz.h"
 

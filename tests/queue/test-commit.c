@@ -8,7 +8,9 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -364,6 +366,295 @@ test_claim_rules(Fixture *f, gconstpointer data)
 	qdir_free(&in);
 }
 
+/* crash_at - run commit_all(batch 3) in a child killed at @point */
+static void
+crash_at(Fixture *f, const char *point)
+{
+	pid_t pid = fork();
+
+	g_assert_cmpint(pid, >=, 0);
+	if (pid == 0) {
+		fault_arm(point);
+		commit_all(f, 3, NULL);
+		_exit(0);
+	}
+	int status;
+	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+	g_assert_true(WIFSIGNALED(status));
+}
+
+/* trace_index - position of the first entry starting with @prefix, or -1 */
+static int
+trace_index(GPtrArray *log, const char *prefix)
+{
+	for (guint i = 0; i < log->len; i++)
+		if (g_str_has_prefix(g_ptr_array_index(log, i), prefix))
+			return (int)i;
+	return -1;
+}
+
+/* trace_exact - position of the first entry equal to @text, or -1 */
+static int
+trace_exact(GPtrArray *log, const char *text)
+{
+	for (guint i = 0; i < log->len; i++)
+		if (strcmp(g_ptr_array_index(log, i), text) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* trace_dump - the recorded operations, when the test runs verbose */
+static void
+trace_dump(GPtrArray *log)
+{
+	for (guint i = 0; g_test_verbose() && i < log->len; i++)
+		g_printerr("  %s\n", (char *)g_ptr_array_index(log, i));
+}
+
+/*
+ * test_recover_syncs_first - a crash after the tf -> qf rename and before
+ * the directory fsync: recovery makes the out qf's name durable before it
+ * removes any inbound file (issue #14.3)
+ */
+static void
+test_recover_syncs_first(Fixture *f, gconstpointer data)
+{
+	crash_at(f, "commit:after-qf");
+	QueueDir *in = qdir_open(f->in, QUEUE_LOCK_FLOCK, NULL);
+	QueueDir *out = qdir_open(f->out, QUEUE_LOCK_FLOCK, NULL);
+	GPtrArray *log = g_ptr_array_new_with_free_func(g_free);
+	GError *error = NULL;
+
+	fault_trace_start(log);
+	g_assert_cmpint(commit_recover(in, out, &error), ==, 3);
+	fault_trace_start(NULL);
+	g_assert_no_error(error);
+	trace_dump(log);
+	g_autofree char *sync_out = g_strconcat("sync-dir ", qdir_qf_dir(out), NULL);
+	g_autofree char *unlink_in = g_strconcat("unlink ", f->in, "/", NULL);
+	int first_unlink = trace_index(log, unlink_in);
+	g_assert_cmpint(first_unlink, >=, 0);
+	g_assert_cmpint(trace_exact(log, sync_out), >=, 0);
+	g_assert_cmpint(trace_exact(log, sync_out), <, first_unlink);
+	g_ptr_array_unref(log);
+	qdir_free(&in);
+	qdir_free(&out);
+	GHashTable *delivered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_assert_true(commit_all(f, 3, &error));
+	assert_all_delivered_once(f, delivered);
+	g_hash_table_destroy(delivered);
+}
+
+/*
+ * test_recover_locked_tf - the outgoing sendmail is rewriting the qf of a
+ * message committed before the crash (tf<ID>, flock'ed): recovery leaves
+ * that tf alone instead of renaming a half-written file over the qf
+ * (issue #14.4)
+ */
+static void
+test_recover_locked_tf(Fixture *f, gconstpointer data)
+{
+	crash_at(f, "commit:after-qf");
+	QueueDir *in = qdir_open(f->in, QUEUE_LOCK_FLOCK, NULL);
+	QueueDir *out = qdir_open(f->out, QUEUE_LOCK_FLOCK, NULL);
+	GError *error = NULL;
+	const char *id = NULL;
+
+	/* the message whose out qf exists already: the first one committed */
+	for (int i = 0; i < N_MESSAGES && id == NULL; i++) {
+		g_autofree char *qf = qdir_file(out, "qf", f->ids[i]);
+		if (g_file_test(qf, G_FILE_TEST_EXISTS))
+			id = f->ids[i];
+	}
+	g_assert_nonnull(id);
+	g_autofree char *qf = qdir_file(out, "qf", id);
+	g_autofree char *tf = qdir_file(out, "tf", id);
+	g_autofree char *before = NULL, *after = NULL, *tf_after = NULL;
+	g_assert_true(g_file_get_contents(qf, &before, NULL, NULL));
+	int fd = open(tf, O_WRONLY | O_CREAT | O_EXCL, 0640);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(flock(fd, LOCK_EX | LOCK_NB), ==, 0); /* as sendmail's queueup() */
+	g_assert_cmpint(write(fd, "V8\nT1\nK2\nN1\n", 12), ==, 12);
+
+	g_assert_cmpint(commit_recover(in, out, &error), ==, 3);
+	g_assert_no_error(error);
+	g_assert_true(g_file_get_contents(qf, &after, NULL, NULL));
+	g_assert_cmpstr(after, ==, before);
+	g_assert_true(g_file_get_contents(tf, &tf_after, NULL, NULL));
+	g_assert_cmpstr(tf_after, ==, "V8\nT1\nK2\nN1\n");
+	g_autofree char *cf = qdir_file(in, "cf", id);
+	g_assert_false(g_file_test(cf, G_FILE_TEST_EXISTS)); /* committed: inbound copy gone */
+	close(fd);
+	unlink(tf);
+	qdir_free(&in);
+	qdir_free(&out);
+}
+
+/*
+ * test_failed_batch_outcomes - a batch whose commit fails half way says what
+ * happened to each message: committed, completed by recovery, or left
+ * (before, every message of a failed batch was logged "left in queue")
+ */
+static void
+test_failed_batch_outcomes(Fixture *f, gconstpointer data)
+{
+	QueueDir *in = qdir_open(f->in, QUEUE_LOCK_FLOCK, NULL);
+	QueueDir *out = qdir_open(f->out, QUEUE_LOCK_FLOCK, NULL);
+	CommitBatch *batch = commit_batch_new(out, 0640);
+	GError *error = NULL;
+
+	for (guint i = 0; i < 3; i++) {
+		QueueClaim *claim = qdir_claim(in, f->ids[i], NULL);
+		g_assert_nonnull(claim);
+		g_assert_true(commit_prepare(batch, claim, claim->qf, NULL, NULL));
+	}
+	/* three renames mark the inbound copies, the first tf -> qf passes, the
+	 * second fails */
+	fault_arm("rename@4");
+	g_assert_false(commit_finish(batch, &error));
+	fault_arm(NULL);
+	g_clear_error(&error);
+	g_assert_cmpint(commit_outcome(batch, 0), ==, COMMIT_DONE);
+	g_assert_cmpint(commit_outcome(batch, 1), ==, COMMIT_RECOVERED);
+	g_assert_cmpint(commit_outcome(batch, 2), ==, COMMIT_RECOVERED);
+	g_assert_cmpint(commit_outcome(batch, 3), ==, COMMIT_LEFT);
+	/* and recovery completes them (and cleans the committed one's inbound
+	 * copy), each delivered once */
+	g_assert_cmpint(commit_recover(in, out, NULL), ==, 3);
+	g_assert_cmpuint(count_prefix(f->out, "qf"), ==, 3);
+	commit_batch_free(&batch);
+	qdir_free(&in);
+	qdir_free(&out);
+}
+
+/*
+ * test_move_aside_syncs_parent - a broken message set aside: its copies and
+ * the name of broken/<id>/ are durable before the queue's files go (#14.3)
+ */
+static void
+test_move_aside_syncs_parent(Fixture *f, gconstpointer data)
+{
+	QueueDir *in = qdir_open(f->in, QUEUE_LOCK_FLOCK, NULL);
+	g_autofree char *broken = g_build_filename(f->top, "quarantine", "broken", NULL);
+	GPtrArray *log = g_ptr_array_new_with_free_func(g_free);
+	GError *error = NULL;
+
+	for (int made_before = 0; made_before < 2; made_before++) {
+		const char *id = f->ids[made_before];
+		g_autofree char *dest = g_build_filename(broken, id, NULL);
+		g_autofree char *in_qf = qdir_file(in, "qf", id);
+		g_autofree char *unlink_qf = g_strconcat("unlink ", in_qf, NULL);
+		g_autofree char *sync_parent = g_strconcat("sync-dir ", broken, NULL);
+
+		if (made_before)
+			g_assert_cmpint(g_mkdir(dest, 0700), ==, 0); /* an earlier attempt */
+		g_ptr_array_set_size(log, 0);
+		fault_trace_start(log);
+		g_assert_true(commit_move_aside(in, id, dest, &error));
+		fault_trace_start(NULL);
+		g_assert_no_error(error);
+		trace_dump(log);
+		g_assert_cmpint(trace_exact(log, unlink_qf), >=, 0);
+		g_assert_cmpint(trace_exact(log, sync_parent), >=, 0);
+		g_assert_cmpint(trace_exact(log, sync_parent), <, trace_exact(log, unlink_qf));
+		if (!made_before) {
+			/* broken/ itself was made: its parent is synced too */
+			g_autofree char *top = g_path_get_dirname(broken);
+			g_autofree char *sync_top = g_strconcat("sync-dir ", top, NULL);
+			g_assert_cmpint(trace_exact(log, sync_top), >=, 0);
+			g_assert_cmpint(trace_exact(log, sync_top), <, trace_exact(log, unlink_qf));
+		}
+	}
+	g_ptr_array_unref(log);
+	qdir_free(&in);
+}
+
+/*
+ * test_data_dir_record - a qf whose df is in another queue directory (its d
+ * record, sendmail with several queue directories): claimed with that df,
+ * committed with its body, the d record not copied out, the df removed
+ * from where it was; also when a crash comes between mark and unlink
+ * (issue #14.7)
+ */
+static void
+test_data_dir_record(void)
+{
+	for (int crash = 0; crash < 2; crash++) {
+		g_autofree char *top = g_dir_make_tmp("mqsift-ddir-XXXXXX", NULL);
+		g_autofree char *base = g_build_filename(top, "mqueue.in", NULL);
+		g_autofree char *q1 = g_build_filename(base, "q1", NULL);
+		g_autofree char *q2df = g_build_filename(base, "q2", "df", NULL);
+		g_autofree char *outd = g_build_filename(top, "out", NULL);
+		const char *id = "6AOAddir0004242";
+		GError *error = NULL;
+
+		g_assert_cmpint(g_mkdir_with_parents(q1, 0700), ==, 0);
+		g_assert_cmpint(g_mkdir_with_parents(q2df, 0700), ==, 0);
+		g_assert_cmpint(g_mkdir(outd, 0700), ==, 0);
+		write_file(q2df, "df6AOAddir0004242", "the body in q2\n");
+		write_file(q1, "qf6AOAddir0004242",
+		           "V8\nT1795512285\nK0\nN0\nP30000\ndq2\nS<a@example.org>\n"
+		           "RPFD:<b@example.com>\nH??Subject: d record\n.\n");
+		if (crash) {
+			pid_t pid = fork();
+			if (pid == 0) {
+				QueueDir *in = qdir_open(q1, QUEUE_LOCK_FLOCK, NULL);
+				QueueDir *out = qdir_open(outd, QUEUE_LOCK_FLOCK, NULL);
+				CommitBatch *b = commit_batch_new(out, 0640);
+				QueueClaim *c = qdir_claim(in, id, NULL);
+				Qf *qf = qf_copy(c->qf);
+				qf_sanitize_for_outbound(qf);
+				commit_prepare(b, c, qf, NULL, NULL);
+				fault_arm("commit:after-mark");
+				commit_finish(b, NULL);
+				_exit(0);
+			}
+			int status;
+			g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+			g_assert_true(WIFSIGNALED(status));
+		}
+		QueueDir *in = qdir_open(q1, QUEUE_LOCK_FLOCK, NULL);
+		QueueDir *out = qdir_open(outd, QUEUE_LOCK_FLOCK, NULL);
+		if (crash) {
+			g_assert_cmpint(commit_recover(in, out, &error), ==, 1);
+			g_assert_no_error(error);
+		} else {
+			QueueClaim *claim = qdir_claim(in, id, &error);
+			g_assert_no_error(error);
+			g_autofree char *want = g_build_filename(q2df, "df6AOAddir0004242", NULL);
+			g_assert_cmpstr(claim->df_path, ==, want);
+			gint64 size = -1; /* what the scanner opens */
+			int dfd = qdir_claim_open_df(claim, &size, &error);
+			g_assert_no_error(error);
+			g_assert_cmpint(dfd, >=, 0);
+			g_assert_cmpint(size, ==, 15);
+			close(dfd);
+			CommitBatch *b = commit_batch_new(out, 0640);
+			Qf *qf = qf_copy(claim->qf);
+			qf_sanitize_for_outbound(qf);
+			g_assert_true(commit_prepare(b, claim, qf, NULL, &error));
+			g_assert_true(commit_finish(b, &error));
+			g_assert_no_error(error);
+			commit_batch_free(&b);
+			qf_free(&qf);
+		}
+		g_autofree char *out_qf = qdir_file(out, "qf", id);
+		g_autofree char *out_df = qdir_file(out, "df", id);
+		g_autofree char *qtext = NULL, *dtext = NULL;
+		g_assert_true(g_file_get_contents(out_qf, &qtext, NULL, NULL));
+		g_assert_true(g_file_get_contents(out_df, &dtext, NULL, NULL));
+		g_assert_cmpstr(dtext, ==, "the body in q2\n");
+		g_assert_null(strstr(qtext, "\ndq2\n"));
+		g_assert_cmpuint(count_prefix(base, "df"), ==, 0);
+		g_assert_cmpuint(count_prefix(q1, "qf") + count_prefix(q1, "cf"), ==, 0);
+		g_autofree char *q2 = g_path_get_dirname(q2df);
+		g_assert_cmpuint(count_prefix(q2, "df"), ==, 0);
+		qdir_free(&in);
+		qdir_free(&out);
+		remove_all(top);
+	}
+}
+
 /* test_new_id - sendmail's format, unique in a burst */
 static void
 test_new_id(void)
@@ -396,8 +687,17 @@ main(int argc, char **argv)
 		g_test_add(c, Fixture, d, fixture_setup, test_full_disk, fixture_teardown);
 	}
 	g_test_add("/commit/clash", Fixture, NULL, fixture_setup, test_clash, fixture_teardown);
+	g_test_add("/commit/failed-batch-says-what-happened-to-each", Fixture, NULL, fixture_setup,
+	           test_failed_batch_outcomes, fixture_teardown);
 	g_test_add("/commit/claim-rules", Fixture, NULL, fixture_setup, test_claim_rules,
 	           fixture_teardown);
 	g_test_add_func("/commit/new-id", test_new_id);
+	g_test_add_func("/commit/data-dir-record", test_data_dir_record);
+	g_test_add("/commit/recover-syncs-before-unlink", Fixture, NULL, fixture_setup,
+	           test_recover_syncs_first, fixture_teardown);
+	g_test_add("/commit/recover-leaves-locked-tf", Fixture, NULL, fixture_setup,
+	           test_recover_locked_tf, fixture_teardown);
+	g_test_add("/commit/move-aside-syncs-parent", Fixture, NULL, fixture_setup,
+	           test_move_aside_syncs_parent, fixture_teardown);
 	return g_test_run();
 }

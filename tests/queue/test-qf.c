@@ -7,7 +7,8 @@
 
 #include "queue/qf.h"
 
-/* a control file as the real Debian 12 queue-only daemon wrote it (sendmail-queue.md) */
+/* a control file as the real Debian 12 queue-only daemon wrote it (doc/design.md, "Sendmail queue
+ * files") */
 static const char real_qf[] =
     "V8\nT1795343185\nK0\nN0\nP60430\nB8BITMIME\nF8bs\n$_localhost [127.0.0.1]\n$rESMTP\n"
     "$sclient.example.net\n${daemon_flags}\nS<sender@localhost>\nZenv-id-42\n"
@@ -191,6 +192,44 @@ test_rejects(void)
 	g_error_free(error);
 }
 
+/* test_body_type_case - BODY=8bitmime is legal in any case; sendmail stores it as sent */
+static void
+test_body_type_case(void)
+{
+	static const char *const ok[] = {"B8bitmime", "B7bit", "B8BitMime", "B8BITMIME"};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(ok); i++) {
+		g_autofree char *text =
+		    g_strdup_printf("V8\nT1\n%s\nS<a@b>\nRPFD:<c@d>\n.\n", ok[i]);
+		Qf *qf = parse_ok(text);
+		GString *out = qf_serialize(qf);
+
+		g_assert_cmpstr(out->str, ==, text); /* kept as sendmail wrote it */
+		g_string_free(out, TRUE);
+		qf_free(&qf);
+	}
+}
+
+/* test_set_recipients - a release to another address: RPFD, Q/r/C of the old ones gone */
+static void
+test_set_recipients(void)
+{
+	Qf *qf = parse_ok(real_qf);
+	const char *const to[] = {"other@example.org", "<second@example.org>", NULL};
+
+	qf_set_recipients(qf, to);
+	GString *out = qf_serialize(qf);
+	g_assert_nonnull(strstr(out->str, "\nZenv-id-42\nRPFD:<other@example.org>\n"
+	                                  "RPFD:<second@example.org>\nH?P?Return-Path"));
+	g_assert_null(strstr(out->str, "RPNSF:<alice@example.com>"));
+	g_assert_null(strstr(out->str, "rRFC822; alice"));
+	g_assert_null(strstr(out->str, "\nQ"));
+	g_string_free(out, TRUE);
+	g_autoptr(GPtrArray) rcpts = qf_recipients(qf);
+	g_assert_cmpuint(rcpts->len, ==, 2);
+	qf_free(&qf);
+}
+
 /* test_quote - METAQUOTE both ways */
 static void
 test_quote(void)
@@ -221,5 +260,7 @@ main(int argc, char **argv)
 	g_test_add_func("/qf/crlf", test_crlf);
 	g_test_add_func("/qf/rejects", test_rejects);
 	g_test_add_func("/qf/quote", test_quote);
+	g_test_add_func("/qf/body-type-case", test_body_type_case);
+	g_test_add_func("/qf/set-recipients", test_set_recipients);
 	return g_test_run();
 }

@@ -11,10 +11,11 @@
 #include "queue/qf.h"
 #include "reports/notify.h"
 #include "reports/template.h"
-#include "rules/config.h"
+#include "config/config.h"
 
 static const char *const names[] = {"removed-part",       "removed-message", "inline-warning",
-                                    "postmaster-warning", "sender-notice",   "digest"};
+                                    "postmaster-warning", "sender-notice",   "digest",
+                                    "poison-message",     "set-aside"};
 static const char *const langs[] = {"en", "fr"};
 
 /* fixed_vars - the same values every time */
@@ -54,6 +55,20 @@ fixed_vars(void)
 	                                 "2026-11-24 10:00:00 +0000",
 	                                 "advice",
 	                                 "\nWindows programs are not accepted by e-mail.\n",
+	                                 "queue_id",
+	                                 "6AOQ0000000001",
+	                                 "tries",
+	                                 "3",
+	                                 "size",
+	                                 "4096",
+	                                 "reason",
+	                                 "qf6AOQ0000000001: not a control file (no V record)",
+	                                 "queue",
+	                                 "/var/spool/mqueue.in",
+	                                 "age",
+	                                 "3600",
+	                                 "destination",
+	                                 "/var/spool/mqsift/quarantine/broken/6AOQ0000000001",
 	                                 NULL};
 	for (int i = 0; kv[i]; i += 2)
 		g_hash_table_insert(v, (gpointer)kv[i], (gpointer)kv[i + 1]);

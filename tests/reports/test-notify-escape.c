@@ -14,7 +14,7 @@
 #include "queue/qf.h"
 #include "reports/notice.h"
 #include "reports/notify.h"
-#include "rules/config.h"
+#include "config/config.h"
 
 /* local_config - notices on, example.org local */
 static MqConfig *

@@ -88,7 +88,10 @@ test_store_digest_report(void)
 	                            "('6AOQ0000000002', %lld, '<old@example.net>', '<b@x>', %Q, 1, "
 	                            "'blocked', %Q, 'x', '20261124/6AOQ0000000002', 1)",
 	                            (long long)now, EVIL_SUBJECT, EVIL_RULE);
-	g_assert_cmpint(sqlite3_exec(store_db(store), raw, NULL, NULL, NULL), ==, SQLITE_OK);
+	sqlite3 *db;
+	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_exec(db, raw, NULL, NULL, NULL), ==, SQLITE_OK);
+	sqlite3_close(db);
 	sqlite3_free(raw);
 
 	ReportData *d = report_collect(store, now - 60, now + 60, &error);

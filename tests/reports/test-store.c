@@ -65,7 +65,7 @@ test_schema(void)
 	g_assert_no_error(error);
 	StoreRow r = row("6AOQ1", "clean", NULL, g_get_real_time() / G_USEC_PER_SEC);
 	g_assert_true(store_add(s, &r, &error));
-	/* a spam-checked row (schema 3) */
+	/* a spam-checked row (schema 5) */
 	StoreRow sr = row("6AOQS", "clean", NULL, g_get_real_time() / G_USEC_PER_SEC);
 	sr.spam = "high";
 	sr.spam_score = 1000.5;
@@ -129,11 +129,31 @@ test_migration(void)
 	Store *s = store_open(path, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(store_attempt_bump(s, "NEW1", 1), ==, 1); /* the table v2 adds */
+	/* and the one v4 adds: releases from the quarantine */
+	g_assert_cmpuint(store_release_count(s, "20261124/OLD1"), ==, 0);
+	g_assert_true(store_release_add(s, "20261124/OLD1", "6AOQNEW0000001", 1800000000, "<c@d>",
+	                                FALSE, &error));
+	g_assert_true(store_release_add(s, "20261124/OLD1", "6AOQNEW0000002", 1800000001,
+	                                "other@example.org", TRUE, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(store_release_count(s, "20261124/OLD1"), ==, 2);
 	store_close(&s);
 	g_assert_cmpint(count(path, "SELECT value FROM meta WHERE key='schema_version'"), ==,
 	                STORE_SCHEMA_VERSION);
+	/* v3: the queue depth samples, read back oldest first */
+	s = store_open(path, &error);
+	g_assert_no_error(error);
+	store_sample_add(s, 200, 3, 1);
+	store_sample_add(s, 100, 5, 0);
+	g_autoptr(GArray) samples = store_samples_between(s, 0, 1000, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(samples->len, ==, 2);
+	g_assert_cmpint(g_array_index(samples, QueueSample, 0).t, ==, 100);
+	g_assert_cmpuint(g_array_index(samples, QueueSample, 0).inbound, ==, 5);
+	g_assert_cmpuint(g_array_index(samples, QueueSample, 1).outbound, ==, 1);
+	store_close(&s);
 	g_assert_cmpint(count(path, "SELECT count(*) FROM messages WHERE queue_id='OLD1'"), ==, 1);
-	/* v3: the spam columns, NULL (not checked) for the old rows */
+	/* v5: the spam columns, NULL (not checked) for the old rows */
 	g_assert_cmpint(count(path, "SELECT count(*) FROM messages WHERE spam IS NULL AND "
 	                            "spam_score IS NULL AND spam_tests IS NULL AND "
 	                            "spam_dnsbl IS NULL"),

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/policy.h"
 
 typedef struct {

@@ -12,7 +12,7 @@
 #include <gmime/gmime.h>
 #include <string.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/policy.h"
 #include "scanner/engine.h"
 #include "scanner/scan.h"
@@ -30,7 +30,8 @@ describe(const ScanReport *rep)
 	g_autofree char *st = scan_status_header(rep);
 
 	g_string_append_printf(out, "verdict: %s\nstatus: %s\nwhole message replaced: %s\n",
-	                       verdict_name(rep->verdict), st, rep->whole_message ? "yes" : "no");
+	                       scan_verdict_name(rep->verdict), st,
+	                       rep->whole_message ? "yes" : "no");
 	for (guint i = 0; i < rep->findings->len; i++) {
 		const Finding *f = g_ptr_array_index(rep->findings, i);
 		g_string_append_printf(out, "finding: %s | %s | %s | %s\n", f->path,
@@ -74,7 +75,9 @@ test_one(gconstpointer data)
 	config->policy_inline_warning = strstr(name, "inline") != NULL;
 	g_free(config->reports_language);
 	config->reports_language = g_strdup(strstr(name, ".fr.") ? "fr" : "en");
-	ScanContext ctx = {config, engine, policy, "20261124/6AOGOLDEN000001"};
+	ScanSettings ctx_settings;
+	scan_settings_from_config(config, &ctx_settings);
+	ScanContext ctx = {&ctx_settings, engine, policy, "20261124/6AOGOLDEN000001"};
 	scan_message(&ctx, msg, len, &rep);
 	GString *got = describe(&rep);
 	if (g_getenv("MQSIFT_REGEN_GOLDEN")) {

@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 #include "scanner/protocol.h"
 
 static MqConfig *config;

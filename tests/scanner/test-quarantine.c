@@ -6,11 +6,15 @@
  */
 #include "mqsift-build.h"
 
+#include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "queue/commit.h"
+#include "queue/fault.h"
 #include "queue/qf.h"
-#include "rules/config.h"
+#include "config/config.h"
 #include "scanner/log.h"
 #include "scanner/quarantine.h"
 #include "scanner/scan.h"
@@ -89,17 +93,18 @@ test_info_list_show(void)
 	g_assert_nonnull(strstr(info, "invoice\\nFAKE LINE<U+202E>gpj.exe"));
 	g_assert_nonnull(strstr(info, "verdict: infected\n"));
 
-	/* quarantine list: one entry, one line, four tab-separated fields */
+	/* quarantine list: a header, then one entry, one line, six tab-separated fields */
 	GString *out = g_string_new(NULL);
-	g_assert_cmpuint(quarantine_list(c, out), ==, 1);
+	g_assert_cmpint(quarantine_list(c, NULL, out, &error), ==, 1);
+	g_assert_no_error(error);
 	assert_terminal_safe(out->str, TRUE);
 	guint tabs = 0, newlines = 0;
 	for (const char *p = out->str; *p; p++) {
 		tabs += *p == '\t';
 		newlines += *p == '\n';
 	}
-	g_assert_cmpuint(newlines, ==, 1);
-	g_assert_cmpuint(tabs, ==, 3);
+	g_assert_cmpuint(newlines, ==, 2);
+	g_assert_cmpuint(tabs, ==, 10);
 
 	/* quarantine show: info and the original headers, without their escapes */
 	g_string_truncate(out, 0);
@@ -113,7 +118,7 @@ test_info_list_show(void)
 	/* an info file left by an older version, raw bytes and all, is escaped when shown */
 	g_assert_true(g_file_set_contents(infop, "subject: \x1b[2Jraw\tcolumn\n", -1, NULL));
 	out = g_string_new(NULL);
-	g_assert_cmpuint(quarantine_list(c, out), ==, 1);
+	g_assert_cmpint(quarantine_list(c, NULL, out, &error), ==, 1);
 	assert_terminal_safe(out->str, TRUE);
 	g_assert_nonnull(strstr(out->str, "\\x1b[2Jraw\\tcolumn"));
 	g_string_free(out, TRUE);
@@ -142,6 +147,154 @@ test_log_one_line(void)
 	                          "6AOQ0000000002: verdict=clean \\x1b]0;pwned\\x07 <U+202E>\n");
 }
 
+/*
+ * test_day_dir_durable - a new day directory's name is fsync'ed into the
+ * quarantine directory before the entry counts as stored (issue #14.3)
+ */
+static void
+test_day_dir_durable(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("mqsift-quarantine-XXXXXX", NULL);
+	MqConfig *c = config_defaults();
+	g_free(c->quarantine_dir);
+	c->quarantine_dir = g_strdup(dir);
+	const char *qftext = "V8\nT1\nS<a@example.net>\nRPFD:<b@example.org>\nHSubject: x\n.\n";
+	Qf *qf = qf_parse(qftext, strlen(qftext), NULL);
+	ScanReport rep;
+	new_report(&rep);
+	g_autofree char *ref = quarantine_ref("6AOQ0000000002");
+	g_autofree char *day = g_path_get_dirname(ref);
+	g_autofree char *mkdir_day = g_strdup_printf("mkdir %s/%s", dir, day);
+	g_autofree char *sync_top = g_strdup_printf("sync-dir %s", dir);
+	GPtrArray *log = g_ptr_array_new_with_free_func(g_free);
+	GError *error = NULL;
+	int made = -1, synced = -1;
+
+	fault_trace_start(log);
+	g_assert_true(quarantine_store(c, ref, qf, "Subject: x\n\nbody\n", 18, &rep, &error));
+	fault_trace_start(NULL);
+	g_assert_no_error(error);
+	for (guint i = 0; i < log->len; i++) {
+		const char *op = g_ptr_array_index(log, i);
+		if (made < 0 && strcmp(op, mkdir_day) == 0)
+			made = (int)i;
+		if (synced < 0 && strcmp(op, sync_top) == 0)
+			synced = (int)i;
+	}
+	g_assert_cmpint(made, >=, 0);
+	g_assert_cmpint(synced, >, made);
+	g_ptr_array_unref(log);
+	scan_report_clear(&rep);
+	qf_free(&qf);
+	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+	g_assert_cmpint(system(cmd), ==, 0);
+	config_free(&c);
+}
+
+/* count_qf - control files in @dir */
+static guint
+count_qf(const char *dir)
+{
+	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *n;
+	guint c = 0;
+
+	while (d && (n = g_dir_read_name(d)) != NULL)
+		c += g_str_has_prefix(n, "qf");
+	if (d)
+		g_dir_close(d);
+	return c;
+}
+
+/*
+ * test_release_once - a release is recorded; a second one is refused unless
+ * asked again; --to replaces the recipients; a bare queue ID names the
+ * entry (issue #14.5)
+ */
+static void
+test_release_once(void)
+{
+	g_autofree char *top = g_dir_make_tmp("mqsift-release-XXXXXX", NULL);
+	g_autofree char *outd = g_build_filename(top, "out", NULL);
+	MqConfig *c = config_defaults();
+	g_free(c->quarantine_dir);
+	c->quarantine_dir = g_build_filename(top, "quarantine", NULL);
+	g_assert_cmpint(g_mkdir(outd, 0700), ==, 0);
+	const char *qftext = "V8\nT1\nS<a@example.net>\nQrfc822;b@example.org\n"
+	                     "RPNSF:<b@example.org>\nHSubject: x\n.\n";
+	Qf *qf = qf_parse(qftext, strlen(qftext), NULL);
+	ScanReport rep;
+	new_report(&rep);
+	const char *id = "6AOQ0000000003";
+	g_autofree char *ref = quarantine_ref(id);
+	GError *error = NULL;
+	g_assert_true(quarantine_store(c, ref, qf, "Subject: x\n\nbody\n", 17, &rep, &error));
+	QueueDir *out = qdir_open(outd, QUEUE_LOCK_FLOCK, &error);
+	g_assert_no_error(error);
+
+	/* a bare queue ID, or a reference; anything else is refused */
+	g_autofree char *r1 = quarantine_resolve(c, id, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(r1, ==, ref);
+	g_assert_null(quarantine_resolve(c, "6AOQ0000000099", &error));
+	g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+	g_clear_error(&error);
+	g_assert_null(quarantine_resolve(c, "../etc", &error));
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+	g_clear_error(&error);
+
+	g_assert_null(quarantine_released(c, ref));
+	g_autofree char *first = quarantine_release(c, out, ref, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(first);
+	g_autofree char *hist = quarantine_released(c, ref);
+	g_assert_nonnull(strstr(hist, first));
+	g_assert_nonnull(strstr(hist, "<b@example.org>"));
+	GString *list = g_string_new(NULL);
+	g_assert_cmpint(quarantine_list(c, NULL, list, &error), ==, 1);
+	g_assert_nonnull(strstr(list->str, "\tinfected (released as "));
+	g_string_free(list, TRUE);
+
+	/* twice: refused, nothing queued */
+	g_assert_null(quarantine_release(c, out, ref, NULL, &error));
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS);
+	g_assert_nonnull(strstr(error->message, "--again"));
+	g_clear_error(&error);
+	g_assert_cmpuint(count_qf(outd), ==, 1);
+
+	/* --again --to: a second copy, to someone else only */
+	const char *const to[] = {"postmaster@example.org", NULL};
+	QuarantineRelease how = {to, TRUE};
+	g_autofree char *second = quarantine_release(c, out, ref, &how, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(second);
+	g_assert_cmpuint(count_qf(outd), ==, 2);
+	g_autofree char *qfp = qdir_file(out, "qf", second);
+	g_autofree char *text = NULL;
+	g_assert_true(g_file_get_contents(qfp, &text, NULL, NULL));
+	g_assert_nonnull(strstr(text, "\nRPFD:<postmaster@example.org>\n"));
+	g_assert_null(strstr(text, "b@example.org>"));
+	g_assert_null(strstr(text, "Qrfc822;b@example.org"));
+	list = g_string_new(NULL);
+	g_assert_cmpint(quarantine_list(c, NULL, list, &error), ==, 1);
+	g_assert_nonnull(strstr(list->str, "\tinfected (released 2 times, last as "));
+	g_string_free(list, TRUE);
+
+	/* --to takes addresses only */
+	const char *const bad[] = {"a@b>\nRPFD:<evil@x", NULL};
+	QuarantineRelease badhow = {bad, TRUE};
+	g_assert_null(quarantine_release(c, out, ref, &badhow, &error));
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+	g_clear_error(&error);
+
+	qdir_free(&out);
+	scan_report_clear(&rep);
+	qf_free(&qf);
+	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", top);
+	g_assert_cmpint(system(cmd), ==, 0);
+	config_free(&c);
+}
+
 /* main - GTest */
 int
 main(int argc, char **argv)
@@ -149,5 +302,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/quarantine/info-list-show", test_info_list_show);
 	g_test_add_func("/log/one-line", test_log_one_line);
+	g_test_add_func("/quarantine/day-dir-durable", test_day_dir_durable);
+	g_test_add_func("/quarantine/release-once", test_release_once);
 	return g_test_run();
 }

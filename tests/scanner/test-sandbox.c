@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "queue/fault.h"
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/policy.h"
 #include "scanner/engine.h"
 #include "scanner/log.h"
@@ -143,12 +143,15 @@ test_golden_in_worker(void)
 		gsize len;
 		g_assert_true(g_file_get_contents(path, &text, &len, NULL));
 		ScanReport here, there;
-		ScanContext ctx = {config, engine, policy, NULL};
+		ScanSettings ctx_settings;
+		scan_settings_from_config(config, &ctx_settings);
+		ScanContext ctx = {&ctx_settings, engine, policy, NULL};
 		scan_message(&ctx, text, len, &here);
-		g_test_message("%s: %s", n, verdict_name(here.verdict));
+		g_test_message("%s: %s", n, scan_verdict_name(here.verdict));
 		g_assert_true(ask(w, text, len, &there, &error));
 		g_assert_no_error(error);
-		g_assert_cmpstr(verdict_name(there.verdict), ==, verdict_name(here.verdict));
+		g_assert_cmpstr(scan_verdict_name(there.verdict), ==,
+		                scan_verdict_name(here.verdict));
 		g_assert_cmpuint(there.names->len, ==, here.names->len);
 		g_assert_cmpuint(there.findings->len, ==, here.findings->len);
 		g_assert_cmpint(there.whole_message, ==, here.whole_message);
@@ -199,12 +202,15 @@ test_testfiles_in_worker(void)
 		                    "Content-Transfer-Encoding: base64\n\n%s\n--x--\n",
 		                    name, b64);
 		ScanReport here, there;
-		ScanContext ctx = {config, engine, policy, NULL};
+		ScanSettings ctx_settings;
+		scan_settings_from_config(config, &ctx_settings);
+		ScanContext ctx = {&ctx_settings, engine, policy, NULL};
 		scan_message(&ctx, msg, strlen(msg), &here);
 		if (!ask(w, msg, strlen(msg), &there, &error))
 			g_error("%s: the worker died (a call the sandbox refuses?): %s", name,
 			        error->message);
-		g_assert_cmpstr(verdict_name(there.verdict), ==, verdict_name(here.verdict));
+		g_assert_cmpstr(scan_verdict_name(there.verdict), ==,
+		                scan_verdict_name(here.verdict));
 		g_assert_cmpuint(there.names->len, ==, here.names->len);
 		scan_report_clear(&here);
 		scan_report_clear(&there);
@@ -318,10 +324,12 @@ test_temp_failure(void)
 	Engine *e = engine_new(config, &error);
 	g_assert_no_error(error);
 	g_assert_true(engine_set_tmpdir(e, gone, &error));
-	ScanContext ctx = {config, e, policy, NULL};
+	ScanSettings ctx_settings;
+	scan_settings_from_config(config, &ctx_settings);
+	ScanContext ctx = {&ctx_settings, e, policy, NULL};
 	ScanReport rep;
 	scan_message(&ctx, eicar_message, strlen(eicar_message), &rep);
-	g_test_message("verdict %s: %s", verdict_name(rep.verdict), rep.detail);
+	g_test_message("verdict %s: %s", scan_verdict_name(rep.verdict), rep.detail);
 	g_assert_cmpint(rep.verdict, !=, VERDICT_CLEAN);
 	scan_report_clear(&rep);
 	engine_free(&e);
@@ -357,10 +365,12 @@ test_full_scratch(void)
 		Engine *e = engine_new(config, &error);
 		g_assert_no_error(error);
 		g_assert_true(engine_set_tmpdir(e, full, &error));
-		ScanContext ctx = {config, e, policy, NULL};
+		ScanSettings ctx_settings;
+		scan_settings_from_config(config, &ctx_settings);
+		ScanContext ctx = {&ctx_settings, e, policy, NULL};
 		ScanReport rep;
 		scan_message(&ctx, text, len, &rep);
-		g_printerr("verdict %s: %s\n", verdict_name(rep.verdict), rep.detail);
+		g_printerr("verdict %s: %s\n", scan_verdict_name(rep.verdict), rep.detail);
 		g_assert_cmpint(rep.verdict, ==, VERDICT_ERROR);
 		scan_report_clear(&rep);
 		engine_free(&e);

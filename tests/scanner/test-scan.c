@@ -8,10 +8,11 @@
 #include <gmime/gmime.h>
 #include <string.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/policy.h"
 #include "scanner/engine.h"
 #include "scanner/scan.h"
+#include "scanner/tnef.h"
 
 #define EICAR_B64                                                                        \
 	"WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNU\n" \
@@ -25,7 +26,9 @@ static Policy *policy;
 static void
 scan(const char *text, ScanReport *rep)
 {
-	ScanContext ctx = {config, engine, policy, "20261124/6AOTEST0000001"};
+	ScanSettings ctx_settings;
+	scan_settings_from_config(config, &ctx_settings);
+	ScanContext ctx = {&ctx_settings, engine, policy, "20261124/6AOTEST0000001"};
 
 	scan_message(&ctx, text, strlen(text), rep);
 }
@@ -268,7 +271,7 @@ test_clamav_testfiles(void)
 		scan(msg, &rep);
 		if (rep.verdict != VERDICT_INFECTED)
 			g_error("%s: detected alone, but not attached to a mail (%s)", name,
-			        verdict_name(rep.verdict));
+			        scan_verdict_name(rep.verdict));
 		if (rep.whole_message)
 			g_error("%s: the part could not be removed on its own", name);
 		scan_report_clear(&rep);
@@ -325,7 +328,9 @@ test_limits_rescan_parts(void)
 	    "AAAAAAAAACFcPM9RaEQAAABEAAAACQAAAAAAAAAAAAAAgAEAAAAAZWljYXIudHh0UEsFBgAAAAAB"
 	    "AAEANwAAAGsAAAAAAA==";
 	g_autofree char *msg = limits_message(zip_b64);
-	ScanContext ctx = {c, shallow, policy, "20261124/LIMITS"};
+	ScanSettings ctx_settings;
+	scan_settings_from_config(c, &ctx_settings);
+	ScanContext ctx = {&ctx_settings, shallow, policy, "20261124/LIMITS"};
 	ScanReport rep;
 
 	scan_message(&ctx, msg, strlen(msg), &rep);
@@ -353,7 +358,9 @@ test_engine_limits(void)
 	    "zgUrAgBQSwECFAMUAAAACAAAACFcz/iNa4kAAAC6AAAACQAAAAAAAAAAAAAAgAEAAAAAaW5uZXIu"
 	    "emlwUEsFBgAAAAABAAEANwAAALAAAAAAAA==";
 	g_autofree char *msg = limits_message(zip_b64);
-	ScanContext ctx = {c, shallow, policy, "20261124/LIMITS"};
+	ScanSettings ctx_settings;
+	scan_settings_from_config(c, &ctx_settings);
+	ScanContext ctx = {&ctx_settings, shallow, policy, "20261124/LIMITS"};
 	ScanReport rep;
 
 	scan_message(&ctx, msg, strlen(msg), &rep);
@@ -362,6 +369,7 @@ test_engine_limits(void)
 	scan_report_clear(&rep);
 	g_free(c->scanner_on_limits);
 	c->scanner_on_limits = g_strdup("deliver");
+	scan_settings_from_config(c, &ctx_settings); /* the settings are a snapshot */
 	scan_message(&ctx, msg, strlen(msg), &rep);
 	g_assert_cmpint(rep.verdict, ==, VERDICT_CLEAN);
 	g_autofree char *st = scan_status_header(&rep);
@@ -369,11 +377,14 @@ test_engine_limits(void)
 	scan_report_clear(&rep);
 	g_free(c->scanner_on_limits);
 	c->scanner_on_limits = g_strdup("block");
+	scan_settings_from_config(c, &ctx_settings);
 	scan_message(&ctx, msg, strlen(msg), &rep);
 	g_assert_cmpint(rep.verdict, ==, VERDICT_BLOCKED);
 	scan_report_clear(&rep);
 	/* the same message with the normal limits: found */
-	ScanContext full = {config, engine, policy, "20261124/LIMITS"};
+	ScanSettings full_settings;
+	scan_settings_from_config(config, &full_settings);
+	ScanContext full = {&full_settings, engine, policy, "20261124/LIMITS"};
 	scan_message(&full, msg, strlen(msg), &rep);
 	g_assert_cmpint(rep.verdict, ==, VERDICT_INFECTED);
 	scan_report_clear(&rep);
@@ -547,7 +558,9 @@ test_member_cut_at_max_file_size(void)
 	g_byte_array_unref(zeros);
 	g_autofree char *b64 = g_base64_encode(g_bytes_get_data(zip, NULL), g_bytes_get_size(zip));
 	g_autofree char *msg = limits_message(b64);
-	ScanContext ctx = {c, small, policy, "20261124/LIMITS"};
+	ScanSettings ctx_settings;
+	scan_settings_from_config(c, &ctx_settings);
+	ScanContext ctx = {&ctx_settings, small, policy, "20261124/LIMITS"};
 	ScanReport rep;
 
 	scan_message(&ctx, msg, strlen(msg), &rep);
@@ -556,6 +569,92 @@ test_member_cut_at_max_file_size(void)
 	scan_report_clear(&rep);
 	engine_free(&small);
 	config_free(&c);
+}
+
+/* tnef_attr - one level-2 TNEF attribute (id, then its body and checksum) */
+static void
+tnef_attr(GByteArray *b, guint32 attr, const void *body, guint32 len)
+{
+	guint8 level = 2;
+	guint16 sum = 0;
+
+	for (guint32 i = 0; i < len; i++)
+		sum = (guint16)(sum + ((const guint8 *)body)[i]);
+	g_byte_array_append(b, &level, 1);
+	g_byte_array_append(b, (const guint8 *)&attr, 4);
+	g_byte_array_append(b, (const guint8 *)&len, 4);
+	g_byte_array_append(b, body, len);
+	g_byte_array_append(b, (const guint8 *)&sum, 2);
+}
+
+/* mapi_value - a PT_STRING8 or PT_BINARY property value: count, length, bytes, padding */
+static void
+mapi_value(GByteArray *b, guint16 type, guint16 id, const void *v, guint32 len)
+{
+	guint32 one = 1;
+	static const guint8 pad[4];
+
+	g_byte_array_append(b, (const guint8 *)&type, 2);
+	g_byte_array_append(b, (const guint8 *)&id, 2);
+	g_byte_array_append(b, (const guint8 *)&one, 4);
+	g_byte_array_append(b, (const guint8 *)&len, 4);
+	g_byte_array_append(b, v, len);
+	g_byte_array_append(b, pad, (4 - len % 4) % 4);
+}
+
+/*
+ * test_tnef_every_name - a TNEF attachment titled "invoice.exe" whose MAPI
+ * long file name says "invoice.txt", its bytes only in PR_ATTACH_DATA_BIN:
+ * the title is still checked (before: the long name replaced it) and the
+ * bytes are scanned as a file of their own
+ */
+static void
+test_tnef_every_name(void)
+{
+	static const char eicar[] =
+	    "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+	GByteArray *b = g_byte_array_new();
+	guint32 sig = 0x223e9f78u;
+	guint16 key = 0;
+	guint8 rend[14] = {0};
+
+	g_byte_array_append(b, (const guint8 *)&sig, 4);
+	g_byte_array_append(b, (const guint8 *)&key, 2);
+	tnef_attr(b, 0x00069002u, rend, sizeof rend);
+	tnef_attr(b, 0x00018010u, "invoice.exe", 12);
+	GByteArray *props = g_byte_array_new();
+	guint32 count = 2;
+	g_byte_array_append(props, (const guint8 *)&count, 4);
+	mapi_value(props, 0x001E, 0x3707, "invoice.txt", 12);
+	mapi_value(props, 0x0102, 0x3701, eicar, (guint32)strlen(eicar));
+	tnef_attr(b, 0x00069005u, props->data, props->len);
+	g_byte_array_unref(props);
+
+	GPtrArray *files = tnef_extract(b->data, b->len, 10);
+	g_assert_nonnull(files);
+	g_assert_cmpuint(files->len, ==, 1);
+	TnefFile *f = g_ptr_array_index(files, 0);
+	g_assert_cmpstr(f->name, ==, "invoice.txt");
+	g_assert_true(g_ptr_array_find_with_equal_func(f->names, "invoice.exe", g_str_equal, NULL));
+	g_assert_nonnull(f->data_prop);
+	g_ptr_array_unref(files);
+
+	g_autofree char *b64 = g_base64_encode(b->data, b->len);
+	g_autofree char *msg = g_strdup_printf(
+	    "From: a@b\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"x\"\n\n"
+	    "--x\nContent-Type: text/plain\n\nsee\n--x\nContent-Type: application/ms-tnef; "
+	    "name=\"winmail.dat\"\nContent-Transfer-Encoding: base64\n\n%s\n--x--\n",
+	    b64);
+	ScanReport rep;
+	scan(msg, &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_INFECTED);
+	/* the hash signature matches only the exact file: PR_ATTACH_DATA_BIN was scanned */
+	gboolean hdb = FALSE;
+	for (guint i = 0; i < rep.names->len; i++)
+		hdb |= strstr(g_ptr_array_index(rep.names, i), "HDB") != NULL;
+	g_assert_true(hdb);
+	scan_report_clear(&rep);
+	g_byte_array_unref(b);
 }
 
 /* main - set up one engine for all tests */
@@ -591,6 +690,7 @@ main(int argc, char **argv)
 	g_test_add_func("/scan/member-cut-at-max-file-size", test_member_cut_at_max_file_size);
 	g_test_add_func("/scan/name-injection", test_name_injection);
 	g_test_add_func("/scan/parsers-disagree", test_parsers_disagree);
+	g_test_add_func("/scan/tnef-every-name", test_tnef_every_name);
 	g_test_add_func("/scan/clamav-testfiles", test_clamav_testfiles);
 	int status = g_test_run();
 	engine_free(&engine);

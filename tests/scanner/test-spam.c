@@ -15,8 +15,9 @@
 #include <unistd.h>
 
 #include "queue/qf.h"
-#include "rules/config.h"
+#include "config/config.h"
 #include "scanner/dnsbl.h"
+#include "scanner/logline.h"
 #include "scanner/spam.h"
 #include "scanner/spamd.h"
 
@@ -267,7 +268,7 @@ run_check(Spam *spam, const MqConfig *c, const char *subject, Qf **out, SpamOutc
 		g_assert_cmpint(g_get_monotonic_time(), <, until);
 	}
 	*out = qf_copy(qf);
-	QueueClaim claim = {.id = "TESTID", .qf = qf};
+	QueueClaim claim = {.id = "TESTID", .qf = qf, .df_path = df};
 	GError *error = NULL;
 	SpamFinish f =
 	    spam_finish(spam, check, c, &claim, "20260101/TESTID", TRUE, *out, o, &error);
@@ -310,8 +311,11 @@ test_spam_and_headers(void)
 	g_assert_cmpstr(flag, ==, "YES");
 	g_autofree char *subject = qf_header_get(out, "Subject");
 	g_assert_cmpstr(subject, ==, "{Spam?} buy now");
-	g_autofree char *log = spam_outcome_log(&o);
-	g_assert_nonnull(strstr(log, "spam=high score=12.5 tests=RULE_A,RULE_B"));
+	/* the log line's fields (scanner/logline.c) */
+	LogLine line = {.queue_id = "TESTID", .qf = out, .verdict = VERDICT_CLEAN, .spam = &o};
+	g_autofree char *log = logline_format(&line);
+	g_assert_nonnull(strstr(log, ", verdict=clean, spam=high, score=12.5, tests=RULE_A,RULE_B, "
+	                             "spam_action=\"header, subject_tag, deliver\""));
 	spam_outcome_clear(&o);
 	qf_free(&out);
 

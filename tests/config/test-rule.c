@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rules/config.h"
-#include "rules/ruleset.h"
+#include "config/config.h"
+#include "config/rule.h"
 
 typedef struct {
 	const char *what; /* "from" or "ip" */

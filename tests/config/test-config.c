@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 
 /* load_text - write @yaml to a temporary file and load it */
 static MqConfig *
@@ -125,7 +125,7 @@ test_errors(void)
 	assert_error_at("queue:\n  kick_delivery: perhaps\n", ":2:18: ", "true or false");
 	assert_error_at("queue:\n  lock: fcntl\n", ":2:9: ", "must be one of flock|posix");
 	assert_error_at("queue:\n  file_mode: \"0660\"\n", ":2:14: ", "group- or world-writable");
-	assert_error_at("queue:\n  batch_size: -3\n", ":2:15: ", "whole number");
+	assert_error_at("queue:\n  batch_size: -3\n", ":2:15: ", "must not be negative");
 	assert_error_at("queue:\n  outgoing: [a, b]\n", ":2:13: ", "expects a single value");
 	assert_error_at("queue: [1, 2]\n", ":1:8: ", "expected the keys of section");
 	assert_error_at("- a\n- b\n", ":1:1: ", "expected a mapping of sections");
@@ -236,6 +236,36 @@ test_spam(void)
 	config_free(&c);
 }
 
+/* test_negative_and_duplicates - "must not be negative"; duplicate keys kept for lint */
+static void
+test_negative_and_duplicates(void)
+{
+	GError *error = NULL;
+	MqConfig *c = load_text("quarantine:\n  keep_days: -3\n", &error);
+
+	g_assert_null(c);
+	g_assert_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID);
+	g_assert_nonnull(
+	    strstr(error->message, ":2:14: quarantine.keep_days must not be negative"));
+	g_clear_error(&error);
+
+	c = load_text("scanner:\n  workers: 2\n  workers: 3\nnotify:\n  sender: false\n"
+	              "scanner:\n  user: nobody\n",
+	              &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(c->scanner_workers, ==, 3); /* libyaml's reading: the last one */
+	g_assert_nonnull(c->doubtful);
+	g_assert_cmpuint(g_strv_length(c->doubtful), ==, 2);
+	g_assert_nonnull(
+	    strstr(c->doubtful[0], ":3:3: duplicate key \"scanner.workers\" (first at line 2)"));
+	g_assert_nonnull(
+	    strstr(c->doubtful[1], ":6:1: duplicate section \"scanner\" (first at line 1)"));
+	config_free(&c);
+	c = load_text("scanner:\n  workers: 2\n", &error);
+	g_assert_true(c->doubtful == NULL || c->doubtful[0] == NULL);
+	config_free(&c);
+}
+
 /* main - GTest */
 int
 main(int argc, char **argv)
@@ -247,5 +277,6 @@ main(int argc, char **argv)
 	g_test_add_func("/config/units", test_units);
 	g_test_add_func("/config/shipped", test_shipped);
 	g_test_add_func("/config/spam", test_spam);
+	g_test_add_func("/config/negative-and-duplicates", test_negative_and_duplicates);
 	return g_test_run();
 }

@@ -1,5 +1,5 @@
 /*
- * ruleset.h - per-message settings chosen by sender, recipient or client IP
+ * rule.h - rules: per-message settings chosen by sender, recipient or client IP
  *
  * SUMMARY
  *	A ruleset is an ordered list of rules, each one or two conditions and a
@@ -27,17 +27,12 @@
  *	config.c for each setting's order (scanning on beats off, replace beats
  *	clean, a warning beats none, a sender notice needs every recipient).
  */
-#ifndef MQSIFT_RULES_RULESET_H
-#define MQSIFT_RULES_RULESET_H
+#ifndef MQSIFT_CONFIG_RULE_H
+#define MQSIFT_CONFIG_RULE_H
 
 #include <glib.h>
 
-/* Envelope - what rulesets look at (all borrowed) */
-typedef struct {
-	const char *sender;            /* without <>; "" for the null sender */
-	const char *const *recipients; /* without <>, NULL-terminated */
-	const char *client_ip;         /* or NULL */
-} Envelope;
+#include "config/envelope.h"
 
 typedef struct RulePattern RulePattern;
 
@@ -46,6 +41,7 @@ RulePattern *rule_pattern_new(const char *what, const char *text, GError **error
 
 /* rule_pattern_free - GDestroyNotify */
 void rule_pattern_free(gpointer pattern);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(RulePattern, rule_pattern_free)
 
 /* rule_pattern_match_address - does the address (no <>) match? */
 gboolean rule_pattern_match_address(const RulePattern *pattern, const char *address);
@@ -76,8 +72,5 @@ gboolean rule_cond_kind(const char *name, CondKind *kind);
  */
 gboolean rule_conds_match(const RuleCond *conds, guint n, const Envelope *env,
                           const char *recipient);
-
-/* envelope_strip - "<a@b>" -> "a@b" in place (returns @address) */
-char *envelope_strip(char *address);
 
 #endif

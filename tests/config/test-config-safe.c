@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 #include "rules/policy.h"
 
 /* Fixture - a private directory (0700) with one config file (0644) in it */

@@ -12,14 +12,16 @@
  *	Durations read as people write them ("30", "5s", "30m", "12h", "7d");
  *	sizes too ("512", "10k", "50M", "1G", binary multiples).
  */
-#ifndef MQSIFT_RULES_CONFIG_H
-#define MQSIFT_RULES_CONFIG_H
+#ifndef MQSIFT_CONFIG_CONFIG_H
+#define MQSIFT_CONFIG_CONFIG_H
 
 #include <glib.h>
 
-#include "rules/ruleset.h"
+#include "config/rule.h"
 
+#ifndef MQSIFT_DEFAULT_CONFIG /* configure sets it from --sysconfdir */
 #define MQSIFT_DEFAULT_CONFIG "/etc/mqsift/mqsift.yaml"
+#endif
 
 #define CONFIG_ERROR (config_error_quark())
 GQuark config_error_quark(void);
@@ -41,6 +43,7 @@ typedef struct {
 	gboolean queue_kick_delivery;
 	char **queue_sendmail;      /* command and arguments used to kick delivery */
 	guint queue_bad_file_grace; /* seconds before a broken qf is moved aside */
+	guint queue_error_grace;    /* seconds a message keeps failing before quarantine */
 	/* scanner */
 	char *scanner_signatures;
 	char *scanner_hostname;        /* empty: the machine's name */
@@ -51,6 +54,15 @@ typedef struct {
 	guint scanner_max_attempts;
 	char *daemon_pid_file;
 	char *daemon_off_file;
+	char *daemon_log_file;
+	guint daemon_summary_interval; /* seconds between summary log lines (daemon) */
+	char *daemon_status_socket;    /* unix socket "mqsift status" asks; "" = none */
+	char *daemon_status_group;     /* group that may read it (besides root) */
+	char *daemon_metrics_file;     /* node_exporter textfile, "" = none */
+	guint daemon_metrics_interval; /* seconds between writes of it */
+	guint daemon_sample_interval;  /* seconds between queue depth samples */
+	guint daemon_stuck_after;      /* a queued message older than this is stuck */
+	guint scanner_max_db_age;      /* seconds: an older database is stale */
 	guint64 scanner_max_scan_size;
 	guint64 scanner_max_file_size;
 	guint scanner_max_recursion;
@@ -121,6 +133,9 @@ typedef struct {
 	char *spam_on_error; /* "deliver" | "defer" */
 
 	char *source;        /* the file the config came from, or "(defaults)" */
+	char **doubtful;     /* NULL-terminated (or NULL): what loads but is likely a
+	                      * mistake (a duplicate key), one "file:line:col: ..." each;
+	                      * "mqsift lint" fails on them */
 	GPtrArray *rulesets; /* private: the rulesets of per-message keys */
 } MqConfig;
 
@@ -149,6 +164,14 @@ MqConfig *config_defaults(void);
 
 /* config_free - free and clear the caller's pointer */
 void config_free(MqConfig **config);
+
+/* config_free_ptr - config_free() for g_autoptr(MqConfig) */
+static inline void
+config_free_ptr(MqConfig *p)
+{
+	config_free(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MqConfig, config_free_ptr)
 
 /* config_print - the effective configuration as YAML, every key */
 GString *config_print(const MqConfig *config);

@@ -1,14 +1,14 @@
 /*
- * ruleset.c - patterns and conditions of rulesets
+ * rule.c - the patterns and conditions of the rules in a ruleset
  */
 #include "mqsift-build.h"
 
-#include "rules/ruleset.h"
+#include "config/rule.h"
 
 #include <arpa/inet.h>
 #include <string.h>
 
-#include "rules/config.h"
+#include "config/config.h"
 
 typedef enum {
 	PAT_ANY,
@@ -233,17 +233,4 @@ rule_conds_match(const RuleCond *conds, guint n, const Envelope *env, const char
 			return FALSE;
 	}
 	return TRUE;
-}
-
-/* envelope_strip - drop the angle brackets */
-char *
-envelope_strip(char *address)
-{
-	gsize n = strlen(address);
-
-	if (n >= 2 && address[0] == '<' && address[n - 1] == '>') {
-		memmove(address, address + 1, n - 2);
-		address[n - 2] = '\0';
-	}
-	return address;
 }
