@@ -25,6 +25,14 @@ struct Store {
 	sqlite3 *db;
 	sqlite3_stmt *insert_message;
 	sqlite3_stmt *insert_finding;
+	sqlite3_stmt *attempt_bump;
+	sqlite3_stmt *attempt_get;
+	sqlite3_stmt *attempt_clear;
+	/*
+	 * rows in attempts (only the master writes them): while none, asking
+	 * about a message or forgetting it needs no query; -1 = unknown, ask
+	 */
+	gint64 attempt_rows;
 	gboolean in_tx;
 	GPtrArray *retry; /* SQL of rows that could not be written yet */
 };
@@ -170,6 +178,7 @@ store_open(const char *path, GError **error)
 	Store *s = g_new0(Store, 1);
 	s->db = db;
 	s->retry = g_ptr_array_new_with_free_func(g_free);
+	s->attempt_rows = -1;
 	if (sqlite3_prepare_v2(db,
 	                       "INSERT INTO messages (queue_id, received, sender, recipients, "
 	                       "subject, size, status, detail, action, quarantine, ms, spam, "
@@ -179,7 +188,15 @@ store_open(const char *path, GError **error)
 	    sqlite3_prepare_v2(db,
 	                       "INSERT INTO findings (message, path, filename, content_type, what, "
 	                       "infected) VALUES (?,?,?,?,?,?)",
-	                       -1, &s->insert_finding, NULL) != SQLITE_OK) {
+	                       -1, &s->insert_finding, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+	                       "INSERT INTO attempts (queue_id, count, last) VALUES (?, 1, ?) "
+	                       "ON CONFLICT(queue_id) DO UPDATE SET count = count + 1, last = ?",
+	                       -1, &s->attempt_bump, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT count, last FROM attempts WHERE queue_id = ?", -1,
+	                       &s->attempt_get, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "DELETE FROM attempts WHERE queue_id = ?", -1, &s->attempt_clear,
+	                       NULL) != SQLITE_OK) {
 		store_error(error, db, path);
 		store_close(&s);
 		return NULL;
@@ -202,6 +219,9 @@ store_close(Store **store)
 		g_ptr_array_unref(s->retry);
 	sqlite3_finalize(s->insert_message);
 	sqlite3_finalize(s->insert_finding);
+	sqlite3_finalize(s->attempt_bump);
+	sqlite3_finalize(s->attempt_get);
+	sqlite3_finalize(s->attempt_clear);
 	sqlite3_close(s->db);
 	g_free(s);
 	*store = NULL;
@@ -305,6 +325,7 @@ store_commit(Store *store)
 	if (sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		g_warning("store: cannot commit: %s", sqlite3_errmsg(store->db));
 		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+		store->attempt_rows = -1;
 	}
 	store->in_tx = FALSE;
 }
@@ -442,6 +463,7 @@ store_prune(Store *store, guint keep_days)
 	if (keep_days == 0)
 		return 0;
 	int before = sqlite3_total_changes(store->db);
+	store->attempt_rows = -1;
 	if (sqlite3_exec(store->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
 		g_warning("store: prune: %s", sqlite3_errmsg(store->db));
 		return -1;
@@ -515,47 +537,56 @@ store_add(Store *store, const StoreRow *row, GError **error)
 	return ok;
 }
 
+/* attempt_rows - rows in attempts, counted again when unknown (-1 if the count fails) */
+static gint64
+attempt_rows(Store *store)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (store->attempt_rows >= 0)
+		return store->attempt_rows;
+	if (sqlite3_prepare_v2(store->db, "SELECT count(*) FROM attempts", -1, &st, NULL) ==
+	        SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		store->attempt_rows = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return store->attempt_rows;
+}
+
 /* store_attempt_bump - one more failed attempt */
 guint
 store_attempt_bump(Store *store, const char *queue_id, gint64 now)
 {
-	sqlite3_stmt *st = NULL;
-	guint count = 0;
+	sqlite3_stmt *st = store->attempt_bump;
 
-	if (sqlite3_prepare_v2(store->db,
-	                       "INSERT INTO attempts (queue_id, count, last) VALUES (?, 1, ?) "
-	                       "ON CONFLICT(queue_id) DO UPDATE SET count = count + 1, last = ?",
-	                       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, queue_id, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, now);
-		sqlite3_bind_int64(st, 3, now);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			g_warning("store: attempts: %s", sqlite3_errmsg(store->db));
-	} else {
+	store->attempt_rows = -1; /* a new row or not: counted again when needed */
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, queue_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
 		g_warning("store: attempts: %s", sqlite3_errmsg(store->db));
-	}
-	sqlite3_finalize(st);
-	count = store_attempt_get(store, queue_id, NULL);
-	return count;
+	sqlite3_reset(st);
+	return store_attempt_get(store, queue_id, NULL);
 }
 
 /* store_attempt_get - count and last time */
 guint
 store_attempt_get(Store *store, const char *queue_id, gint64 *last)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = store->attempt_get;
 	guint count = 0;
 
-	if (sqlite3_prepare_v2(store->db, "SELECT count, last FROM attempts WHERE queue_id = ?", -1,
-	                       &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, queue_id, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			count = (guint)sqlite3_column_int(st, 0);
-			if (last)
-				*last = sqlite3_column_int64(st, 1);
-		}
+	if (attempt_rows(store) == 0)
+		return 0; /* the common case: no message ever failed */
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, queue_id, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		count = (guint)sqlite3_column_int(st, 0);
+		if (last)
+			*last = sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st); /* a statement left running would block a COMMIT */
 	return count;
 }
 
@@ -563,14 +594,17 @@ store_attempt_get(Store *store, const char *queue_id, gint64 *last)
 void
 store_attempt_clear(Store *store, const char *queue_id)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = store->attempt_clear;
 
-	if (sqlite3_prepare_v2(store->db, "DELETE FROM attempts WHERE queue_id = ?", -1, &st,
-	                       NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, queue_id, -1, SQLITE_TRANSIENT);
-		sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
+	if (attempt_rows(store) == 0)
+		return;
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, queue_id, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_DONE && store->attempt_rows > 0)
+		store->attempt_rows -= sqlite3_changes(store->db);
+	else
+		store->attempt_rows = -1;
+	sqlite3_reset(st);
 }
 
 /* store_release_add - one release from the quarantine */

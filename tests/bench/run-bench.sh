@@ -4,6 +4,7 @@
 #   BENCH_SIZES="1000 10000"   corpus sizes (add 100000 for the full scale run)
 #   BENCH_HASH_SIGS=1000000 BENCH_BODY_SIGS=50000   the synthetic database
 #   BENCH_DIR=/tmp/mqsift-bench   work area (signatures are kept between runs)
+#   BENCH_SECTIONS="throughput small peers latency sizes large"   what to run
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
@@ -15,6 +16,9 @@ SIZES=${BENCH_SIZES:-1000 10000}
 HS=${BENCH_HASH_SIGS:-1000000}
 BS=${BENCH_BODY_SIGS:-50000}
 CORES=$(nproc)
+SECTIONS=${BENCH_SECTIONS:-throughput small peers latency sizes large}
+# want SECTION - true if SECTION is to be run
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 mkdir -p "$DIR"
 say() { printf '%s\n' "$*"; }
 
@@ -89,17 +93,23 @@ run_once() {
 	[ "$out" -eq "$n" ] || say "bench: WARNING only $out of $n messages committed (see $DIR/run.log)"
 }
 
-for n in $SIZES; do
-	run_once "$n" 1
-	run_once "$n" "$CORES"
-done
+if want throughput; then
+	for n in $SIZES; do
+		run_once "$n" 1
+		run_once "$n" "$CORES"
+	done
+fi
 # the target's mix: small text and HTML mail only (2-20 KB), 3% infected
-for n in $SIZES; do
-	line=$(run_once "$n" "$CORES" --small)
-	say "${line/bench: throughput/bench: small_mix throughput}"
-done
+if want small; then
+	for n in $SIZES; do
+		line=$(run_once "$n" "$CORES" --small)
+		say "${line/bench: throughput/bench: small_mix throughput}"
+	done
+fi
 
 # --- the peers: clamscan and bare libclamav on the same messages ------------------
+# (the sections below are not indented: their python3 -c programs must not be)
+if want peers; then
 N=${BENCH_PEER_COUNT:-2000}
 rm -rf "$DIR/eml" "$DIR/src"
 python3 "$HERE/gen-corpus.py" --count "$N" --queue "$DIR/src" --eml "$DIR/eml" >/dev/null
@@ -149,9 +159,11 @@ clean = [r for r in clean if r['verdict'] == 'clean']
 extra = sum(1 for r in clean if r.get('scans', 1) > 1)
 print('bench: small_mix union clean_messages=%d scans_per_clean_msg=%.3f messages_with_extra_scans=%d'
       % (len(clean), sum(r.get('scans', 1) for r in clean) / max(len(clean), 1), extra))"
+fi
 [ -n "${BENCH_PEERS_ONLY:-}" ] && exit 0
 
 # --- latency in daemon mode on an idle relay --------------------------------------
+if want latency; then
 fresh_queues
 rm -rf "$DIR/src"
 python3 "$HERE/gen-corpus.py" --count 300 --queue "$DIR/src" --prefix 6AOL >/dev/null
@@ -163,13 +175,19 @@ say "bench: $(python3 "$HERE/inject.py" "$DIR/in" "$DIR/out" "$DIR/src" 20)"
 kill -TERM $pid
 wait $pid
 
+fi
+
 # --- cost as message size doubles ----------------------------------------------------
+if want sizes; then
 for size in 8192 16384 32768 65536 131072 262144; do
 	line=$(run_once "${BENCH_SIZE_COUNT:-500}" "$CORES" --size "$size")
 	say "${line/bench: throughput/bench: size_bytes=$size throughput}"
 done
 
+fi
+
 # --- one 25 MB message ----------------------------------------------------------------
+want large || exit 0
 fresh_queues
 python3 - "$DIR/in" <<-'PY'
 import os, sys, base64
