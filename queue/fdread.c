@@ -7,36 +7,50 @@
 
 #include <errno.h>
 #include <gio/gio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-/* fdread_append - append all of @fd (from offset 0) to @out, at most @max_size bytes */
+/*
+ * fdread_append - append all of @fd (from offset 0) to @out, at most @max_size
+ * bytes: read straight into @out, grown once to the file's size (no bounce
+ * buffer, no doubling: a large message costs its size, not twice that)
+ */
 gboolean
 fdread_append(int fd, GString *out, gsize max_size, GError **error)
 {
-	char buf[65536];
-	off_t off = 0;
-	gsize got = 0;
+	struct stat st;
+	gsize start = out->len, got = 0;
+	/* one byte more than expected: the read that finds the end, or a file that grew */
+	gsize want = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0
+	                 ? MIN((gsize)st.st_size, max_size) + 1
+	                 : 65536;
 
 	for (;;) {
-		ssize_t n = pread(fd, buf, sizeof buf, off);
+		g_string_set_size(out, start + got + want);
+		ssize_t n = pread(fd, out->str + start + got, want, (off_t)got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			            "read error: %s", g_strerror(errno));
+		if (n <= 0) {
+			int err = errno;
+			g_string_truncate(out, start + got);
+			if (n == 0)
+				return TRUE;
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err), "read error: %s",
+			            g_strerror(err));
 			return FALSE;
 		}
-		if (n == 0)
-			return TRUE;
 		if (got + (gsize)n > max_size) {
+			g_string_truncate(out, start + got);
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
 			            "file larger than %" G_GSIZE_FORMAT " bytes", max_size);
 			return FALSE;
 		}
-		g_string_append_len(out, buf, n);
 		got += (gsize)n;
-		off += n;
+		if ((gsize)n == want)
+			want = 65536; /* more than fstat said: it grew */
+		else
+			want -= (gsize)n;
 	}
 }
 
