@@ -2,9 +2,12 @@
 # run-bench.sh - mqsift's benchmark (make bench).  Prints one machine-readable
 # line per figure ("bench: key=value ...").  Environment:
 #   BENCH_SIZES="1000 10000"   corpus sizes (add 100000 for the full scale run)
+#   (master_ms_per_msg: the master's CPU per committed message, engine load excluded)
 #   BENCH_HASH_SIGS=1000000 BENCH_BODY_SIGS=50000   the synthetic database
 #   BENCH_DIR=/tmp/mqsift-bench   work area (signatures are kept between runs)
-#   BENCH_SECTIONS="throughput small peers latency sizes large"   what to run
+#   BENCH_SECTIONS="throughput small peers latency sizes large official"   what to run
+#     (official: a database the size of the official main+daily, about 8.2 M
+#     signatures, its load time, memory and a reload; several GB and minutes)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
@@ -16,7 +19,7 @@ SIZES=${BENCH_SIZES:-1000 10000}
 HS=${BENCH_HASH_SIGS:-1000000}
 BS=${BENCH_BODY_SIGS:-50000}
 CORES=$(nproc)
-SECTIONS=${BENCH_SECTIONS:-throughput small peers latency sizes large}
+SECTIONS=${BENCH_SECTIONS:-throughput small peers latency sizes large spam official}
 # want SECTION - true if SECTION is to be run
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 mkdir -p "$DIR"
@@ -87,8 +90,10 @@ run_once() {
 	n, w, b, p = int(n), int(w), int(b), float(p)
 	print("bench: throughput messages=%d workers=%d msgs_per_s=%.0f mb_per_s=%.1f pass_s=%.2f "
 	      "wall_s=%.2f engine_load_s=%s master_rss_mb=%s worker_rss_mb=%s cpu_ms_per_msg=%.3f "
-	      "committed=%s" % (n, w, n / p, b / p / 1e6, p, int(wall_ms) / 1000, load, rss, wrss,
-	                        1000 * (max(float(cm) - float(load), 0) + float(cw)) / n, out))
+	      "master_ms_per_msg=%.3f committed=%s"
+	      % (n, w, n / p, b / p / 1e6, p, int(wall_ms) / 1000, load, rss, wrss,
+	         1000 * (max(float(cm) - float(load), 0) + float(cw)) / n,
+	         1000 * max(float(cm) - float(load), 0) / max(int(out), 1), out))
 	PY
 	[ "$out" -eq "$n" ] || say "bench: WARNING only $out of $n messages committed (see $DIR/run.log)"
 }
@@ -187,7 +192,7 @@ done
 fi
 
 # --- one 25 MB message ----------------------------------------------------------------
-want large || exit 0
+if want large; then
 fresh_queues
 python3 - "$DIR/in" <<-'PY'
 import os, sys, base64
@@ -203,6 +208,61 @@ PY
 conf 1 "$DIR/in" "$DIR/out" >"$DIR/bench.yaml"
 "$MQSIFT" run --once -c "$DIR/bench.yaml" 2>"$DIR/run.log"
 say "bench: large_message size_mb=25 $(sed -n 's/.*\(master max RSS.*\)/\1/p' "$DIR/run.log" | tr ' ,' '_ ')"
+fi
 
 # --- spam checks (issue #16): spamd in the loop vs spamc one by one; virus-only with spam off
-TOP_BUILDDIR=$BUILD BENCH_DIR=$DIR bash "$HERE/spam-bench.sh"
+if want spam; then
+	TOP_BUILDDIR=$BUILD BENCH_DIR=$DIR bash "$HERE/spam-bench.sh"
+fi
+
+# --- a database the size of the official one: load, memory (PSS), reload ------------
+want official || exit 0
+# pss_mb PID... - the proportional set size of these processes, summed (MB)
+pss_mb() {
+	local t=0 p v
+	for p in "$@"; do
+		v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null)
+		t=$((t + ${v:-0}))
+	done
+	echo $((t / 1024))
+}
+# tree PID - the process and its children
+tree() { echo "$1" $(pgrep -P "$1"); }
+OSIGS=$DIR/sigs-official
+if [ ! -f "$OSIGS/bench.ldb" ]; then
+	python3 "$HERE/gen-sigs.py" "$OSIGS" --official >/dev/null
+fi
+fresh_queues
+conf "$CORES" "$DIR/in" "$DIR/out" |
+	sed -e "s#signatures: .*#signatures: $OSIGS#" \
+	    -e 's#^  batch_size: 64$#  batch_size: 64\n  scan_interval: 1s#' >"$DIR/bench.yaml"
+"$MQSIFT" run --foreground -c "$DIR/bench.yaml" 2>"$DIR/daemon.log" &
+pid=$!
+for i in $(seq 1 3000); do grep -q 'started:' "$DIR/daemon.log" && break; sleep 0.1; done
+sleep 1
+load=$(sed -n 's/.*signatures loaded in \([0-9.]*\) s.*/\1/p' "$DIR/daemon.log")
+nsig=$(sed -n 's/.*engine: \([0-9]*\) signatures loaded.*/\1/p' "$DIR/daemon.log")
+base=$(pss_mb $(tree $pid))
+mpss=$(pss_mb $pid)
+mrss=$(awk '/^VmRSS:/ {print int($2/1024)}' /proc/$pid/status)
+say "bench: official_db signatures=$nsig engine_load_s=$load pss_total_mb=$base master_pss_mb=$mpss master_rss_mb=$mrss processes=$(tree $pid | wc -w)"
+# a reload: the new engine is built beside the old one, then workers are replaced
+touch "$OSIGS/bench.hdb"
+t0=$(date +%s%N)
+peak=$base
+above=0
+for i in $(seq 1 1200); do
+	v=$(pss_mb $(tree $pid))
+	[ "$v" -gt "$peak" ] && peak=$v
+	[ "$v" -gt $((base * 3 / 2)) ] && above=$((above + 1))
+	if grep -q 'signatures reloaded' "$DIR/daemon.log"; then
+		sleep 2
+		break
+	fi
+	sleep 0.25
+done
+t1=$(date +%s%N)
+after=$(pss_mb $(tree $pid))
+say "bench: official_db reload_s=$(((t1 - t0) / 1000000000)) pss_before_mb=$base pss_peak_mb=$peak pss_after_mb=$after seconds_above_1.5x=$((above / 4))"
+kill -TERM $pid
+wait $pid
