@@ -318,9 +318,11 @@ dnsbl_pollfds(Dnsbl *d, GArray *fds)
 
 	for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
 		short ev = 0;
-		if (ARES_GETSOCK_READABLE(bits, i))
+		/* c-ares' ARES_GETSOCK_WRITABLE shifts an int by up to 31: undefined
+		 * behaviour (UBSan stops there); the same bits, unsigned */
+		if (((guint)bits >> i) & 1u)
 			ev |= POLLIN;
-		if (ARES_GETSOCK_WRITABLE(bits, i))
+		if (((guint)bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u)
 			ev |= POLLOUT;
 		if (ev == 0)
 			continue;

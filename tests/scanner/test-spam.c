@@ -416,6 +416,7 @@ test_lists_and_off(void)
 	g_strfreev(c->spam_spamd);
 	g_autofree char *srv = g_strdup_printf("unix:%s", f->path);
 	c->spam_spamd = g_strsplit(srv, " ", -1);
+	g_strfreev(c->spam_allow);
 	c->spam_allow = g_strsplit("*@example.org", " ", -1);
 	Spam *spam = spam_new(c, &error);
 	Qf *out;
