@@ -525,6 +525,27 @@ store_add_safe(Store *store, const StoreRow *row, GError **error)
 	return TRUE;
 }
 
+/* store_add_claimed - a row from a message's control file */
+gboolean
+store_add_claimed(Store *store, const char *queue_id, const Qf *qf, gint64 size, const char *detail,
+                  const char *action, const char *quarantine, GError **error)
+{
+	g_autofree char *rcpts = qf_recipients_text(qf);
+	g_autofree char *subject = qf_header_get(qf, "Subject");
+	StoreRow row = {.queue_id = queue_id,
+	                .received = g_get_real_time() / G_USEC_PER_SEC,
+	                .sender = qf_sender(qf),
+	                .recipients = rcpts,
+	                .subject = subject,
+	                .size = size,
+	                .status = "error",
+	                .detail = detail,
+	                .action = action,
+	                .quarantine = quarantine};
+
+	return store_add(store, &row, error);
+}
+
 /* store_add - one message and its findings */
 gboolean
 store_add(Store *store, const StoreRow *row, GError **error)

@@ -15,6 +15,8 @@
 
 #include <glib.h>
 
+#include "queue/qf.h"
+
 #define STORE_SCHEMA_VERSION 5
 
 typedef struct Store Store;
@@ -66,6 +68,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Store, store_close_ptr)
 
 /* store_add - insert one message; FALSE with @error (the caller logs and goes on) */
 gboolean store_add(Store *store, const StoreRow *row, GError **error);
+
+/*
+ * store_add_claimed - the row of a message that did not go through the scan
+ * (left in its queue, quarantined whole): sender, recipients and subject from
+ * its control file @qf, status "error"; @size may be 0, @quarantine NULL
+ */
+gboolean store_add_claimed(Store *store, const char *queue_id, const Qf *qf, gint64 size,
+                           const char *detail, const char *action, const char *quarantine,
+                           GError **error);
 
 /* store_begin / store_commit - group the rows of a batch in one transaction */
 void store_begin(Store *store);

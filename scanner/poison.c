@@ -185,22 +185,11 @@ poison_quarantine(PoisonGuard *guard, QueueClaim *claim, guint tries, QueueDir *
 		          local->message);
 		g_clear_error(&local);
 	}
-	if (guard->store) {
-		g_autofree char *rcpts = qf_recipients_text(claim->qf);
-		g_autofree char *subject = qf_header_get(claim->qf, "Subject");
-		StoreRow row = {.queue_id = claim->id,
-		                .received = g_get_real_time() / G_USEC_PER_SEC,
-		                .sender = qf_sender(claim->qf),
-		                .recipients = rcpts,
-		                .subject = subject,
-		                .size = (gint64)df_size,
-		                .status = "error",
-		                .detail = rep.detail,
-		                .action = scan_error ? "quarantined whole (it could not be scanned)"
-		                                     : "quarantined whole (poison message)",
-		                .quarantine = ref};
-		if (!store_add(guard->store, &row, &local))
-			g_clear_error(&local);
-	}
+	if (guard->store &&
+	    !store_add_claimed(guard->store, claim->id, claim->qf, (gint64)df_size, rep.detail,
+	                       scan_error ? "quarantined whole (it could not be scanned)"
+	                                  : "quarantined whole (poison message)",
+	                       ref, &local))
+		g_clear_error(&local);
 	return TRUE;
 }

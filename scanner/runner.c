@@ -545,21 +545,10 @@ record_left(Runner *r, QueueClaim *claim, const char *why, PassStats *stats)
 {
 	stats->left++;
 	g_critical("%s: %s; left in %s", claim->id, why, qdir_path(claim->dir));
-	if (r->store) {
-		g_autofree char *rcpts = qf_recipients_text(claim->qf);
-		g_autofree char *subject = qf_header_get(claim->qf, "Subject");
-		StoreRow row = {.queue_id = claim->id,
-		                .received = g_get_real_time() / G_USEC_PER_SEC,
-		                .sender = qf_sender(claim->qf),
-		                .recipients = rcpts,
-		                .subject = subject,
-		                .status = "error",
-		                .detail = why,
-		                .action = "left in queue"};
-		g_autoptr(GError) error = NULL;
-		if (!store_add(r->store, &row, &error))
-			g_warning("%s: %s", claim->id, error->message);
-	}
+	g_autoptr(GError) error = NULL;
+	if (r->store && !store_add_claimed(r->store, claim->id, claim->qf, 0, why, "left in queue",
+	                                   NULL, &error))
+		g_warning("%s: %s", claim->id, error->message);
 }
 
 /*
