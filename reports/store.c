@@ -720,3 +720,113 @@ store_samples_between(Store *store, gint64 since, gint64 until, GError **error)
 	}
 	return a;
 }
+
+/* the most buckets one query may return */
+#define BUCKETS_MAX 100000
+
+/* bucket_count - how many @width buckets from @since cover [@since, @until), or -1 with @error */
+static gint64
+bucket_count(gint64 since, gint64 until, gint64 width, GError **error)
+{
+	g_assert(width > 0);
+	gint64 n = until > since ? (until - since + width - 1) / width : 0;
+	if (n > BUCKETS_MAX) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		            "store: %" G_GINT64_FORMAT " buckets asked for (at most %d)", n,
+		            BUCKETS_MAX);
+		return -1;
+	}
+	return n;
+}
+
+/* store_traffic - counts by verdict per bucket, grouped in SQL */
+GArray *
+store_traffic(Store *store, gint64 since, gint64 until, gint64 width, GError **error)
+{
+	sqlite3_stmt *st = NULL;
+	gint64 n = bucket_count(since, until, width, error);
+	int rc;
+
+	if (n < 0)
+		return NULL;
+	g_autoptr(GArray) a = g_array_sized_new(FALSE, TRUE, sizeof(StoreTraffic), (guint)n);
+	for (gint64 i = 0; i < n; i++) {
+		StoreTraffic b = {.start = since + i * width};
+		g_array_append_val(a, b);
+	}
+	/* the range on received uses messages_received; spam is NULL when not checked */
+	if (sqlite3_prepare_v2(
+	        store->db,
+	        "SELECT (received - ?1) / ?3 AS bucket,"
+	        " sum(status = 'clean' AND coalesce(spam, '') NOT IN ('yes', 'high')),"
+	        " sum(status = 'clean' AND coalesce(spam, '') IN ('yes', 'high')),"
+	        " sum(status = 'infected'), sum(status = 'blocked'),"
+	        " sum(status NOT IN ('clean', 'infected', 'blocked'))"
+	        " FROM messages WHERE received >= ?1 AND received < ?2 GROUP BY bucket",
+	        -1, &st, NULL) != SQLITE_OK) {
+		store_error(error, store->db, "store: traffic");
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, until);
+	sqlite3_bind_int64(st, 3, width);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		gint64 i = sqlite3_column_int64(st, 0);
+		if (i < 0 || i >= n)
+			continue;
+		StoreTraffic *b = &g_array_index(a, StoreTraffic, i);
+		b->clean = (guint)sqlite3_column_int64(st, 1);
+		b->spam = (guint)sqlite3_column_int64(st, 2);
+		b->infected = (guint)sqlite3_column_int64(st, 3);
+		b->blocked = (guint)sqlite3_column_int64(st, 4);
+		b->error = (guint)sqlite3_column_int64(st, 5);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_error(error, store->db, "store: traffic");
+		return NULL;
+	}
+	return g_steal_pointer(&a);
+}
+
+/* store_queue_depths - the deepest sample per bucket, grouped in SQL */
+GArray *
+store_queue_depths(Store *store, gint64 since, gint64 until, gint64 width, GError **error)
+{
+	sqlite3_stmt *st = NULL;
+	gint64 n = bucket_count(since, until, width, error);
+	int rc;
+
+	if (n < 0)
+		return NULL;
+	g_autoptr(GArray) a = g_array_sized_new(FALSE, TRUE, sizeof(StoreQueueDepth), (guint)n);
+	for (gint64 i = 0; i < n; i++) {
+		StoreQueueDepth b = {.start = since + i * width};
+		g_array_append_val(a, b);
+	}
+	if (sqlite3_prepare_v2(store->db,
+	                       "SELECT (t - ?1) / ?3 AS bucket, max(inbound), max(outbound)"
+	                       " FROM queue_samples WHERE t >= ?1 AND t < ?2 GROUP BY bucket",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		store_error(error, store->db, "store: queue depths");
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, until);
+	sqlite3_bind_int64(st, 3, width);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		gint64 i = sqlite3_column_int64(st, 0);
+		if (i < 0 || i >= n)
+			continue;
+		StoreQueueDepth *b = &g_array_index(a, StoreQueueDepth, i);
+		b->sampled = TRUE;
+		b->inbound = (guint)sqlite3_column_int64(st, 1);
+		b->outbound = (guint)sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_error(error, store->db, "store: queue depths");
+		return NULL;
+	}
+	return g_steal_pointer(&a);
+}

@@ -149,4 +149,34 @@ typedef struct {
  */
 GArray *store_messages_between(Store *store, gint64 since, gint64 until, GError **error);
 
+/* StoreTraffic - the messages of one time bucket, by verdict */
+typedef struct {
+	gint64 start; /* unix time */
+	guint clean, spam, infected, blocked, error;
+} StoreTraffic;
+
+/*
+ * store_traffic - the messages received in [@since, @until) counted by verdict
+ * in buckets of @width seconds, the first starting at @since; every bucket is
+ * there, empty ones too (at most 100000).  A message counts once: a clean one
+ * the spam check called spam (yes or high) counts as spam, not clean; an
+ * infected or blocked one stays infected or blocked.  Counted in SQL (GROUP BY
+ * bucket).  Returns a GArray of StoreTraffic, or NULL with @error.
+ */
+GArray *store_traffic(Store *store, gint64 since, gint64 until, gint64 width, GError **error);
+
+/* StoreQueueDepth - the deepest queues sampled in one time bucket */
+typedef struct {
+	gint64 start;
+	gboolean sampled; /* FALSE: no sample in this bucket (the master was not running) */
+	guint inbound, outbound;
+} StoreQueueDepth;
+
+/*
+ * store_queue_depths - the queue samples of [@since, @until) in buckets of
+ * @width seconds as store_traffic() cuts them, the largest depth of each
+ * bucket.  Returns a GArray of StoreQueueDepth, or NULL with @error.
+ */
+GArray *store_queue_depths(Store *store, gint64 since, gint64 until, gint64 width, GError **error);
+
 #endif
