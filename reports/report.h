@@ -21,6 +21,14 @@ typedef struct ReportData ReportData;
 /* report_collect - the rows of [@since, @until) (unix times); NULL with @error */
 ReportData *report_collect(Store *store, gint64 since, gint64 until, GError **error);
 
+/*
+ * report_collect_graphs - add to @data the graphs of report_html(): the
+ * messages by verdict and the queue depths of the last day (per 5 minutes),
+ * week (per hour), month and year (per day) up to the end of the period,
+ * counted by the store.  FALSE with @error.
+ */
+gboolean report_collect_graphs(ReportData *data, Store *store, GError **error);
+
 /* report_free - free and clear */
 void report_free(ReportData **data);
 
@@ -41,7 +49,11 @@ char *report_digest_text(const ReportData *data);
 /* report_text - the statistics; newly allocated */
 char *report_text(const ReportData *data);
 
-/* report_html - one self-contained page; newly allocated */
+/*
+ * report_html - one self-contained page (no script, no fetch): the graphs when
+ * report_collect_graphs() added them, then the period's totals, top lists,
+ * processing time and caught messages.  Newly allocated.
+ */
 char *report_html(const ReportData *data, const char *hostname);
 
 /* report_format_time - "YYYY-MM-DD HH:MM" (UTC) of a unix time; newly allocated */

@@ -577,9 +577,10 @@ cmd_config(int argc, char **argv)
 	return status;
 }
 
-/* open_period - the store and the period [now - @since_text, now) */
+/* open_period - the store and the period [now - @since_text, now), with the graphs if @graphs */
 static ReportData *
-open_period(const MqConfig *config, const char *since_text, gint64 *since, gint64 *until)
+open_period(const MqConfig *config, const char *since_text, gboolean graphs, gint64 *since,
+            gint64 *until)
 {
 	guint64 secs;
 	GError *error = NULL;
@@ -598,6 +599,8 @@ open_period(const MqConfig *config, const char *since_text, gint64 *since, gint6
 		return NULL;
 	}
 	ReportData *d = report_collect(store, *since, *until, &error);
+	if (d != NULL && graphs && !report_collect_graphs(d, store, &error))
+		report_free(&d);
 	if (d == NULL) {
 		fprintf(stderr, "mqsift: %s\n", error->message);
 		g_error_free(error);
@@ -624,7 +627,7 @@ cmd_digest(int argc, char **argv)
 	if (config == NULL)
 		return 2;
 	gint64 since, until;
-	ReportData *d = open_period(config, since_text ? since_text : "24h", &since, &until);
+	ReportData *d = open_period(config, since_text ? since_text : "24h", FALSE, &since, &until);
 	if (d == NULL) {
 		config_free(&config);
 		return 2;
@@ -689,7 +692,8 @@ cmd_report(int argc, char **argv)
 	if (config == NULL)
 		return 2;
 	gint64 since, until;
-	ReportData *d = open_period(config, since_text ? since_text : "7d", &since, &until);
+	ReportData *d =
+	    open_period(config, since_text ? since_text : "7d", html != NULL, &since, &until);
 	int status = 0;
 	if (d == NULL) {
 		status = 2;

@@ -241,9 +241,11 @@ test_report_numbers(void)
 	g_autofree char *text = report_text(d);
 	g_assert_nonnull(strstr(text, "Messages:  10"));
 	g_assert_nonnull(strstr(text, "Infected:  2"));
+	g_assert_true(report_collect_graphs(d, s, &error));
+	g_assert_no_error(error);
 	g_autofree char *html = report_html(d, "mx.test");
 	g_assert_nonnull(strstr(html, "<td id=\"total\">10</td>"));
-	g_assert_nonnull(strstr(html, "<svg id=\"traffic\""));
+	g_assert_nonnull(strstr(html, "<svg id=\"traffic-day\""));
 	g_assert_null(strstr(html, "http://") == html ? NULL : strstr(html, "src=\"http"));
 	report_free(&d);
 	store_close(&s);
