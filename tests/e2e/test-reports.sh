@@ -63,7 +63,8 @@ else
 	flags="--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update --disable-sync --no-first-run --user-data-dir=$RELAY/chrome"
 	timeout 60 "$CHROME" $flags --dump-dom "file://$RELAY/report.html" >"$RELAY/dom.html" 2>/dev/null
 	ok_if "the page renders in Chromium" grep -q '<h1>mqsift report' "$RELAY/dom.html"
-	ok_if "its four charts are there" [ "$(grep -o '<svg id="[a-z]*"' "$RELAY/dom.html" | sort -u | wc -l)" -eq 4 ]
+	ok_if "its thirteen charts are there" [ "$(grep -o '<svg id="[a-z-]*"' "$RELAY/dom.html" | sort -u | wc -l)" -eq 13 ]
+	ok_if "the caught table lists the three caught messages" [ "$(grep -c '<tr class="caught-row">' "$RELAY/dom.html")" -eq 3 ]
 	ok_if "its totals match the store" bash -c "grep -q '<td id=\"total\">4</td>' '$RELAY/dom.html' && grep -q '<td id=\"infected\">2</td>' '$RELAY/dom.html' && grep -q '<td id=\"blocked\">1</td>' '$RELAY/dom.html'"
 	timeout 60 "$CHROME" $flags --window-size=1000,1400 --screenshot="$RELAY/report.png" "file://$RELAY/report.html" >/dev/null 2>&1
 	ok_if "a screenshot is taken" [ -s "$RELAY/report.png" ]
