@@ -699,19 +699,23 @@ main(int argc, char **argv)
 	for (int subdirs = 0; subdirs < 2; subdirs++) {
 		const char *sfx = subdirs ? "/subdirs" : "/flat";
 		gpointer d = GINT_TO_POINTER(subdirs);
-		g_autofree char *a = g_strconcat("/commit/plain", sfx, NULL);
-		g_autofree char *c = g_strconcat("/commit/full-disk", sfx, NULL);
+		g_autofree char *a = g_strconcat(
+		    "/commit/moves-everything-with-right-modes-and-linked-body", sfx, NULL);
+		g_autofree char *c =
+		    g_strconcat("/commit/full-disk-sends-nothing-and-keeps-everything", sfx, NULL);
 		g_test_add(a, Fixture, d, fixture_setup, test_commit_plain, fixture_teardown);
 		g_test_add(c, Fixture, d, fixture_setup, test_full_disk, fixture_teardown);
 	}
 	add_crash_tests();
-	g_test_add("/commit/clash", Fixture, NULL, fixture_setup, test_clash, fixture_teardown);
+	g_test_add("/commit/existing-outgoing-qf-is-never-overwritten", Fixture, NULL,
+	           fixture_setup, test_clash, fixture_teardown);
 	g_test_add("/commit/failed-batch-says-what-happened-to-each", Fixture, NULL, fixture_setup,
 	           test_failed_batch_outcomes, fixture_teardown);
-	g_test_add("/commit/claim-rules", Fixture, NULL, fixture_setup, test_claim_rules,
-	           fixture_teardown);
-	g_test_add_func("/commit/new-id", test_new_id);
-	g_test_add_func("/commit/data-dir-record", test_data_dir_record);
+	g_test_add("/commit/empty-or-locked-qf-is-not-claimed", Fixture, NULL, fixture_setup,
+	           test_claim_rules, fixture_teardown);
+	g_test_add_func("/commit/new-id-has-sendmails-format-and-is-unique", test_new_id);
+	g_test_add_func("/commit/df-in-another-queue-dir-is-committed-and-removed",
+	                test_data_dir_record);
 	g_test_add("/commit/recover-syncs-before-unlink", Fixture, NULL, fixture_setup,
 	           test_recover_syncs_first, fixture_teardown);
 	g_test_add("/commit/recover-leaves-locked-tf", Fixture, NULL, fixture_setup,

@@ -271,8 +271,9 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/notify/address-forms", test_address_forms);
-	g_test_add_func("/notify/evidence", test_evidence);
-	g_test_add_func("/notify/notice-content", test_notice_content);
+	g_test_add_func("/notify/only-a-plain-local-address-is-local", test_address_forms);
+	g_test_add_func("/notify/local-network-or-authentication-is-evidence", test_evidence);
+	g_test_add_func("/notify/hostile-subject-and-sender-are-escaped-in-notices",
+	                test_notice_content);
 	return g_test_run();
 }

@@ -209,9 +209,9 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/policy/defaults", test_defaults);
-	g_test_add_func("/policy/allow-first", test_allow_first);
-	g_test_add_func("/policy/generated-names", test_generated_names);
-	g_test_add_func("/policy/filetypes", test_filetypes);
+	g_test_add_func("/policy/default-deny-list-blocks-dangerous-names-only", test_defaults);
+	g_test_add_func("/policy/allow-rules-win-over-deny-rules", test_allow_first);
+	g_test_add_func("/policy/disguised-extensions-are-blocked", test_generated_names);
+	g_test_add_func("/policy/real-executables-are-caught-whatever-their-name", test_filetypes);
 	return g_test_run();
 }

@@ -107,8 +107,9 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/logline/size", test_size);
-	g_test_add_func("/logline/clean", test_clean);
-	g_test_add_func("/logline/caught", test_caught);
+	g_test_add_func("/logline/size-is-sendmails-message-size", test_size);
+	g_test_add_func("/logline/clean-message-has-every-field-in-order", test_clean);
+	g_test_add_func("/logline/caught-message-names-signatures-rule-and-quarantine",
+	                test_caught);
 	return g_test_run();
 }

@@ -258,13 +258,14 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	config = config_defaults();
-	g_test_add_func("/protocol/report/round-trip", test_report_round_trip);
-	g_test_add_func("/protocol/report/bounds", test_report_bounds);
-	g_test_add_func("/protocol/report/size", test_report_size);
-	g_test_add_func("/protocol/report/garbage", test_report_garbage);
-	g_test_add_func("/protocol/request/round-trip", test_request_round_trip);
-	g_test_add_func("/protocol/paths", test_paths);
-	g_test_add_func("/protocol/sealed-only", test_sealed_only);
+	g_test_add_func("/protocol/report/decodes-what-the-worker-encodes", test_report_round_trip);
+	g_test_add_func("/protocol/report/field-out-of-bounds-is-refused", test_report_bounds);
+	g_test_add_func("/protocol/report/larger-than-the-message-is-refused", test_report_size);
+	g_test_add_func("/protocol/report/garbage-is-refused", test_report_garbage);
+	g_test_add_func("/protocol/request/decodes-what-the-master-encodes",
+	                test_request_round_trip);
+	g_test_add_func("/protocol/mime-path-syntax-is-checked", test_paths);
+	g_test_add_func("/protocol/only-sealed-bounded-memfds-are-read", test_sealed_only);
 	int status = g_test_run();
 	config_free(&config);
 	return status;

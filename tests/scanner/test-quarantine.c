@@ -300,9 +300,9 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/quarantine/info-list-show", test_info_list_show);
-	g_test_add_func("/log/one-line", test_log_one_line);
-	g_test_add_func("/quarantine/day-dir-durable", test_day_dir_durable);
-	g_test_add_func("/quarantine/release-once", test_release_once);
+	g_test_add_func("/quarantine/info-list-and-show-are-escaped", test_info_list_show);
+	g_test_add_func("/quarantine/name-with-newline-cannot-forge-a-log-line", test_log_one_line);
+	g_test_add_func("/quarantine/day-dir-is-durable", test_day_dir_durable);
+	g_test_add_func("/quarantine/release-happens-once", test_release_once);
 	return g_test_run();
 }

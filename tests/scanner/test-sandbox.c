@@ -455,17 +455,23 @@ main(int argc, char **argv)
 	engine = engine_new(config, &error);
 	g_assert_no_error(error);
 
-	g_test_add_func("/sandbox/probe", test_probe);
-	g_test_add_func("/sandbox/golden-in-worker", test_golden_in_worker);
-	g_test_add_func("/sandbox/testfiles-in-worker", test_testfiles_in_worker);
-	g_test_add_func("/sandbox/workers-bounded", test_workers_bounded);
-	g_test_add_data_func("/sandbox/answer/dev-zero", "worker:reply-devzero", test_bad_answer);
-	g_test_add_data_func("/sandbox/answer/unsealed", "worker:reply-unsealed", test_bad_answer);
-	g_test_add_data_func("/sandbox/answer/garbage", "worker:reply-garbage", test_bad_answer);
-	g_test_add_data_func("/sandbox/answer/verdict", "worker:reply-verdict", test_bad_answer);
-	g_test_add_func("/sandbox/scratch-refused", test_scratch_refused);
-	g_test_add_func("/sandbox/temp-failure", test_temp_failure);
-	g_test_add_func("/sandbox/full-scratch", test_full_scratch);
+	g_test_add_func("/sandbox/worker-cannot-reach-out-and-still-scans", test_probe);
+	g_test_add_func("/sandbox/golden-messages-scan-the-same-in-a-worker",
+	                test_golden_in_worker);
+	g_test_add_func("/sandbox/clamav-testfiles-are-caught-in-a-worker",
+	                test_testfiles_in_worker);
+	g_test_add_func("/sandbox/more-than-64-workers-is-refused", test_workers_bounded);
+	g_test_add_data_func("/sandbox/answer/dev-zero-is-refused", "worker:reply-devzero",
+	                     test_bad_answer);
+	g_test_add_data_func("/sandbox/answer/unsealed-memfd-is-refused", "worker:reply-unsealed",
+	                     test_bad_answer);
+	g_test_add_data_func("/sandbox/answer/garbage-is-refused", "worker:reply-garbage",
+	                     test_bad_answer);
+	g_test_add_data_func("/sandbox/answer/invalid-verdict-is-refused", "worker:reply-verdict",
+	                     test_bad_answer);
+	g_test_add_func("/sandbox/unsafe-scratch-dir-is-refused-untouched", test_scratch_refused);
+	g_test_add_func("/sandbox/unwritable-temp-is-an-error-never-clean", test_temp_failure);
+	g_test_add_func("/sandbox/full-scratch-is-an-error-never-clean", test_full_scratch);
 	int status = g_test_run();
 	engine_free(&engine);
 	policy_free(&policy);
