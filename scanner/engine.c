@@ -276,7 +276,7 @@ engine_new(const MqConfig *config, GError **error)
 		cl_set_clcb_msg(on_clamav_message);
 		g_once_init_leave(&initialised, 1);
 	}
-	Engine *e = g_new0(Engine, 1);
+	g_autoptr(Engine) e = g_new0(Engine, 1);
 	const char *source = config->scanner_signatures;
 	if (!has_database(source)) {
 		g_warning("no ClamAV database in %s: using the TEST signatures shipped with mqsift "
@@ -289,7 +289,7 @@ engine_new(const MqConfig *config, GError **error)
 			g_set_error(error, ENGINE_ERROR, 0,
 			            "no ClamAV database in %s, nor test signatures in %s",
 			            config->scanner_signatures, source);
-			goto fail;
+			return NULL;
 		}
 	}
 	e->source = g_strdup(source);
@@ -297,7 +297,7 @@ engine_new(const MqConfig *config, GError **error)
 	e->cl = cl_engine_new();
 	if (e->cl == NULL) {
 		g_set_error(error, ENGINE_ERROR, 0, "cannot create a libclamav engine");
-		goto fail;
+		return NULL;
 	}
 	if (!set_limit(e->cl, CL_ENGINE_MAX_SCANSIZE, (long long)config->scanner_max_scan_size,
 	               error) ||
@@ -307,7 +307,7 @@ engine_new(const MqConfig *config, GError **error)
 	    !set_limit(e->cl, CL_ENGINE_MAX_FILES, config->scanner_max_files, error) ||
 	    !set_limit(e->cl, CL_ENGINE_MAX_SCANTIME,
 	               (long long)config->scanner_max_scan_time * 1000, error)) {
-		goto fail;
+		return NULL;
 	}
 	/*
 	 * No clean-file cache: a file cached as clean is not unpacked again, so
@@ -315,7 +315,7 @@ engine_new(const MqConfig *config, GError **error)
 	 * can differ per message - would not see its members the second time.
 	 */
 	if (!set_limit(e->cl, CL_ENGINE_DISABLE_CACHE, 1, error))
-		goto fail;
+		return NULL;
 	cl_engine_set_clcb_virus_found(e->cl, on_virus_found);
 	cl_engine_set_clcb_file_inspection(e->cl, on_file_inspection);
 	cl_engine_set_clcb_post_scan(e->cl, on_post_scan);
@@ -323,18 +323,18 @@ engine_new(const MqConfig *config, GError **error)
 	if (rc != CL_SUCCESS) {
 		g_set_error(error, ENGINE_ERROR, 0, "cannot load the signature database %s: %s",
 		            source, cl_strerror(rc));
-		goto fail;
+		return NULL;
 	}
 	if (e->sigs == 0) {
 		g_set_error(error, ENGINE_ERROR, 0, "the signature database %s holds no signature",
 		            source);
-		goto fail;
+		return NULL;
 	}
 	rc = cl_engine_compile(e->cl);
 	if (rc != CL_SUCCESS) {
 		g_set_error(error, ENGINE_ERROR, 0, "cannot compile the engine from %s: %s", source,
 		            cl_strerror(rc));
-		goto fail;
+		return NULL;
 	}
 	e->db_version = (guint)cl_engine_get_num(e->cl, CL_ENGINE_DB_VERSION, NULL);
 	e->db_time = (gint64)cl_engine_get_num(e->cl, CL_ENGINE_DB_TIME, NULL);
@@ -352,10 +352,7 @@ engine_new(const MqConfig *config, GError **error)
 	} else {
 		e->file_st = st;
 	}
-	return e;
-fail:
-	engine_free(&e);
-	return NULL;
+	return g_steal_pointer(&e);
 }
 
 /* engine_free - free and clear */
