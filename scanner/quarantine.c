@@ -96,7 +96,11 @@ gboolean
 quarantine_store(const MqConfig *config, const char *ref, const Qf *qf, const char *message,
                  gsize len, const ScanReport *report, GError **error)
 {
-	g_return_val_if_fail(quarantine_valid_ref(ref), FALSE);
+	if (!quarantine_valid_ref(ref)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		            "\"%s\" is not a quarantine reference (YYYYMMDD/<queue id>)", ref);
+		return FALSE;
+	}
 	g_autofree char *dir = g_build_filename(config->quarantine_dir, ref, NULL);
 	g_autofree char *parent = g_path_get_dirname(dir);
 
