@@ -18,6 +18,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "queue/fault.h"
+
 struct Engine {
 	struct cl_engine *cl;
 	struct cl_scan_options opts;
@@ -264,17 +266,21 @@ Engine *
 engine_new(const MqConfig *config, GError **error)
 {
 	static gsize initialised;
+	static cl_error_t init_rc;
 	cl_error_t rc;
 
+	/* once per process; the GOnce is finished whatever the outcome, so a later
+	 * call (a signature reload) gets the same error instead of waiting for it */
 	if (g_once_init_enter(&initialised)) {
-		rc = cl_init(CL_INIT_DEFAULT);
-		if (rc != CL_SUCCESS) {
-			g_set_error(error, ENGINE_ERROR, 0, "cannot initialise libclamav: %s",
-			            cl_strerror(rc));
-			return NULL;
-		}
-		cl_set_clcb_msg(on_clamav_message);
+		init_rc = fault_should_fail("engine:init") ? CL_EMEM : cl_init(CL_INIT_DEFAULT);
+		if (init_rc == CL_SUCCESS)
+			cl_set_clcb_msg(on_clamav_message);
 		g_once_init_leave(&initialised, 1);
+	}
+	if (init_rc != CL_SUCCESS) {
+		g_set_error(error, ENGINE_ERROR, 0, "cannot initialise libclamav: %s",
+		            cl_strerror(init_rc));
+		return NULL;
 	}
 	g_autoptr(Engine) e = g_new0(Engine, 1);
 	const char *source = config->scanner_signatures;
