@@ -668,7 +668,7 @@ static void
 load_rule_condition(RuleEntry *rule, CondKind kind, const char *name, yaml_node_t *kn,
                     yaml_node_t *vn, const char *path, GString *problems)
 {
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 
 	if (rule->n_conds == 2) {
 		add_problem(problems, path, &kn->start_mark, "a rule has at most two conditions");
@@ -682,7 +682,6 @@ load_rule_condition(RuleEntry *rule, CondKind kind, const char *name, yaml_node_
 	RulePattern *pat = rule_pattern_new(name, text, &error);
 	if (pat == NULL) {
 		add_problem(problems, path, &vn->start_mark, error->message);
-		g_error_free(error);
 		return;
 	}
 	rule->conds[rule->n_conds].kind = kind;
@@ -1053,25 +1052,22 @@ config_load(const char *path, gboolean must_exist, GError **error)
 {
 	g_autofree char *data = NULL;
 	gsize len;
-	GError *local = NULL;
+	g_autoptr(GError) local = NULL;
 
 	if (path == NULL)
 		path = MQSIFT_DEFAULT_CONFIG;
 	if (!config_check_file_safe(path, "configuration", error))
 		return NULL;
 	if (!g_file_get_contents(path, &data, &len, &local)) {
-		if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT) && !must_exist) {
-			g_error_free(local);
+		if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT) && !must_exist)
 			return config_defaults();
-		}
 		g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_IO, "%s", local->message);
-		g_error_free(local);
 		return NULL;
 	}
 	MqConfig *c = config_defaults();
 	g_free(c->source);
 	c->source = g_strdup(path);
-	GString *problems = g_string_new(NULL);
+	g_autoptr(GString) problems = g_string_new(NULL);
 	yaml_parser_t parser;
 	yaml_document_t doc;
 
@@ -1113,11 +1109,9 @@ config_load(const char *path, gboolean must_exist, GError **error)
 	if (problems->len > 0) {
 		g_string_truncate(problems, problems->len - 1);
 		g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID, "%s", problems->str);
-		g_string_free(problems, TRUE);
 		config_free(&c);
 		return NULL;
 	}
-	g_string_free(problems, TRUE);
 	return c;
 }
 

@@ -65,7 +65,7 @@ parse_ip(const char *text, int *family, guint8 *addr)
 RulePattern *
 rule_pattern_new(const char *what, const char *text, GError **error)
 {
-	RulePattern *p = g_new0(RulePattern, 1);
+	g_autoptr(RulePattern) p = g_new0(RulePattern, 1);
 
 	if (strcmp(what, "ip") == 0) {
 		g_autofree char *addr = g_strdup(text);
@@ -77,7 +77,6 @@ rule_pattern_new(const char *what, const char *text, GError **error)
 			g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID,
 			            "ip: \"%s\" is not an IPv4 or IPv6 address or CIDR block",
 			            text);
-			rule_pattern_free(p);
 			return NULL;
 		}
 		guint max = p->family == AF_INET ? 32 : 128;
@@ -88,27 +87,24 @@ rule_pattern_new(const char *what, const char *text, GError **error)
 			if (slash[1] == '\0' || *end != '\0' || v > max) {
 				g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID,
 				            "ip: bad prefix length in \"%s\" (0 to %u)", text, max);
-				rule_pattern_free(p);
 				return NULL;
 			}
 			p->prefix = (guint)v;
 		}
-		return p;
+		return g_steal_pointer(&p);
 	}
 	gsize len = strlen(text);
 	if (strcmp(text, "*") == 0 || strcmp(text, "*@*") == 0) {
 		p->kind = PAT_ANY;
 	} else if (len >= 2 && text[0] == '/' && text[len - 1] == '/') {
 		g_autofree char *body = g_strndup(text + 1, len - 2);
-		GError *local = NULL;
+		g_autoptr(GError) local = NULL;
 		p->kind = PAT_REGEX;
 		p->re = g_regex_new(body, G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, &local);
 		if (p->re == NULL) {
 			g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID,
 			            "%s: bad regular expression %s: %s", what, text,
 			            local->message);
-			g_error_free(local);
-			rule_pattern_free(p);
 			return NULL;
 		}
 	} else if (g_str_has_prefix(text, "*@") && strpbrk(text + 2, "*?") == NULL) {
@@ -126,7 +122,7 @@ rule_pattern_new(const char *what, const char *text, GError **error)
 		p->text = g_ascii_strdown(text[0] == '.' ? text + 1 : text, -1);
 		p->subdomains = TRUE;
 	}
-	return p;
+	return g_steal_pointer(&p);
 }
 
 /* rule_pattern_match_address - address patterns */

@@ -260,7 +260,7 @@ list_entry_cmp(gconstpointer a, gconstpointer b)
 GPtrArray *
 qdir_list(const QueueDir *dir, const char *prefix, GError **error)
 {
-	GError *local = NULL;
+	g_autoptr(GError) local = NULL;
 	GDir *d = g_dir_open(dir->qf_dir, 0, &local);
 	GArray *entries;
 	const char *name;
@@ -268,7 +268,6 @@ qdir_list(const QueueDir *dir, const char *prefix, GError **error)
 
 	if (d == NULL) {
 		g_set_error(error, QDIR_ERROR, QDIR_ERROR_SYSTEM, "%s", local->message);
-		g_error_free(local);
 		return NULL;
 	}
 	entries = g_array_new(FALSE, FALSE, sizeof(ListEntry));
@@ -312,6 +311,7 @@ QueueClaim *
 qdir_claim(QueueDir *dir, const char *id, GError **error)
 {
 	char *path = qdir_file(dir, "qf", id);
+	g_autoptr(GError) local = NULL;
 	struct stat st, st2;
 	int fd;
 
@@ -349,11 +349,9 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 		g_set_error(error, QDIR_ERROR, QDIR_ERROR_GONE, "%s: removed", path);
 		goto fail;
 	}
-	GError *local = NULL;
 	GBytes *bytes = fdread_bytes(fd, MAX_QF_SIZE, &local);
 	if (bytes == NULL) {
 		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BROKEN, "%s: %s", path, local->message);
-		g_error_free(local);
 		goto fail;
 	}
 	gsize len;
@@ -365,13 +363,11 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 		            local->code == QF_ERROR_INCOMPLETE ? QDIR_ERROR_INCOMPLETE
 		                                               : QDIR_ERROR_BROKEN,
 		            "%s: %s", path, local->message);
-		g_error_free(local);
 		goto fail;
 	}
 	char *df_path = qdir_data_file(dir, id, qf, &local);
 	if (df_path == NULL) {
 		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BROKEN, "%s: %s", path, local->message);
-		g_error_free(local);
 		qf_free(&qf);
 		goto fail;
 	}

@@ -70,13 +70,12 @@ template_render(const char *dir, const char *lang, const char *name, GHashTable 
 	g_autofree char *file = g_strdup_printf("%s.txt", name);
 	g_autofree char *path = g_build_filename(dir, lang, file, NULL);
 	g_autofree char *text = NULL;
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 
 	if (!g_file_get_contents(path, &text, NULL, &error)) {
 		const char *builtin = template_builtin(name);
 
 		g_warning("template %s: %s; using the built-in English text", path, error->message);
-		g_error_free(error);
 		if (builtin == NULL)
 			return g_strdup("");
 		return template_expand(builtin, vars);

@@ -55,11 +55,11 @@ rule_clear(gpointer p)
 static GArray *
 compile_rules(char **patterns, const char *key, GError **error)
 {
-	GArray *rules = g_array_new(FALSE, FALSE, sizeof(Rule));
+	g_autoptr(GArray) rules = g_array_new(FALSE, FALSE, sizeof(Rule));
 
 	g_array_set_clear_func(rules, rule_clear);
 	for (int i = 0; patterns && patterns[i]; i++) {
-		GError *local = NULL;
+		g_autoptr(GError) local = NULL;
 		GRegex *re = g_regex_new(
 		    patterns[i], G_REGEX_CASELESS | G_REGEX_OPTIMIZE | G_REGEX_RAW, 0, &local);
 
@@ -67,21 +67,19 @@ compile_rules(char **patterns, const char *key, GError **error)
 			g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID,
 			            "%s: bad regular expression \"%s\": %s", key, patterns[i],
 			            local->message);
-			g_error_free(local);
-			g_array_unref(rules);
 			return NULL;
 		}
 		Rule r = {re, g_strdup(patterns[i])};
 		g_array_append_val(rules, r);
 	}
-	return rules;
+	return g_steal_pointer(&rules);
 }
 
 /* parse_rules - the lines of a rules file; NULL with @error naming @source:line */
 static GArray *
 parse_rules(const char *text, const char *source, GError **error)
 {
-	GArray *rules = g_array_new(FALSE, FALSE, sizeof(Rule));
+	g_autoptr(GArray) rules = g_array_new(FALSE, FALSE, sizeof(Rule));
 	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
 
 	g_array_set_clear_func(rules, rule_clear);
@@ -97,18 +95,15 @@ parse_rules(const char *text, const char *source, GError **error)
 			    "%s:%d: expected \"allow|deny<TAB>pattern<TAB>log text<TAB>user "
 			    "text\"",
 			    source, i + 1);
-			g_array_unref(rules);
 			return NULL;
 		}
-		GError *local = NULL;
+		g_autoptr(GError) local = NULL;
 		GRegex *re =
 		    g_regex_new(f[1], G_REGEX_CASELESS | G_REGEX_OPTIMIZE | G_REGEX_RAW, 0, &local);
 		if (re == NULL) {
 			g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID,
 			            "%s:%d: bad regular expression \"%s\": %s", source, i + 1, f[1],
 			            local->message);
-			g_error_free(local);
-			g_array_unref(rules);
 			return NULL;
 		}
 		Rule r = {re, g_strdup(f[1]), strcmp(f[0], "allow") == 0,
@@ -116,7 +111,7 @@ parse_rules(const char *text, const char *source, GError **error)
 		          n > 3 && strcmp(f[3], "-") != 0 ? g_strdup(f[3]) : NULL};
 		g_array_append_val(rules, r);
 	}
-	return rules;
+	return g_steal_pointer(&rules);
 }
 
 /* load_rules_file - policy.filename_rules, or the built-in rules if it does not exist */
@@ -124,7 +119,7 @@ static GArray *
 load_rules_file(const char *path, GError **error)
 {
 	g_autofree char *text = NULL;
-	GError *local = NULL;
+	g_autoptr(GError) local = NULL;
 
 	/* the rules decide what is blocked: only root or this user may have written them */
 	if (path != NULL && *path != '\0' &&
@@ -135,10 +130,8 @@ load_rules_file(const char *path, GError **error)
 	if (local != NULL && !g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
 		g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_IO, "policy.filename_rules: %s",
 		            local->message);
-		g_error_free(local);
 		return NULL;
 	}
-	g_clear_error(&local);
 	g_debug("policy.filename_rules %s does not exist: using the built-in rules", path);
 	return parse_rules(builtin_filename_rules, "(built-in filename.rules)", error);
 }
@@ -147,7 +140,7 @@ load_rules_file(const char *path, GError **error)
 Policy *
 policy_new(const MqConfig *config, GError **error)
 {
-	Policy *p = g_new0(Policy, 1);
+	g_autoptr(Policy) p = g_new0(Policy, 1);
 	g_autoptr(GPtrArray) files = g_ptr_array_new();
 	char *defaults[] = {(char *)DEFAULT_DENY_TYPES, NULL};
 	char **types = config->policy_deny_filetypes && config->policy_deny_filetypes[0]
@@ -156,10 +149,10 @@ policy_new(const MqConfig *config, GError **error)
 
 	p->allow = compile_rules(config->policy_allow_filenames, "policy.allow_filenames", error);
 	if (p->allow == NULL)
-		goto fail;
+		return NULL;
 	p->deny = compile_rules(config->policy_deny_filenames, "policy.deny_filenames", error);
 	if (p->deny == NULL)
-		goto fail;
+		return NULL;
 	p->rule_files =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
 	p->default_file = g_strdup(config->policy_filename_rules);
@@ -168,24 +161,21 @@ policy_new(const MqConfig *config, GError **error)
 		const char *path = g_ptr_array_index(files, i);
 		GArray *rules = load_rules_file(path, error);
 		if (rules == NULL)
-			goto fail;
+			return NULL;
 		g_hash_table_replace(p->rule_files, g_strdup(path), rules);
 	}
 	p->deny_types = compile_rules(types, "policy.deny_filetypes", error);
 	if (p->deny_types == NULL)
-		goto fail;
+		return NULL;
 	p->magic = magic_open(MAGIC_NO_CHECK_COMPRESS | MAGIC_NO_CHECK_ENCODING |
 	                      MAGIC_NO_CHECK_TOKENS | MAGIC_ERROR);
 	if (p->magic == NULL || magic_load(p->magic, NULL) != 0) {
 		g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_IO,
 		            "cannot load libmagic's database: %s",
 		            p->magic ? magic_error(p->magic) : "out of memory");
-		goto fail;
+		return NULL;
 	}
-	return p;
-fail:
-	policy_free(&p);
-	return NULL;
+	return g_steal_pointer(&p);
 }
 
 /* policy_free - free and clear */

@@ -18,6 +18,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "queue/fault.h"
+
 struct Engine {
 	struct cl_engine *cl;
 	struct cl_scan_options opts;
@@ -264,19 +266,23 @@ Engine *
 engine_new(const MqConfig *config, GError **error)
 {
 	static gsize initialised;
+	static cl_error_t init_rc;
 	cl_error_t rc;
 
+	/* once per process; the GOnce is finished whatever the outcome, so a later
+	 * call (a signature reload) gets the same error instead of waiting for it */
 	if (g_once_init_enter(&initialised)) {
-		rc = cl_init(CL_INIT_DEFAULT);
-		if (rc != CL_SUCCESS) {
-			g_set_error(error, ENGINE_ERROR, 0, "cannot initialise libclamav: %s",
-			            cl_strerror(rc));
-			return NULL;
-		}
-		cl_set_clcb_msg(on_clamav_message);
+		init_rc = fault_should_fail("engine:init") ? CL_EMEM : cl_init(CL_INIT_DEFAULT);
+		if (init_rc == CL_SUCCESS)
+			cl_set_clcb_msg(on_clamav_message);
 		g_once_init_leave(&initialised, 1);
 	}
-	Engine *e = g_new0(Engine, 1);
+	if (init_rc != CL_SUCCESS) {
+		g_set_error(error, ENGINE_ERROR, 0, "cannot initialise libclamav: %s",
+		            cl_strerror(init_rc));
+		return NULL;
+	}
+	g_autoptr(Engine) e = g_new0(Engine, 1);
 	const char *source = config->scanner_signatures;
 	if (!has_database(source)) {
 		g_warning("no ClamAV database in %s: using the TEST signatures shipped with mqsift "
@@ -289,7 +295,7 @@ engine_new(const MqConfig *config, GError **error)
 			g_set_error(error, ENGINE_ERROR, 0,
 			            "no ClamAV database in %s, nor test signatures in %s",
 			            config->scanner_signatures, source);
-			goto fail;
+			return NULL;
 		}
 	}
 	e->source = g_strdup(source);
@@ -297,7 +303,7 @@ engine_new(const MqConfig *config, GError **error)
 	e->cl = cl_engine_new();
 	if (e->cl == NULL) {
 		g_set_error(error, ENGINE_ERROR, 0, "cannot create a libclamav engine");
-		goto fail;
+		return NULL;
 	}
 	if (!set_limit(e->cl, CL_ENGINE_MAX_SCANSIZE, (long long)config->scanner_max_scan_size,
 	               error) ||
@@ -307,7 +313,7 @@ engine_new(const MqConfig *config, GError **error)
 	    !set_limit(e->cl, CL_ENGINE_MAX_FILES, config->scanner_max_files, error) ||
 	    !set_limit(e->cl, CL_ENGINE_MAX_SCANTIME,
 	               (long long)config->scanner_max_scan_time * 1000, error)) {
-		goto fail;
+		return NULL;
 	}
 	/*
 	 * No clean-file cache: a file cached as clean is not unpacked again, so
@@ -315,7 +321,7 @@ engine_new(const MqConfig *config, GError **error)
 	 * can differ per message - would not see its members the second time.
 	 */
 	if (!set_limit(e->cl, CL_ENGINE_DISABLE_CACHE, 1, error))
-		goto fail;
+		return NULL;
 	cl_engine_set_clcb_virus_found(e->cl, on_virus_found);
 	cl_engine_set_clcb_file_inspection(e->cl, on_file_inspection);
 	cl_engine_set_clcb_post_scan(e->cl, on_post_scan);
@@ -323,18 +329,18 @@ engine_new(const MqConfig *config, GError **error)
 	if (rc != CL_SUCCESS) {
 		g_set_error(error, ENGINE_ERROR, 0, "cannot load the signature database %s: %s",
 		            source, cl_strerror(rc));
-		goto fail;
+		return NULL;
 	}
 	if (e->sigs == 0) {
 		g_set_error(error, ENGINE_ERROR, 0, "the signature database %s holds no signature",
 		            source);
-		goto fail;
+		return NULL;
 	}
 	rc = cl_engine_compile(e->cl);
 	if (rc != CL_SUCCESS) {
 		g_set_error(error, ENGINE_ERROR, 0, "cannot compile the engine from %s: %s", source,
 		            cl_strerror(rc));
-		goto fail;
+		return NULL;
 	}
 	e->db_version = (guint)cl_engine_get_num(e->cl, CL_ENGINE_DB_VERSION, NULL);
 	e->db_time = (gint64)cl_engine_get_num(e->cl, CL_ENGINE_DB_TIME, NULL);
@@ -352,10 +358,7 @@ engine_new(const MqConfig *config, GError **error)
 	} else {
 		e->file_st = st;
 	}
-	return e;
-fail:
-	engine_free(&e);
-	return NULL;
+	return g_steal_pointer(&e);
 }
 
 /* engine_free - free and clear */

@@ -84,16 +84,14 @@ parse_options(const char *cmd, const GOptionEntry *extra, int *argc, char ***arg
 {
 	g_autofree char *param = g_strdup_printf("%s", cmd);
 	GOptionContext *ctx = g_option_context_new(param);
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 
 	g_option_context_add_main_entries(ctx, common_entries, NULL);
 	if (extra)
 		g_option_context_add_main_entries(ctx, extra, NULL);
 	gboolean ok = g_option_context_parse(ctx, argc, argv, &error);
-	if (!ok) {
+	if (!ok)
 		fprintf(stderr, "mqsift %s: %s\n", cmd, error->message);
-		g_error_free(error);
-	}
 	g_option_context_free(ctx);
 	return ok;
 }
@@ -105,13 +103,12 @@ static gboolean config_unsafe;
 static MqConfig *
 load_config(void)
 {
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 	MqConfig *config = config_load(opt_config, opt_config != NULL, &error);
 
 	if (config == NULL) {
 		config_unsafe = g_error_matches(error, CONFIG_ERROR, CONFIG_ERROR_UNSAFE);
 		fprintf(stderr, "mqsift: configuration error:\n%s\n", error->message);
-		g_error_free(error);
 	}
 	return config;
 }
@@ -185,12 +182,11 @@ cmd_scan(int argc, char **argv)
 	MqConfig *config = load_config();
 	if (config == NULL)
 		return 2;
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 	Policy *policy = policy_new(config, &error);
 	Engine *engine = policy ? engine_new(config, &error) : NULL;
 	if (engine == NULL) {
 		fprintf(stderr, "mqsift scan: %s\n", error->message);
-		g_error_free(error);
 		policy_free(&policy);
 		config_free(&config);
 		return 2;
@@ -387,7 +383,7 @@ lint_sandbox(const MqConfig *config, GString *problems)
 	g_autofree char *what = sandbox_describe(config);
 	g_autofree char *scratch = sandbox_scratch_base(config);
 	struct passwd *pw = getpwnam(config->scanner_user);
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 
 	printf("%s\n", what);
 	if (pw == NULL) {
@@ -397,7 +393,6 @@ lint_sandbox(const MqConfig *config, GString *problems)
 	}
 	if (!sandbox_scratch_check(scratch, pw->pw_uid, &error)) {
 		g_string_append_printf(problems, "%s\n", error->message);
-		g_clear_error(&error);
 		return;
 	}
 	guint64 need = 2 * config->scanner_max_file_size;
@@ -433,13 +428,12 @@ cmd_lint(int argc, char **argv)
 	if (!parse_options("lint", entries, &argc, &argv))
 		return 2;
 	log_init(TRUE, FALSE, opt_verbose);
-	GError *load_error = NULL;
+	g_autoptr(GError) load_error = NULL;
 	MqConfig *config = config_load(opt_config, opt_config != NULL, &load_error);
 	if (config == NULL) {
 		/* one line per problem; an unsafe file is not a problem to list: it stops */
 		gboolean unsafe = g_error_matches(load_error, CONFIG_ERROR, CONFIG_ERROR_UNSAFE);
 		fprintf(stderr, "%s\n", load_error->message);
-		g_error_free(load_error);
 		return unsafe ? 2 : 1;
 	}
 	if (print) {
@@ -448,7 +442,7 @@ cmd_lint(int argc, char **argv)
 		g_string_free(p, TRUE);
 	}
 	GString *problems = g_string_new(NULL);
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 
 	for (int i = 0; config->doubtful && config->doubtful[i]; i++)
 		g_string_append_printf(problems, "%s\n", config->doubtful[i]);
@@ -583,7 +577,7 @@ open_period(const MqConfig *config, const char *since_text, gboolean graphs, gin
             gint64 *until)
 {
 	guint64 secs;
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 
 	if (!config_parse_duration(since_text, &secs)) {
 		fprintf(stderr, "mqsift: --since takes a duration such as 24h or 7d, not \"%s\"\n",
@@ -595,16 +589,13 @@ open_period(const MqConfig *config, const char *since_text, gboolean graphs, gin
 	Store *store = store_open(config->reports_database, &error);
 	if (store == NULL) {
 		fprintf(stderr, "mqsift: %s\n", error->message);
-		g_error_free(error);
 		return NULL;
 	}
 	ReportData *d = report_collect(store, *since, *until, &error);
 	if (d != NULL && graphs && !report_collect_graphs(d, store, &error))
 		report_free(&d);
-	if (d == NULL) {
+	if (d == NULL)
 		fprintf(stderr, "mqsift: %s\n", error->message);
-		g_error_free(error);
-	}
 	store_close(&store);
 	return d;
 }
@@ -652,7 +643,7 @@ cmd_digest(int argc, char **argv)
 		g_autofree char *safe_body = untrusted_text(body, -1, 0, UNTRUSTED_KEEP_NEWLINES);
 		printf("Subject: %s\n\n%s", safe_subject, safe_body);
 	} else {
-		GError *error = NULL;
+		g_autoptr(GError) error = NULL;
 		QueueLock lock = qdir_lock_from_name(config->queue_lock);
 		QueueDir *out = qdir_open(config->queue_outgoing, lock, &error);
 		char *id =
@@ -660,7 +651,6 @@ cmd_digest(int argc, char **argv)
 		        : NULL;
 		if (id == NULL) {
 			fprintf(stderr, "mqsift digest: %s\n", error->message);
-			g_error_free(error);
 			status = 2;
 		} else {
 			g_message("digest of %u caught message(s) queued for %s as %s",
@@ -700,10 +690,9 @@ cmd_report(int argc, char **argv)
 	} else if (html) {
 		g_autofree char *page = report_html(
 		    d, *config->scanner_hostname ? config->scanner_hostname : g_get_host_name());
-		GError *error = NULL;
+		g_autoptr(GError) error = NULL;
 		if (!g_file_set_contents(html, page, -1, &error)) {
 			fprintf(stderr, "mqsift report: %s\n", error->message);
-			g_error_free(error);
 			status = 2;
 		} else {
 			printf("wrote %s\n", html);
@@ -736,7 +725,7 @@ cmd_status(int argc, char **argv)
 	MqConfig *config = load_config();
 	if (config == NULL)
 		return 2;
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 	guint problems = 0;
 	g_autofree char *answer = status_query(config->daemon_status_socket,
 	                                       json         ? "json"
@@ -746,7 +735,6 @@ cmd_status(int argc, char **argv)
 	config_free(&config);
 	if (answer == NULL) {
 		fprintf(stderr, "mqsift status: %s\n", error->message);
-		g_error_free(error);
 		return 2;
 	}
 	fputs(answer, stdout);
@@ -801,7 +789,7 @@ cmd_quarantine(int argc, char **argv)
 	if (config == NULL)
 		return 2;
 	const char *sub = argv[1];
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 	GString *out = g_string_new(NULL);
 	int status = 0;
 	g_autofree char *ref = NULL;
@@ -884,7 +872,6 @@ cmd_quarantine(int argc, char **argv)
 	} else {
 		status = usage(stderr, 2);
 	}
-	g_clear_error(&error);
 	g_string_free(out, TRUE);
 	config_free(&config);
 	return status;

@@ -96,7 +96,11 @@ gboolean
 quarantine_store(const MqConfig *config, const char *ref, const Qf *qf, const char *message,
                  gsize len, const ScanReport *report, GError **error)
 {
-	g_return_val_if_fail(quarantine_valid_ref(ref), FALSE);
+	if (!quarantine_valid_ref(ref)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		            "\"%s\" is not a quarantine reference (YYYYMMDD/<queue id>)", ref);
+		return FALSE;
+	}
 	g_autofree char *dir = g_build_filename(config->quarantine_dir, ref, NULL);
 	g_autofree char *parent = g_path_get_dirname(dir);
 
@@ -609,7 +613,7 @@ quarantine_release(const MqConfig *config, QueueDir *out, const char *ref,
 	g_autofree char *rcpts = qf_recipients_text(qf);
 	/* the intent first: a crash after the inject must not let a second release pass */
 	char *id = NULL;
-	GError *mark_error = NULL;
+	g_autoptr(GError) mark_error = NULL;
 	gboolean marked =
 	    durable_write_file(pending, ref, strlen(ref), ENTRY_MODE, (gid_t)-1, &mark_error);
 	if (!marked && g_error_matches(mark_error, G_IO_ERROR, G_IO_ERROR_EXISTS)) {
@@ -620,14 +624,13 @@ quarantine_release(const MqConfig *config, QueueDir *out, const char *ref,
 		id = commit_inject(out, qf, body, (gsize)(msg + mlen - body),
 		                   config->queue_file_mode, error);
 	else
-		g_propagate_error(error, mark_error);
+		g_propagate_error(error, g_steal_pointer(&mark_error));
 	qf_free(&qf);
 	if (id != NULL) {
-		GError *local = NULL;
+		g_autoptr(GError) local = NULL;
 		if (!record_release(dir, id, rcpts, &local)) {
 			g_warning("%s: released as %s, but cannot record it: %s", ref, id,
 			          local->message);
-			g_error_free(local);
 		} else {
 			durable_unlink(pending, NULL);
 		}

@@ -291,7 +291,7 @@ sandbox_enter_as_root(const MqConfig *config, const char *base, SandboxStatus *s
 		return FALSE;
 	}
 	struct passwd *pw = getpwnam(config->scanner_user);
-	GError *local = NULL;
+	g_autoptr(GError) local = NULL;
 	if (pw == NULL)
 		return TRUE; /* worker_drop_privileges says why */
 	if (mount_private_scratch(config, base, pw, &local)) {
@@ -300,7 +300,6 @@ sandbox_enter_as_root(const MqConfig *config, const char *base, SandboxStatus *s
 	} else {
 		/* the shared directory still works; the free-space check guards it */
 		g_message("worker: %s; using %s as it is", local->message, base);
-		g_error_free(local);
 	}
 	return TRUE;
 }

@@ -160,7 +160,7 @@ start_call(Spam *spam, SpamCheck *c)
 
 	for (; c->server < spam->servers->len; c->server++) {
 		Server *s = &g_array_index(spam->servers, Server, c->server);
-		GError *error = NULL;
+		g_autoptr(GError) error = NULL;
 
 		if (!server_available(s, now)) {
 			check_note_error(c, s->addr.name, "skipped (failed recently)");
@@ -178,7 +178,6 @@ start_call(Spam *spam, SpamCheck *c)
 		          error->message, spam->config->spam_spamd_retry);
 		check_note_error(c, s->addr.name, error->message);
 		s->down_until = now + (gint64)spam->config->spam_spamd_retry * G_USEC_PER_SEC;
-		g_error_free(error);
 	}
 	return FALSE;
 }
@@ -321,7 +320,7 @@ io_thread(gpointer data)
 			if (c->call == NULL)
 				continue;
 			if (pf[i + 1].revents) {
-				GError *error = NULL;
+				g_autoptr(GError) error = NULL;
 				int rc = spamd_call_step(c->call, &c->answer, &error);
 				if (rc == 1) {
 					spamd_call_free(&c->call);
@@ -329,7 +328,6 @@ io_thread(gpointer data)
 					c->spamd_pending = FALSE;
 				} else if (rc < 0) {
 					server_failed(spam, c, error->message);
-					g_error_free(error);
 				}
 			} else if (now >= c->call_deadline) {
 				g_autofree char *why =
@@ -831,26 +829,23 @@ spam_lint(const MqConfig *config, GString *report, GString *problems)
 	for (int i = 0; config->spam_spamd && config->spam_spamd[i]; i++) {
 		SpamdServer srv;
 		SpamdAnswer ans = {0};
-		GError *error = NULL;
+		g_autoptr(GError) error = NULL;
 		const char *name = config->spam_spamd[i];
 
 		if (!spamd_server_parse(name, &srv, &error)) {
 			g_string_append_printf(problems, "%s\n", error->message);
-			g_clear_error(&error);
 			ok = FALSE;
 			continue;
 		}
 		if (!spamd_call_sync(&srv, "PING", NULL, 0, timeout, &ans, &error)) {
 			g_string_append_printf(problems, "spamd %s: PING: %s\n", name,
 			                       error->message);
-			g_clear_error(&error);
 			ok = FALSE;
 		} else if (spamd_answer_clear(&ans),
 		           !spamd_call_sync(&srv, "SYMBOLS", gtube_message, strlen(gtube_message),
 		                            timeout, &ans, &error)) {
 			g_string_append_printf(problems, "spamd %s: GTUBE: %s\n", name,
 			                       error->message);
-			g_clear_error(&error);
 			ok = FALSE;
 		} else if (!ans.is_spam || ans.score < config->spam_high_level) {
 			g_string_append_printf(problems,
@@ -866,12 +861,11 @@ spam_lint(const MqConfig *config, GString *report, GString *problems)
 		spamd_server_clear(&srv);
 	}
 	if (config->spam_dnsbl_zones && config->spam_dnsbl_zones[0]) {
-		GError *error = NULL;
+		g_autoptr(GError) error = NULL;
 		Dnsbl *d = dnsbl_new(config->spam_dnsbl_zones, config->spam_dns_servers,
 		                     MAX(config->spam_dnsbl_timeout, 1) * 1000, &error);
 		if (d == NULL) {
 			g_string_append_printf(problems, "%s\n", error->message);
-			g_clear_error(&error);
 			return FALSE;
 		}
 		/* one zone at a time, so that each is named */

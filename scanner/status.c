@@ -734,7 +734,7 @@ status_query(const char *path, const char *mode, guint *problems, GError **error
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	GString *in = g_string_new(NULL);
+	g_autoptr(GString) in = g_string_new(NULL);
 	char buf[4096];
 	ssize_t n;
 
@@ -748,7 +748,6 @@ status_query(const char *path, const char *mode, guint *problems, GError **error
 		                                               : "");
 		if (fd >= 0)
 			close(fd);
-		g_string_free(in, TRUE);
 		return NULL;
 	}
 	g_autofree char *req = g_strdup_printf("%s\n", mode);
@@ -756,7 +755,6 @@ status_query(const char *path, const char *mode, guint *problems, GError **error
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s", path,
 		            g_strerror(errno));
 		close(fd);
-		g_string_free(in, TRUE);
 		return NULL;
 	}
 	struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -771,10 +769,9 @@ status_query(const char *path, const char *mode, guint *problems, GError **error
 	if (nl == NULL || end != nl) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
 		            "the master at %s did not answer (busy?)", path);
-		g_string_free(in, TRUE);
 		return NULL;
 	}
 	*problems = (guint)np;
 	g_string_erase(in, 0, nl + 1 - in->str);
-	return g_string_free(in, FALSE);
+	return g_string_free(g_steal_pointer(&in), FALSE);
 }

@@ -47,14 +47,13 @@ fixture_teardown(Fixture *f, gconstpointer data)
 static void
 assert_unsafe(const char *path, const char *want)
 {
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 	MqConfig *c = config_load(path, TRUE, &error);
 
 	g_assert_null(c);
 	g_assert_error(error, CONFIG_ERROR, CONFIG_ERROR_UNSAFE);
 	if (strstr(error->message, want) == NULL || strstr(error->message, path) == NULL)
 		g_error("expected \"%s\" and the path in: %s", want, error->message);
-	g_error_free(error);
 }
 
 /* assert_safe - loading @path works */
@@ -262,17 +261,17 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	umask(022);
-	g_test_add("/config-safe/modes", Fixture, NULL, fixture_setup, test_modes,
-	           fixture_teardown);
-	g_test_add("/config-safe/owner", Fixture, NULL, fixture_setup, test_owner,
-	           fixture_teardown);
-	g_test_add("/config-safe/symlink", Fixture, NULL, fixture_setup, test_symlink,
-	           fixture_teardown);
-	g_test_add("/config-safe/rules-file", Fixture, NULL, fixture_setup, test_rules_file,
-	           fixture_teardown);
-	g_test_add("/config-safe/cli-exit", Fixture, NULL, fixture_setup, test_cli_exit,
-	           fixture_teardown);
-	g_test_add("/config-safe/local-networks", Fixture, NULL, fixture_setup, test_local_networks,
-	           fixture_teardown);
+	g_test_add("/config-safe/group-or-world-writable-file-or-dir-is-refused", Fixture, NULL,
+	           fixture_setup, test_modes, fixture_teardown);
+	g_test_add("/config-safe/file-owned-by-another-user-is-refused", Fixture, NULL,
+	           fixture_setup, test_owner, fixture_teardown);
+	g_test_add("/config-safe/link-through-an-unsafe-dir-is-refused", Fixture, NULL,
+	           fixture_setup, test_symlink, fixture_teardown);
+	g_test_add("/config-safe/unsafe-filename-rules-file-is-refused", Fixture, NULL,
+	           fixture_setup, test_rules_file, fixture_teardown);
+	g_test_add("/config-safe/every-command-exits-2-on-an-unsafe-file", Fixture, NULL,
+	           fixture_setup, test_cli_exit, fixture_teardown);
+	g_test_add("/config-safe/local-networks-are-read-and-checked", Fixture, NULL, fixture_setup,
+	           test_local_networks, fixture_teardown);
 	return g_test_run();
 }

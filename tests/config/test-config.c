@@ -27,21 +27,20 @@ load_text(const char *yaml, GError **error)
 static void
 assert_error_at(const char *yaml, const char *where, const char *what)
 {
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 	MqConfig *c = load_text(yaml, &error);
 
 	g_assert_null(c);
 	g_assert_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID);
 	if (strstr(error->message, where) == NULL || strstr(error->message, what) == NULL)
 		g_error("expected \"%s\" and \"%s\" in: %s", where, what, error->message);
-	g_error_free(error);
 }
 
-/* test_defaults - no file, empty file: the contract's defaults */
+/* test_missing_file_means_defaults - no file where one is optional: the contract's defaults */
 static void
-test_defaults(void)
+test_missing_file_means_defaults(void)
 {
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 	MqConfig *c = config_load("/nonexistent/mqsift.yaml", FALSE, &error);
 
 	g_assert_no_error(error);
@@ -57,12 +56,25 @@ test_defaults(void)
 	g_assert_cmpstr(c->queue_lock, ==, "flock");
 	config_free(&c);
 	g_assert_null(c);
+}
+
+/* test_missing_required_file_is_an_io_error - a file that must exist and does not */
+static void
+test_missing_required_file_is_an_io_error(void)
+{
+	g_autoptr(GError) error = NULL;
 
 	g_assert_null(config_load("/nonexistent/mqsift.yaml", TRUE, &error));
 	g_assert_error(error, CONFIG_ERROR, CONFIG_ERROR_IO);
-	g_clear_error(&error);
+}
 
-	c = load_text("", &error);
+/* test_empty_file_means_defaults - an empty file, or only a comment, is all defaults */
+static void
+test_empty_file_means_defaults(void)
+{
+	g_autoptr(GError) error = NULL;
+	MqConfig *c = load_text("", &error);
+
 	g_assert_no_error(error);
 	g_assert_cmpstr(c->queue_outgoing, ==, "/var/spool/mqueue");
 	config_free(&c);
@@ -112,34 +124,53 @@ test_values(void)
 	config_free(&c);
 }
 
-/* test_errors - file:line:column and what was expected, for each kind of mistake */
+/* a mistake in a file: what the error names (":LINE:COL: ") and what it says */
+typedef struct {
+	const char *name;
+	const char *yaml;
+	const char *where;
+	const char *what;
+} ErrorCase;
+
+static const ErrorCase error_cases[] = {
+    {"unknown-key-suggests-the-near-one", "queue:\n  incomming: /x\n",
+     ":2:3: ", "unknown key \"queue.incomming\" (did you mean \"queue.incoming\"?)"},
+    {"key-in-wrong-section-suggests-the-right-one", "queue:\n  signatures: /x\n",
+     ":2:3: ", "did you mean \"scanner.signatures\""},
+    {"size-must-be-a-size", "scanner:\n  max_file_size: lots\n", ":2:18: ", "must be a size"},
+    {"duration-must-be-a-duration", "queue:\n  scan_interval: 5 minutes\n",
+     ":2:18: ", "must be a duration"},
+    {"boolean-must-be-true-or-false", "queue:\n  kick_delivery: perhaps\n",
+     ":2:18: ", "true or false"},
+    {"choice-must-be-one-of-the-list", "queue:\n  lock: fcntl\n",
+     ":2:9: ", "must be one of flock|posix"},
+    {"file-mode-must-not-be-group-writable", "queue:\n  file_mode: \"0660\"\n",
+     ":2:14: ", "group- or world-writable"},
+    {"count-must-not-be-negative", "queue:\n  batch_size: -3\n", ":2:15: ", "must not be negative"},
+    {"single-value-key-refuses-a-list", "queue:\n  outgoing: [a, b]\n",
+     ":2:13: ", "expects a single value"},
+    {"section-must-be-a-mapping", "queue: [1, 2]\n", ":1:8: ", "expected the keys of section"},
+    {"top-level-must-be-a-mapping", "- a\n- b\n", ":1:1: ", "expected a mapping of sections"},
+    {"yaml-syntax-error-is-located", "queue:\n  outgoing: \"unterminated\n", ":", ""},
+    {"tab-indent-is-located", "queue:\n\toutgoing: x\n", ":2:1: ", ""},
+    {"incoming-must-name-a-queue", "queue:\n  incoming: []\n", "queue.incoming must name", ""},
+    {"second-yaml-document-is-refused", "a: 1\n---\nb: 2\n", ":2:", "only one YAML document"},
+    {"every-mistake-is-reported-at-once", "queue:\n  lock: x\n  batch_size: y\n",
+     ":2:9: ", ":3:15: "},
+};
+
+/* test_error - a mistake gets file:line:column and what was expected */
 static void
-test_errors(void)
+test_error(gconstpointer data)
 {
-	assert_error_at("queue:\n  incomming: /x\n", ":2:3: ",
-	                "unknown key \"queue.incomming\" (did you mean \"queue.incoming\"?)");
-	assert_error_at("queue:\n  signatures: /x\n",
-	                ":2:3: ", "did you mean \"scanner.signatures\"");
-	assert_error_at("scanner:\n  max_file_size: lots\n", ":2:18: ", "must be a size");
-	assert_error_at("queue:\n  scan_interval: 5 minutes\n", ":2:18: ", "must be a duration");
-	assert_error_at("queue:\n  kick_delivery: perhaps\n", ":2:18: ", "true or false");
-	assert_error_at("queue:\n  lock: fcntl\n", ":2:9: ", "must be one of flock|posix");
-	assert_error_at("queue:\n  file_mode: \"0660\"\n", ":2:14: ", "group- or world-writable");
-	assert_error_at("queue:\n  batch_size: -3\n", ":2:15: ", "must not be negative");
-	assert_error_at("queue:\n  outgoing: [a, b]\n", ":2:13: ", "expects a single value");
-	assert_error_at("queue: [1, 2]\n", ":1:8: ", "expected the keys of section");
-	assert_error_at("- a\n- b\n", ":1:1: ", "expected a mapping of sections");
-	assert_error_at("queue:\n  outgoing: \"unterminated\n", ":", "");
-	assert_error_at("queue:\n\toutgoing: x\n", ":2:1: ", "");
-	assert_error_at("queue:\n  incoming: []\n", "queue.incoming must name", "");
-	assert_error_at("a: 1\n---\nb: 2\n", ":2:", "only one YAML document");
-	/* every problem at once */
-	assert_error_at("queue:\n  lock: x\n  batch_size: y\n", ":2:9: ", ":3:15: ");
+	const ErrorCase *e = data;
+
+	assert_error_at(e->yaml, e->where, e->what);
 }
 
-/* test_units - durations and sizes as people write them */
+/* test_durations_as_people_write_them - seconds, units s m h d; nothing else */
 static void
-test_units(void)
+test_durations_as_people_write_them(void)
 {
 	guint64 v;
 
@@ -153,6 +184,14 @@ test_units(void)
 	g_assert_false(config_parse_duration("-5s", &v));
 	g_assert_false(config_parse_duration("5x", &v));
 	g_assert_false(config_parse_duration("99999999999d", &v));
+}
+
+/* test_sizes_as_people_write_them - bytes, k M G with an optional B; nothing else */
+static void
+test_sizes_as_people_write_them(void)
+{
+	guint64 v;
+
 	g_assert_true(config_parse_size("512", &v) && v == 512);
 	g_assert_true(config_parse_size("10k", &v) && v == 10240);
 	g_assert_true(config_parse_size("50M", &v) && v == 50u << 20);
@@ -271,12 +310,23 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/config/defaults", test_defaults);
-	g_test_add_func("/config/values", test_values);
-	g_test_add_func("/config/errors", test_errors);
-	g_test_add_func("/config/units", test_units);
-	g_test_add_func("/config/shipped", test_shipped);
-	g_test_add_func("/config/spam", test_spam);
-	g_test_add_func("/config/negative-and-duplicates", test_negative_and_duplicates);
+	g_test_add_func("/config/missing-optional-file-means-defaults",
+	                test_missing_file_means_defaults);
+	g_test_add_func("/config/missing-required-file-is-an-io-error",
+	                test_missing_required_file_is_an_io_error);
+	g_test_add_func("/config/empty-file-means-defaults", test_empty_file_means_defaults);
+	g_test_add_func("/config/reads-every-kind-of-value", test_values);
+	for (gsize i = 0; i < G_N_ELEMENTS(error_cases); i++) {
+		g_autofree char *path =
+		    g_strconcat("/config/errors-name-file-line-column/", error_cases[i].name, NULL);
+		g_test_add_data_func(path, &error_cases[i], test_error);
+	}
+	g_test_add_func("/config/durations-as-people-write-them",
+	                test_durations_as_people_write_them);
+	g_test_add_func("/config/sizes-as-people-write-them", test_sizes_as_people_write_them);
+	g_test_add_func("/config/shipped-file-loads-and-matches-defaults", test_shipped);
+	g_test_add_func("/config/spam-keys-choose-per-recipient", test_spam);
+	g_test_add_func("/config/negative-refused-and-duplicates-kept-for-lint",
+	                test_negative_and_duplicates);
 	return g_test_run();
 }

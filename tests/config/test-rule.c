@@ -50,13 +50,18 @@ static const PatCase pat_cases[] = {
     {"ip", "10.0.0.0/8", "not an ip", FALSE},
 };
 
-/* test_patterns - table of patterns */
+/* test_patterns - every row of the table whose kind is @data ("from" or "ip") */
 static void
-test_patterns(void)
+test_patterns(gconstpointer data)
 {
+	const char *what = data;
+
 	for (gsize i = 0; i < G_N_ELEMENTS(pat_cases); i++) {
 		const PatCase *c = &pat_cases[i];
-		GError *error = NULL;
+		g_autoptr(GError) error = NULL;
+
+		if (strcmp(c->what, what) != 0)
+			continue;
 		RulePattern *p = rule_pattern_new(c->what, c->pattern, &error);
 
 		g_assert_no_error(error);
@@ -68,13 +73,30 @@ test_patterns(void)
 			        c->match ? "match" : "no match");
 		rule_pattern_free(p);
 	}
-	GError *error = NULL;
-	g_assert_null(rule_pattern_new("ip", "10.0.0.0/33", &error));
-	g_clear_error(&error);
-	g_assert_null(rule_pattern_new("ip", "example.org", &error));
-	g_clear_error(&error);
-	g_assert_null(rule_pattern_new("from", "/(unclosed/", &error));
-	g_clear_error(&error);
+}
+
+/* a pattern that cannot be compiled */
+typedef struct {
+	const char *name;
+	const char *what;
+	const char *pattern;
+} BadPattern;
+
+static const BadPattern bad_patterns[] = {
+    {"ip-prefix-longer-than-the-address-is-refused", "ip", "10.0.0.0/33"},
+    {"ip-pattern-that-is-a-domain-is-refused", "ip", "example.org"},
+    {"unclosed-regex-is-refused", "from", "/(unclosed/"},
+};
+
+/* test_bad_pattern - refused, with an error that says why */
+static void
+test_bad_pattern(gconstpointer data)
+{
+	const BadPattern *b = data;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_null(rule_pattern_new(b->what, b->pattern, &error));
+	g_assert_nonnull(error);
 }
 
 /* load_text - a config from text */
@@ -186,36 +208,54 @@ test_rulesets(void)
 static void
 assert_error(const char *yaml, const char *what)
 {
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 	MqConfig *c = load_text(yaml, &error);
 
 	g_assert_null(c);
 	if (error == NULL || strstr(error->message, what) == NULL)
 		g_error("expected \"%s\" in: %s", what, error ? error->message : "(no error)");
-	g_error_free(error);
 }
 
-/* test_errors - every mistake in a ruleset is reported with its position */
+/* a mistake in a ruleset and what its error says, with its position */
+typedef struct {
+	const char *name;
+	const char *yaml;
+	const char *what;
+} RulesetError;
+
+static const RulesetError ruleset_errors[] = {
+    {"key-that-cannot-be-a-ruleset-is-refused",
+     "queue:\n  outgoing:\n    - from: a@b\n      value: /x\n",
+     ":3:5: queue.outgoing cannot be a ruleset"},
+    {"unknown-condition-word-is-refused",
+     "policy:\n  subject_tag:\n    - form: a@b\n      value: x\n", ":3:7: unknown word \"form\""},
+    {"rule-without-value-is-refused", "policy:\n  subject_tag:\n    - from: a@b\n",
+     ":3:7: this rule has no value"},
+    {"rule-without-condition-is-refused", "policy:\n  subject_tag:\n    - value: x\n",
+     "this rule has no condition"},
+    {"rule-after-the-default-is-refused",
+     "policy:\n  subject_tag:\n    - default: x\n    - from: a@b\n      value: y\n",
+     ":4:7: a rule after the default rule can never match"},
+    {"bad-ip-prefix-is-refused", "policy:\n  subject_tag:\n    - ip: 10.0.0.0/99\n      value: x\n",
+     ":3:11: ip: bad prefix length"},
+    {"value-of-the-wrong-type-is-refused", "scanner:\n  scan:\n    - to: a@b\n      value: maybe\n",
+     ":4:14: scanner.scan must be true or false"},
+    {"value-outside-the-choices-is-refused",
+     "policy:\n  infected_action:\n    - to: a@b\n      value: drop\n",
+     "must be one of clean|replace"},
+    {"three-conditions-are-refused",
+     "policy:\n  subject_tag:\n    - from: a@b\n      to: c@d\n      ip: 1.2.3.4\n"
+     "      value: x\n",
+     "at most two conditions"},
+};
+
+/* test_error - a mistake in a ruleset is reported with its position */
 static void
-test_errors(void)
+test_error(gconstpointer data)
 {
-	assert_error("queue:\n  outgoing:\n    - from: a@b\n      value: /x\n",
-	             ":3:5: queue.outgoing cannot be a ruleset");
-	assert_error("policy:\n  subject_tag:\n    - form: a@b\n      value: x\n",
-	             ":3:7: unknown word \"form\"");
-	assert_error("policy:\n  subject_tag:\n    - from: a@b\n", ":3:7: this rule has no value");
-	assert_error("policy:\n  subject_tag:\n    - value: x\n", "this rule has no condition");
-	assert_error("policy:\n  subject_tag:\n    - default: x\n    - from: a@b\n      value: y\n",
-	             ":4:7: a rule after the default rule can never match");
-	assert_error("policy:\n  subject_tag:\n    - ip: 10.0.0.0/99\n      value: x\n",
-	             ":3:11: ip: bad prefix length");
-	assert_error("scanner:\n  scan:\n    - to: a@b\n      value: maybe\n",
-	             ":4:14: scanner.scan must be true or false");
-	assert_error("policy:\n  infected_action:\n    - to: a@b\n      value: drop\n",
-	             "must be one of clean|replace");
-	assert_error("policy:\n  subject_tag:\n    - from: a@b\n      to: c@d\n      ip: 1.2.3.4\n"
-	             "      value: x\n",
-	             "at most two conditions");
+	const RulesetError *e = data;
+
+	assert_error(e->yaml, e->what);
 }
 
 /* main - GTest */
@@ -223,8 +263,17 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/ruleset/patterns", test_patterns);
-	g_test_add_func("/ruleset/config", test_rulesets);
-	g_test_add_func("/ruleset/errors", test_errors);
+	g_test_add_data_func("/ruleset/address-patterns-match-as-documented", "from",
+	                     test_patterns);
+	g_test_add_data_func("/ruleset/ip-patterns-match-as-documented", "ip", test_patterns);
+	for (gsize i = 0; i < G_N_ELEMENTS(bad_patterns); i++) {
+		g_autofree char *path = g_strconcat("/ruleset/", bad_patterns[i].name, NULL);
+		g_test_add_data_func(path, &bad_patterns[i], test_bad_pattern);
+	}
+	g_test_add_func("/ruleset/first-match-wins-and-strictest-recipient-wins", test_rulesets);
+	for (gsize i = 0; i < G_N_ELEMENTS(ruleset_errors); i++) {
+		g_autofree char *path = g_strconcat("/ruleset/", ruleset_errors[i].name, NULL);
+		g_test_add_data_func(path, &ruleset_errors[i], test_error);
+	}
 	return g_test_run();
 }

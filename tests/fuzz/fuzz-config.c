@@ -17,7 +17,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char *path;
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 
 	if (path == NULL)
 		path = g_strdup_printf("%s/mqsift-fuzz-config-%d.yaml", g_get_tmp_dir(),
@@ -27,7 +27,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	MqConfig *c = config_load(path, TRUE, &error);
 	if (c == NULL) {
 		g_assert_nonnull(strstr(error->message, path));
-		g_error_free(error);
 		return 0;
 	}
 	GString *printed = config_print(c);

@@ -16,13 +16,11 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 	Qf *qf = qf_parse((const char *)data, size, &error);
 
-	if (qf == NULL) {
-		g_error_free(error);
+	if (qf == NULL)
 		return 0;
-	}
 	GString *out = qf_serialize(qf);
 	if (memchr(data, '\r', size) == NULL && size > 0 && data[size - 1] == '\n')
 		g_assert_cmpmem(out->str, out->len, data, size);

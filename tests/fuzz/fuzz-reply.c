@@ -18,7 +18,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static MqConfig *config;
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 	ScanReport r, again;
 
 	if (config == NULL)
@@ -28,7 +28,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!protocol_decode_report(b, &l, &r, &error)) {
 		g_assert_nonnull(error);
 		g_assert_null(r.names);
-		g_error_free(error);
 		g_bytes_unref(b);
 		return 0;
 	}

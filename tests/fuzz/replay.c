@@ -21,6 +21,7 @@ replay_all(gconstpointer data)
 {
 	const GPtrArray *paths = data;
 
+	g_test_message("%u saved inputs", paths->len);
 	for (guint i = 0; i < paths->len; i++) {
 		const char *path = g_ptr_array_index(paths, i);
 		g_autofree char *content = NULL;
@@ -62,7 +63,8 @@ main(int argc, char **argv)
 	GPtrArray *paths = g_ptr_array_new_with_free_func(g_free);
 	for (guint i = 0; i < names->len; i++)
 		g_ptr_array_add(paths, g_build_filename(dir, g_ptr_array_index(names, i), NULL));
-	g_autofree char *test = g_strdup_printf("/fuzz/%s/corpus-of-%u", FUZZ_TARGET, paths->len);
+	g_autofree char *test =
+	    g_strdup_printf("/fuzz/%s/saved-corpus-replays-without-a-failure", FUZZ_TARGET);
 	g_test_add_data_func(test, paths, replay_all);
 	int status = g_test_run();
 	g_ptr_array_unref(paths);

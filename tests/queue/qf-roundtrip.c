@@ -19,18 +19,16 @@ main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		g_autofree char *data = NULL;
 		gsize len;
-		GError *error = NULL;
+		g_autoptr(GError) error = NULL;
 
 		if (!g_file_get_contents(argv[i], &data, &len, &error)) {
 			printf("# FAIL %s: %s\n", argv[i], error->message);
-			g_error_free(error);
 			status = 1;
 			continue;
 		}
 		Qf *qf = qf_parse(data, len, &error);
 		if (qf == NULL) {
 			printf("# FAIL %s: %s\n", argv[i], error->message);
-			g_error_free(error);
 			status = 1;
 			continue;
 		}

@@ -354,36 +354,55 @@ test_clash(Fixture *f, gconstpointer data)
 	g_assert_cmpuint(count_prefix(f->in, "qf"), ==, N_MESSAGES);
 }
 
-/* test_claim_rules - empty and locked qf files are not claimed */
+/* test_claim_empty - an empty qf (an SMTP child is creating it) is busy, not claimed */
 static void
-test_claim_rules(Fixture *f, gconstpointer data)
+test_claim_empty(Fixture *f, gconstpointer data)
 {
-	QueueDir *in = qdir_open(f->in, QUEUE_LOCK_FLOCK, NULL);
-	GError *error = NULL;
+	g_autoptr(QueueDir) in = qdir_open(f->in, QUEUE_LOCK_FLOCK, NULL);
+	g_autoptr(GError) error = NULL;
 
 	write_file(f->in, "qf6AOAempty000001", "");
 	g_assert_null(qdir_claim(in, "6AOAempty000001", &error));
 	g_assert_error(error, QDIR_ERROR, QDIR_ERROR_BUSY);
-	g_clear_error(&error);
+}
+
+/* test_claim_locked - a second claim from another open file description fails: flock is per open */
+static void
+test_claim_locked(Fixture *f, gconstpointer data)
+{
+	g_autoptr(QueueDir) in = qdir_open(f->in, QUEUE_LOCK_FLOCK, NULL);
+	g_autoptr(GError) error = NULL;
 
 	QueueClaim *a = qdir_claim(in, f->ids[1], &error);
 	g_assert_no_error(error);
 	g_assert_nonnull(a);
-	/* a second claim from another open file description fails: flock is per open */
 	g_assert_null(qdir_claim(in, f->ids[1], &error));
 	g_assert_error(error, QDIR_ERROR, QDIR_ERROR_BUSY);
-	g_clear_error(&error);
 	qdir_claim_release(&a);
+}
+
+/* test_claim_half_written - a qf without its final "." is incomplete, not claimed */
+static void
+test_claim_half_written(Fixture *f, gconstpointer data)
+{
+	g_autoptr(QueueDir) in = qdir_open(f->in, QUEUE_LOCK_FLOCK, NULL);
+	g_autoptr(GError) error = NULL;
 
 	write_file(f->in, "qf6AOAhalf0000001", "V8\nT1\nS<a@b>\n");
 	g_assert_null(qdir_claim(in, "6AOAhalf0000001", &error));
 	g_assert_error(error, QDIR_ERROR, QDIR_ERROR_INCOMPLETE);
-	g_clear_error(&error);
+}
+
+/* test_claim_broken - a qf sendmail could not read is broken, not claimed */
+static void
+test_claim_broken(Fixture *f, gconstpointer data)
+{
+	g_autoptr(QueueDir) in = qdir_open(f->in, QUEUE_LOCK_FLOCK, NULL);
+	g_autoptr(GError) error = NULL;
+
 	write_file(f->in, "qf6AOAbad00000001", "V8\nT1\nXjunk\nS<a@b>\n.\n");
 	g_assert_null(qdir_claim(in, "6AOAbad00000001", &error));
 	g_assert_error(error, QDIR_ERROR, QDIR_ERROR_BROKEN);
-	g_clear_error(&error);
-	qdir_free(&in);
 }
 
 /* crash_at - run commit_all(batch 3) in a child killed at @point */
@@ -699,19 +718,29 @@ main(int argc, char **argv)
 	for (int subdirs = 0; subdirs < 2; subdirs++) {
 		const char *sfx = subdirs ? "/subdirs" : "/flat";
 		gpointer d = GINT_TO_POINTER(subdirs);
-		g_autofree char *a = g_strconcat("/commit/plain", sfx, NULL);
-		g_autofree char *c = g_strconcat("/commit/full-disk", sfx, NULL);
+		g_autofree char *a = g_strconcat(
+		    "/commit/moves-everything-with-right-modes-and-linked-body", sfx, NULL);
+		g_autofree char *c =
+		    g_strconcat("/commit/full-disk-sends-nothing-and-keeps-everything", sfx, NULL);
 		g_test_add(a, Fixture, d, fixture_setup, test_commit_plain, fixture_teardown);
 		g_test_add(c, Fixture, d, fixture_setup, test_full_disk, fixture_teardown);
 	}
 	add_crash_tests();
-	g_test_add("/commit/clash", Fixture, NULL, fixture_setup, test_clash, fixture_teardown);
+	g_test_add("/commit/existing-outgoing-qf-is-never-overwritten", Fixture, NULL,
+	           fixture_setup, test_clash, fixture_teardown);
 	g_test_add("/commit/failed-batch-says-what-happened-to-each", Fixture, NULL, fixture_setup,
 	           test_failed_batch_outcomes, fixture_teardown);
-	g_test_add("/commit/claim-rules", Fixture, NULL, fixture_setup, test_claim_rules,
+	g_test_add("/commit/claim/empty-qf-is-busy", Fixture, NULL, fixture_setup, test_claim_empty,
 	           fixture_teardown);
-	g_test_add_func("/commit/new-id", test_new_id);
-	g_test_add_func("/commit/data-dir-record", test_data_dir_record);
+	g_test_add("/commit/claim/locked-qf-is-busy", Fixture, NULL, fixture_setup,
+	           test_claim_locked, fixture_teardown);
+	g_test_add("/commit/claim/half-written-qf-is-incomplete", Fixture, NULL, fixture_setup,
+	           test_claim_half_written, fixture_teardown);
+	g_test_add("/commit/claim/unreadable-qf-is-broken", Fixture, NULL, fixture_setup,
+	           test_claim_broken, fixture_teardown);
+	g_test_add_func("/commit/new-id-has-sendmails-format-and-is-unique", test_new_id);
+	g_test_add_func("/commit/df-in-another-queue-dir-is-committed-and-removed",
+	                test_data_dir_record);
 	g_test_add("/commit/recover-syncs-before-unlink", Fixture, NULL, fixture_setup,
 	           test_recover_syncs_first, fixture_teardown);
 	g_test_add("/commit/recover-leaves-locked-tf", Fixture, NULL, fixture_setup,

@@ -152,44 +152,42 @@ test_crlf(void)
 	qf_free(&qf);
 }
 
+/* a qf that readqf refuses, the code we refuse it with, and what the case shows */
 typedef struct {
+	const char *name;
 	const char *text;
+	gsize len; /* 0: strlen(text) */
 	int code;
 } BadCase;
 
+static const BadCase bad_cases[] = {
+    {"rejects-empty-file-as-incomplete", "", 0, QF_ERROR_INCOMPLETE},
+    {"rejects-missing-end-marker-as-incomplete", "V8\nT1\nS<a@b>\nRPFD:<c@d>\n", 0,
+     QF_ERROR_INCOMPLETE},
+    {"rejects-half-written-last-line-as-incomplete", "V8\nT1\nS<a@b>\nRPFD:<c@d>\nHSubject: half",
+     0, QF_ERROR_INCOMPLETE},
+    {"rejects-unknown-version", "V9\nT1\nS<a@b>\n.\n", 0, QF_ERROR_VERSION},
+    {"rejects-version-not-on-first-line", "T1\nV8\nS<a@b>\n.\n", 0, QF_ERROR_VERSION},
+    {"rejects-empty-line", "V8\nT1\n\nS<a@b>\n.\n", 0, QF_ERROR_MALFORMED},
+    {"rejects-unknown-record-letter", "V8\nT1\nXbogus\nS<a@b>\n.\n", 0, QF_ERROR_MALFORMED},
+    {"rejects-bytes-after-end-marker", "V8\nT1\nS<a@b>\n.\nextra\n", 0, QF_ERROR_MALFORMED},
+    {"rejects-binary-body-type", "V8\nT1\nBBINARY\nS<a@b>\n.\n", 0, QF_ERROR_MALFORMED},
+    {"rejects-missing-sender", "V8\nT1\nRPFD:<c@d>\n.\n", 0, QF_ERROR_MALFORMED},
+    {"rejects-continuation-before-first-record", "\tcontinued\nV8\nS<a@b>\n.\n", 0,
+     QF_ERROR_MALFORMED},
+    {"rejects-nul-byte", "V8\nS<a\0b>\n.\n", 11, QF_ERROR_MALFORMED},
+};
+
 /* test_rejects - what readqf refuses, we refuse with the right code */
 static void
-test_rejects(void)
+test_rejects(gconstpointer data)
 {
-	static const BadCase cases[] = {
-	    {"", QF_ERROR_INCOMPLETE},
-	    {"V8\nT1\nS<a@b>\nRPFD:<c@d>\n", QF_ERROR_INCOMPLETE},
-	    {"V8\nT1\nS<a@b>\nRPFD:<c@d>\nHSubject: half", QF_ERROR_INCOMPLETE},
-	    {"V9\nT1\nS<a@b>\n.\n", QF_ERROR_VERSION},
-	    {"T1\nV8\nS<a@b>\n.\n", QF_ERROR_VERSION},
-	    {"V8\nT1\n\nS<a@b>\n.\n", QF_ERROR_MALFORMED},
-	    {"V8\nT1\nXbogus\nS<a@b>\n.\n", QF_ERROR_MALFORMED},
-	    {"V8\nT1\nS<a@b>\n.\nextra\n", QF_ERROR_MALFORMED},
-	    {"V8\nT1\nBBINARY\nS<a@b>\n.\n", QF_ERROR_MALFORMED},
-	    {"V8\nT1\nRPFD:<c@d>\n.\n", QF_ERROR_MALFORMED},
-	    {"\tcontinued\nV8\nS<a@b>\n.\n", QF_ERROR_MALFORMED},
-	};
+	const BadCase *c = data;
+	g_autoptr(GError) error = NULL;
+	Qf *qf = qf_parse(c->text, c->len ? c->len : strlen(c->text), &error);
 
-	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
-		GError *error = NULL;
-		if (g_test_verbose())
-			g_printerr("case %zu\n", i);
-		Qf *qf = qf_parse(cases[i].text, strlen(cases[i].text), &error);
-
-		g_assert_null(qf);
-		g_assert_error(error, QF_ERROR, cases[i].code);
-		g_error_free(error);
-	}
-	/* a NUL byte */
-	GError *error = NULL;
-	g_assert_null(qf_parse("V8\nS<a\0b>\n.\n", 11, &error));
-	g_assert_error(error, QF_ERROR, QF_ERROR_MALFORMED);
-	g_error_free(error);
+	g_assert_null(qf);
+	g_assert_error(error, QF_ERROR, c->code);
 }
 
 /* test_body_type_case - BODY=8bitmime is legal in any case; sendmail stores it as sent */
@@ -252,15 +250,20 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/qf/round-trip", test_round_trip);
-	g_test_add_func("/qf/envelope", test_envelope);
-	g_test_add_func("/qf/headers", test_headers);
-	g_test_add_func("/qf/add-header", test_add_header);
-	g_test_add_func("/qf/flags-and-sanitize", test_flags_and_sanitize);
-	g_test_add_func("/qf/crlf", test_crlf);
-	g_test_add_func("/qf/rejects", test_rejects);
-	g_test_add_func("/qf/quote", test_quote);
-	g_test_add_func("/qf/body-type-case", test_body_type_case);
-	g_test_add_func("/qf/set-recipients", test_set_recipients);
+	g_test_add_func("/qf/unchanged-file-serializes-to-identical-bytes", test_round_trip);
+	g_test_add_func("/qf/reads-sender-recipients-macros-and-client-ip", test_envelope);
+	g_test_add_func("/qf/headers-read-dequoted-and-unfolded", test_headers);
+	g_test_add_func("/qf/added-header-is-quoted-and-goes-after-the-last-header",
+	                test_add_header);
+	g_test_add_func("/qf/outbound-keeps-flags-and-drops-queue-only-records",
+	                test_flags_and_sanitize);
+	g_test_add_func("/qf/crlf-reads-as-lf", test_crlf);
+	for (gsize i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
+		g_autofree char *path = g_strconcat("/qf/", bad_cases[i].name, NULL);
+		g_test_add_data_func(path, &bad_cases[i], test_rejects);
+	}
+	g_test_add_func("/qf/metaquote-round-trips", test_quote);
+	g_test_add_func("/qf/body-type-is-kept-in-any-case", test_body_type_case);
+	g_test_add_func("/qf/set-recipients-replaces-every-recipient-record", test_set_recipients);
 	return g_test_run();
 }

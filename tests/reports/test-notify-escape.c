@@ -46,40 +46,57 @@ allowed(const MqConfig *c, const char *sender, const char *macros, const char **
 	return ok;
 }
 
-/* test_address_forms - only a plain local-part@local.domain is local */
+/* a sender address that must never count as local, and why (the test's name) */
+typedef struct {
+	const char *name;
+	const char *address;
+} NotLocal;
+
+static const NotLocal not_local[] = {
+    {"percent-hack-is-not-local", "<user%evil.example@example.org>"}, /* relayed to evil.example */
+    {"uucp-bang-path-is-not-local", "<evil.example!user@example.org>"},
+    {"quoted-local-part-is-not-local", "<\"user@evil.example\"@example.org>"},
+    {"source-route-is-not-local", "<@a.example,@b.example:user@example.org>"},
+    {"source-route-to-elsewhere-is-not-local", "<@example.org:user@evil.example>"},
+    {"domain-literal-is-not-local", "<user@[127.0.0.1]>"},
+    {"two-at-signs-are-not-local", "<user@evil.example@example.org>"},
+    {"local-domain-as-a-prefix-is-not-local", "<user@example.org.evil.example>"},
+    {"leading-dot-is-not-local", "<.user@example.org>"},
+    {"double-dot-in-local-part-is-not-local", "<us..er@example.org>"},
+    {"double-dot-in-domain-is-not-local", "<user@example..org>"},
+    {"hyphen-starting-a-label-is-not-local", "<user@-example.org>"},
+    {"backslash-quoting-is-not-local", "<user\\@evil@example.org>"},
+    {"comment-is-not-local", "<user(comment)@example.org>"},
+    {"space-in-local-part-is-not-local", "<user @example.org>"},
+    {"pipe-in-local-part-is-not-local", "<user|cmd@example.org>"},
+    {"empty-local-part-is-not-local", "<@example.org>"},
+    {"unbalanced-bracket-is-not-local", "<user@example.org"},
+    {"space-in-domain-is-not-local", "<user@ex ample.org>"},
+};
+
+/* test_not_local - a routing or quoting form is never taken for a local sender */
 static void
-test_address_forms(void)
+test_not_local(gconstpointer data)
 {
-	static const char *const never[] = {
-	    "<user%evil.example@example.org>",          /* % hack: relayed to evil.example */
-	    "<evil.example!user@example.org>",          /* UUCP bang path */
-	    "<\"user@evil.example\"@example.org>",      /* quoted local part */
-	    "<@a.example,@b.example:user@example.org>", /* source route */
-	    "<@example.org:user@evil.example>",
-	    "<user@[127.0.0.1]>",              /* domain literal */
-	    "<user@evil.example@example.org>", /* two @ */
-	    "<user@example.org.evil.example>", /* not a subdomain */
-	    "<.user@example.org>",             /* bad dots */
-	    "<us..er@example.org>",
-	    "<user@example..org>",
-	    "<user@-example.org>",
-	    "<user\\@evil@example.org>", /* backslash quoting */
-	    "<user(comment)@example.org>",
-	    "<user @example.org>",
-	    "<user|cmd@example.org>",
-	    "<@example.org>",
-	    "<user@example.org", /* unbalanced */
-	    "<user@ex ample.org>",
-	};
+	const NotLocal *n = data;
 	MqConfig *c = local_config();
 	const char *local_ip = "$_localhost [127.0.0.1]\n";
 	const char *why = NULL;
 
-	for (gsize i = 0; i < G_N_ELEMENTS(never); i++)
-		if (allowed(c, never[i], local_ip, &why))
-			g_error("%s was treated as a local sender", never[i]);
-		else
-			g_assert_nonnull(why);
+	if (allowed(c, n->address, local_ip, &why))
+		g_error("%s was treated as a local sender", n->address);
+	g_assert_nonnull(why);
+	config_free(&c);
+}
+
+/* test_address_forms - only a plain local-part@local.domain is local, and the reason says so */
+static void
+test_address_forms(void)
+{
+	MqConfig *c = local_config();
+	const char *local_ip = "$_localhost [127.0.0.1]\n";
+	const char *why = NULL;
+
 	g_assert_true(allowed(c, "<alice@example.org>", local_ip, &why));
 	g_assert_true(allowed(c, "<Alice.B+tag@Sub.Example.ORG>", local_ip, &why));
 	g_assert_true(allowed(c, "alice@example.org", local_ip, &why));
@@ -271,8 +288,13 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/notify/address-forms", test_address_forms);
-	g_test_add_func("/notify/evidence", test_evidence);
-	g_test_add_func("/notify/notice-content", test_notice_content);
+	g_test_add_func("/notify/only-a-plain-local-address-is-local", test_address_forms);
+	for (gsize i = 0; i < G_N_ELEMENTS(not_local); i++) {
+		g_autofree char *path = g_strconcat("/notify/", not_local[i].name, NULL);
+		g_test_add_data_func(path, &not_local[i], test_not_local);
+	}
+	g_test_add_func("/notify/local-network-or-authentication-is-evidence", test_evidence);
+	g_test_add_func("/notify/hostile-subject-and-sender-are-escaped-in-notices",
+	                test_notice_content);
 	return g_test_run();
 }

@@ -256,9 +256,9 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/store/schema", test_schema);
-	g_test_add_func("/store/migration", test_migration);
-	g_test_add_func("/store/readers-and-locks", test_readers_and_locks);
-	g_test_add_func("/store/report-numbers", test_report_numbers);
+	g_test_add_func("/store/new-store-is-current-wal-with-every-table", test_schema);
+	g_test_add_func("/store/version-1-keeps-its-rows-and-gains-version-2", test_migration);
+	g_test_add_func("/store/readers-do-not-block-and-locks-delay-rows", test_readers_and_locks);
+	g_test_add_func("/store/digest-and-report-count-what-the-store-holds", test_report_numbers);
 	return g_test_run();
 }

@@ -8,68 +8,86 @@
 #include "config/config.h"
 #include "rules/policy.h"
 
+/* a file name, what the built-in deny list does with it, and why (the test's name) */
 typedef struct {
+	const char *behaviour;
 	const char *name;
 	gboolean blocked;
 } NameCase;
 
 static const NameCase default_cases[] = {
-    {"setup.exe", TRUE},
-    {"SETUP.EXE", TRUE},
-    {"invoice.pdf.exe", TRUE},
-    {"screensaver.scr", TRUE},
-    {"run.bat", TRUE},
-    {"script.vbs", TRUE},
-    {"page.hta", TRUE},
-    {"shortcut.lnk", TRUE},
-    {"installer.msi", TRUE},
-    {"x.js", TRUE},
-    {"x.ps1", TRUE},
-    {"x.exe.", TRUE},  /* Windows drops trailing dots */
-    {"x.exe  ", TRUE}, /* and trailing spaces */
-    {"x.exe . .", TRUE},
-    {"cod\xe2\x80\xaegpj.exe", TRUE}, /* RLO: shows as "codexe.jpg" */
-    {"photo\xe2\x80\xae"
+    {"exe-is-blocked", "setup.exe", TRUE},
+    {"extension-case-does-not-matter", "SETUP.EXE", TRUE},
+    {"double-extension-exe-is-blocked", "invoice.pdf.exe", TRUE},
+    {"scr-is-blocked", "screensaver.scr", TRUE},
+    {"bat-is-blocked", "run.bat", TRUE},
+    {"vbs-is-blocked", "script.vbs", TRUE},
+    {"hta-is-blocked", "page.hta", TRUE},
+    {"lnk-is-blocked", "shortcut.lnk", TRUE},
+    {"msi-is-blocked", "installer.msi", TRUE},
+    {"js-is-blocked", "x.js", TRUE},
+    {"ps1-is-blocked", "x.ps1", TRUE},
+    {"trailing-dot-is-dropped-as-windows-does", "x.exe.", TRUE}, /* Windows drops trailing dots */
+    {"trailing-spaces-are-dropped-as-windows-does", "x.exe  ", TRUE}, /* and trailing spaces */
+    {"trailing-dots-and-spaces-are-dropped", "x.exe . .", TRUE},
+    {"rlo-disguised-exe-is-blocked", "cod\xe2\x80\xaegpj.exe",
+     TRUE}, /* RLO: shows as "codexe.jpg" */
+    {"rlo-disguised-scr-is-blocked",
+     "photo\xe2\x80\xae"
      "gpj.scr",
      TRUE},
     /* any character that changes how a name displays: the shipped hidden-characters rule */
-    {"readme.txt\xe2\x80\xae"
+    {"rlo-anywhere-is-blocked-by-the-hidden-characters-rule",
+     "readme.txt\xe2\x80\xae"
      "exe.doc",
      TRUE},
-    {"invoice\xe2\x80\x8b.pdf", TRUE}, /* zero-width space */
-    {"invoice\xe2\x81\xa6.pdf", TRUE}, /* left-to-right isolate */
-    {"\xef\xbb\xbfinvoice.pdf", TRUE}, /* BOM */
-    {"x.exe\"", TRUE},                 /* quotes are stripped */
-    {"'x.exe'", TRUE},
-    {"x.\xef\xbd\x85xe", FALSE}, /* fullwidth e: not an extension Windows runs */
-    {"report.pdf", FALSE},
-    {"report.2024.pdf", FALSE},
-    {"archive.zip", FALSE},
-    {"x.zip.zip", FALSE},
-    {"notes.txt", FALSE},
-    {"exe", FALSE},
-    {"my.exe.txt", FALSE},
-    {"r\xc3\xa9sum\xc3\xa9.docx", FALSE},
-    {"\xe6\x97\xa5\xe6\x9c\xac.xlsx", FALSE},
-    {"", FALSE},
-    {"\xff\xfe.exe", TRUE}, /* not UTF-8, still checked */
+    {"zero-width-space-is-blocked", "invoice\xe2\x80\x8b.pdf", TRUE}, /* zero-width space */
+    {"left-to-right-isolate-is-blocked", "invoice\xe2\x81\xa6.pdf",
+     TRUE},                                                          /* left-to-right isolate */
+    {"byte-order-mark-is-blocked", "\xef\xbb\xbfinvoice.pdf", TRUE}, /* BOM */
+    {"trailing-quote-is-stripped", "x.exe\"", TRUE},                 /* quotes are stripped */
+    {"surrounding-quotes-are-stripped", "'x.exe'", TRUE},
+    {"fullwidth-lookalike-extension-is-allowed", "x.\xef\xbd\x85xe",
+     FALSE}, /* fullwidth e: not an extension Windows runs */
+    {"pdf-is-allowed", "report.pdf", FALSE},
+    {"dotted-pdf-is-allowed", "report.2024.pdf", FALSE},
+    {"zip-is-allowed", "archive.zip", FALSE},
+    {"double-zip-is-allowed", "x.zip.zip", FALSE},
+    {"txt-is-allowed", "notes.txt", FALSE},
+    {"bare-word-exe-is-allowed", "exe", FALSE},
+    {"exe-before-txt-is-allowed", "my.exe.txt", FALSE},
+    {"accented-docx-is-allowed", "r\xc3\xa9sum\xc3\xa9.docx", FALSE},
+    {"cjk-xlsx-is-allowed", "\xe6\x97\xa5\xe6\x9c\xac.xlsx", FALSE},
+    {"empty-name-is-allowed", "", FALSE},
+    {"invalid-utf8-is-still-checked", "\xff\xfe.exe", TRUE}, /* not UTF-8, still checked */
 };
 
-/* test_defaults - the built-in deny list */
+/* test_default - the built-in deny list on one name */
 static void
-test_defaults(void)
+test_default(gconstpointer data)
 {
+	const NameCase *nc = data;
 	MqConfig *c = config_defaults();
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 	Policy *p = policy_new(c, &error);
 
 	g_assert_no_error(error);
-	for (gsize i = 0; i < G_N_ELEMENTS(default_cases); i++) {
-		g_autofree char *why = policy_check_filename(p, default_cases[i].name);
-		if ((why != NULL) != default_cases[i].blocked)
-			g_error("%s: expected %s", default_cases[i].name,
-			        default_cases[i].blocked ? "blocked" : "allowed");
-	}
+	g_autofree char *why = policy_check_filename(p, nc->name);
+	if ((why != NULL) != nc->blocked)
+		g_error("%s: expected %s", nc->name, nc->blocked ? "blocked" : "allowed");
+	policy_free(&p);
+	config_free(&c);
+}
+
+/* test_no_name - a part without a file name has no name to block */
+static void
+test_no_name(void)
+{
+	MqConfig *c = config_defaults();
+	g_autoptr(GError) error = NULL;
+	Policy *p = policy_new(c, &error);
+
+	g_assert_no_error(error);
 	g_assert_null(policy_check_filename(p, NULL));
 	policy_free(&p);
 	config_free(&c);
@@ -91,12 +109,20 @@ test_allow_first(void)
 	g_assert_nonnull(why);
 	g_assert_true(g_str_has_prefix(why, "banned file name"));
 	policy_free(&p);
+	config_free(&c);
+}
+
+/* test_bad_deny_pattern - a deny pattern that does not compile is a configuration error */
+static void
+test_bad_deny_pattern(void)
+{
+	MqConfig *c = config_defaults();
+	g_autoptr(GError) error = NULL;
 
 	g_strfreev(c->policy_deny_filenames);
 	c->policy_deny_filenames = g_strsplit("([unclosed", "|", -1);
 	g_assert_null(policy_new(c, &error));
 	g_assert_error(error, CONFIG_ERROR, CONFIG_ERROR_INVALID);
-	g_error_free(error);
 	config_free(&c);
 }
 
@@ -209,9 +235,16 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/policy/defaults", test_defaults);
-	g_test_add_func("/policy/allow-first", test_allow_first);
-	g_test_add_func("/policy/generated-names", test_generated_names);
-	g_test_add_func("/policy/filetypes", test_filetypes);
+	for (gsize i = 0; i < G_N_ELEMENTS(default_cases); i++) {
+		g_autofree char *path =
+		    g_strconcat("/policy/default-deny-list/", default_cases[i].behaviour, NULL);
+		g_test_add_data_func(path, &default_cases[i], test_default);
+	}
+	g_test_add_func("/policy/default-deny-list/part-without-a-name-is-not-blocked",
+	                test_no_name);
+	g_test_add_func("/policy/allow-rules-win-over-deny-rules", test_allow_first);
+	g_test_add_func("/policy/bad-deny-pattern-is-a-configuration-error", test_bad_deny_pattern);
+	g_test_add_func("/policy/disguised-extensions-are-blocked", test_generated_names);
+	g_test_add_func("/policy/real-executables-are-caught-whatever-their-name", test_filetypes);
 	return g_test_run();
 }

@@ -197,11 +197,12 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/untrusted/line-controls", test_line_controls);
-	g_test_add_func("/untrusted/line-hidden", test_line_hidden);
-	g_test_add_func("/untrusted/line-invalid", test_line_invalid);
-	g_test_add_func("/untrusted/line-truncate", test_line_truncate);
-	g_test_add_func("/untrusted/text", test_text);
-	g_test_add_func("/untrusted/filename", test_filename);
+	g_test_add_func("/untrusted/line-escapes-control-characters", test_line_controls);
+	g_test_add_func("/untrusted/line-shows-bidi-and-invisible-characters", test_line_hidden);
+	g_test_add_func("/untrusted/line-shows-invalid-utf8-as-hex", test_line_invalid);
+	g_test_add_func("/untrusted/line-cuts-on-a-character-boundary", test_line_truncate);
+	g_test_add_func("/untrusted/text-escapes-once-and-keeps-newlines-only-when-asked",
+	                test_text);
+	g_test_add_func("/untrusted/filename-has-no-path-and-keeps-its-extension", test_filename);
 	return g_test_run();
 }

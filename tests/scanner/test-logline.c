@@ -73,7 +73,7 @@ test_clean(void)
 	scan_report_clear(&rep);
 }
 
-/* test_caught - signatures, a quoted rule, the quarantine reference */
+/* test_caught - every signature and the quarantine reference */
 static void
 test_caught(void)
 {
@@ -91,6 +91,14 @@ test_caught(void)
 	rep.whole_message = TRUE;
 	g_assert_cmpstr(logline_action(&rep, VERDICT_INFECTED, TRUE), ==, "replaced");
 	scan_report_clear(&rep);
+}
+
+/* test_blocked - a quoted rule and the quarantine reference */
+static void
+test_blocked(void)
+{
+	g_autoptr(Qf) qf = parse("V8\nT1\nP30010\nS<>\nRPFD:<bob@example.com>\n.\n");
+	ScanReport rep;
 
 	new_report(&rep, VERDICT_BLOCKED);
 	rep.blocked = g_strdup("banned name \"a.exe\", in a zip");
@@ -107,8 +115,10 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/logline/size", test_size);
-	g_test_add_func("/logline/clean", test_clean);
-	g_test_add_func("/logline/caught", test_caught);
+	g_test_add_func("/logline/size-is-sendmails-message-size", test_size);
+	g_test_add_func("/logline/clean-message-has-every-field-in-order", test_clean);
+	g_test_add_func("/logline/infected-message-names-signatures-and-quarantine", test_caught);
+	g_test_add_func("/logline/blocked-message-quotes-the-rule-and-names-quarantine",
+	                test_blocked);
 	return g_test_run();
 }

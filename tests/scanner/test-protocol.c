@@ -79,54 +79,106 @@ static void
 expect_refused(ScanReport *r, const char *why)
 {
 	ScanReport out;
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 	g_autoptr(GBytes) b = protocol_encode_report(r);
 
 	g_test_message("%s", why);
 	g_assert_false(decode(b, &out, &error));
 	g_assert_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_BOUNDS);
 	g_assert_null(out.names);
-	g_error_free(error);
 	scan_report_clear(r);
 }
 
-/* test_report_bounds - each field out of its bound is refused */
+/* break_verdict_high - a verdict past the last one */
 static void
-test_report_bounds(void)
+break_verdict_high(ScanReport *r)
 {
-	ScanReport r;
+	r->verdict = 42;
+}
 
-	sample_report(&r);
-	r.verdict = 42;
-	expect_refused(&r, "verdict out of range");
-	sample_report(&r);
-	r.verdict = -1;
-	expect_refused(&r, "negative verdict");
-	sample_report(&r);
-	((Finding *)g_ptr_array_index(r.findings, 0))->path[0] = '/';
-	expect_refused(&r, "a path that is not a MIME path");
-	sample_report(&r);
-	g_free(r.new_content_type);
-	r.new_content_type = g_strdup("text/plain\r\nBcc: everyone@example.com");
-	expect_refused(&r, "a header injection in the Content-Type");
-	sample_report(&r);
+/* break_verdict_negative - a verdict below the first one */
+static void
+break_verdict_negative(ScanReport *r)
+{
+	r->verdict = -1;
+}
+
+/* break_path - a finding whose path is not a MIME path */
+static void
+break_path(ScanReport *r)
+{
+	((Finding *)g_ptr_array_index(r->findings, 0))->path[0] = '/';
+}
+
+/* break_content_type - a header injected through the new Content-Type */
+static void
+break_content_type(ScanReport *r)
+{
+	g_free(r->new_content_type);
+	r->new_content_type = g_strdup("text/plain\r\nBcc: everyone@example.com");
+}
+
+/* break_names_count - one signature name more than allowed */
+static void
+break_names_count(ScanReport *r)
+{
 	for (int i = 0; i < PROTOCOL_MAX_NAMES + 1; i++)
-		g_ptr_array_add(r.names, g_strdup_printf("Name.%d", i));
-	expect_refused(&r, "too many names");
-	sample_report(&r);
-	g_ptr_array_add(r.names, g_strnfill(PROTOCOL_MAX_NAME_LEN + 1, 'A'));
-	expect_refused(&r, "a name too long");
-	sample_report(&r);
-	g_free(r.detail);
-	r.detail = g_strnfill(PROTOCOL_MAX_TEXT_LEN + 1, 'd');
-	expect_refused(&r, "a detail too long");
-	sample_report(&r);
+		g_ptr_array_add(r->names, g_strdup_printf("Name.%d", i));
+}
+
+/* break_name_length - a signature name one byte too long */
+static void
+break_name_length(ScanReport *r)
+{
+	g_ptr_array_add(r->names, g_strnfill(PROTOCOL_MAX_NAME_LEN + 1, 'A'));
+}
+
+/* break_detail_length - a detail one byte too long */
+static void
+break_detail_length(ScanReport *r)
+{
+	g_free(r->detail);
+	r->detail = g_strnfill(PROTOCOL_MAX_TEXT_LEN + 1, 'd');
+}
+
+/* break_findings_count - more findings than the message can have parts */
+static void
+break_findings_count(ScanReport *r)
+{
 	for (guint i = 0; i < config->scanner_max_mime_parts + 20; i++) {
 		Finding *f = g_new0(Finding, 1);
 		f->path = g_strdup("1");
-		g_ptr_array_add(r.findings, f);
+		g_ptr_array_add(r->findings, f);
 	}
-	expect_refused(&r, "more findings than parts");
+}
+
+/* a report field pushed out of its bound, and the behaviour it shows */
+typedef struct {
+	const char *name;
+	void (*spoil)(ScanReport *r);
+} BoundsCase;
+
+static const BoundsCase bounds_cases[] = {
+    {"verdict-out-of-range-is-refused", break_verdict_high},
+    {"negative-verdict-is-refused", break_verdict_negative},
+    {"finding-path-that-is-not-a-mime-path-is-refused", break_path},
+    {"header-injection-in-content-type-is-refused", break_content_type},
+    {"too-many-signature-names-are-refused", break_names_count},
+    {"signature-name-too-long-is-refused", break_name_length},
+    {"detail-too-long-is-refused", break_detail_length},
+    {"more-findings-than-parts-are-refused", break_findings_count},
+};
+
+/* test_report_bounds - one field out of its bound: the whole report is refused */
+static void
+test_report_bounds(gconstpointer data)
+{
+	const BoundsCase *bc = data;
+	ScanReport r;
+
+	sample_report(&r);
+	bc->spoil(&r);
+	expect_refused(&r, bc->name);
 }
 
 /* test_report_size - a report larger than the message allows is refused */
@@ -258,13 +310,18 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	config = config_defaults();
-	g_test_add_func("/protocol/report/round-trip", test_report_round_trip);
-	g_test_add_func("/protocol/report/bounds", test_report_bounds);
-	g_test_add_func("/protocol/report/size", test_report_size);
-	g_test_add_func("/protocol/report/garbage", test_report_garbage);
-	g_test_add_func("/protocol/request/round-trip", test_request_round_trip);
-	g_test_add_func("/protocol/paths", test_paths);
-	g_test_add_func("/protocol/sealed-only", test_sealed_only);
+	g_test_add_func("/protocol/report/decodes-what-the-worker-encodes", test_report_round_trip);
+	for (gsize i = 0; i < G_N_ELEMENTS(bounds_cases); i++) {
+		g_autofree char *path =
+		    g_strconcat("/protocol/report/", bounds_cases[i].name, NULL);
+		g_test_add_data_func(path, &bounds_cases[i], test_report_bounds);
+	}
+	g_test_add_func("/protocol/report/larger-than-the-message-is-refused", test_report_size);
+	g_test_add_func("/protocol/report/garbage-is-refused", test_report_garbage);
+	g_test_add_func("/protocol/request/decodes-what-the-master-encodes",
+	                test_request_round_trip);
+	g_test_add_func("/protocol/mime-path-syntax-is-checked", test_paths);
+	g_test_add_func("/protocol/only-sealed-bounded-memfds-are-read", test_sealed_only);
 	int status = g_test_run();
 	config_free(&config);
 	return status;

@@ -191,6 +191,37 @@ test_day_dir_durable(void)
 	config_free(&c);
 }
 
+/*
+ * test_store_refuses_bad_ref_with_error - a reference that could lead out of
+ * the quarantine is refused with @error set, as every failure of
+ * quarantine_store is: its callers print error->message (before: FALSE
+ * with no error, after a g_return_val_if_fail critical)
+ */
+static void
+test_store_refuses_bad_ref_with_error(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("mqsift-quarantine-XXXXXX", NULL);
+	MqConfig *c = config_defaults();
+	g_free(c->quarantine_dir);
+	c->quarantine_dir = g_strdup(dir);
+	const char *qftext = "V8\nT1\nS<a@example.net>\nRPFD:<b@example.org>\nHSubject: x\n.\n";
+	g_autoptr(Qf) qf = qf_parse(qftext, strlen(qftext), NULL);
+	ScanReport rep;
+	new_report(&rep);
+	static const char *const bad[] = {"../../etc/6AOQ0000000003", "20261124/../../x",
+	                                  "not-a-ref"};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(GError) error = NULL;
+		g_assert_false(
+		    quarantine_store(c, bad[i], qf, "Subject: x\n\nbody\n", 17, &rep, &error));
+		g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+	}
+	scan_report_clear(&rep);
+	g_assert_cmpint(g_rmdir(dir), ==, 0); /* nothing was written */
+	config_free(&c);
+}
+
 /* count_qf - control files in @dir */
 static guint
 count_qf(const char *dir)
@@ -300,9 +331,11 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/quarantine/info-list-show", test_info_list_show);
-	g_test_add_func("/log/one-line", test_log_one_line);
-	g_test_add_func("/quarantine/day-dir-durable", test_day_dir_durable);
-	g_test_add_func("/quarantine/release-once", test_release_once);
+	g_test_add_func("/quarantine/info-list-and-show-are-escaped", test_info_list_show);
+	g_test_add_func("/quarantine/name-with-newline-cannot-forge-a-log-line", test_log_one_line);
+	g_test_add_func("/quarantine/day-dir-is-durable", test_day_dir_durable);
+	g_test_add_func("/quarantine/release-happens-once", test_release_once);
+	g_test_add_func("/quarantine/store-refuses-a-bad-reference-with-an-error",
+	                test_store_refuses_bad_ref_with_error);
 	return g_test_run();
 }

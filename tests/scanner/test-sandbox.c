@@ -269,44 +269,69 @@ test_bad_answer(gconstpointer data)
 	g_assert_cmpint(after.ru_maxrss - before.ru_maxrss, <, 64 * 1024);
 }
 
-/* test_scratch_refused - a symlink, a stranger's directory, an open parent: refused, untouched */
+/* test_scratch_symlink_refused - a symlink as the scratch base: refused, its target untouched */
 static void
-test_scratch_refused(void)
+test_scratch_symlink_refused(void)
 {
 	if (geteuid() != 0) {
 		g_test_skip("needs root");
 		return;
 	}
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 	g_autofree char *victim = g_build_filename(area, "victim", NULL);
 	g_autofree char *link = g_build_filename(area, "link", NULL);
 	g_assert_cmpint(mkdir(victim, 0755), ==, 0);
 	g_assert_cmpint(symlink(victim, link), ==, 0);
 	g_assert_false(sandbox_scratch_prepare(link, 65534, 65534, &error));
 	g_test_message("%s", error->message);
-	g_clear_error(&error);
 	struct stat st;
 	g_assert_cmpint(stat(victim, &st), ==, 0);
 	g_assert_cmpint(st.st_mode & 07777, ==, 0755);
 	g_assert_cmpint(st.st_uid, ==, 0);
+}
 
-	/* created beforehand by another user */
+/* test_scratch_foreign_refused - a directory created beforehand by another user: refused */
+static void
+test_scratch_foreign_refused(void)
+{
+	if (geteuid() != 0) {
+		g_test_skip("needs root");
+		return;
+	}
+	g_autoptr(GError) error = NULL;
 	g_autofree char *foreign = g_build_filename(area, "foreign", NULL);
 	g_assert_cmpint(mkdir(foreign, 0777), ==, 0);
 	g_assert_cmpint(chown(foreign, 12345, 12345), ==, 0);
 	g_assert_false(sandbox_scratch_prepare(foreign, 65534, 65534, &error));
-	g_clear_error(&error);
+}
 
-	/* under a parent anyone can write to (not sticky) */
+/* test_scratch_open_parent_refused - under a parent anyone can write to (not sticky): refused */
+static void
+test_scratch_open_parent_refused(void)
+{
+	if (geteuid() != 0) {
+		g_test_skip("needs root");
+		return;
+	}
+	g_autoptr(GError) error = NULL;
 	g_autofree char *open_parent = g_build_filename(area, "open", NULL);
 	g_assert_cmpint(mkdir(open_parent, 0777), ==, 0);
 	g_assert_cmpint(chmod(open_parent, 0777), ==, 0);
 	g_autofree char *under = g_build_filename(open_parent, "tmp", NULL);
 	g_assert_false(sandbox_scratch_prepare(under, 65534, 65534, &error));
-	g_clear_error(&error);
+}
 
-	/* a good one: made, the workers', 0700 */
+/* test_scratch_made_private - a good one: made, the workers', 0700 */
+static void
+test_scratch_made_private(void)
+{
+	if (geteuid() != 0) {
+		g_test_skip("needs root");
+		return;
+	}
+	g_autoptr(GError) error = NULL;
 	g_autofree char *good = g_build_filename(area, "good", NULL);
+	struct stat st;
 	g_assert_true(sandbox_scratch_prepare(good, 65534, 65534, &error));
 	g_assert_no_error(error);
 	g_assert_cmpint(lstat(good, &st), ==, 0);
@@ -455,17 +480,30 @@ main(int argc, char **argv)
 	engine = engine_new(config, &error);
 	g_assert_no_error(error);
 
-	g_test_add_func("/sandbox/probe", test_probe);
-	g_test_add_func("/sandbox/golden-in-worker", test_golden_in_worker);
-	g_test_add_func("/sandbox/testfiles-in-worker", test_testfiles_in_worker);
-	g_test_add_func("/sandbox/workers-bounded", test_workers_bounded);
-	g_test_add_data_func("/sandbox/answer/dev-zero", "worker:reply-devzero", test_bad_answer);
-	g_test_add_data_func("/sandbox/answer/unsealed", "worker:reply-unsealed", test_bad_answer);
-	g_test_add_data_func("/sandbox/answer/garbage", "worker:reply-garbage", test_bad_answer);
-	g_test_add_data_func("/sandbox/answer/verdict", "worker:reply-verdict", test_bad_answer);
-	g_test_add_func("/sandbox/scratch-refused", test_scratch_refused);
-	g_test_add_func("/sandbox/temp-failure", test_temp_failure);
-	g_test_add_func("/sandbox/full-scratch", test_full_scratch);
+	g_test_add_func("/sandbox/worker-cannot-reach-out-and-still-scans", test_probe);
+	g_test_add_func("/sandbox/golden-messages-scan-the-same-in-a-worker",
+	                test_golden_in_worker);
+	g_test_add_func("/sandbox/clamav-testfiles-are-caught-in-a-worker",
+	                test_testfiles_in_worker);
+	g_test_add_func("/sandbox/more-than-64-workers-is-refused", test_workers_bounded);
+	g_test_add_data_func("/sandbox/answer/dev-zero-is-refused", "worker:reply-devzero",
+	                     test_bad_answer);
+	g_test_add_data_func("/sandbox/answer/unsealed-memfd-is-refused", "worker:reply-unsealed",
+	                     test_bad_answer);
+	g_test_add_data_func("/sandbox/answer/garbage-is-refused", "worker:reply-garbage",
+	                     test_bad_answer);
+	g_test_add_data_func("/sandbox/answer/invalid-verdict-is-refused", "worker:reply-verdict",
+	                     test_bad_answer);
+	g_test_add_func("/sandbox/scratch/symlink-is-refused-and-its-target-untouched",
+	                test_scratch_symlink_refused);
+	g_test_add_func("/sandbox/scratch/another-users-dir-is-refused",
+	                test_scratch_foreign_refused);
+	g_test_add_func("/sandbox/scratch/dir-under-a-world-writable-parent-is-refused",
+	                test_scratch_open_parent_refused);
+	g_test_add_func("/sandbox/scratch/is-made-private-to-the-workers",
+	                test_scratch_made_private);
+	g_test_add_func("/sandbox/unwritable-temp-is-an-error-never-clean", test_temp_failure);
+	g_test_add_func("/sandbox/full-scratch-is-an-error-never-clean", test_full_scratch);
 	int status = g_test_run();
 	engine_free(&engine);
 	policy_free(&policy);

@@ -677,21 +677,24 @@ main(int argc, char **argv)
 	g_assert_no_error(error);
 	g_assert_false(engine_is_test_db(engine)); /* loaded from the configured directory */
 
-	g_test_add_func("/scan/clean", test_clean);
-	g_test_add_func("/scan/eicar-attachment", test_eicar_attachment);
-	g_test_add_func("/scan/nested-message", test_nested);
-	g_test_add_func("/scan/multipart-without-boundary", test_no_boundary);
-	g_test_add_func("/scan/single-part", test_single_part);
-	g_test_add_func("/scan/uuencode-in-text", test_uuencode_in_text);
-	g_test_add_func("/scan/banned-name", test_banned_name);
-	g_test_add_func("/scan/limits", test_limits);
-	g_test_add_func("/scan/engine-limits", test_engine_limits);
-	g_test_add_func("/scan/limits-rescan-parts", test_limits_rescan_parts);
-	g_test_add_func("/scan/member-cut-at-max-file-size", test_member_cut_at_max_file_size);
-	g_test_add_func("/scan/name-injection", test_name_injection);
-	g_test_add_func("/scan/parsers-disagree", test_parsers_disagree);
-	g_test_add_func("/scan/tnef-every-name", test_tnef_every_name);
-	g_test_add_func("/scan/clamav-testfiles", test_clamav_testfiles);
+	g_test_add_func("/scan/clean-message-passes-unchanged", test_clean);
+	g_test_add_func("/scan/infected-attachment-is-replaced-rest-kept", test_eicar_attachment);
+	g_test_add_func("/scan/virus-in-forwarded-message-is-caught", test_nested);
+	g_test_add_func("/scan/multipart-without-boundary-is-scanned-whole", test_no_boundary);
+	g_test_add_func("/scan/virus-as-the-body-replaces-the-whole-message", test_single_part);
+	g_test_add_func("/scan/uuencoded-virus-in-text-is-caught", test_uuencode_in_text);
+	g_test_add_func("/scan/clean-file-with-banned-name-is-blocked", test_banned_name);
+	g_test_add_func("/scan/message-over-max-size-gets-the-limits-verdict", test_limits);
+	g_test_add_func("/scan/file-beyond-engine-limits-is-never-silently-clean",
+	                test_engine_limits);
+	g_test_add_func("/scan/exhausted-recursion-budget-rescans-each-part",
+	                test_limits_rescan_parts);
+	g_test_add_func("/scan/member-cut-at-max-file-size-is-a-limit",
+	                test_member_cut_at_max_file_size);
+	g_test_add_func("/scan/hostile-name-cannot-inject-a-part", test_name_injection);
+	g_test_add_func("/scan/duplicate-boundary-is-blocked-as-ambiguous", test_parsers_disagree);
+	g_test_add_func("/scan/every-tnef-name-is-checked", test_tnef_every_name);
+	g_test_add_func("/scan/clamav-testfiles-are-caught-attached", test_clamav_testfiles);
 	int status = g_test_run();
 	engine_free(&engine);
 	policy_free(&policy);

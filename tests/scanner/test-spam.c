@@ -25,6 +25,37 @@ static char *tmp;
 
 /* ---- parsing ------------------------------------------------------------- */
 
+/* a spamd answer that must be refused */
+typedef struct {
+	const char *name;
+	const char *text;
+} BadAnswer;
+
+static const BadAnswer bad_answers[] = {
+    {"empty-answer-is-refused", ""},
+    {"answer-from-another-protocol-is-refused", "HTTP/1.0 200 OK\r\n\r\n"},
+    {"spamd-error-is-refused", "SPAMD/1.1 76 Bad header line: (EOF)\r\n"},
+    {"answer-without-spam-line-is-refused", "SPAMD/1.1 0 EX_OK\r\nContent-length: 0\r\n\r\n"},
+    {"spam-neither-true-nor-false-is-refused", "SPAMD/1.1 0 EX_OK\r\nSpam: Maybe ; 1 / 5\r\n\r\n"},
+    {"score-not-a-plain-number-is-refused", "SPAMD/1.1 0 EX_OK\r\nSpam: True ; 1e999 / 5\r\n\r\n"},
+    {"score-without-slash-is-refused", "SPAMD/1.1 0 EX_OK\r\nSpam: True ; 7.5 5.0\r\n\r\n"},
+    {"truncated-answer-is-refused", "SPAMD/1.1 0 EX_OK\r\nSpam: True ; 7.5 / 5.0"},
+};
+
+/* test_bad_answer - refused, with an error */
+static void
+test_bad_answer(gconstpointer data)
+{
+	const BadAnswer *b = data;
+	SpamdAnswer a;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(spamd_parse_answer(b->text, strlen(b->text), FALSE, &a, &error));
+	g_assert_nonnull(error);
+	spamd_answer_clear(&a);
+}
+
+/* test_parse_answer - spam, ham, pong, a report: score, threshold and rule names */
 static void
 test_parse_answer(void)
 {
@@ -51,22 +82,6 @@ test_parse_answer(void)
 	g_assert_true(spamd_parse_answer(pong, strlen(pong), TRUE, &a, &error));
 	spamd_answer_clear(&a);
 
-	static const char *const bad[] = {
-	    "",
-	    "HTTP/1.0 200 OK\r\n\r\n",
-	    "SPAMD/1.1 76 Bad header line: (EOF)\r\n",
-	    "SPAMD/1.1 0 EX_OK\r\nContent-length: 0\r\n\r\n",      /* no Spam: line */
-	    "SPAMD/1.1 0 EX_OK\r\nSpam: Maybe ; 1 / 5\r\n\r\n",    /* not True/False */
-	    "SPAMD/1.1 0 EX_OK\r\nSpam: True ; 1e999 / 5\r\n\r\n", /* not a plain number */
-	    "SPAMD/1.1 0 EX_OK\r\nSpam: True ; 7.5 5.0\r\n\r\n",   /* no slash */
-	    "SPAMD/1.1 0 EX_OK\r\nSpam: True ; 7.5 / 5.0",         /* truncated */
-	};
-	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
-		g_assert_false(spamd_parse_answer(bad[i], strlen(bad[i]), FALSE, &a, &error));
-		g_assert_nonnull(error);
-		g_clear_error(&error);
-		spamd_answer_clear(&a);
-	}
 	const char *report = "SPAMD/1.1 0 EX_OK\r\nSpam: True ; 7.1 / 5.0\r\n\r\n"
 	                     "Spam detection software...\n\n"
 	                     "Content analysis details:   (7.1 points, 5.0 required)\n\n"
@@ -84,6 +99,33 @@ test_parse_answer(void)
 	spamd_answer_clear(&a);
 }
 
+/* a spamd server address that must be refused */
+typedef struct {
+	const char *name;
+	const char *text;
+} BadServer;
+
+static const BadServer bad_servers[] = {
+    {"relative-socket-path-is-refused", "unix:relative"},
+    {"host-name-is-refused", "spamd.example:783"},
+    {"bare-ipv6-without-brackets-is-refused", "::1"},
+    {"port-zero-is-refused", "127.0.0.1:0"},
+    {"port-not-a-number-is-refused", "127.0.0.1:x"},
+    {"unclosed-bracket-is-refused", "[::1"},
+};
+
+/* test_bad_server - refused */
+static void
+test_bad_server(gconstpointer data)
+{
+	const BadServer *b = data;
+	SpamdServer s;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(spamd_server_parse(b->text, &s, &error));
+}
+
+/* test_servers - a socket, IPv4 with and without a port, IPv6; the request head */
 static void
 test_servers(void)
 {
@@ -101,12 +143,6 @@ test_servers(void)
 	g_assert_true(spamd_server_parse("[::1]:7830", &s, &error));
 	g_assert_cmpint(s.addr.ss_family, ==, AF_INET6);
 	spamd_server_clear(&s);
-	static const char *const bad[] = {"unix:relative", "spamd.example:783", "::1",
-	                                  "127.0.0.1:0",   "127.0.0.1:x",       "[::1"};
-	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
-		g_assert_false(spamd_server_parse(bad[i], &s, &error));
-		g_clear_error(&error);
-	}
 	GString *h = spamd_request_head("SYMBOLS", "mqsift", 42);
 	g_assert_cmpstr(h->str, ==,
 	                "SYMBOLS SPAMC/1.5\r\nContent-length: 42\r\nUser: mqsift\r\n\r\n");
@@ -401,17 +437,25 @@ test_on_error(void)
 	config_free(&c);
 }
 
+/* test_off - nothing configured: no checker at all, the pass is unchanged */
 static void
-test_lists_and_off(void)
+test_off(void)
 {
 	MqConfig *c = config_defaults();
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 
-	/* nothing configured: no checker at all, the pass is unchanged */
 	g_assert_null(spam_new(c, &error));
 	g_assert_no_error(error);
 	g_assert_null(spam_start(NULL, c, "X", NULL, -1, 0));
-	/* allow-listed: no network, not spam */
+	config_free(&c);
+}
+
+/* test_allow_listed - an allow-listed sender: no network, not spam */
+static void
+test_allow_listed(void)
+{
+	MqConfig *c = config_defaults();
+	GError *error = NULL;
 	Fake *f = fake_new("lists.sock", "spam");
 	g_strfreev(c->spam_spamd);
 	g_autofree char *srv = g_strdup_printf("unix:%s", f->path);
@@ -440,13 +484,22 @@ main(int argc, char **argv)
 	/* failing servers are logged as warnings: expected here */
 	g_log_set_always_fatal(G_LOG_FATAL_MASK);
 	tmp = g_dir_make_tmp("mqsift-spam-XXXXXX", NULL);
-	g_test_add_func("/spam/parse-answer", test_parse_answer);
-	g_test_add_func("/spam/servers", test_servers);
-	g_test_add_func("/spam/dnsbl-helpers", test_dnsbl_helpers);
-	g_test_add_func("/spam/spam-and-headers", test_spam_and_headers);
-	g_test_add_func("/spam/failover-and-breaker", test_failover_and_breaker);
-	g_test_add_func("/spam/on-error", test_on_error);
-	g_test_add_func("/spam/lists-and-off", test_lists_and_off);
+	g_test_add_func("/spam/reads-spam-ham-pong-and-rule-names", test_parse_answer);
+	for (gsize i = 0; i < G_N_ELEMENTS(bad_answers); i++) {
+		g_autofree char *path = g_strconcat("/spam/", bad_answers[i].name, NULL);
+		g_test_add_data_func(path, &bad_answers[i], test_bad_answer);
+	}
+	g_test_add_func("/spam/reads-socket-ipv4-and-ipv6-servers", test_servers);
+	for (gsize i = 0; i < G_N_ELEMENTS(bad_servers); i++) {
+		g_autofree char *path = g_strconcat("/spam/", bad_servers[i].name, NULL);
+		g_test_add_data_func(path, &bad_servers[i], test_bad_server);
+	}
+	g_test_add_func("/spam/dnsbl-queries-only-public-untrusted-addresses", test_dnsbl_helpers);
+	g_test_add_func("/spam/spam-gets-headers-tag-and-actions", test_spam_and_headers);
+	g_test_add_func("/spam/fails-over-and-skips-broken-servers", test_failover_and_breaker);
+	g_test_add_func("/spam/unreachable-spamd-follows-on-error", test_on_error);
+	g_test_add_func("/spam/nothing-configured-means-no-checker", test_off);
+	g_test_add_func("/spam/allow-listed-sender-is-not-checked", test_allow_listed);
 	int status = g_test_run();
 	g_rmdir(tmp);
 	g_free(tmp);
