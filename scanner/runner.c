@@ -277,9 +277,9 @@ open_queues(Runner *r, GError **error)
 	return TRUE;
 }
 
-/* process_cpu_usec - user and system CPU of this process so far */
-static gint64
-process_cpu_usec(void)
+/* runner_cpu_usec - user and system CPU of this process so far */
+gint64
+runner_cpu_usec(void)
 {
 	struct rusage ru;
 
@@ -311,13 +311,13 @@ runner_new(const MqConfig *config, GError **error)
 	r->policy = policy_new(config, error);
 	if (r->policy == NULL)
 		return NULL;
-	gint64 t0 = g_get_monotonic_time(), cpu0 = process_cpu_usec();
+	gint64 t0 = g_get_monotonic_time(), cpu0 = runner_cpu_usec();
 	r->engine = engine_new(config, error);
 	if (r->engine == NULL)
 		return NULL;
 	g_message("engine: %u signatures loaded in %.2f s (CPU %.2f s)",
 	          engine_signature_count(r->engine), (double)(g_get_monotonic_time() - t0) / 1e6,
-	          (double)(process_cpu_usec() - cpu0) / 1e6);
+	          (double)(runner_cpu_usec() - cpu0) / 1e6);
 	/* SPAM: NULL without an error when no spamd and no blocklist is configured */
 	r->parked = g_ptr_array_new();
 	r->spam = spam_new(config, error);
