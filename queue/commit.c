@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,31 +24,51 @@
 
 typedef struct {
 	QueueClaim *claim;
-	char *out_df;
-	char *out_tf;
-	char *out_qf;
+	int tf_fd;       /* open until the batch is flushed (step 3) */
+	int df_fd;       /* the new body's, until step 3; -1 for a link or a synced copy */
 	gboolean marked; /* step 4 done: the inbound qf is now cf */
 } CommitItem;
 
 struct CommitBatch {
 	QueueDir *out;
 	mode_t mode;
+	gboolean set_gid; /* new files need a chown to get the queue's group */
 	GArray *items;    /* of CommitItem */
 	GArray *outcomes; /* of CommitOutcome, the last commit_finish()'s */
 };
 
+/* at_error - @error from errno for @what on the file @name of @dir_path */
+static void
+at_error(GError **error, int err, const char *what, const char *dir_path, const char *name)
+{
+	g_autofree char *path = g_build_filename(dir_path, name, NULL);
+
+	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err), "%s %s: %s", what, path,
+	            g_strerror(err));
+}
+
+/* close_fd - close and forget a descriptor */
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
 /* commit_item_rollback - undo a prepared, unmarked item; release its claim */
 static void
-commit_item_rollback(CommitItem *item)
+commit_item_rollback(CommitBatch *batch, CommitItem *item)
 {
+	char name[QDIR_NAME_MAX];
+
+	close_fd(&item->tf_fd);
+	close_fd(&item->df_fd);
 	if (!item->marked) {
-		unlink(item->out_tf);
-		unlink(item->out_df);
+		unlinkat(qdir_qf_fd(batch->out), qdir_name(name, "tf", item->claim->id), 0);
+		unlinkat(qdir_df_fd(batch->out), qdir_name(name, "df", item->claim->id), 0);
 	}
 	qdir_claim_release(&item->claim);
-	g_free(item->out_df);
-	g_free(item->out_tf);
-	g_free(item->out_qf);
 }
 
 /* commit_batch_new - an empty batch */
@@ -58,6 +79,7 @@ commit_batch_new(QueueDir *out, mode_t file_mode)
 
 	b->out = out;
 	b->mode = file_mode;
+	b->set_gid = !qdir_gid_inherited(out);
 	b->items = g_array_new(FALSE, TRUE, sizeof(CommitItem));
 	b->outcomes = g_array_new(FALSE, TRUE, sizeof(CommitOutcome));
 	return b;
@@ -85,108 +107,192 @@ commit_batch_free(CommitBatch **batch)
 	if (batch == NULL || *batch == NULL)
 		return;
 	for (guint i = 0; i < (*batch)->items->len; i++)
-		commit_item_rollback(&g_array_index((*batch)->items, CommitItem, i));
+		commit_item_rollback(*batch, &g_array_index((*batch)->items, CommitItem, i));
 	g_array_free((*batch)->items, TRUE);
 	g_array_free((*batch)->outcomes, TRUE);
 	g_free(*batch);
 	*batch = NULL;
 }
 
-/* file_exists - lstat succeeds */
+/* exists_at - fstatat succeeds (without following a link) */
 static gboolean
-file_exists(const char *path)
+exists_at(int dirfd, const char *name)
 {
 	struct stat st;
 
-	return lstat(path, &st) == 0;
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* commit_clean_stale - remove leftovers of an uncommitted attempt */
 gboolean
 commit_clean_stale(QueueDir *out, const char *id, GError **error)
 {
-	g_autofree char *qf = qdir_file(out, "qf", id);
-	g_autofree char *tf = qdir_file(out, "tf", id);
-	g_autofree char *df = qdir_file(out, "df", id);
+	char qf[QDIR_NAME_MAX], tf[QDIR_NAME_MAX], df[QDIR_NAME_MAX];
 
-	if (file_exists(qf)) {
+	qdir_name(qf, "qf", id);
+	qdir_name(tf, "tf", id);
+	qdir_name(df, "df", id);
+	if (exists_at(qdir_qf_fd(out), qf)) {
+		g_autofree char *path = qdir_file(out, "qf", id);
 		g_set_error(error, QDIR_ERROR, QDIR_ERROR_SYSTEM,
 		            "queue ID %s already exists in the outgoing queue (%s); "
 		            "leaving the inbound message alone",
-		            id, qf);
+		            id, path);
 		return FALSE;
 	}
-	if (file_exists(tf) || file_exists(df)) {
+	if (exists_at(qdir_qf_fd(out), tf) || exists_at(qdir_df_fd(out), df)) {
 		g_message("%s: removing the outgoing df/tf of an interrupted earlier attempt", id);
-		if (!durable_unlink(tf, error) || !durable_unlink(df, error))
+		if (unlinkat(qdir_qf_fd(out), tf, 0) < 0 && errno != ENOENT) {
+			at_error(error, errno, "cannot remove", qdir_qf_dir(out), tf);
 			return FALSE;
+		}
+		if (unlinkat(qdir_df_fd(out), df, 0) < 0 && errno != ENOENT) {
+			at_error(error, errno, "cannot remove", qdir_df_dir(out), df);
+			return FALSE;
+		}
 	}
 	return TRUE;
 }
 
-/* commit_prepare - steps 1 and 2 */
+/* link_body - step 1 for an unchanged body: link the inbound df (copy across filesystems) */
+static gboolean
+link_body(CommitBatch *batch, QueueClaim *claim, const char *df, GError **error)
+{
+	QueueDir *out = batch->out;
+
+	if (fault_should_fail("link"))
+		errno = ENOSPC;
+	else if (linkat(AT_FDCWD, claim->df_path, qdir_df_fd(out), df, 0) == 0)
+		return TRUE; /* the inbound df where its d record says */
+	if (errno == EXDEV || errno == EPERM || errno == EMLINK) {
+		g_autofree char *out_df = qdir_file(out, "df", claim->id);
+		return durable_link_or_copy(claim->df_path, out_df, batch->mode, qdir_gid(out),
+		                            error);
+	}
+	at_error(error, errno, "cannot link to", qdir_df_dir(out), df);
+	return FALSE;
+}
+
+/* write_body - step 1 for a new body: written, writeback started; -1 with @error */
+static int
+write_body(CommitBatch *batch, const char *df, GBytes *body, GError **error)
+{
+	g_autofree char *what = g_build_filename(qdir_df_dir(batch->out), df, NULL);
+	gsize len;
+	const void *data = g_bytes_get_data(body, &len);
+
+	return durable_write_at(qdir_df_fd(batch->out), df, what, data, len, batch->mode,
+	                        qdir_gid(batch->out), batch->set_gid, error);
+}
+
+/*
+ * commit_prepare - steps 1 and 2.  The outgoing df and tf are created
+ * O_EXCL: one left by a crashed attempt (the message is claimed and not
+ * committed, so it is a leftover) makes the create fail, is removed, and
+ * the create is tried once more.
+ */
 gboolean
 commit_prepare(CommitBatch *batch, QueueClaim *claim, const Qf *qf, GBytes *new_body,
                GError **error)
 {
 	QueueDir *out = batch->out;
-	CommitItem item = {0};
-	gid_t gid = qdir_gid(out);
+	CommitItem item = {.claim = claim, .tf_fd = -1, .df_fd = -1};
+	char qfn[QDIR_NAME_MAX], tf[QDIR_NAME_MAX], df[QDIR_NAME_MAX];
+	GError *local = NULL;
 
-	if (!commit_clean_stale(out, claim->id, error))
-		return FALSE;
-	item.out_df = qdir_file(out, "df", claim->id);
-	item.out_tf = qdir_file(out, "tf", claim->id);
-	item.out_qf = qdir_file(out, "qf", claim->id);
-
-	gboolean ok;
-	if (new_body == NULL) {
-		ok = durable_link_or_copy(claim->df_path, item.out_df, batch->mode, gid, error);
-	} else {
-		gsize len;
-		const void *data = g_bytes_get_data(new_body, &len);
-
-		ok = durable_write_file_unsynced(item.out_df, data, len, batch->mode, gid, error);
+	/* never overwrite an outgoing message: a queue ID clash leaves it inbound */
+	if (exists_at(qdir_qf_fd(out), qdir_name(qfn, "qf", claim->id)))
+		return commit_clean_stale(out, claim->id, error);
+	qdir_name(tf, "tf", claim->id);
+	qdir_name(df, "df", claim->id);
+	for (int attempt = 0;; attempt++) {
+		gboolean ok;
+		if (new_body == NULL)
+			ok = link_body(batch, claim, df, &local);
+		else
+			ok = (item.df_fd = write_body(batch, df, new_body, &local)) >= 0;
+		if (ok)
+			break;
+		if (attempt > 0 || !g_error_matches(local, G_IO_ERROR, G_IO_ERROR_EXISTS) ||
+		    !commit_clean_stale(out, claim->id, NULL)) {
+			g_propagate_error(error, local);
+			return FALSE;
+		}
+		g_clear_error(&local);
 	}
-	if (!ok)
-		goto fail;
 	fault_point("commit:after-df");
 
 	GString *text = qf_serialize(qf);
-	ok =
-	    durable_write_file_unsynced(item.out_tf, text->str, text->len, batch->mode, gid, error);
-	g_string_free(text, TRUE);
-	if (!ok) {
-		unlink(item.out_df);
-		goto fail;
+	g_autofree char *what = g_build_filename(qdir_qf_dir(out), tf, NULL);
+	for (int attempt = 0;; attempt++) {
+		item.tf_fd = durable_write_at(qdir_qf_fd(out), tf, what, text->str, text->len,
+		                              batch->mode, qdir_gid(out), batch->set_gid, &local);
+		if (item.tf_fd >= 0)
+			break;
+		if (attempt == 0 && g_error_matches(local, G_IO_ERROR, G_IO_ERROR_EXISTS) &&
+		    unlinkat(qdir_qf_fd(out), tf, 0) == 0) {
+			g_message("%s: removing the outgoing tf of an interrupted earlier attempt",
+			          claim->id);
+			g_clear_error(&local);
+			continue;
+		}
+		g_propagate_error(error, local);
+		close_fd(&item.df_fd);
+		unlinkat(qdir_df_fd(out), df, 0);
+		g_string_free(text, TRUE);
+		return FALSE;
 	}
+	g_string_free(text, TRUE);
 	fault_point("commit:after-tf");
-	item.claim = claim;
 	g_array_append_val(batch->items, item);
 	return TRUE;
-fail:
-	g_free(item.out_df);
-	g_free(item.out_tf);
-	g_free(item.out_qf);
-	return FALSE;
 }
 
-/* sync_dirs - fsync each distinct directory once */
+/* sync_out - step 3: the batch's df and tf files, contents and names, are durable */
 static gboolean
-sync_dirs(GPtrArray *dirs, GError **error)
+sync_out(CommitBatch *batch, GError **error)
 {
-	GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
-	gboolean ok = TRUE;
+	QueueDir *out = batch->out;
+	GArray *items = batch->items;
+	g_autoptr(GArray) fds = g_array_sized_new(FALSE, FALSE, sizeof(int), 2 * items->len);
 
-	for (guint i = 0; i < dirs->len && ok; i++) {
-		const char *d = g_ptr_array_index(dirs, i);
-
-		if (!g_hash_table_add(seen, (gpointer)d))
-			continue;
-		ok = durable_sync_dir(d, error);
+	for (guint i = 0; i < items->len; i++) {
+		CommitItem *it = &g_array_index(items, CommitItem, i);
+		g_array_append_val(fds, it->tf_fd);
+		if (it->df_fd >= 0)
+			g_array_append_val(fds, it->df_fd);
 	}
-	g_hash_table_destroy(seen);
+	gboolean ok = durable_sync_fds((const int *)fds->data, fds->len, error);
+	for (guint i = 0; i < items->len; i++) {
+		CommitItem *it = &g_array_index(items, CommitItem, i);
+		close_fd(&it->tf_fd);
+		close_fd(&it->df_fd);
+	}
+	/* the names: the tf files in the qf directory, the df files (and links) in the df one */
+	ok = ok && durable_sync_dirfd(qdir_qf_fd(out), qdir_qf_dir(out), error);
+	if (ok && strcmp(qdir_df_dir(out), qdir_qf_dir(out)) != 0)
+		ok = durable_sync_dirfd(qdir_df_fd(out), qdir_df_dir(out), error);
 	return ok;
+}
+
+/* add_dir - @dir to @dirs, once */
+static void
+add_dir(GPtrArray *dirs, QueueDir *dir)
+{
+	if (!g_ptr_array_find(dirs, dir, NULL))
+		g_ptr_array_add(dirs, dir);
+}
+
+/* sync_qf_dirs - fsync the qf directory of each queue in @dirs */
+static gboolean
+sync_qf_dirs(GPtrArray *dirs, GError **error)
+{
+	for (guint i = 0; i < dirs->len; i++) {
+		QueueDir *d = g_ptr_array_index(dirs, i);
+		if (!durable_sync_dirfd(qdir_qf_fd(d), qdir_qf_dir(d), error))
+			return FALSE;
+	}
+	return TRUE;
 }
 
 /* commit_finish - steps 3 to 8 for the whole batch */
@@ -194,6 +300,8 @@ gboolean
 commit_finish(CommitBatch *batch, GError **error)
 {
 	GArray *items = batch->items;
+	QueueDir *out = batch->out;
+	char from[QDIR_NAME_MAX], to[QDIR_NAME_MAX];
 	gboolean ok = TRUE;
 	guint i;
 
@@ -202,69 +310,73 @@ commit_finish(CommitBatch *batch, GError **error)
 		return TRUE;
 	/*
 	 * 3: the df and tf files, content and names, are durable before anything
-	 * points at them: one syncfs for the whole batch instead of an fsync per
-	 * file and directory (the bodies were written unsynced in step 1-2)
+	 * points at them: only the batch's own files are flushed (their writeback
+	 * started when they were written), all at once, then their directories
 	 */
-	GPtrArray *dirs = g_ptr_array_new();
-	struct stat qst, dst;
-	gboolean df_elsewhere = stat(qdir_qf_dir(batch->out), &qst) == 0 &&
-	                        stat(qdir_df_dir(batch->out), &dst) == 0 &&
-	                        qst.st_dev != dst.st_dev;
-	ok = durable_sync_fs(qdir_qf_dir(batch->out), error) &&
-	     (!df_elsewhere || durable_sync_fs(qdir_df_dir(batch->out), error));
+	ok = sync_out(batch, error);
 	fault_point("commit:after-sync-out");
 
 	/* 4: mark every inbound message as committing */
+	GPtrArray *dirs = g_ptr_array_new();
 	for (i = 0; ok && i < items->len; i++) {
 		CommitItem *it = &g_array_index(items, CommitItem, i);
-		char *cf = qdir_file(it->claim->dir, "cf", it->claim->id);
+		QueueDir *in = it->claim->dir;
+		int dfd = qdir_qf_fd(in);
 
-		ok = durable_rename(it->claim->qf_path, cf, error);
+		g_autofree char *cf = qdir_file(in, "cf", it->claim->id);
+
+		ok =
+		    durable_renameat(dfd, qdir_name(from, "qf", it->claim->id),
+		                     qdir_name(to, "cf", it->claim->id), it->claim->qf_path, error);
 		if (ok) {
 			it->marked = TRUE;
 			g_free(it->claim->qf_path);
-			it->claim->qf_path = cf;
-			g_ptr_array_add(dirs, (gpointer)qdir_qf_dir(it->claim->dir));
+			it->claim->qf_path = g_steal_pointer(&cf);
+			add_dir(dirs, in);
 			fault_point("commit:after-mark");
-		} else {
-			g_free(cf);
 		}
 	}
 	/* 5: the marks are durable before the outbound qf appears */
-	if (ok)
-		ok = sync_dirs(dirs, error);
-	g_ptr_array_set_size(dirs, 0);
+	ok = ok && sync_qf_dirs(dirs, error);
+	g_ptr_array_free(dirs, TRUE);
 	/* 6, 7: make each marked message visible to the outgoing sendmail */
 	for (i = 0; ok && i < items->len; i++) {
 		CommitItem *it = &g_array_index(items, CommitItem, i);
+		int dfd = qdir_qf_fd(out);
 
-		ok = durable_rename(it->out_tf, it->out_qf, error);
+		ok = durable_renameat(dfd, qdir_name(from, "tf", it->claim->id),
+		                      qdir_name(to, "qf", it->claim->id), qdir_qf_dir(out), error);
 		if (ok) {
 			g_array_index(batch->outcomes, CommitOutcome, i) = COMMIT_DONE;
 			fault_point("commit:after-qf");
 		}
 	}
-	if (ok) {
-		g_ptr_array_add(dirs, (gpointer)qdir_qf_dir(batch->out));
-		ok = sync_dirs(dirs, error);
-		g_ptr_array_set_size(dirs, 0);
-	}
-	/* 8: the inbound copy goes, the cf marker last, under the lock */
+	ok = ok && durable_sync_dirfd(qdir_qf_fd(out), qdir_qf_dir(out), error);
+	/*
+	 * 8: the inbound copy goes, the cf marker last, under the lock.  Not
+	 * flushed here: a lost unlink is redone by recovery, and the next
+	 * batch's step 5 flushes the same directories anyway.
+	 */
 	for (i = 0; ok && i < items->len; i++) {
 		CommitItem *it = &g_array_index(items, CommitItem, i);
-		g_autofree char *xf = qdir_file(it->claim->dir, "xf", it->claim->id);
+		QueueDir *in = it->claim->dir;
 
-		if (!durable_unlink(it->claim->df_path, error) || !durable_unlink(xf, error))
+		if (unlink(it->claim->df_path) < 0 && errno != ENOENT) { /* lint: allow unlink */
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			            "cannot remove %s: %s", it->claim->df_path, g_strerror(errno));
 			ok = FALSE;
+		} else if (unlinkat(qdir_xf_fd(in), qdir_name(from, "xf", it->claim->id), 0) < 0 &&
+		           errno != ENOENT) {
+			at_error(error, errno, "cannot remove", qdir_xf_dir(in), from);
+			ok = FALSE;
+		}
 		fault_point("commit:after-unlink-df");
-		if (ok && !durable_unlink(it->claim->qf_path, error))
+		if (ok && unlinkat(qdir_qf_fd(in), qdir_name(from, "cf", it->claim->id), 0) < 0 &&
+		    errno != ENOENT) {
+			at_error(error, errno, "cannot remove", qdir_qf_dir(in), from);
 			ok = FALSE;
-		if (ok)
-			g_ptr_array_add(dirs, (gpointer)qdir_qf_dir(it->claim->dir));
+		}
 	}
-	if (ok)
-		sync_dirs(dirs, NULL); /* not needed for correctness: a lost unlink is recovered */
-	g_ptr_array_free(dirs, TRUE);
 	/*
 	 * Anything left here failed part way: unmarked items roll back (they
 	 * stay inbound); marked ones keep their cf marker for commit_recover().
@@ -274,10 +386,19 @@ commit_finish(CommitBatch *batch, GError **error)
 		CommitOutcome *o = &g_array_index(batch->outcomes, CommitOutcome, i);
 		if (*o != COMMIT_DONE && it->marked)
 			*o = COMMIT_RECOVERED;
-		commit_item_rollback(it);
+		commit_item_rollback(batch, it);
 	}
 	g_array_set_size(items, 0);
 	return ok;
+}
+
+/* file_exists - lstat succeeds */
+static gboolean
+file_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
 }
 
 /*

@@ -5,8 +5,9 @@
  *	The durability contract (doc/commit-protocol.md tells why it holds).
  *	A message accepted by the inbound sendmail is delivered by the
  *	outgoing one once, whatever kills mqsift at whatever point.  Files are
- *	written unsynced; one syncfs() per batch makes them durable, and the
- *	directory fsyncs are grouped per batch.  Each step, what a crash right
+ *	written unsynced (their writeback started at once); step 3 flushes
+ *	just the batch's own files, all at once, and the directory fsyncs are
+ *	grouped per batch.  Each step, what a crash right
  *	after it leaves, and what happens next ("recovery" is commit_recover()
  *	at the start of the next pass; "retry" means the message is still an
  *	ordinary inbound qf, claimed again, and commit_clean_stale() or
@@ -21,9 +22,12 @@
  *	                                             [fault commit:after-tf]
  *	       crash: out df + tf; sendmail ignores tf -> retry.
  *	  finish (per batch):
- *	    3. syncfs() of the outgoing queue's filesystem (and of the df
- *	       directory's, when it is another one): every out df and tf, data
- *	       and names, is durable              [fault commit:after-sync-out]
+ *	    3. fdatasync of each tf and each new (not linked) df of the batch,
+ *	       several at once, then fsync of the outgoing qf directory (and of
+ *	       the df directory, when it is another one): every out df and tf,
+ *	       data and names, is durable         [fault commit:after-sync-out]
+ *	       (a linked df's data was durable already: the inbound sendmail
+ *	       synced it before it accepted the message)
  *	       crash: as after 2 -> retry.
  *	    4. rename inbound qf<ID> -> cf<ID>, each message of the batch
  *	       ("committing": sendmail's queue runner ignores cf files)
@@ -41,9 +45,10 @@
  *	       is still there -> recovery renames it.
  *	    7. fsync the outgoing qf directory: the qf files are durable.
  *	    8. unlink inbound df<ID> and xf<ID>     [fault commit:after-unlink-df]
- *	       then cf<ID>, release the lock; fsync the inbound qf directories
- *	       (not needed for correctness: an unlink a crash loses is redone
- *	       by recovery, which treats a cf without tf as committed).
+ *	       then cf<ID>, release the lock; not flushed (not needed for
+ *	       correctness: an unlink a crash loses is redone by recovery,
+ *	       which treats a cf without tf as committed; the next batch's
+ *	       step 5 flushes the same directories).
  *	       crash: cf<ID> without its df -> recovery removes the cf.
  *
  *	The cf<ID> marker alone decides: without it the message was not

@@ -21,6 +21,9 @@
 
 #include "queue/fault.h"
 
+/* how many fdatasync calls run at once in durable_sync_fds */
+#define SYNC_THREADS 16
+
 struct DurableFile {
 	int fd;
 	char *path;
@@ -213,34 +216,6 @@ durable_link_or_copy(const char *src, const char *dst, mode_t mode, gid_t gid, G
 	return ok;
 }
 
-/* durable_write_file_unsynced - exclusive write, flushed later by durable_sync_fs */
-gboolean
-durable_write_file_unsynced(const char *path, const void *buf, gsize len, mode_t mode, gid_t gid,
-                            GError **error)
-{
-	return write_whole(path, buf, len, mode, gid, FALSE, error);
-}
-
-/* durable_sync_fs - one flush for everything written on a filesystem */
-gboolean
-durable_sync_fs(const char *path, GError **error)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		set_errno_error(error, errno, "cannot open", path);
-		return FALSE;
-	}
-	if (fault_should_fail("syncfs") || syncfs(fd) < 0) {
-		int err = errno ? errno : EIO;
-		close(fd);
-		set_errno_error(error, err, "cannot sync the filesystem of", path);
-		return FALSE;
-	}
-	close(fd);
-	return TRUE;
-}
-
 /* durable_sync_dir - make the entries of @dir durable */
 gboolean
 durable_sync_dir(const char *dir, GError **error)
@@ -273,6 +248,22 @@ durable_rename(const char *from, const char *to, GError **error)
 	}
 	if (rename(from, to) < 0) {
 		set_errno_error(error, errno, "cannot rename", from);
+		return FALSE;
+	}
+	fault_trace("rename", to);
+	return TRUE;
+}
+
+/* durable_renameat - rename within the open directory @dirfd */
+gboolean
+durable_renameat(int dirfd, const char *from, const char *to, const char *what, GError **error)
+{
+	if (fault_should_fail("rename")) {
+		set_errno_error(error, EIO, "cannot rename", what);
+		return FALSE;
+	}
+	if (renameat(dirfd, from, dirfd, to) < 0) {
+		set_errno_error(error, errno, "cannot rename", what);
 		return FALSE;
 	}
 	fault_trace("rename", to);
@@ -319,4 +310,108 @@ durable_mkdir_p(const char *dir, mode_t mode, GError **error)
 	}
 	fault_trace("mkdir", dir);
 	return durable_sync_dir(parent, error);
+}
+
+/* durable_write_at - exclusive create relative to a directory, written, writeback started */
+int
+durable_write_at(int dirfd, const char *name, const char *what, const void *buf, gsize len,
+                 mode_t mode, gid_t gid, gboolean set_gid, GError **error)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	const char *p = buf;
+	int err = 0;
+
+	if (fd < 0) {
+		set_errno_error(error, errno, "cannot create", what);
+		return -1;
+	}
+	if (fchmod(fd, mode) < 0 || (set_gid && gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) < 0))
+		err = errno;
+	if (err == 0 && fault_should_fail("write"))
+		err = ENOSPC;
+	while (err == 0 && len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? errno : ENOSPC;
+			break;
+		}
+		p += n;
+		len -= (gsize)n;
+	}
+	if (err != 0) {
+		close(fd);
+		unlinkat(dirfd, name, 0);
+		set_errno_error(error, err, "cannot write", what);
+		return -1;
+	}
+	/* start the writeback now: the batch's flush then mostly waits for done I/O */
+	sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	return fd;
+}
+
+/* SyncJob - the descriptors shared by the flushing threads */
+typedef struct {
+	const int *fds;
+	guint n;
+	gint next;
+	gint err;
+} SyncJob;
+
+/* sync_worker - fdatasync the next descriptors until none is left */
+static gpointer
+sync_worker(gpointer data)
+{
+	SyncJob *job = data;
+
+	for (;;) {
+		guint i = (guint)g_atomic_int_add(&job->next, 1);
+
+		if (i >= job->n)
+			break;
+		if (fdatasync(job->fds[i]) < 0 && errno != EINVAL)
+			g_atomic_int_compare_and_exchange(&job->err, 0, errno);
+	}
+	return NULL;
+}
+
+/* durable_sync_fds - fdatasync every descriptor, SYNC_THREADS at a time */
+gboolean
+durable_sync_fds(const int *fds, guint n, GError **error)
+{
+	SyncJob job = {fds, n, 0, 0};
+	GThread *threads[SYNC_THREADS];
+	guint started = 0;
+
+	if (fault_should_fail("syncfs")) {
+		set_errno_error(error, EIO, "cannot sync", "the batch's files");
+		return FALSE;
+	}
+	/* this thread takes its share too; a thread that cannot start is not an error */
+	for (guint k = 0; k + 1 < MIN(n, SYNC_THREADS); k++) {
+		threads[started] = g_thread_try_new("fdatasync", sync_worker, &job, NULL);
+		if (threads[started] != NULL)
+			started++;
+	}
+	sync_worker(&job);
+	for (guint k = 0; k < started; k++)
+		g_thread_join(threads[k]);
+	if (job.err != 0) {
+		set_errno_error(error, job.err, "cannot sync", "a file of the batch");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* durable_sync_dirfd - fsync an open directory */
+gboolean
+durable_sync_dirfd(int fd, const char *what, GError **error)
+{
+	if (fsync(fd) < 0 && errno != EINVAL) {
+		set_errno_error(error, errno, "cannot fsync directory", what);
+		return FALSE;
+	}
+	return TRUE;
 }

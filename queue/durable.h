@@ -66,18 +66,33 @@ gboolean durable_link_or_copy(const char *src, const char *dst, mode_t mode, gid
                               GError **error);
 
 /*
- * durable_write_file_unsynced - create @path exclusively with @buf, without
- * fsync: the caller makes it durable with durable_sync_fs() (one flush for a
- * whole batch of files).
+ * durable_write_at - create @name in the directory @dirfd exclusively with
+ * @buf as its whole content, without fsync, and start its writeback
+ * (sync_file_range): the caller flushes it with durable_sync_fds().  @what
+ * names the file in errors.  @set_gid: the file does not get @gid by itself
+ * (fchown needed).  Returns the open descriptor (the caller's, to close), or
+ * -1 with @error (G_IO_ERROR_EXISTS on a clash; nothing is left behind).
  */
-gboolean durable_write_file_unsynced(const char *path, const void *buf, gsize len, mode_t mode,
-                                     gid_t gid, GError **error);
+int durable_write_at(int dirfd, const char *name, const char *what, const void *buf, gsize len,
+                     mode_t mode, gid_t gid, gboolean set_gid, GError **error);
 
 /*
- * durable_sync_fs - syncfs() of the filesystem holding @path: every file
- * written there, with its directory entry, is durable when it returns.
+ * durable_sync_fds - fdatasync each of @fds, several at once (the flushes of
+ * concurrent syncs are merged by the kernel), so only these files are
+ * written out, not the whole filesystem as syncfs() does.  FALSE with
+ * @error if any of them failed.
  */
-gboolean durable_sync_fs(const char *path, GError **error);
+gboolean durable_sync_fds(const int *fds, guint n, GError **error);
+
+/*
+ * durable_renameat - rename @from to @to inside the open directory @dirfd
+ * (not flushed: the caller syncs the directory); @what names @from in errors
+ */
+gboolean durable_renameat(int dirfd, const char *from, const char *to, const char *what,
+                          GError **error);
+
+/* durable_sync_dirfd - fsync the open directory @fd (@what names it in errors) */
+gboolean durable_sync_dirfd(int fd, const char *what, GError **error);
 
 /* durable_sync_dir - fsync the directory @dir so entries made in it are durable. */
 gboolean durable_sync_dir(const char *dir, GError **error);

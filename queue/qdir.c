@@ -29,6 +29,7 @@ struct QueueDir {
 	char *qf_dir;
 	char *df_dir;
 	char *xf_dir;
+	int qf_fd, df_fd, xf_fd; /* the three directories, held open for the *at calls */
 	QueueLock lock;
 	struct stat st;
 };
@@ -81,6 +82,15 @@ qdir_open(const char *path, QueueLock lock, GError **error)
 	dir->xf_dir = sub_or_self(path, "xf");
 	dir->lock = lock;
 	dir->st = st;
+	dir->qf_fd = open(dir->qf_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dir->df_fd = open(dir->df_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dir->xf_fd = open(dir->xf_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir->qf_fd < 0 || dir->df_fd < 0 || dir->xf_fd < 0) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_SYSTEM, "queue directory %s: %s", path,
+		            g_strerror(errno));
+		qdir_free(&dir);
+		return NULL;
+	}
 	return dir;
 }
 
@@ -90,6 +100,12 @@ qdir_free(QueueDir **dir)
 {
 	if (dir == NULL || *dir == NULL)
 		return;
+	if ((*dir)->qf_fd >= 0)
+		close((*dir)->qf_fd);
+	if ((*dir)->df_fd >= 0)
+		close((*dir)->df_fd);
+	if ((*dir)->xf_fd >= 0)
+		close((*dir)->xf_fd);
 	g_free((*dir)->path);
 	g_free((*dir)->qf_dir);
 	g_free((*dir)->df_dir);
@@ -124,6 +140,42 @@ const char *
 qdir_xf_dir(const QueueDir *dir)
 {
 	return dir->xf_dir;
+}
+
+/* qdir_qf_fd - accessor */
+int
+qdir_qf_fd(const QueueDir *dir)
+{
+	return dir->qf_fd;
+}
+
+/* qdir_df_fd - accessor */
+int
+qdir_df_fd(const QueueDir *dir)
+{
+	return dir->df_fd;
+}
+
+/* qdir_xf_fd - accessor */
+int
+qdir_xf_fd(const QueueDir *dir)
+{
+	return dir->xf_fd;
+}
+
+/* qdir_name - "<prefix><id>" into @buf */
+const char *
+qdir_name(char buf[QDIR_NAME_MAX], const char *prefix, const char *id)
+{
+	g_snprintf(buf, QDIR_NAME_MAX, "%s%s", prefix, id);
+	return buf;
+}
+
+/* qdir_gid_inherited - a new file gets the directory's group without a chown */
+gboolean
+qdir_gid_inherited(const QueueDir *dir)
+{
+	return (dir->st.st_mode & S_ISGID) != 0 || dir->st.st_gid == getegid();
 }
 
 /* qdir_gid - the directory's group */
@@ -277,9 +329,8 @@ qdir_list(const QueueDir *dir, const char *prefix, GError **error)
 		if (strncmp(name, prefix, plen) != 0 || strlen(name) >= MAXQFNAME ||
 		    !qdir_valid_id(name + plen))
 			continue;
-		char *p = g_build_filename(dir->qf_dir, name, NULL);
-		gboolean regular = lstat(p, &st) == 0 && S_ISREG(st.st_mode);
-		g_free(p);
+		gboolean regular =
+		    fstatat(dir->qf_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
 		if (!regular)
 			continue;
 		ListEntry e = {g_strdup(name + plen), (gint64)st.st_mtime};
@@ -312,13 +363,15 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 {
 	char *path = qdir_file(dir, "qf", id);
 	g_autoptr(GError) local = NULL;
+	char name[QDIR_NAME_MAX];
 	struct stat st, st2;
 	int fd;
 
 	/* read-only where the lock allows it (flock): closing a file opened for
 	 * writing is an inotify IN_CLOSE_WRITE, which would wake the daemon again */
-	fd = open(path,
-	          (dir->lock == QUEUE_LOCK_FLOCK ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC);
+	qdir_name(name, "qf", id);
+	fd = openat(dir->qf_fd, name,
+	            (dir->lock == QUEUE_LOCK_FLOCK ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int err = errno;
 
@@ -335,16 +388,18 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BUSY, "%s: locked", path);
 		goto fail;
 	}
-	/* readqf's race check: the name must still be this file */
-	if (stat(path, &st2) < 0) {
+	/* readqf's race check: the name must still be this file (the same inode,
+	 * so what the name's stat says is what an fstat of @fd would say) */
+	if (fstatat(dir->qf_fd, name, &st2, AT_SYMLINK_NOFOLLOW) < 0) {
 		g_set_error(error, QDIR_ERROR, QDIR_ERROR_GONE, "%s: vanished", path);
 		goto fail;
 	}
 	if (st2.st_dev != st.st_dev || st2.st_ino != st.st_ino || st2.st_nlink == 0 ||
-	    st2.st_size == 0 || fstat(fd, &st) < 0 || st.st_size != st2.st_size) {
+	    st2.st_size == 0) {
 		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BUSY, "%s: changed while claimed", path);
 		goto fail;
 	}
+	st = st2;
 	if (st.st_nlink == 0) {
 		g_set_error(error, QDIR_ERROR, QDIR_ERROR_GONE, "%s: removed", path);
 		goto fail;
@@ -412,8 +467,9 @@ qdir_claim_open_df(const QueueClaim *claim, gint64 *size, GError **error)
 	struct stat st;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
+		int err = errno;
 		g_set_error(error, QDIR_ERROR, QDIR_ERROR_NO_DATA, "cannot open %s: %s", df,
-		            g_strerror(errno));
+		            g_strerror(err));
 		if (fd >= 0)
 			close(fd);
 		return -1;

@@ -161,6 +161,20 @@ gboolean qdir_lock_fd(const QueueDir *dir, int fd, gboolean wait);
  */
 char *qdir_new_id(void);
 
+/* qdir_qf_fd / qdir_df_fd / qdir_xf_fd - those directories, open (borrowed descriptors) */
+int qdir_qf_fd(const QueueDir *dir);
+int qdir_df_fd(const QueueDir *dir);
+int qdir_xf_fd(const QueueDir *dir);
+
+/* the longest file name qdir_name() makes, with its NUL */
+#define QDIR_NAME_MAX 32
+
+/* qdir_name - "<@prefix><@id>" (a name in one of the directories) into @buf; returns @buf */
+const char *qdir_name(char buf[QDIR_NAME_MAX], const char *prefix, const char *id);
+
+/* qdir_gid_inherited - TRUE if a file created in @dir gets qdir_gid() without a chown */
+gboolean qdir_gid_inherited(const QueueDir *dir);
+
 /* qdir_gid - the group of the queue directory (new files get it) */
 gid_t qdir_gid(const QueueDir *dir);
 

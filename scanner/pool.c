@@ -4,10 +4,16 @@
  * DESCRIPTION
  *	The poll array is sized from the slots, so it holds every busy worker
  *	whatever scanner.workers is (that key is bounded by the configuration).
- *	A worker that fails is killed and replaced at once; one that did its
- *	share of messages, or scans with an engine that was replaced, is
- *	stopped after its answer, so whatever a message left in its memory
- *	goes with it.
+ *	A worker holds up to POOL_DEPTH messages: the one it scans and the
+ *	next, already sent, so it starts on it at once instead of waiting while
+ *	the master reads the answer, commits, logs and claims another.  Answers
+ *	come back in the order the requests were sent.  A worker that fails is
+ *	killed and replaced at once: the message it was scanning is given back
+ *	as failed, the ones waiting are sent again (from the kept sealed
+ *	request; the worker reads the body with pread from offset 0) to its
+ *	replacement.  One that did its share of messages, or scans with an
+ *	engine that was replaced, takes no more and is stopped once drained,
+ *	so whatever a message left in its memory goes with it.
  */
 #include "mqsift-build.h"
 
@@ -20,15 +26,25 @@
 
 #include "scanner/sandbox.h"
 
-/* Slot - one worker and the job it has in hand */
+#define POOL_DEPTH 2
+
+/* InFlight - a message sent to a worker and not answered yet */
+typedef struct {
+	gpointer job;
+	ScanReport *report; /* where the answer goes */
+	int request_fd;     /* the sealed request, kept to send it again to a new worker */
+	int df_fd;          /* the body (the job's) */
+	guint64 size;       /* bounds the answer */
+	char id[32];        /* the queue ID, for "mqsift status" */
+} InFlight;
+
+/* Slot - one worker and the messages it has in hand, oldest (being scanned) first */
 typedef struct {
 	Worker *worker;
-	gpointer job;       /* NULL when idle */
-	ScanReport *report; /* where the answer goes */
-	gint64 deadline;    /* monotonic time the answer is due */
-	gboolean retiring;  /* replace it once its message is done (new engine) */
-	char id[32];        /* the queue ID in hand, for "mqsift status" */
-	gint64 started;     /* monotonic time it was handed out */
+	GQueue jobs;       /* of InFlight* */
+	gint64 deadline;   /* monotonic time the oldest's answer is due */
+	gint64 started;    /* monotonic time the oldest was started on */
+	gboolean retiring; /* replace it once its messages are done (new engine) */
 } Slot;
 
 struct Pool {
@@ -53,6 +69,24 @@ slot_spawn(Pool *pool, Slot *slot)
 	}
 	g_debug("worker %d started", (int)worker_pid(slot->worker));
 	return TRUE;
+}
+
+/* in_flight_free - close the kept request; the job is the caller's */
+static void
+in_flight_free(InFlight *f)
+{
+	if (f->request_fd >= 0)
+		close(f->request_fd);
+	g_free(f);
+}
+
+/* slot_deadline - the oldest message is started on now: its answer is due one timeout later */
+static void
+slot_deadline(const Pool *pool, Slot *slot)
+{
+	slot->started = g_get_monotonic_time();
+	slot->deadline =
+	    slot->started + (gint64)MAX(pool->config->scanner_message_timeout, 1) * G_USEC_PER_SEC;
 }
 
 /* pool_new - the scratch directory, then one slot per worker */
@@ -82,6 +116,7 @@ pool_new(const MqConfig *config, Engine *engine, const Policy *policy, GDestroyN
 	pool->slots = g_ptr_array_new();
 	for (guint i = 0; i < n; i++) {
 		Slot *slot = g_new0(Slot, 1);
+		g_queue_init(&slot->jobs);
 		g_ptr_array_add(pool->slots, slot);
 		if (!slot_spawn(pool, slot)) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
@@ -101,8 +136,12 @@ pool_free(Pool **pool)
 	Pool *p = *pool;
 	for (guint i = 0; p->slots && i < p->slots->len; i++) {
 		Slot *slot = g_ptr_array_index(p->slots, i);
-		if (slot->job != NULL && p->job_free != NULL)
-			p->job_free(slot->job);
+		InFlight *f;
+		while ((f = g_queue_pop_head(&slot->jobs)) != NULL) {
+			if (p->job_free != NULL)
+				p->job_free(f->job);
+			in_flight_free(f);
+		}
 		worker_stop(&slot->worker);
 		g_free(slot);
 	}
@@ -118,10 +157,12 @@ pool_slot_info(const Pool *pool, guint i, int *pid, const char **id, gint64 *sin
 {
 	const Slot *slot = g_ptr_array_index(pool->slots, i);
 
+	const InFlight *f = g_queue_peek_head((GQueue *)&slot->jobs);
+
 	*pid = slot->worker ? (int)worker_pid(slot->worker) : 0;
-	*id = slot->id;
+	*id = f ? f->id : "";
 	*since = slot->started;
-	return slot->job != NULL;
+	return f != NULL;
 }
 
 /* pool_size - slots */
@@ -131,68 +172,119 @@ pool_size(const Pool *pool)
 	return pool->slots->len;
 }
 
-/* idle_slot - a slot ready for a job, or NULL */
+/* can_take - a slot whose worker may be given one more message */
+static gboolean
+can_take(const Pool *pool, const Slot *s)
+{
+	return s->worker != NULL && !s->retiring && s->jobs.length < POOL_DEPTH &&
+	       worker_messages(s->worker) < pool->config->scanner_max_messages_per_worker;
+}
+
+/* idle_slot - the least busy slot that can take a message, or NULL */
 static Slot *
 idle_slot(const Pool *pool)
 {
+	Slot *best = NULL;
+
 	for (guint i = 0; i < pool->slots->len; i++) {
 		Slot *s = g_ptr_array_index(pool->slots, i);
-		if (s->job == NULL && s->worker != NULL)
-			return s;
+		if (can_take(pool, s) && (best == NULL || s->jobs.length < best->jobs.length))
+			best = s;
 	}
-	return NULL;
+	return best;
 }
 
-/* pool_has_idle - any slot ready */
+/* pool_has_idle - any slot that can take a message */
 gboolean
 pool_has_idle(const Pool *pool)
 {
 	return idle_slot(pool) != NULL;
 }
 
-/* pool_busy - how many workers have a message in hand */
+/* pool_busy - how many messages the workers have in hand */
 guint
 pool_busy(const Pool *pool)
 {
 	guint n = 0;
 
 	for (guint i = 0; i < pool->slots->len; i++)
-		n += ((Slot *)g_ptr_array_index(pool->slots, i))->job != NULL;
+		n += ((Slot *)g_ptr_array_index(pool->slots, i))->jobs.length;
 	return n;
 }
 
-/* pool_send - hand a request to an idle slot's worker */
+/* pool_send - hand a request to the least busy slot's worker */
 gboolean
 pool_send(Pool *pool, const WorkRequest *req, gpointer job, ScanReport *report, GError **error)
 {
 	Slot *slot = idle_slot(pool);
 
 	g_return_val_if_fail(slot != NULL, FALSE);
-	if (!worker_send(slot->worker, req, error)) {
-		worker_kill(&slot->worker);
-		slot_spawn(pool, slot);
+	int fd = worker_request_fd(req);
+	if (!worker_send_fds(slot->worker, fd, req->df_fd, error)) {
+		if (fd >= 0)
+			close(fd);
+		/* a worker with messages in hand is left to pool_wait, which fails
+		 * the one being scanned and sends the others to its replacement; it
+		 * takes no more until then */
+		if (slot->jobs.length == 0) {
+			worker_kill(&slot->worker);
+			slot_spawn(pool, slot);
+		} else {
+			slot->retiring = TRUE;
+		}
 		return FALSE;
 	}
-	slot->job = job;
-	slot->report = report;
-	g_strlcpy(slot->id, req->id, sizeof slot->id);
-	slot->started = g_get_monotonic_time();
-	slot->deadline = g_get_monotonic_time() +
-	                 (gint64)MAX(pool->config->scanner_message_timeout, 1) * G_USEC_PER_SEC;
+	InFlight *f = g_new0(InFlight, 1);
+	f->job = job;
+	f->report = report;
+	f->request_fd = fd;
+	f->df_fd = req->df_fd;
+	f->size = req->size;
+	g_strlcpy(f->id, req->id, sizeof f->id);
+	if (slot->jobs.length == 0)
+		slot_deadline(pool, slot);
+	g_queue_push_tail(&slot->jobs, f);
 	return TRUE;
 }
 
-/* slot_done - the slot's job was given back; replace a retiring or broken worker */
+/*
+ * slot_replace - the worker failed on its oldest message (already given
+ * back): kill it, start another, and send it the messages still waiting;
+ * those that cannot be sent are given back as failed
+ */
 static void
-slot_done(Pool *pool, Slot *slot, gboolean worker_ok)
+slot_replace(Pool *pool, Slot *slot, PoolDone done, gpointer data)
 {
-	slot->job = NULL;
-	slot->report = NULL;
-	if (!worker_ok) {
-		worker_kill(&slot->worker);
-		slot_spawn(pool, slot);
-	} else if (slot->retiring ||
-	           worker_messages(slot->worker) >= pool->config->scanner_max_messages_per_worker) {
+	worker_kill(&slot->worker);
+	slot_spawn(pool, slot);
+	GQueue waiting = slot->jobs;
+	g_queue_init(&slot->jobs);
+	InFlight *f;
+	while ((f = g_queue_pop_head(&waiting)) != NULL) {
+		g_autoptr(GError) error = NULL;
+		if (slot->worker != NULL &&
+		    worker_send_fds(slot->worker, f->request_fd, f->df_fd, &error)) {
+			if (slot->jobs.length == 0)
+				slot_deadline(pool, slot);
+			g_queue_push_tail(&slot->jobs, f);
+			continue;
+		}
+		done(f->job, "no scan worker to send it to", data);
+		in_flight_free(f);
+	}
+}
+
+/* slot_answered - the oldest message was answered; replace a retiring or worn worker once drained
+ */
+static void
+slot_answered(Pool *pool, Slot *slot)
+{
+	if (slot->jobs.length > 0) {
+		slot_deadline(pool, slot); /* the worker starts on the next one now */
+		return;
+	}
+	if (slot->retiring ||
+	    worker_messages(slot->worker) >= pool->config->scanner_max_messages_per_worker) {
 		/* a new engine, or enough messages: whatever a message left in this
 		 * worker's memory goes with it */
 		worker_stop(&slot->worker);
@@ -219,7 +311,7 @@ pool_wait_also(Pool *pool, int fd, gint64 deadline, PoolDone done, gpointer data
 
 	for (guint i = 0; i < pool->slots->len; i++) {
 		Slot *s = g_ptr_array_index(pool->slots, i);
-		if (s->job == NULL)
+		if (s->jobs.length == 0 || s->worker == NULL)
 			continue;
 		fds[n] = (struct pollfd){.fd = worker_fd(s->worker), .events = POLLIN};
 		which[n++] = s;
@@ -236,37 +328,43 @@ pool_wait_also(Pool *pool, int fd, gint64 deadline, PoolDone done, gpointer data
 	now = g_get_monotonic_time();
 	for (nfds_t i = 0; i < n_workers; i++) {
 		Slot *s = which[i];
-		gpointer job = s->job;
+		InFlight *f = g_queue_peek_head(&s->jobs);
 		g_autoptr(GError) error = NULL;
 
 		if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
-			if (worker_receive(s->worker, s->report, &error)) {
-				done(job, NULL, data);
-				slot_done(pool, s, TRUE);
+			gboolean ok = worker_receive_sized(s->worker, f->size, f->report, &error);
+			g_queue_pop_head(&s->jobs);
+			if (ok) {
+				done(f->job, NULL, data);
+				in_flight_free(f);
+				slot_answered(pool, s);
 			} else {
 				g_autofree char *what =
 				    g_strdup_printf("%s while scanning it", error->message);
-				done(job, what, data);
-				slot_done(pool, s, FALSE);
+				done(f->job, what, data);
+				in_flight_free(f);
+				slot_replace(pool, s, done, data);
 			}
 		} else if (now >= s->deadline) {
 			g_autofree char *what = g_strdup_printf(
 			    "worker %d took longer than scanner.message_timeout (%us): killed",
 			    (int)worker_pid(s->worker), pool->config->scanner_message_timeout);
-			done(job, what, data);
-			slot_done(pool, s, FALSE);
+			g_queue_pop_head(&s->jobs);
+			done(f->job, what, data);
+			in_flight_free(f);
+			slot_replace(pool, s, done, data);
 		}
 	}
 }
 
-/* pool_retire - new engine: every worker is replaced once its message is done */
+/* pool_retire - new engine: every worker is replaced once its messages are done */
 void
 pool_retire(Pool *pool, Engine *engine)
 {
 	pool->engine = engine;
 	for (guint i = 0; i < pool->slots->len; i++) {
 		Slot *s = g_ptr_array_index(pool->slots, i);
-		if (s->job == NULL) {
+		if (s->jobs.length == 0) {
 			worker_stop(&s->worker);
 			slot_spawn(pool, s);
 		} else {

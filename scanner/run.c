@@ -236,19 +236,21 @@ one_pass(Daemon *d)
 	return ok;
 }
 
-/* log_resources - what the master and its workers used, at exit */
+/* log_resources - what the master and its workers used, at exit; @pass_usec:
+ * the master's CPU in its passes (without the start and the end) */
 static void
-log_resources(void)
+log_resources(gint64 pass_usec)
 {
 	struct rusage self, kids;
 
 	getrusage(RUSAGE_SELF, &self);
 	getrusage(RUSAGE_CHILDREN, &kids);
 	g_message("resources: master max RSS %ld MB, largest worker max RSS %ld MB, CPU master "
-	          "%.2f s, workers %.2f s",
+	          "%.2f s (in passes %.2f s), workers %.2f s",
 	          self.ru_maxrss / 1024, kids.ru_maxrss / 1024,
 	          (double)self.ru_utime.tv_sec + (double)self.ru_stime.tv_sec +
 	              (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6,
+	          (double)pass_usec / 1e6,
 	          (double)kids.ru_utime.tv_sec + (double)kids.ru_stime.tv_sec +
 	              (double)(kids.ru_utime.tv_usec + kids.ru_stime.tv_usec) / 1e6);
 }
@@ -263,6 +265,7 @@ run_command(const MqConfig *config, gboolean once, const char *config_path)
 	            .inotify_fd = -1,
 	            .last_prune = G_MININT64 / 2}; /* prune at the first pass */
 	int status = 0;
+	gint64 pass_usec = 0;
 
 	/* One master per set of queues: the pid file's lock says who. */
 	int pidfd = pidfile_take(config->daemon_pid_file);
@@ -295,8 +298,10 @@ run_command(const MqConfig *config, gboolean once, const char *config_path)
 			reload_configuration(&d);
 		}
 		prune_daily(&d);
+		gint64 cpu0 = runner_cpu_usec();
 		if (!one_pass(&d))
 			status = 2;
+		pass_usec += runner_cpu_usec() - cpu0;
 		if (d.status)
 			status_periodic(d.status);
 		if (once || stop_requested)
@@ -312,7 +317,7 @@ run_command(const MqConfig *config, gboolean once, const char *config_path)
 		close(d.inotify_fd);
 	status_free(&d.status); /* before the runner it reads */
 	runner_free(&d.runner); /* reaps the workers, so their usage is counted below */
-	log_resources();
+	log_resources(pass_usec);
 	unlink(d.config->daemon_pid_file); /* lint: allow unlink */
 	close(pidfd);
 	config_free(&d.owned);

@@ -24,6 +24,7 @@
 #include <gio/gio.h>
 #include <math.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -276,6 +277,18 @@ open_queues(Runner *r, GError **error)
 	return TRUE;
 }
 
+/* runner_cpu_usec - user and system CPU of this process so far */
+gint64
+runner_cpu_usec(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return 0;
+	return (gint64)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * G_USEC_PER_SEC +
+	       ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
 /* runner_new - open everything a pass needs, then start the workers */
 Runner *
 runner_new(const MqConfig *config, GError **error)
@@ -298,12 +311,13 @@ runner_new(const MqConfig *config, GError **error)
 	r->policy = policy_new(config, error);
 	if (r->policy == NULL)
 		return NULL;
-	gint64 t0 = g_get_monotonic_time();
+	gint64 t0 = g_get_monotonic_time(), cpu0 = runner_cpu_usec();
 	r->engine = engine_new(config, error);
 	if (r->engine == NULL)
 		return NULL;
-	g_message("engine: %u signatures loaded in %.2f s", engine_signature_count(r->engine),
-	          (double)(g_get_monotonic_time() - t0) / 1e6);
+	g_message("engine: %u signatures loaded in %.2f s (CPU %.2f s)",
+	          engine_signature_count(r->engine), (double)(g_get_monotonic_time() - t0) / 1e6,
+	          (double)(runner_cpu_usec() - cpu0) / 1e6);
 	/* SPAM: NULL without an error when no spamd and no blocklist is configured */
 	r->parked = g_ptr_array_new();
 	r->spam = spam_new(config, error);
@@ -999,11 +1013,6 @@ hand_out(Pass *p, const volatile sig_atomic_t *stop)
 			qdir_claim_release(&claim);
 			continue;
 		}
-		if (!commit_clean_stale(r->outgoing, claim->id, &error)) {
-			record_left(r, claim, error->message, p->stats);
-			qdir_claim_release(&claim);
-			continue;
-		}
 		g_autofree char *id = g_strdup(claim->id);
 		Job *job = job_start(r, claim, p->stats);
 		if (job == NULL) {
@@ -1265,9 +1274,11 @@ runner_pass(Runner *r, const volatile sig_atomic_t *stop, PassStats *stats)
 			finish_parked(&p);
 		if (r->tick)
 			r->tick(r->tick_data, stats);
-		/* Commit a full batch, or whatever is ready when nothing is in hand. */
+		/* Commit a full batch, or whatever is ready once nothing is left
+		 * to hand out and nothing is in hand: a backlog goes in full
+		 * batches, a message arriving alone is committed at once. */
 		if (commit_batch_size(p.batch) >= r->config->queue_batch_size ||
-		    (pool_busy(r->pool) == 0 && r->parked->len == 0))
+		    (pool_busy(r->pool) == 0 && r->parked->len == 0 && p.next >= p.todo->len))
 			finish_batch(&p);
 	}
 	finish_batch(&p);

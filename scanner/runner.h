@@ -119,4 +119,7 @@ char *runner_describe(const Runner *runner);
  */
 gint64 runner_next_retry(Runner *r);
 
+/* runner_cpu_usec - the user and system CPU this process used so far, in µs */
+gint64 runner_cpu_usec(void);
+
 #endif

@@ -461,33 +461,51 @@ worker_messages(const Worker *worker)
 	return worker->messages;
 }
 
-/* worker_send - the request as two descriptors */
-gboolean
-worker_send(Worker *worker, const WorkRequest *req, GError **error)
+/* worker_request_fd - the request as a sealed memfd */
+int
+worker_request_fd(const WorkRequest *req)
 {
 	g_autofree char *headers = g_strndup(req->headers, req->headers_len);
 	ProtocolRequest pr = {req->id,           headers,        req->sender,
 	                      req->recipients,   req->client_ip, req->quarantine_ref,
 	                      (guint64)req->size};
 	GBytes *b = protocol_encode_request(&pr);
-	int fds[2];
-	fds[0] = protocol_memfd_new("mqsift-request", b);
-	fds[1] = req->df_fd;
-	gboolean ok = fds[0] >= 0 && send_fds(worker->fd, fds, 2);
-	if (fds[0] >= 0)
-		close(fds[0]);
+	int fd = protocol_memfd_new("mqsift-request", b);
+
 	g_bytes_unref(b);
+	return fd;
+}
+
+/* worker_send_fds - a request already encoded, and the body */
+gboolean
+worker_send_fds(Worker *worker, int request_fd, int df_fd, GError **error)
+{
+	int fds[2] = {request_fd, df_fd};
+	gboolean ok = request_fd >= 0 && send_fds(worker->fd, fds, 2);
+
 	if (!ok)
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE, "worker %d is gone",
 		            (int)worker->pid);
 	worker->messages++;
+	return ok;
+}
+
+/* worker_send - the request as two descriptors */
+gboolean
+worker_send(Worker *worker, const WorkRequest *req, GError **error)
+{
+	int fd = worker_request_fd(req);
+	gboolean ok = worker_send_fds(worker, fd, req->df_fd, error);
+
+	if (fd >= 0)
+		close(fd);
 	worker->message_size = req->size;
 	return ok;
 }
 
-/* worker_receive - the answer, checked before anything of it is believed */
+/* worker_receive_sized - the answer about a message of @message_size bytes, checked */
 gboolean
-worker_receive(Worker *worker, ScanReport *report, GError **error)
+worker_receive_sized(Worker *worker, guint64 message_size, ScanReport *report, GError **error)
 {
 	int fd = -1;
 	int n = recv_fds(worker->fd, &fd, 1);
@@ -498,7 +516,7 @@ worker_receive(Worker *worker, ScanReport *report, GError **error)
 		            (int)worker->pid);
 		return FALSE;
 	}
-	ProtocolReportLimits limits = protocol_report_limits(worker->config, worker->message_size);
+	ProtocolReportLimits limits = protocol_report_limits(worker->config, message_size);
 	GBytes *b = protocol_read_sealed(fd, limits.max_bytes, error);
 	close(fd);
 	if (b == NULL)
@@ -506,6 +524,13 @@ worker_receive(Worker *worker, ScanReport *report, GError **error)
 	gboolean ok = protocol_decode_report(b, &limits, report, error);
 	g_bytes_unref(b);
 	return ok;
+}
+
+/* worker_receive - the answer to the one request worker_send() sent */
+gboolean
+worker_receive(Worker *worker, ScanReport *report, GError **error)
+{
+	return worker_receive_sized(worker, worker->message_size, report, error);
 }
 
 /* reap - wait for the process, bounded */

@@ -58,6 +58,27 @@ guint worker_messages(const Worker *worker);
 gboolean worker_send(Worker *worker, const WorkRequest *req, GError **error);
 
 /*
+ * worker_request_fd - @req encoded in a sealed memfd (for worker_send_fds,
+ * which may send it again to another worker).  Returns it, or -1.
+ */
+int worker_request_fd(const WorkRequest *req);
+
+/*
+ * worker_send_fds - send a request made by worker_request_fd() with the
+ * body @df_fd (both stay the caller's).  The worker answers its requests in
+ * the order they were sent.  FALSE with @error if the worker is gone.
+ */
+gboolean worker_send_fds(Worker *worker, int request_fd, int df_fd, GError **error);
+
+/*
+ * worker_receive_sized - worker_receive() for a worker holding several
+ * requests: the answer to the oldest, about a message of @message_size bytes
+ * (which bounds the answer).
+ */
+gboolean worker_receive_sized(Worker *worker, guint64 message_size, ScanReport *report,
+                              GError **error);
+
+/*
  * worker_receive - read the answer into @report (scan_report_clear it).
  * FALSE with @error if the worker died or answered anything but a sealed
  * memfd, within the bound for the message it was given, that

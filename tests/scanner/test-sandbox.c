@@ -23,6 +23,7 @@
 #include "rules/policy.h"
 #include "scanner/engine.h"
 #include "scanner/log.h"
+#include "scanner/pool.h"
 #include "scanner/sandbox.h"
 #include "scanner/scan.h"
 #include "scanner/worker.h"
@@ -269,6 +270,81 @@ test_bad_answer(gconstpointer data)
 	g_assert_cmpint(after.ru_maxrss - before.ru_maxrss, <, 64 * 1024);
 }
 
+/* PoolJob - one message handed to the pool in test_pool_depth */
+typedef struct {
+	const char *text;
+	int fd;
+	ScanReport report;
+	gboolean done;
+	char *failure;
+} PoolJob;
+
+/* pool_job_done - PoolDone for test_pool_depth */
+static void
+pool_job_done(gpointer job, const char *failure, gpointer data)
+{
+	PoolJob *j = job;
+
+	j->done = TRUE;
+	j->failure = g_strdup(failure);
+	(*(guint *)data)++;
+}
+
+/*
+ * test_pool_depth - a worker holds the message it scans and the next one; if
+ * it dies on the first, only that one fails: the next is sent again to its
+ * replacement and scanned whole (found infected, not cut short or lost)
+ */
+static void
+test_pool_depth(void)
+{
+	if (geteuid() != 0) {
+		g_test_skip("needs root");
+		return;
+	}
+	static const char crash[] = "From: a@example.org\n\nMQSIFT-TEST-CRASH\n";
+	PoolJob jobs[3] = {{crash}, {eicar_message}, {clean_message}};
+	const char *rcpts[] = {"b@example.com", NULL};
+	g_autoptr(GError) error = NULL;
+	guint workers = config->scanner_workers, answered = 0;
+
+	config->scanner_workers = 1;
+	fault_arm("worker:crash");
+	Pool *pool = pool_new(config, engine, policy, NULL, &error);
+	fault_arm(NULL);
+	g_assert_no_error(error);
+	for (guint i = 0; i < G_N_ELEMENTS(jobs); i++) {
+		gsize len = strlen(jobs[i].text);
+		jobs[i].fd = body_fd(jobs[i].text, len);
+		WorkRequest req = {"6AOSANDBOX02",  "",    0,    jobs[i].fd, len,
+		                   "a@example.org", rcpts, NULL, NULL};
+		if (i == 2) {
+			/* one worker takes two messages, no more */
+			g_assert_false(pool_has_idle(pool));
+			break;
+		}
+		g_assert_true(pool_send(pool, &req, &jobs[i], &jobs[i].report, &error));
+		g_assert_no_error(error);
+	}
+	g_assert_cmpuint(pool_busy(pool), ==, 2);
+	for (int tries = 0; answered < 2 && tries < 200; tries++)
+		pool_wait(pool, pool_job_done, &answered);
+	g_assert_cmpuint(answered, ==, 2);
+	g_assert_true(jobs[0].done);
+	g_assert_nonnull(jobs[0].failure);
+	g_test_message("first: %s", jobs[0].failure);
+	g_assert_true(jobs[1].done);
+	g_assert_null(jobs[1].failure);
+	g_assert_cmpint(jobs[1].report.verdict, ==, VERDICT_INFECTED);
+	scan_report_clear(&jobs[1].report);
+	for (guint i = 0; i < G_N_ELEMENTS(jobs); i++) {
+		close(jobs[i].fd);
+		g_free(jobs[i].failure);
+	}
+	pool_free(&pool);
+	config->scanner_workers = workers;
+}
+
 /* test_scratch_symlink_refused - a symlink as the scratch base: refused, its target untouched */
 static void
 test_scratch_symlink_refused(void)
@@ -494,6 +570,7 @@ main(int argc, char **argv)
 	                     test_bad_answer);
 	g_test_add_data_func("/sandbox/answer/invalid-verdict-is-refused", "worker:reply-verdict",
 	                     test_bad_answer);
+	g_test_add_func("/pool/dead-worker-fails-only-the-message-it-scanned", test_pool_depth);
 	g_test_add_func("/sandbox/scratch/symlink-is-refused-and-its-target-untouched",
 	                test_scratch_symlink_refused);
 	g_test_add_func("/sandbox/scratch/another-users-dir-is-refused",
