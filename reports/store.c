@@ -115,6 +115,12 @@ store_migrate(sqlite3 *db, const char *path, GError **error)
 {
 	int v = store_version(db);
 
+	/* 0 is also what a value that is not a number, or no row at all, reads as */
+	if (v < 1) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: unknown schema version %d",
+		            path, v);
+		return FALSE;
+	}
 	if (v > STORE_SCHEMA_VERSION) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
 		            "%s: schema version %d is newer than this mqsift knows (%d)", path, v,
