@@ -700,7 +700,7 @@ GArray *
 store_samples_between(Store *store, gint64 since, gint64 until, GError **error)
 {
 	sqlite3_stmt *st = NULL;
-	GArray *a = g_array_new(FALSE, TRUE, sizeof(QueueSample));
+	g_autoptr(GArray) a = g_array_new(FALSE, TRUE, sizeof(QueueSample));
 	int rc;
 
 	if (sqlite3_prepare_v2(store->db,
@@ -708,7 +708,6 @@ store_samples_between(Store *store, gint64 since, gint64 until, GError **error)
 	                       "t < ? ORDER BY t",
 	                       -1, &st, NULL) != SQLITE_OK) {
 		store_error(error, store->db, "store: samples");
-		g_array_unref(a);
 		return NULL;
 	}
 	sqlite3_bind_int64(st, 1, since);
@@ -721,10 +720,9 @@ store_samples_between(Store *store, gint64 since, gint64 until, GError **error)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		store_error(error, store->db, "store: samples");
-		g_array_unref(a);
 		return NULL;
 	}
-	return a;
+	return g_steal_pointer(&a);
 }
 
 /* the most buckets one query may return */
