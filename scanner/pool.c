@@ -218,7 +218,13 @@ pool_send(Pool *pool, const WorkRequest *req, gpointer job, ScanReport *report, 
 {
 	Slot *slot = idle_slot(pool);
 
-	g_return_val_if_fail(slot != NULL, FALSE);
+	/* the caller asks pool_has_idle() first; should it not, say so: it
+	 * prints @error */
+	if (slot == NULL) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BUSY,
+		            "no scan worker can take a message");
+		return FALSE;
+	}
 	int fd = worker_request_fd(req);
 	if (!worker_send_fds(slot->worker, fd, req->df_fd, error)) {
 		if (fd >= 0)
