@@ -259,7 +259,7 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 {
 	int fds[2] = {-1, -1};
 	int n = recv_fds(sock, fds, 2);
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 
 	if (n < 0)
 		return FALSE; /* the master closed: exit */
@@ -274,7 +274,6 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 	ProtocolRequest req;
 	if (reqb == NULL || !protocol_decode_request(reqb, &req, &error)) {
 		g_critical("worker: bad request: %s", error->message);
-		g_clear_error(&error);
 		close(fds[1]);
 		if (reqb)
 			g_bytes_unref(reqb);
@@ -309,7 +308,6 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 		report.names = g_ptr_array_new();
 		report.verdict = VERDICT_ERROR;
 		report.detail = g_strdup_printf("cannot read the body: %s", error->message);
-		g_clear_error(&error);
 	} else if (!eff.scanner_scan) {
 		memset(&report, 0, sizeof report);
 		report.findings = g_ptr_array_new();
