@@ -461,7 +461,7 @@ recover_data_file(QueueDir *in, const char *id, int cf_fd)
 int
 commit_recover(QueueDir *in, QueueDir *out, GError **error)
 {
-	GPtrArray *ids = qdir_list(in, "cf", error);
+	g_autoptr(GPtrArray) ids = qdir_list(in, "cf", error);
 	int done = 0;
 
 	if (ids == NULL)
@@ -502,14 +502,11 @@ commit_recover(QueueDir *in, QueueDir *out, GError **error)
 			ok = durable_unlink(in_df, error) && durable_unlink(in_xf, error) &&
 			     durable_unlink(cf, error);
 		close(fd);
-		if (!ok) {
-			g_ptr_array_unref(ids);
+		if (!ok)
 			return -1;
-		}
 		g_message("%s: completed a commit interrupted by a crash", id);
 		done++;
 	}
-	g_ptr_array_unref(ids);
 	return done;
 }
 
@@ -521,22 +518,17 @@ commit_inject(QueueDir *out, const Qf *qf, const char *body, gsize body_len, mod
 	gid_t gid = qdir_gid(out);
 
 	for (int attempt = 0; attempt < 20; attempt++) {
-		char *id = qdir_new_id();
+		g_autofree char *id = qdir_new_id();
 		g_autofree char *df = qdir_file(out, "df", id);
 		g_autofree char *tf = qdir_file(out, "tf", id);
 		g_autofree char *qf_path = qdir_file(out, "qf", id);
-		GError *local = NULL;
+		g_autoptr(GError) local = NULL;
 
 		if (file_exists(qf_path) || file_exists(tf) ||
 		    !durable_write_file(df, body, body_len, file_mode, gid, &local)) {
-			if (local == NULL ||
-			    g_error_matches(local, G_IO_ERROR, G_IO_ERROR_EXISTS)) {
-				g_clear_error(&local);
-				g_free(id);
+			if (local == NULL || g_error_matches(local, G_IO_ERROR, G_IO_ERROR_EXISTS))
 				continue; /* queue ID clash: take the next one */
-			}
-			g_propagate_error(error, local);
-			g_free(id);
+			g_propagate_error(error, g_steal_pointer(&local));
 			return NULL;
 		}
 		GString *text = qf_serialize(qf);
@@ -549,15 +541,12 @@ commit_inject(QueueDir *out, const Qf *qf, const char *body, gsize body_len, mod
 		if (!ok) {
 			unlink(tf);
 			unlink(df);
-			g_free(id);
 			return NULL;
 		}
 		/* queued now: a failed directory fsync cannot be undone, only reported */
-		if (!durable_sync_dir(qdir_qf_dir(out), &local)) {
+		if (!durable_sync_dir(qdir_qf_dir(out), &local))
 			g_warning("%s: %s", id, local->message);
-			g_clear_error(&local);
-		}
-		return id;
+		return g_steal_pointer(&id);
 	}
 	g_set_error(error, QDIR_ERROR, QDIR_ERROR_SYSTEM, "no free queue ID in %s", qdir_path(out));
 	return NULL;

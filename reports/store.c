@@ -115,6 +115,12 @@ store_migrate(sqlite3 *db, const char *path, GError **error)
 {
 	int v = store_version(db);
 
+	/* 0 is also what a value that is not a number, or no row at all, reads as */
+	if (v < 1) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: unknown schema version %d",
+		            path, v);
+		return FALSE;
+	}
 	if (v > STORE_SCHEMA_VERSION) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
 		            "%s: schema version %d is newer than this mqsift knows (%d)", path, v,
@@ -694,7 +700,7 @@ GArray *
 store_samples_between(Store *store, gint64 since, gint64 until, GError **error)
 {
 	sqlite3_stmt *st = NULL;
-	GArray *a = g_array_new(FALSE, TRUE, sizeof(QueueSample));
+	g_autoptr(GArray) a = g_array_new(FALSE, TRUE, sizeof(QueueSample));
 	int rc;
 
 	if (sqlite3_prepare_v2(store->db,
@@ -702,7 +708,6 @@ store_samples_between(Store *store, gint64 since, gint64 until, GError **error)
 	                       "t < ? ORDER BY t",
 	                       -1, &st, NULL) != SQLITE_OK) {
 		store_error(error, store->db, "store: samples");
-		g_array_unref(a);
 		return NULL;
 	}
 	sqlite3_bind_int64(st, 1, since);
@@ -715,10 +720,9 @@ store_samples_between(Store *store, gint64 since, gint64 until, GError **error)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		store_error(error, store->db, "store: samples");
-		g_array_unref(a);
 		return NULL;
 	}
-	return a;
+	return g_steal_pointer(&a);
 }
 
 /* the most buckets one query may return */

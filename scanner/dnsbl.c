@@ -75,7 +75,7 @@ dnsbl_new(char **zones, char **servers, guint timeout_ms, GError **error)
 		ares_library_init(ARES_LIB_INIT_ALL);
 		g_once_init_leave(&lib_init, 1);
 	}
-	Dnsbl *d = g_new0(Dnsbl, 1);
+	g_autoptr(Dnsbl) d = g_new0(Dnsbl, 1);
 	d->zones = g_array_new(FALSE, TRUE, sizeof(Zone));
 	d->timeout_ms = MAX(timeout_ms, 100);
 	d->cache = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, cache_value_free);
@@ -93,7 +93,6 @@ dnsbl_new(char **zones, char **servers, guint timeout_ms, GError **error)
 				            "spam.dnsbl_zones: \"%s\": write ZONE or ZONE=WEIGHT",
 				            zones[i]);
 				g_free(z.zone);
-				dnsbl_free(&d);
 				return NULL;
 			}
 		}
@@ -111,7 +110,6 @@ dnsbl_new(char **zones, char **servers, guint timeout_ms, GError **error)
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "DNS resolver: %s",
 		            ares_strerror(rc));
 		d->channel = NULL;
-		dnsbl_free(&d);
 		return NULL;
 	}
 	if (servers && servers[0] && *servers[0]) {
@@ -120,11 +118,10 @@ dnsbl_new(char **zones, char **servers, guint timeout_ms, GError **error)
 		if (rc != ARES_SUCCESS) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 			            "spam.dns_servers: \"%s\": %s", csv, ares_strerror(rc));
-			dnsbl_free(&d);
 			return NULL;
 		}
 	}
-	return d;
+	return g_steal_pointer(&d);
 }
 
 /* dnsbl_free - everything */

@@ -36,6 +36,14 @@ Dnsbl *dnsbl_new(char **zones, char **servers, guint timeout_ms, GError **error)
 /* dnsbl_free - cancel what is in flight, free, clear the pointer */
 void dnsbl_free(Dnsbl **dnsbl);
 
+/* dnsbl_free_ptr - dnsbl_free() for g_autoptr(Dnsbl) */
+static inline void
+dnsbl_free_ptr(Dnsbl *p)
+{
+	dnsbl_free(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Dnsbl, dnsbl_free_ptr)
+
 /* dnsbl_n_zones - how many zones are configured */
 guint dnsbl_n_zones(const Dnsbl *dnsbl);
 

@@ -38,6 +38,7 @@
 #include "rules/untrusted.h"
 #include "scanner/engine.h"
 #include "scanner/log.h"
+#include "scanner/proctitle.h"
 #include "scanner/quarantine.h"
 #include "scanner/run.h"
 #include "scanner/sandbox.h"
@@ -143,6 +144,9 @@ cmd_run(int argc, char **argv)
 			syslog(LOG_MAIL | LOG_ERR, "mqsift: cannot open %s; no log",
 			       config->daemon_log_file);
 	}
+	/* the workers it forks set their own */
+	proctitle_name("mqsift-master");
+	proctitle_set("mqsift: master");
 	int status = run_command(config, once, opt_config);
 	config_free(&config);
 	return status;
@@ -881,6 +885,8 @@ cmd_quarantine(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+	/* first: from here on argv and environ are copies (process titles) */
+	proctitle_init(argc, argv);
 	setlocale(LC_ALL, "");
 	if (argc < 2)
 		return usage(stderr, 2);

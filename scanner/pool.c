@@ -45,6 +45,7 @@ typedef struct {
 	gint64 deadline;   /* monotonic time the oldest's answer is due */
 	gint64 started;    /* monotonic time the oldest was started on */
 	gboolean retiring; /* replace it once its messages are done (new engine) */
+	guint number;      /* from 1: its worker's process title says it */
 } Slot;
 
 struct Pool {
@@ -61,7 +62,7 @@ slot_spawn(Pool *pool, Slot *slot)
 {
 	g_autoptr(GError) error = NULL;
 
-	slot->worker = worker_spawn(pool->config, pool->engine, pool->policy, &error);
+	slot->worker = worker_spawn(pool->config, pool->engine, pool->policy, slot->number, &error);
 	slot->retiring = FALSE;
 	if (slot->worker == NULL) {
 		g_critical("cannot start a scan worker: %s", error->message);
@@ -117,6 +118,7 @@ pool_new(const MqConfig *config, Engine *engine, const Policy *policy, GDestroyN
 	for (guint i = 0; i < n; i++) {
 		Slot *slot = g_new0(Slot, 1);
 		g_queue_init(&slot->jobs);
+		slot->number = i + 1;
 		g_ptr_array_add(pool->slots, slot);
 		if (!slot_spawn(pool, slot)) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
@@ -218,7 +220,13 @@ pool_send(Pool *pool, const WorkRequest *req, gpointer job, ScanReport *report, 
 {
 	Slot *slot = idle_slot(pool);
 
-	g_return_val_if_fail(slot != NULL, FALSE);
+	/* the caller asks pool_has_idle() first; should it not, say so: it
+	 * prints @error */
+	if (slot == NULL) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BUSY,
+		            "no scan worker can take a message");
+		return FALSE;
+	}
 	int fd = worker_request_fd(req);
 	if (!worker_send_fds(slot->worker, fd, req->df_fd, error)) {
 		if (fd >= 0)

@@ -74,7 +74,8 @@ guint pool_busy(const Pool *pool);
  * pool_send - hand @req to an idle slot's worker (pool_has_idle() must be
  * TRUE); its answer will go into @report.  On success the pool holds @job
  * until it is given to the PoolDone callback.  On failure the worker is
- * restarted, @job stays the caller's, and @error says why.
+ * restarted, @job stays the caller's, and @error says why; with no idle
+ * slot, nothing happens and @error is G_IO_ERROR_BUSY.
  */
 gboolean pool_send(Pool *pool, const WorkRequest *req, gpointer job, ScanReport *report,
                    GError **error);

@@ -295,6 +295,7 @@ runner_new(const MqConfig *config, GError **error)
 {
 	g_autoptr(Runner) r = g_new0(Runner, 1);
 	g_autoptr(GError) local = NULL;
+	g_autoptr(GError) spam_error = NULL;
 
 	r->config = config;
 	r->caught = g_array_new(FALSE, TRUE, sizeof(Caught));
@@ -320,9 +321,11 @@ runner_new(const MqConfig *config, GError **error)
 	          (double)(runner_cpu_usec() - cpu0) / 1e6);
 	/* SPAM: NULL without an error when no spamd and no blocklist is configured */
 	r->parked = g_ptr_array_new();
-	r->spam = spam_new(config, error);
-	if (r->spam == NULL && error != NULL && *error != NULL)
+	r->spam = spam_new(config, &spam_error);
+	if (spam_error != NULL) {
+		g_propagate_error(error, g_steal_pointer(&spam_error));
 		return NULL;
+	}
 	r->store = store_open(config->reports_database, &local);
 	if (r->store == NULL)
 		g_warning("%s; messages will be processed but not recorded", local->message);

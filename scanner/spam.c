@@ -364,7 +364,7 @@ spam_new(const MqConfig *config, GError **error)
 
 	if (!have_spamd && !have_dnsbl)
 		return NULL;
-	Spam *s = g_new0(Spam, 1);
+	g_autoptr(Spam) s = g_new0(Spam, 1);
 	s->config = config;
 	s->servers = g_array_new(FALSE, TRUE, sizeof(Server));
 	s->running = g_ptr_array_new();
@@ -375,28 +375,23 @@ spam_new(const MqConfig *config, GError **error)
 	g_queue_init(&s->waiting);
 	for (int i = 0; have_spamd && config->spam_spamd[i]; i++) {
 		Server srv = {0};
-		if (!spamd_server_parse(config->spam_spamd[i], &srv.addr, error)) {
-			spam_free(&s);
+		if (!spamd_server_parse(config->spam_spamd[i], &srv.addr, error))
 			return NULL;
-		}
 		g_array_append_val(s->servers, srv);
 	}
 	if (have_dnsbl) {
 		s->dnsbl = dnsbl_new(config->spam_dnsbl_zones, config->spam_dns_servers,
 		                     MAX(config->spam_dnsbl_timeout, 1) * 1000, error);
-		if (s->dnsbl == NULL) {
-			spam_free(&s);
+		if (s->dnsbl == NULL)
 			return NULL;
-		}
 	}
 	if (s->wake_fd < 0 || s->done_fd < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "eventfd: %s",
 		            g_strerror(errno));
-		spam_free(&s);
 		return NULL;
 	}
 	s->thread = g_thread_new("spam", io_thread, s);
-	return s;
+	return g_steal_pointer(&s);
 }
 
 /* spam_free - stop and free */

@@ -70,6 +70,14 @@ Spam *spam_new(const MqConfig *config, GError **error);
 /* spam_free - stop the thread, free, clear the pointer */
 void spam_free(Spam **spam);
 
+/* spam_free_ptr - spam_free() for g_autoptr(Spam) */
+static inline void
+spam_free_ptr(Spam *p)
+{
+	spam_free(&p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Spam, spam_free_ptr)
+
 /*
  * spam_start - start checking a claimed message (its control file @qf and
  * the body @df_fd of @df_size bytes, read here with pread).  @eff: the

@@ -29,6 +29,7 @@
 
 #include "queue/fdread.h"
 #include "queue/fault.h"
+#include "scanner/proctitle.h"
 #include "scanner/protocol.h"
 #include "scanner/sandbox.h"
 
@@ -42,6 +43,24 @@ struct Worker {
 
 /* the worker forked before this one: the probe's sibling */
 static pid_t last_spawned;
+
+/* in a worker: its pool slot (from 1), for its process title */
+static guint title_number;
+
+/* title_scanning - "mqsift: worker N scanning ID", with only the ID's letters and digits */
+static void
+title_scanning(const char *id)
+{
+	char shown[32];
+	gsize n = 0;
+
+	/* the master sends a queue ID, but a title is no place to trust it */
+	for (; *id && n < sizeof shown - 1; id++)
+		if (g_ascii_isalnum(*id))
+			shown[n++] = *id;
+	shown[n] = '\0';
+	proctitle_set("mqsift: worker %u scanning %s", title_number, shown);
+}
 
 /* send_fds - one packet carrying @n descriptors */
 static gboolean
@@ -259,7 +278,7 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 {
 	int fds[2] = {-1, -1};
 	int n = recv_fds(sock, fds, 2);
-	GError *error = NULL;
+	g_autoptr(GError) error = NULL;
 
 	if (n < 0)
 		return FALSE; /* the master closed: exit */
@@ -274,12 +293,12 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 	ProtocolRequest req;
 	if (reqb == NULL || !protocol_decode_request(reqb, &req, &error)) {
 		g_critical("worker: bad request: %s", error->message);
-		g_clear_error(&error);
 		close(fds[1]);
 		if (reqb)
 			g_bytes_unref(reqb);
 		return FALSE;
 	}
+	title_scanning(req.id);
 	GPtrArray *rcpts = g_ptr_array_new_with_free_func(g_free);
 	for (gsize i = 0; req.recipients[i]; i++)
 		g_ptr_array_add(rcpts, g_strdup(req.recipients[i]));
@@ -309,7 +328,6 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 		report.names = g_ptr_array_new();
 		report.verdict = VERDICT_ERROR;
 		report.detail = g_strdup_printf("cannot read the body: %s", error->message);
-		g_clear_error(&error);
 	} else if (!eff.scanner_scan) {
 		memset(&report, 0, sizeof report);
 		report.findings = g_ptr_array_new();
@@ -359,16 +377,21 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 	g_ptr_array_unref(rules_files);
 	protocol_request_clear(&req);
 	g_bytes_unref(reqb);
+	proctitle_set("mqsift: worker %u idle", title_number);
 	return ok;
 }
 
 /* worker_main - the forked worker: sandbox, then one message after another */
 static void G_GNUC_NORETURN
-worker_main(int sock, const MqConfig *config, Engine *engine, const Policy *policy)
+worker_main(int sock, const MqConfig *config, Engine *engine, const Policy *policy, guint number)
 {
 	GError *local = NULL;
 	SandboxStatus status;
 
+	/* before the sandbox: prctl is a system call, the title per message is not */
+	title_number = number;
+	proctitle_name("mqsift-worker");
+	proctitle_set("mqsift: worker %u idle", title_number);
 	/* a service stop signals every process of the unit: the master ends a
 	 * worker (EOF on its socket, or SIGKILL at the deadline), never a signal
 	 * that would look like a message killing it */
@@ -403,7 +426,8 @@ worker_main(int sock, const MqConfig *config, Engine *engine, const Policy *poli
 
 /* worker_spawn - fork a worker */
 Worker *
-worker_spawn(const MqConfig *config, Engine *engine, const Policy *policy, GError **error)
+worker_spawn(const MqConfig *config, Engine *engine, const Policy *policy, guint number,
+             GError **error)
 {
 	int sv[2];
 
@@ -429,7 +453,7 @@ worker_spawn(const MqConfig *config, Engine *engine, const Policy *policy, GErro
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		worker_main(sv[1], config, engine, policy);
+		worker_main(sv[1], config, engine, policy, number);
 	}
 	close(sv[1]);
 	last_spawned = pid;

@@ -39,10 +39,13 @@ typedef struct {
 
 /*
  * worker_spawn - fork a worker that scans with @engine and @policy under
- * @config (all inherited by the fork).  Returns NULL with @error if the
- * scanner.user does not exist or the fork fails.
+ * @config (all inherited by the fork).  @number (its pool slot, from 1)
+ * goes in its process title, "mqsift: worker N idle" or "... scanning ID".
+ * Returns NULL with @error if the scanner.user does not exist or the fork
+ * fails.
  */
-Worker *worker_spawn(const MqConfig *config, Engine *engine, const Policy *policy, GError **error);
+Worker *worker_spawn(const MqConfig *config, Engine *engine, const Policy *policy, guint number,
+                     GError **error);
 
 /* worker_fd - the socket to poll for the answer */
 int worker_fd(const Worker *worker);

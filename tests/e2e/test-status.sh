@@ -3,7 +3,8 @@
 # text, JSON and Prometheus form from the master's socket, its exit status
 # when a message is stuck, a socket only root (and daemon.status_group) can
 # use, the summary line every daemon.summary_interval instead of a pass line,
-# the node_exporter textfile, and the queue depth samples in the store.
+# the node_exporter textfile, and the queue depth samples in the store;
+# the process titles that say what each process is, idle or scanning.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../tap.sh"
 relay_enter "$@"
@@ -14,6 +15,10 @@ sed -i "s|^daemon:\$|daemon:\n  summary_interval: 2s\n  metrics_file: $RELAY/met
 python3 "$TOP_SRCDIR/tests/data/samples/make-samples.py" "$RELAY/samples"
 LOG=$RELAY/daemon.log
 status() { "$MQSIFT" status -c "$CONF" "$@"; }
+# title PID - the process title: /proc/PID/cmdline up to its first NUL
+title() { tr '\0' '\n' <"/proc/$1/cmdline" | head -n1; }
+# title_is PID TEXT - the title is TEXT (within a few seconds)
+title_is() { wait_for 5 bash -c "[ \"\$(tr '\\0' '\\n' <'/proc/$1/cmdline' | head -n1)\" = '$2' ]"; }
 
 "$MQSIFT" run --foreground -c "$CONF" 2>>"$LOG" &
 daemon=$!
@@ -26,6 +31,14 @@ ok_if "status: exit 0 when nothing is stuck" bash -c "'$MQSIFT' status -c '$CONF
 cat "$RELAY/status.txt" >&2
 ok_if "status: the master's pid and uptime" grep -q "^master: pid $daemon, up [0-9]* s" "$RELAY/status.txt"
 ok_if "status: each worker's state" [ "$(grep -c '^worker [12]: pid [0-9]*, idle$' "$RELAY/status.txt")" -eq 2 ]
+ok_if "title: the master reads \"mqsift: master\" ($(title $daemon))" title_is $daemon "mqsift: master"
+ok_if "title: the master's short name is mqsift-master" [ "$(cat /proc/$daemon/comm)" = mqsift-master ]
+for n in 1 2; do
+	wpid=$(sed -n "s/^worker $n: pid \([0-9]*\), idle\$/\1/p" "$RELAY/status.txt")
+	ok_if "title: worker $n reads \"mqsift: worker $n idle\" ($(title "$wpid"))" \
+		title_is "$wpid" "mqsift: worker $n idle"
+	ok_if "title: worker $n's short name is mqsift-worker" [ "$(cat /proc/$wpid/comm)" = mqsift-worker ]
+done
 ok_if "status: the inbound queue, empty" grep -q "^inbound .*: 0 waiting$" "$RELAY/status.txt"
 ok_if "status: the outbound queue depth" grep -q "^outbound .*: [0-9]* queued$" "$RELAY/status.txt"
 ok_if "status: rates over 1, 5 and 15 minutes" grep -q '^rates: [0-9.]*/min (1 min), [0-9.]*/min (5 min), [0-9.]*/min (15 min)$' "$RELAY/status.txt"
@@ -65,4 +78,28 @@ assert sqlite3.connect(sys.argv[1]).execute('select count(*) from queue_samples'
 kill -TERM $daemon
 wait $daemon
 ok_if "the socket is removed at exit" [ ! -e "$RELAY/run/status.sock" ]
+
+# a worker scanning a message says which, in its title (a short timeout:
+# a stop waits for the hung worker until then)
+: >"$LOG"
+sed -i 's/^scanner:$/scanner:\n  message_timeout: 15s/' "$CONF"
+MQSIFT_FAULT=worker:hang "$MQSIFT" run --foreground -c "$CONF" 2>>"$LOG" &
+daemon=$!
+wait_for 10 grep -q "started:" "$LOG"
+printf 'From: x@example.org\nTo: bob@example.com\nSubject: hang\nMessage-ID: <hang@test.local>\n\nMQSIFT-TEST-HANG\n' >"$RELAY/hang.eml"
+send_mail x@example.org bob@example.com "$RELAY/hang.eml"
+wait_for 10 bash -c "'$MQSIFT' status -c '$CONF' | grep -q '^worker [0-9]*: pid [0-9]*, scanning '"
+busy=$(status | grep -m1 '^worker [0-9]*: pid [0-9]*, scanning ')
+n=$(printf '%s' "$busy" | sed -n 's/^worker \([0-9]*\):.*/\1/p')
+wpid=$(printf '%s' "$busy" | sed -n 's/^worker [0-9]*: pid \([0-9]*\),.*/\1/p')
+id=$(printf '%s' "$busy" | sed -n 's/.*, scanning \([A-Za-z0-9]*\) for .*/\1/p')
+qf=$(cd "$qfdir" && ls qf* 2>/dev/null | head -n1)
+ok_if "the hanging message is the one in the inbound queue ($id, $qf)" [ -n "$id" -a "qf$id" = "$qf" ]
+ok_if "title: worker $n reads \"mqsift: worker $n scanning $id\" ($(title "$wpid"))" \
+	title_is "$wpid" "mqsift: worker $n scanning $id"
+other=$((3 - n))
+opid=$(status | sed -n "s/^worker $other: pid \([0-9]*\), idle\$/\1/p")
+ok_if "title: the other worker stays idle" title_is "$opid" "mqsift: worker $other idle"
+kill -TERM $daemon
+wait $daemon
 done_testing

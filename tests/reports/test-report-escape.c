@@ -120,6 +120,7 @@ int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/report/escape", test_store_digest_report);
+	g_test_add_func("/report/hostile-message-is-escaped-in-store-digest-and-report",
+	                test_store_digest_report);
 	return g_test_run();
 }

@@ -167,6 +167,28 @@ test_migration(void)
 	g_clear_error(&error);
 }
 
+/* test_unknown_schema_version - a schema version below 1 is refused, not indexed */
+static void
+test_unknown_schema_version(void)
+{
+	g_autofree char *path = tmp_db();
+	g_autofree char *dir = g_path_get_dirname(path);
+	g_autoptr(GError) error = NULL;
+	sqlite3 *db;
+
+	g_mkdir_with_parents(dir, 0700);
+	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_exec(db,
+	                             "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+	                             "INSERT INTO meta VALUES ('schema_version', 'zero');",
+	                             NULL, NULL, NULL),
+	                ==, SQLITE_OK);
+	sqlite3_close(db);
+	g_assert_null(store_open(path, &error));
+	g_assert_nonnull(error);
+	g_assert_nonnull(strstr(error->message, "unknown schema version"));
+}
+
 /* test_readers_and_locks - readers do not block the master; a locked database delays rows */
 static void
 test_readers_and_locks(void)
@@ -258,6 +280,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/store/new-store-is-current-wal-with-every-table", test_schema);
 	g_test_add_func("/store/version-1-keeps-its-rows-and-gains-version-2", test_migration);
+	g_test_add_func("/store/unknown-schema-version-is-an-error", test_unknown_schema_version);
 	g_test_add_func("/store/readers-do-not-block-and-locks-delay-rows", test_readers_and_locks);
 	g_test_add_func("/store/digest-and-report-count-what-the-store-holds", test_report_numbers);
 	return g_test_run();

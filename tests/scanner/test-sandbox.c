@@ -84,10 +84,10 @@ test_probe(void)
 		GError *error = NULL;
 		ScanReport rep;
 		log_init(TRUE, FALSE, FALSE);
-		Worker *sibling = worker_spawn(config, engine, policy, &error);
+		Worker *sibling = worker_spawn(config, engine, policy, 1, &error);
 		g_assert_no_error(error);
 		fault_arm("worker:probe");
-		Worker *w = worker_spawn(config, engine, policy, &error);
+		Worker *w = worker_spawn(config, engine, policy, 1, &error);
 		fault_arm(NULL);
 		g_assert_no_error(error);
 		g_assert_true(ask(w, eicar_message, strlen(eicar_message), &rep, &error));
@@ -132,7 +132,7 @@ test_golden_in_worker(void)
 	g_autofree char *dir = g_build_filename(top, "tests", "golden", NULL);
 	GDir *d = g_dir_open(dir, 0, &error);
 	g_assert_no_error(error);
-	Worker *w = worker_spawn(config, engine, policy, &error);
+	Worker *w = worker_spawn(config, engine, policy, 1, &error);
 	g_assert_no_error(error);
 	const char *n;
 	guint seen = 0;
@@ -185,7 +185,7 @@ test_testfiles_in_worker(void)
 			g_dir_close(d);
 		return;
 	}
-	Worker *w = worker_spawn(config, engine, policy, &error);
+	Worker *w = worker_spawn(config, engine, policy, 1, &error);
 	g_assert_no_error(error);
 	while ((name = g_dir_read_name(d)) != NULL) {
 		g_autofree char *path = g_build_filename(dir, name, NULL);
@@ -256,7 +256,7 @@ test_bad_answer(gconstpointer data)
 
 	getrusage(RUSAGE_SELF, &before);
 	fault_arm(fault);
-	Worker *w = worker_spawn(config, engine, policy, &error);
+	Worker *w = worker_spawn(config, engine, policy, 1, &error);
 	fault_arm(NULL);
 	g_assert_no_error(error);
 	g_assert_false(ask(w, clean_message, strlen(clean_message), &rep, &error));
