@@ -25,6 +25,7 @@ extern char **environ;
 static char *area;           /* the first byte of the argv strings */
 static gsize area_size;      /* up to and with the NUL of the last contiguous string */
 static char **saved_environ; /* the copies, kept reachable */
+static char **saved_argv;    /* (option parsing drops some from argv itself) */
 
 /* proctitle_init - move argv and environ aside, keep their area */
 void
@@ -45,8 +46,9 @@ proctitle_init(int argc, char **argv)
 	for (guint i = 0; i < n; i++)
 		saved_environ[i] = g_strdup(environ[i]);
 	environ = saved_environ;
+	saved_argv = g_new0(char *, (gsize)argc + 1);
 	for (int i = 0; i < argc && argv[i] != NULL; i++)
-		argv[i] = g_strdup(argv[i]);
+		argv[i] = saved_argv[i] = g_strdup(argv[i]);
 	area = start;
 	area_size = (gsize)(end - start) + 1;
 }
