@@ -18,7 +18,7 @@
 #include "reports/template.h"
 #include "rules/untrusted.h"
 #include "scanner/embedded.h"
-#include "scanner/mimecheck.h"
+#include "scanner/mime.h"
 #include "scanner/seen.h"
 #include "scanner/tnef.h"
 

@@ -8,7 +8,7 @@
  *	  1. one libclamav scan of the raw message, with libclamav's own mail
  *	     parser; each file it extracts is recorded (seen.h) with its verdict;
  *	  2. a GMime walk of every part, nested messages included: every name a
- *	     reader could show (mimecheck.h) through the filename policy, the
+ *	     reader could show (mime.h) through the filename policy, the
  *	     headers checked for ambiguity, and each leaf's decoded content -
  *	     plus the files pasted in text (embedded.h) and TNEF - given the
  *	     recorded verdict of the same bytes, or scanned when libclamav never

@@ -18,7 +18,7 @@ defs="-DMQSIFT_TEMPLATE_DIR=\"$top/reports/templates\" -DMQSIFT_TEST_SIGNATURES=
 mkdir -p "$out/include/rules" "$out/include/reports"
 sh scripts/embed-text.sh builtin_filename_rules etc/filename.rules >"$out/include/rules/filename-rules-builtin.h"
 sh scripts/embed-templates.sh reports/templates/en/*.txt >"$out/include/reports/templates-builtin.h"
-srcs="queue/durable.c queue/fdread.c queue/fault.c queue/qf.c queue/qdir.c queue/commit.c config/envelope.c config/rule.c config/config.c rules/policy.c rules/untrusted.c reports/template.c scanner/engine.c scanner/scan.c scanner/seen.c scanner/mimecheck.c scanner/embedded.c scanner/tnef.c scanner/protocol.c"
+srcs="queue/durable.c queue/fdread.c queue/fault.c queue/qf.c queue/qdir.c queue/commit.c config/envelope.c config/rule.c config/config.c rules/policy.c rules/untrusted.c reports/template.c scanner/engine.c scanner/scan.c scanner/seen.c scanner/mime.c scanner/embedded.c scanner/tnef.c scanner/protocol.c"
 export TOP_SRCDIR=$top
 export LSAN_OPTIONS="suppressions=$top/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 status=0

@@ -1399,7 +1399,7 @@ def _(p):
 
 # ---- review: names only some readers take, headers past mqsift's header bound ----------
 # 300 ordinary header lines in front of a part's own headers: GMime and every
-# mail client read all of them; mqsift's own parameter parser (mimecheck.c,
+# mail client read all of them; mqsift's own parameter parser (mime.c,
 # mime_part_names and mime_check_headers) stops after the first 256 headers,
 # so only GMime's single reading of the name is left
 FLOOD = "".join("X-Filler-%03d: %d\n" % (i, i) for i in range(300))

@@ -1,5 +1,5 @@
 /*
- * mimecheck.h - every name a reader could show, and what two readers could
+ * mime.h - every name a reader could show, and what two readers could
  * read two ways
  *
  * SUMMARY
@@ -16,8 +16,8 @@
  *	warnings.  A finding that can hide a part or a name "hides"; the others
  *	are worth a log line only.
  */
-#ifndef MQSIFT_SCANNER_MIMECHECK_H
-#define MQSIFT_SCANNER_MIMECHECK_H
+#ifndef MQSIFT_SCANNER_MIME_H
+#define MQSIFT_SCANNER_MIME_H
 
 #include <gmime/gmime.h>
 

@@ -1,5 +1,5 @@
 /*
- * mimecheck.c - parameter parsing of our own, names, ambiguity findings
+ * mime.c - parameter parsing of our own, names, ambiguity findings
  *
  * DESCRIPTION
  *	The parameter parser is deliberately lenient and bounded (at most
@@ -9,7 +9,7 @@
  */
 #include "mqsift-build.h"
 
-#include "scanner/mimecheck.h"
+#include "scanner/mime.h"
 
 #include "rules/untrusted.h"
 
@@ -445,7 +445,7 @@ same_names(GPtrArray *a, GPtrArray *b)
 	return TRUE;
 }
 
-/* mime_part_names - see mimecheck.h */
+/* mime_part_names - see mime.h */
 void
 mime_part_names(GMimeObject *obj, const char *path, GPtrArray *names, GPtrArray *findings)
 {
@@ -587,7 +587,7 @@ check_boundaries(const char *raw, const char *path, GPtrArray *findings, GPtrArr
 	g_ptr_array_unref(params);
 }
 
-/* mime_check_headers - see mimecheck.h */
+/* mime_check_headers - see mime.h */
 void
 mime_check_headers(GMimeObject *obj, const char *path, GPtrArray *findings)
 {
@@ -685,7 +685,7 @@ has_header_line(const char *text)
 	return FALSE;
 }
 
-/* mime_check_multipart - see mimecheck.h */
+/* mime_check_multipart - see mime.h */
 void
 mime_check_multipart(GMimeMultipart *mp, const char *message, gsize len, const char *path,
                      GPtrArray *findings)
@@ -723,7 +723,7 @@ mime_check_multipart(GMimeMultipart *mp, const char *message, gsize len, const c
 	}
 }
 
-/* mime_check_raw - see mimecheck.h */
+/* mime_check_raw - see mime.h */
 void
 mime_check_raw(const char *message, gsize len, GPtrArray *findings)
 {
@@ -784,7 +784,7 @@ mime_guess_boundary(const char *text)
 	return NULL;
 }
 
-/* mime_check_encoding - see mimecheck.h */
+/* mime_check_encoding - see mime.h */
 void
 mime_check_encoding(GMimePart *part, const char *path, GPtrArray *findings)
 {
@@ -849,7 +849,7 @@ mime_check_encoding(GMimePart *part, const char *path, GPtrArray *findings)
 		    "quoted-printable soft line breaks followed by white space (part %s)", path);
 }
 
-/* mime_parser_warning - see mimecheck.h */
+/* mime_parser_warning - see mime.h */
 void
 mime_parser_warning(GMimeParserWarning code, const char *item, GPtrArray *findings)
 {
