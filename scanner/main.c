@@ -144,9 +144,14 @@ cmd_run(int argc, char **argv)
 			syslog(LOG_MAIL | LOG_ERR, "mqsift: cannot open %s; no log",
 			       config->daemon_log_file);
 	}
-	/* the workers it forks set their own */
+	/* the workers it forks set their own; the configuration stays in the
+	 * title, so that two instances can be told apart (the rc script finds a
+	 * master that lost its pid file this way) */
 	proctitle_name("mqsift-master");
-	proctitle_set("mqsift: master");
+	if (opt_config != NULL)
+		proctitle_set("mqsift: master%s -c %s", once ? " --once" : "", opt_config);
+	else
+		proctitle_set("mqsift: master%s", once ? " --once" : "");
 	int status = run_command(config, once, opt_config);
 	config_free(&config);
 	return status;

@@ -31,7 +31,7 @@ ok_if "status: exit 0 when nothing is stuck" bash -c "'$MQSIFT' status -c '$CONF
 cat "$RELAY/status.txt" >&2
 ok_if "status: the master's pid and uptime" grep -q "^master: pid $daemon, up [0-9]* s" "$RELAY/status.txt"
 ok_if "status: each worker's state" [ "$(grep -c '^worker [12]: pid [0-9]*, idle$' "$RELAY/status.txt")" -eq 2 ]
-ok_if "title: the master reads \"mqsift: master\" ($(title $daemon))" title_is $daemon "mqsift: master"
+ok_if "title: the master reads \"mqsift: master -c FILE\" ($(title $daemon))" title_is $daemon "mqsift: master -c $CONF"
 ok_if "title: the master's short name is mqsift-master" [ "$(cat /proc/$daemon/comm)" = mqsift-master ]
 for n in 1 2; do
 	wpid=$(sed -n "s/^worker $n: pid \([0-9]*\), idle\$/\1/p" "$RELAY/status.txt")
