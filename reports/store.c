@@ -743,6 +743,23 @@ bucket_count(gint64 since, gint64 until, gint64 width, GError **error)
 	return n;
 }
 
+/* bucket_query - @sql prepared with ?1 = @since, ?2 = @until, ?3 = @width; NULL with @error */
+static sqlite3_stmt *
+bucket_query(Store *store, const char *sql, gint64 since, gint64 until, gint64 width,
+             const char *what, GError **error)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(store->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_error(error, store->db, what);
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, until);
+	sqlite3_bind_int64(st, 3, width);
+	return st;
+}
+
 /* store_traffic - counts by verdict per bucket, grouped in SQL */
 GArray *
 store_traffic(Store *store, gint64 since, gint64 until, gint64 width, GError **error)
@@ -759,21 +776,16 @@ store_traffic(Store *store, gint64 since, gint64 until, gint64 width, GError **e
 		g_array_append_val(a, b);
 	}
 	/* the range on received uses messages_received; spam is NULL when not checked */
-	if (sqlite3_prepare_v2(
-	        store->db,
-	        "SELECT (received - ?1) / ?3 AS bucket,"
-	        " sum(status = 'clean' AND coalesce(spam, '') NOT IN ('yes', 'high')),"
-	        " sum(status = 'clean' AND coalesce(spam, '') IN ('yes', 'high')),"
-	        " sum(status = 'infected'), sum(status = 'blocked'),"
-	        " sum(status NOT IN ('clean', 'infected', 'blocked'))"
-	        " FROM messages WHERE received >= ?1 AND received < ?2 GROUP BY bucket",
-	        -1, &st, NULL) != SQLITE_OK) {
-		store_error(error, store->db, "store: traffic");
+	st = bucket_query(store,
+	                  "SELECT (received - ?1) / ?3 AS bucket,"
+	                  " sum(status = 'clean' AND coalesce(spam, '') NOT IN ('yes', 'high')),"
+	                  " sum(status = 'clean' AND coalesce(spam, '') IN ('yes', 'high')),"
+	                  " sum(status = 'infected'), sum(status = 'blocked'),"
+	                  " sum(status NOT IN ('clean', 'infected', 'blocked'))"
+	                  " FROM messages WHERE received >= ?1 AND received < ?2 GROUP BY bucket",
+	                  since, until, width, "store: traffic", error);
+	if (st == NULL)
 		return NULL;
-	}
-	sqlite3_bind_int64(st, 1, since);
-	sqlite3_bind_int64(st, 2, until);
-	sqlite3_bind_int64(st, 3, width);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		gint64 i = sqlite3_column_int64(st, 0);
 		if (i < 0 || i >= n)
@@ -808,16 +820,12 @@ store_queue_depths(Store *store, gint64 since, gint64 until, gint64 width, GErro
 		StoreQueueDepth b = {.start = since + i * width};
 		g_array_append_val(a, b);
 	}
-	if (sqlite3_prepare_v2(store->db,
-	                       "SELECT (t - ?1) / ?3 AS bucket, max(inbound), max(outbound)"
-	                       " FROM queue_samples WHERE t >= ?1 AND t < ?2 GROUP BY bucket",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		store_error(error, store->db, "store: queue depths");
+	st = bucket_query(store,
+	                  "SELECT (t - ?1) / ?3 AS bucket, max(inbound), max(outbound)"
+	                  " FROM queue_samples WHERE t >= ?1 AND t < ?2 GROUP BY bucket",
+	                  since, until, width, "store: queue depths", error);
+	if (st == NULL)
 		return NULL;
-	}
-	sqlite3_bind_int64(st, 1, since);
-	sqlite3_bind_int64(st, 2, until);
-	sqlite3_bind_int64(st, 3, width);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		gint64 i = sqlite3_column_int64(st, 0);
 		if (i < 0 || i >= n)

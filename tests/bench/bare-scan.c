@@ -8,18 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
-/* cpu_seconds - user + system time of this process */
-static double
-cpu_seconds(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-	       ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
-}
+#include "tests/bench/bench.h"
 
 /* inspect - a file-inspection callback that does nothing (BARE_INSPECT=1: what
  * asking libclamav to show each file it unpacks costs, before mqsift looks) */
@@ -58,7 +48,7 @@ main(int argc, char **argv)
 	opts.general = CL_SCAN_GENERAL_ALLMATCHES | CL_SCAN_GENERAL_HEURISTICS;
 	opts.parse = getenv("BARE_NO_MAIL") ? ~0u & ~CL_SCAN_PARSE_MAIL : ~0u;
 	opts.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX | CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE;
-	double c0 = cpu_seconds();
+	double c0 = bench_cpu_seconds();
 	gint64 w0 = g_get_monotonic_time();
 	guint64 bytes = 0;
 	int found = 0;
@@ -77,7 +67,7 @@ main(int argc, char **argv)
 		bytes += len;
 		g_free(data);
 	}
-	double cpu = cpu_seconds() - c0;
+	double cpu = bench_cpu_seconds() - c0;
 	double wall = (double)(g_get_monotonic_time() - w0) / 1e6;
 	int n = argc - 2;
 	printf("bare: files=%d found=%d bytes=%" G_GUINT64_FORMAT

@@ -11,21 +11,10 @@
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 
 #include "queue/commit.h"
 #include "queue/qdir.h"
-
-/* cpu_seconds - user + system time of this process */
-static double
-cpu_seconds(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-	       ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
-}
+#include "tests/bench/bench.h"
 
 /* main - claim, prepare, finish per batch */
 int
@@ -44,7 +33,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "commit-floor: %s\n", error->message);
 		return 2;
 	}
-	double t0 = cpu_seconds();
+	double t0 = bench_cpu_seconds();
 	gint64 w0 = g_get_monotonic_time();
 	g_autoptr(GPtrArray) ids = qdir_list(in, "qf", &error);
 	if (ids == NULL) {
@@ -69,7 +58,7 @@ main(int argc, char **argv)
 		}
 	}
 	commit_batch_free(&batch);
-	double cpu = cpu_seconds() - t0;
+	double cpu = bench_cpu_seconds() - t0;
 	double wall = (double)(g_get_monotonic_time() - w0) / 1e6;
 	printf("commit_floor: messages=%u batch=%u cpu_s=%.3f wall_s=%.3f cpu_ms_per_msg=%.3f\n",
 	       done, batch_size, cpu, wall, 1000 * cpu / (done ? done : 1));
