@@ -27,6 +27,9 @@
 #define REPORT_TYPE "(ibbbuassssbaya(sssssbsay)su)"
 #define FINDING_TYPE "(sssssbsay)"
 
+/* answers and requests up to this size are copied, larger ones mapped */
+#define PROTOCOL_COPY_MAX (64 * 1024)
+
 #define REQUIRED_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
 /* protocol_error_quark - the error domain */
@@ -417,8 +420,21 @@ protocol_read_sealed(int fd, gsize max_size, GError **error)
 		            (long long)st.st_size, max_size);
 		return NULL;
 	}
-	/* sealed against shrinking and writing: the mapping can neither fault nor change */
 	gsize len = (gsize)st.st_size;
+	if (len <= PROTOCOL_COPY_MAX) {
+		/* small (nearly every request and answer): one read instead of a
+		 * mapping, whose unmapping costs a TLB shootdown in a threaded master */
+		char *buf = g_malloc(len);
+		ssize_t n = pread(fd, buf, len, 0);
+		if (n < 0 || (gsize)n != len) {
+			g_set_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_DESCRIPTOR, "read: %s",
+			            n < 0 ? g_strerror(errno) : "short read");
+			g_free(buf);
+			return NULL;
+		}
+		return g_bytes_new_take(buf, len);
+	}
+	/* sealed against shrinking and writing: the mapping can neither fault nor change */
 	void *addr = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (addr == MAP_FAILED) {
 		g_set_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_DESCRIPTOR, "mmap: %s",

@@ -261,6 +261,25 @@ test_paths(void)
 	g_assert_false(protocol_path_is_valid("1.2."));
 }
 
+/* test_small_and_large - a small memfd is copied, a large one mapped: both read whole */
+static void
+test_small_and_large(void)
+{
+	for (gsize len = 1; len <= 1024 * 1024; len *= 4) {
+		g_autofree guint8 *data = g_malloc(len);
+		for (gsize i = 0; i < len; i++)
+			data[i] = (guint8)(i * 7 + 3);
+		g_autoptr(GBytes) b = g_bytes_new(data, len);
+		g_autoptr(GError) error = NULL;
+		int fd = protocol_memfd_new("t", b);
+		g_assert_cmpint(fd, >=, 0);
+		g_autoptr(GBytes) got = protocol_read_sealed(fd, len, &error);
+		g_assert_no_error(error);
+		g_assert_true(g_bytes_equal(got, b));
+		close(fd);
+	}
+}
+
 /* test_sealed_only - /dev/zero, an unsealed memfd, a regular file, too large: refused */
 static void
 test_sealed_only(void)
@@ -322,6 +341,7 @@ main(int argc, char **argv)
 	                test_request_round_trip);
 	g_test_add_func("/protocol/mime-path-syntax-is-checked", test_paths);
 	g_test_add_func("/protocol/only-sealed-bounded-memfds-are-read", test_sealed_only);
+	g_test_add_func("/protocol/small-copied-and-large-mapped-read-whole", test_small_and_large);
 	int status = g_test_run();
 	config_free(&config);
 	return status;
