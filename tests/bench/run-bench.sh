@@ -72,6 +72,7 @@ conf() {
 	  incoming: $2
 	  outgoing: $3
 	  batch_size: 64
+	  kick_delivery: false
 	scanner:
 	  signatures: $SIGS
 	  workers: $1

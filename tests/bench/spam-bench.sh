@@ -52,6 +52,7 @@ conf() {
 	  incoming: $DIR/in
 	  outgoing: $DIR/out
 	  batch_size: 64
+	  kick_delivery: false
 	scanner:
 	  signatures: $TOP/tests/signatures
 	  workers: $CORES
