@@ -114,7 +114,7 @@ commit_batch_free(CommitBatch **batch)
 	*batch = NULL;
 }
 
-/* exists_at - fstatat succeeds (without following a link) */
+/* exists_at - fstatat succeeds (without following a link); AT_FDCWD for a path */
 static gboolean
 exists_at(int dirfd, const char *name)
 {
@@ -392,15 +392,6 @@ commit_finish(CommitBatch *batch, GError **error)
 	return ok;
 }
 
-/* file_exists - lstat succeeds */
-static gboolean
-file_exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
-}
-
 /*
  * recover_finish_tf - step 6 for a marked message, if its out tf is ours:
  * renamed to qf under its lock.  A tf that someone holds locked is the
@@ -426,9 +417,9 @@ recover_finish_tf(QueueDir *out, const char *id, const char *tf, const char *qf,
 	if (!qdir_lock_fd(out, tfd, FALSE)) {
 		close(tfd);
 		g_message("%s: %s is locked (the outgoing sendmail's): left alone", id, tf);
-		return file_exists(qf) ? 0 : 1;
+		return exists_at(AT_FDCWD, qf) ? 0 : 1;
 	}
-	if (file_exists(qf)) {
+	if (exists_at(AT_FDCWD, qf)) {
 		close(tfd);
 		g_message("%s: %s is not mqsift's (the qf exists): left alone", id, tf);
 		return 0;
@@ -524,7 +515,7 @@ commit_inject(QueueDir *out, const Qf *qf, const char *body, gsize body_len, mod
 		g_autofree char *qf_path = qdir_file(out, "qf", id);
 		g_autoptr(GError) local = NULL;
 
-		if (file_exists(qf_path) || file_exists(tf) ||
+		if (exists_at(AT_FDCWD, qf_path) || exists_at(AT_FDCWD, tf) ||
 		    !durable_write_file(df, body, body_len, file_mode, gid, &local)) {
 			if (local == NULL || g_error_matches(local, G_IO_ERROR, G_IO_ERROR_EXISTS))
 				continue; /* queue ID clash: take the next one */
@@ -580,7 +571,7 @@ commit_move_aside(QueueDir *in, const char *id, const char *dest_dir, GError **e
 		g_autofree char *name = g_strconcat(prefixes[i], id, NULL);
 		g_autofree char *dst = g_build_filename(dest_dir, name, NULL);
 
-		if (!file_exists(src))
+		if (!exists_at(AT_FDCWD, src))
 			continue;
 		unlink(dst); /* an earlier attempt that died half way */
 		ok = durable_link_or_copy(src, dst, 0600, (gid_t)-1, error);

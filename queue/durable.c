@@ -128,10 +128,10 @@ durable_abort(DurableFile *file)
 	g_free(file);
 }
 
-/* write_whole - create @path exclusively with @buf; fsync'ed if @sync */
-static gboolean
-write_whole(const char *path, const void *buf, gsize len, mode_t mode, gid_t gid, gboolean sync,
-            GError **error)
+/* durable_write_file - whole-file exclusive durable write */
+gboolean
+durable_write_file(const char *path, const void *buf, gsize len, mode_t mode, gid_t gid,
+                   GError **error)
 {
 	DurableFile *file = durable_create(path, mode, gid, error);
 
@@ -141,24 +141,7 @@ write_whole(const char *path, const void *buf, gsize len, mode_t mode, gid_t gid
 		durable_abort(file);
 		return FALSE;
 	}
-	if (sync)
-		return durable_finish(file, error);
-	gboolean ok = close(file->fd) == 0;
-	if (!ok) {
-		set_errno_error(error, errno, "cannot close", file->path);
-		unlink(file->path);
-	}
-	g_free(file->path);
-	g_free(file);
-	return ok;
-}
-
-/* durable_write_file - whole-file exclusive durable write */
-gboolean
-durable_write_file(const char *path, const void *buf, gsize len, mode_t mode, gid_t gid,
-                   GError **error)
-{
-	return write_whole(path, buf, len, mode, gid, TRUE, error);
+	return durable_finish(file, error);
 }
 
 /* durable_copy_fd - exclusive durable copy of a descriptor's content */
