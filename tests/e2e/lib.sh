@@ -102,14 +102,22 @@ relay_deliver() {
 	timeout 120 "$SENDMAIL" -C "$RELAY/relay.cf" -OQueueDirectory="$RELAY/out" -qf "$@"
 }
 
-# relay_wait_inbound N - wait (at most 20 s) until N complete messages are queued.
+# relay_wait_inbound N - wait (at most 20 s) until N complete messages are
+# queued and the inbound sendmail holds none of them locked any more (a pass
+# leaves a locked message for the next one, as it should: a test that runs
+# one pass must not start it while sendmail still finishes a message).
 relay_wait_inbound() {
-	local i n
+	local i n f busy
 	for i in $(seq 1 200); do
-		n=$(find "$RELAY/in" -name 'qf*' -size +0 | wc -l)
-		[ "$n" -ge "$1" ] && return 0
+		n=0 busy=0
+		for f in $(find "$RELAY/in" -name 'qf*' -size +0); do
+			n=$((n + 1))
+			flock -n "$f" true 2>/dev/null || busy=$((busy + 1))
+		done
+		[ "$n" -ge "$1" ] && [ "$busy" = 0 ] && return 0
 		sleep 0.1
 	done
+	echo "relay_wait_inbound: $n queued ($busy locked), $1 wanted" >&2
 	return 1
 }
 
@@ -138,17 +146,23 @@ s.sendall(sys.stdin.buffer.read()); sys.exit(0 if b"PONG" in s.recv(100) else 1)
 		sleep 0.1
 	done
 	[ "$up" = yes ] || return 1
-	# one CHECK before the test's own, waited for (its answer is not checked:
-	# the tests check theirs): a child's first scan compiles the rules, which
-	# on a loaded machine (the sanitizer build) can outlast a check's timeout
-	timeout 60 python3 -c '
+	# one CHECK per child before the test's own, all at once so that each
+	# child takes one, and waited for (their answers are not checked: the
+	# tests check theirs): a child's first scan loads what the rules need,
+	# which on a loaded machine (the sanitizer build) can outlast a check's
+	# timeout
+	timeout 90 python3 -c '
 import socket, sys
 m = b"Subject: warm-up\r\n\r\nwarm-up\r\n"
-s = socket.socket(socket.AF_UNIX); s.settimeout(60); s.connect(sys.argv[1])
-s.sendall(b"CHECK SPAMC/1.5\r\nContent-length: %d\r\n\r\n" % len(m) + m)
-s.shutdown(socket.SHUT_WR)
-while s.recv(4096):
-    pass' "$RELAY/spamd.sock" 2>/dev/null
+conns = []
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX); s.settimeout(90); s.connect(sys.argv[1])
+    s.sendall(b"CHECK SPAMC/1.5\r\nContent-length: %d\r\n\r\n" % len(m) + m)
+    s.shutdown(socket.SHUT_WR)
+    conns.append(s)
+for s in conns:
+    while s.recv(4096):
+        pass' "$RELAY/spamd.sock" "${SPAMD_CHILDREN:-2}" 2>/dev/null
 	return 0
 }
 

@@ -132,6 +132,7 @@ mk tcp "Checked over TCP" "$HAM"
 send_mail alice@example.org bob@example.com "$M/tcp.eml"
 relay_wait_inbound 1
 "$MQSIFT" run --once -c "$CONF" 2>"$RELAY/run-tcp.log"
+cat "$RELAY/run-tcp.log" >&2
 relay_deliver
 tcp=$(got '<tcp@test.local>')
 ok_if "failover: the missing socket is logged, spamd over TCP scores the message" \
@@ -147,7 +148,8 @@ for i in $(seq 1 $N); do
 	mk "batch$i" "batch message $i" "$HAM"
 	send_mail alice@example.org bob@example.com "$M/batch$i.eml"
 done
-ok_if "$N messages queued" relay_wait_inbound $N
+queued_exactly() { relay_wait_inbound "$1" && [ "$(find "$RELAY/in" -name 'qf*' | wc -l)" = "$1" ]; }
+ok_if "$N messages queued, nothing else inbound" queued_exactly $N
 "$MQSIFT" run --once -c "$CONF" 2>"$RELAY/run2.log" &
 run_pid=$!
 # spamd logs one "result:" line per message it checked: kill it after a few
@@ -176,12 +178,14 @@ for i in 1 2 3; do
 done
 relay_wait_inbound 3
 "$MQSIFT" run --once -c "$CONF" 2>"$RELAY/run3.log"
+cat "$RELAY/run3.log" >&2
 ok_if "spamd down, on_error: defer: all three stay in the inbound queue" \
 	bash -c "[ \$(find '$RELAY/in' -name 'qf*' -size +0 | wc -l) = 3 ] && [ -z \"\$(find '$RELAY/out' -name 'qf*')\" ]"
 ok_if "the log says deferred" grep -q 'deferred (spam.on_error: defer)' "$RELAY/run3.log"
 spamd_start || bail_out "spamd did not restart: $(tail -n 5 "$RELAY/spamd.log" | tr '\n' ' ')"
 ok_if "spamd back: the next pass delivers them, checked" \
 	bash -c "'$MQSIFT' run --once -c '$CONF' 2>'$RELAY/run4.log' && [ -z \"\$(find '$RELAY/in' -name 'qf*')\" ] && grep -c 'spam=no' '$RELAY/run4.log' | grep -qx 3"
+cat "$RELAY/run4.log" >&2
 relay_deliver
 ok_if "each delivered once" bash -c "[ \$(ls '$RELAY/sink' | wc -l) = 3 ]"
 
