@@ -64,6 +64,13 @@ if [ ! -f "$SIGS/bench.hdb" ]; then
 	python3 "$HERE/gen-sigs.py" "$SIGS" --hash "$HS" --body "$BS" >/dev/null
 fi
 say "bench: database hash_sigs=$HS body_sigs=$BS cores=$CORES"
+# libclamav's temporary files: on tmpfs for mqsift's workers as for the bare
+# scan and clamscan (a Debian /run, mqsift's default scanner.tmpdir, is a
+# tmpfs; a container's may not be, and the comparison would be unfair)
+SCRATCH=/dev/shm/mqsift-bench-scratch
+mkdir -p "$SCRATCH"
+chmod 0755 "$SCRATCH"
+say "bench: scratch mqsift=$SCRATCH/tmp bare=/dev/shm/mqsift-bare type=$(stat -f -c %T "$SCRATCH")"
 
 # conf WORKERS IN OUT - a configuration for a run
 conf() {
@@ -77,6 +84,7 @@ conf() {
 	  signatures: $SIGS
 	  workers: $1
 	  user: nobody
+	  tmpdir: $SCRATCH/tmp
 	quarantine:
 	  dir: $DIR/quarantine
 	reports:
