@@ -483,6 +483,8 @@ split_pread(void *handle, void *buf, size_t count, off_t offset)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
+			if (n == 0)
+				errno = EIO; /* the file is shorter than it was said to be */
 			src->failed = TRUE;
 			return -1;
 		}
