@@ -13,6 +13,7 @@
 
 #include <clamav.h>
 #include <errno.h>
+#include <malloc.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -445,6 +446,91 @@ engine_scan_buffer(Engine *engine, const void *data, gsize len, const char *name
 	scanning = NULL;
 	cl_fmap_close(map);
 	finish_scan(rc, virname, result);
+}
+
+/* a scan this large is followed by a malloc_trim */
+#define TRIM_AFTER_BYTES (1024 * 1024)
+
+/* SplitSource - a message as a prefix in memory and the rest in a descriptor */
+typedef struct {
+	const char *head;
+	gsize head_len;
+	int fd;
+	gsize fd_len;
+	gboolean failed; /* a read came back short or failed: the scan saw less */
+} SplitSource;
+
+/* split_pread - libclamav's read callback over a SplitSource; whole reads or -1 */
+static off_t
+split_pread(void *handle, void *buf, size_t count, off_t offset)
+{
+	SplitSource *src = handle;
+	gsize at = (gsize)offset, done = 0;
+	char *out = buf;
+
+	if (offset < 0 || at > src->head_len + src->fd_len) {
+		src->failed = TRUE;
+		return -1;
+	}
+	count = MIN(count, src->head_len + src->fd_len - at);
+	if (at < src->head_len) {
+		done = MIN(count, src->head_len - at);
+		memcpy(out, src->head + at, done);
+	}
+	while (done < count) {
+		ssize_t n =
+		    pread(src->fd, out + done, count - done, (off_t)(at + done - src->head_len));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO; /* the file is shorter than it was said to be */
+			src->failed = TRUE;
+			return -1;
+		}
+		done += (gsize)n;
+	}
+	return (off_t)done;
+}
+
+/* engine_scan_split - scan @head followed by the first @fd_len bytes of @fd */
+void
+engine_scan_split(Engine *engine, const void *head, gsize head_len, int fd, gsize fd_len,
+                  const char *name, EngineResult *result)
+{
+	const char *virname = NULL;
+	unsigned long scanned = 0;
+	SplitSource src = {head, head_len, fd, fd_len, FALSE};
+	gsize len = head_len + fd_len;
+
+	if (len == 0 || scratch_too_small(engine, len, result))
+		return;
+	/* a map that reads as libclamav asks and ages out what it is done with:
+	 * the message is not held whole in memory while libclamav holds its own
+	 * parse of it */
+	cl_fmap_t *map = cl_fmap_open_handle(&src, 0, len, split_pread, 1);
+	if (map == NULL) {
+		result->error = TRUE;
+		result->detail = g_strdup("cannot map the message");
+		return;
+	}
+	scanning = result;
+	cl_error_t rc =
+	    cl_scanmap_callback(map, name, &virname, &scanned, engine->cl, &engine->opts, result);
+	scanning = NULL;
+	cl_fmap_close(map);
+	finish_scan(rc, virname, result);
+	/* what libclamav allocated for its parse of a large message is free now
+	 * but still resident (freed heap is kept by malloc): give it back, or
+	 * the next phase's memory (GMime's walk) comes on top of it */
+	if (len >= TRIM_AFTER_BYTES)
+		malloc_trim(0);
+	if (src.failed && !result->error) {
+		/* libclamav read less than the message: never a clean verdict */
+		result->error = TRUE;
+		g_free(result->detail);
+		result->detail = g_strdup("cannot read the message body");
+	}
 }
 
 /* engine_scan_fd - scan a descriptor */

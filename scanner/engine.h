@@ -102,6 +102,16 @@ gboolean engine_is_test_db(const Engine *engine);
 void engine_scan_buffer(Engine *engine, const void *data, gsize len, const char *name,
                         EngineResult *result);
 
+/*
+ * engine_scan_split - scan the bytes of @head followed by the first @fd_len
+ * bytes of @fd (read with pread from offset 0) as one file.  libclamav reads
+ * the descriptor part as it needs it and lets go of what it is done with,
+ * so a large message is not held whole in memory during the scan.  A read
+ * that fails or comes back short sets @result's error.
+ */
+void engine_scan_split(Engine *engine, const void *head, gsize head_len, int fd, gsize fd_len,
+                       const char *name, EngineResult *result);
+
 /* engine_scan_fd - scan a whole file */
 void engine_scan_fd(Engine *engine, int fd, const char *name, EngineResult *result);
 

@@ -12,8 +12,13 @@
 
 #include "scanner/scan.h"
 
+#include <errno.h>
+#include <gio/gio.h>
 #include <gmime/gmime.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "reports/template.h"
 #include "rules/untrusted.h"
@@ -352,6 +357,7 @@ typedef struct {
 	gboolean reuse;       /* trust the seen verdicts (no limit hit in the raw scan) */
 	const char *message;  /* the whole message, as given */
 	gsize len;
+	gsize body_offset;    /* where the bytes of the body descriptor begin in it */
 	guint alternatives;   /* other readings walked (a guessed boundary) */
 	gboolean force_whole; /* found in a reading the rewrite cannot follow */
 } Scan;
@@ -502,6 +508,9 @@ sort_names(const ScanContext *ctx, EngineResult *res)
 	}
 }
 
+static void scan_hooked(Scan *scan, const void *data, gsize len, int body_fd, const char *name,
+                        gboolean skip_level0_name, gboolean record_level0, EngineResult *res);
+
 /*
  * scan_with_policy - one engine scan with the hooks, then the names sorted
  * out.  @record_level0: @data is a part of the message, record its verdict.
@@ -509,6 +518,17 @@ sort_names(const ScanContext *ctx, EngineResult *res)
 static void
 scan_with_policy(Scan *scan, const void *data, gsize len, const char *name,
                  gboolean skip_level0_name, gboolean record_level0, EngineResult *res)
+{
+	scan_hooked(scan, data, len, -1, name, skip_level0_name, record_level0, res);
+}
+
+/*
+ * scan_hooked - scan_with_policy(), where @body_fd >= 0 holds the bytes of
+ * @data from scan->body_offset on: they are read from it, not from @data
+ */
+static void
+scan_hooked(Scan *scan, const void *data, gsize len, int body_fd, const char *name,
+            gboolean skip_level0_name, gboolean record_level0, EngineResult *res)
 {
 	Inspector in = {scan, g_array_new(FALSE, FALSE, sizeof(Layer)), skip_level0_name,
 	                record_level0, FALSE};
@@ -518,7 +538,11 @@ scan_with_policy(Scan *scan, const void *data, gsize len, const char *name,
 	res->found = found_in_file;
 	res->inspect_data = &in;
 	scan->scans++;
-	engine_scan_buffer(scan->ctx->engine, data, len, name, res);
+	if (body_fd >= 0 && scan->body_offset <= len)
+		engine_scan_split(scan->ctx->engine, data, scan->body_offset, body_fd,
+		                  len - scan->body_offset, name, res);
+	else
+		engine_scan_buffer(scan->ctx->engine, data, len, name, res);
 	res->inspect = NULL;
 	res->leave = NULL;
 	res->found = NULL;
@@ -962,9 +986,88 @@ scan_settings_from_config(const MqConfig *config, ScanSettings *settings)
 	};
 }
 
+/* scan_message_map - see scan.h */
+gboolean
+scan_message_map(const char *headers, int body_fd, gsize max_size, ScanMessageMap *map,
+                 GError **error)
+{
+	struct stat st;
+	gsize hlen = strlen(headers);
+	gsize page = (gsize)sysconf(_SC_PAGESIZE);
+
+	memset(map, 0, sizeof *map);
+	if (fstat(body_fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not a regular file");
+		return FALSE;
+	}
+	if ((guint64)st.st_size > max_size) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+		            "file larger than %" G_GSIZE_FORMAT " bytes", max_size);
+		return FALSE;
+	}
+	/* the headers end where the first page of the file begins */
+	gsize head_pages = (hlen + page - 1) / page * page;
+	map->body_len = (gsize)st.st_size;
+	map->base_len = MAX(head_pages + (map->body_len + page - 1) / page * page, page);
+	map->base =
+	    mmap(NULL, map->base_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map->base == MAP_FAILED) {
+		map->base = NULL;
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "mmap: %s",
+		            g_strerror(errno));
+		return FALSE;
+	}
+	if (map->body_len > 0) {
+		map->body = mmap(map->base + head_pages, map->body_len, PROT_READ,
+		                 MAP_PRIVATE | MAP_FIXED, body_fd, 0);
+		if (map->body == MAP_FAILED) {
+			int err = errno;
+			munmap(map->base, map->base_len);
+			memset(map, 0, sizeof *map);
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err), "mmap: %s",
+			            g_strerror(err));
+			return FALSE;
+		}
+	}
+	memcpy(map->base + head_pages - hlen, headers, hlen);
+	if (head_pages > 0)
+		mprotect(map->base, head_pages, PROT_READ);
+	map->msg = map->base + head_pages - hlen;
+	map->len = hlen + map->body_len;
+	return TRUE;
+}
+
+/*
+ * scan_message_map_release - the file's pages are its own, unchanged (a
+ * private read-only mapping): dropped, they come back from the page cache
+ */
+void
+scan_message_map_release(ScanMessageMap *map)
+{
+	if (map->body != NULL)
+		madvise(map->body, map->body_len, MADV_DONTNEED);
+}
+
+/* scan_message_map_clear - unmap and clear */
+void
+scan_message_map_clear(ScanMessageMap *map)
+{
+	if (map->base != NULL)
+		munmap(map->base, map->base_len);
+	memset(map, 0, sizeof *map);
+}
+
 /* scan_message - see scan.h */
 void
 scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport *report)
+{
+	scan_message_body_fd(ctx, message, len, -1, 0, report);
+}
+
+/* scan_message_body_fd - see scan.h */
+void
+scan_message_body_fd(const ScanContext *ctx, const char *message, gsize len, int body_fd,
+                     gsize body_offset, ScanReport *report)
 {
 	memset(report, 0, sizeof *report);
 	report->findings = g_ptr_array_new_with_free_func(scan_finding_free);
@@ -988,6 +1091,7 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 	             TRUE,
 	             message,
 	             len,
+	             body_offset,
 	             0,
 	             FALSE};
 	GMimeMessage *msg = NULL;
@@ -997,7 +1101,10 @@ scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport 
 	 * it extracts is recorded with its verdict */
 	EngineResult raw;
 	engine_result_init(&raw);
-	scan_with_policy(&scan, message, len, "message", TRUE, FALSE, &raw);
+	/* a message whose body is a file mapping: libclamav reads the body from the
+	 * descriptor, so the mapping is not paged in while libclamav holds its own
+	 * parse of the message (the GMime walk below pages it in afterwards) */
+	scan_hooked(&scan, message, len, body_fd, "message", TRUE, FALSE, &raw);
 	if (raw.error) {
 		report->verdict = VERDICT_ERROR;
 		report->detail = g_strdup_printf("scan failed: %s", raw.detail);

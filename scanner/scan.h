@@ -112,6 +112,49 @@ typedef struct {
 /* scan_message - scan and, when needed, rewrite; fills @report (scan_report_clear it) */
 void scan_message(const ScanContext *ctx, const char *message, gsize len, ScanReport *report);
 
+/*
+ * scan_message_body_fd - scan_message() on a message whose bytes from
+ * @body_offset on are also the first @len - @body_offset bytes of @body_fd
+ * (the queue's df after the headers from the qf; -1: none).  The raw scan
+ * reads them from @body_fd, so when @message maps the file, the raw scan
+ * does not page the mapping in: a large message is not held in memory
+ * twice (as the mapping and as libclamav's read of it) while libclamav
+ * parses it.  @body_fd is only read (pread), never moved or closed.
+ */
+void scan_message_body_fd(const ScanContext *ctx, const char *message, gsize len, int body_fd,
+                          gsize body_offset, ScanReport *report);
+
+/* ScanMessageMap - a message as a worker reads it: headers, then the df mapped */
+typedef struct {
+	char *base;      /* start of the whole mapping */
+	gsize base_len;  /* its length */
+	char *body;      /* the file's mapping (page-aligned), or NULL */
+	gsize body_len;  /* the file's size: the message's last body_len bytes */
+	const char *msg; /* headers then body, contiguous, read only */
+	gsize len;
+} ScanMessageMap;
+
+/*
+ * scan_message_map - @headers followed by the whole of @body_fd as one
+ * read-only range in @map, without reading the file into memory: the file
+ * is mapped (private, read only) right after anonymous pages that end with
+ * the headers, so its pages are the page cache's and only count while
+ * read.  Give it to scan_message_body_fd() with @body_fd and
+ * map->len - map->body_len.  FALSE with @error set if the file is not a
+ * regular file, is larger than @max_size, or cannot be mapped.  The file
+ * must not shrink while mapped (reading past its end is SIGBUS: the
+ * worker's death, which the poison guard handles, never a verdict).
+ */
+gboolean scan_message_map(const char *headers, int body_fd, gsize max_size, ScanMessageMap *map,
+                          GError **error);
+
+/* scan_message_map_release - let go of the file's pages read so far (they are read
+ * again from the file when needed) */
+void scan_message_map_release(ScanMessageMap *map);
+
+/* scan_message_map_clear - unmap and clear */
+void scan_message_map_clear(ScanMessageMap *map);
+
 /* scan_finding_free - free one Finding (a GDestroyNotify) */
 void scan_finding_free(gpointer finding);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Finding, scan_finding_free)

@@ -27,7 +27,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "queue/fdread.h"
 #include "queue/fault.h"
 #include "scanner/proctitle.h"
 #include "scanner/protocol.h"
@@ -272,6 +271,13 @@ worker_membomb(const MqConfig *config)
 	abort(); /* no limit stopped it: die as the limit would have made it */
 }
 
+/* has_marker - test hooks: @marker somewhere in the message */
+static gboolean
+has_marker(const ScanMessageMap *map, const char *marker)
+{
+	return map->msg != NULL && memmem(map->msg, map->len, marker, strlen(marker)) != NULL;
+}
+
 /* worker_handle - one request: scan, answer */
 static gboolean
 worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *policy, int zero_fd)
@@ -315,13 +321,15 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 	ScanSettings settings;
 	scan_settings_from_config(&eff, &settings);
 	ScanContext ctx = {&settings, engine, policy, ref, (const char *const *)rules_files->pdata};
-	GString *message = g_string_new(req.headers);
+	/* the df mapped, not copied: see scan_message_map */
+	ScanMessageMap map = {0};
+	const char *message = req.headers;
 	gsize len = (gsize)req.size;
-	if (len <= config->scanner_max_message_size) {
-		if (fdread_append(fds[1], message, config->scanner_max_message_size, &error))
-			len = message->len;
+	if (len <= config->scanner_max_message_size &&
+	    scan_message_map(req.headers, fds[1], config->scanner_max_message_size, &map, &error)) {
+		message = map.msg;
+		len = map.len;
 	}
-	close(fds[1]);
 	if (error != NULL) {
 		memset(&report, 0, sizeof report);
 		report.findings = g_ptr_array_new();
@@ -335,24 +343,25 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 		report.unscanned = TRUE;
 	} else {
 		/* test-only hooks: a message that crashes or hangs its worker */
-		if (strstr(message->str, "MQSIFT-TEST-CRASH") && fault_should_fail("worker:crash"))
+		if (has_marker(&map, "MQSIFT-TEST-CRASH") && fault_should_fail("worker:crash"))
 			abort();
-		if (strstr(message->str, "MQSIFT-TEST-HANG") && fault_should_fail("worker:hang"))
+		if (has_marker(&map, "MQSIFT-TEST-HANG") && fault_should_fail("worker:hang"))
 			for (;;)
 				pause();
 		/* a memory and a CPU bomb, as a hostile message could make libclamav or
 		 * GMime behave: the worker's limits (RLIMIT_AS, RLIMIT_CPU) must end them */
-		if (strstr(message->str, "MQSIFT-TEST-MEMBOMB") &&
-		    fault_should_fail("worker:membomb"))
+		if (has_marker(&map, "MQSIFT-TEST-MEMBOMB") && fault_should_fail("worker:membomb"))
 			worker_membomb(config);
-		if (strstr(message->str, "MQSIFT-TEST-CPUBOMB") &&
-		    fault_should_fail("worker:cpubomb"))
+		if (has_marker(&map, "MQSIFT-TEST-CPUBOMB") && fault_should_fail("worker:cpubomb"))
 			for (volatile guint64 spin = 0;; spin++)
 				;
-		scan_message(&ctx, message->str, len, &report);
+		gboolean scan_error_hook = has_marker(&map, "MQSIFT-TEST-ERROR");
+		/* what the checks above read is let go before libclamav parses the message */
+		scan_message_map_release(&map);
+		scan_message_body_fd(&ctx, message, len, map.msg != NULL ? fds[1] : -1,
+		                     len - map.body_len, &report);
 		/* test-only: a message whose scan always fails */
-		if (strstr(message->str, "MQSIFT-TEST-ERROR") &&
-		    fault_should_fail("worker:scan-error")) {
+		if (scan_error_hook && fault_should_fail("worker:scan-error")) {
 			scan_report_clear(&report);
 			report.findings = g_ptr_array_new_with_free_func(scan_finding_free);
 			report.names = g_ptr_array_new_with_free_func(g_free);
@@ -372,7 +381,8 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 	if (out >= 0)
 		close(out);
 	scan_report_clear(&report);
-	g_string_free(message, TRUE);
+	scan_message_map_clear(&map);
+	close(fds[1]);
 	g_ptr_array_unref(rcpts);
 	g_ptr_array_unref(rules_files);
 	protocol_request_clear(&req);

@@ -291,7 +291,11 @@ conf 1 "$QFS/in" "$QFS/out" >"$DIR/bench.yaml"
 say "bench: large_message size_mb=25 $(sed -n 's/.*\(master max RSS.*\)/\1/p' "$DIR/run.log" | tr ' ,' '_ ')"
 big_wrss=$(sed -n 's/.*largest worker max RSS \([0-9]*\) MB.*/\1/p' "$DIR/run.log")
 if [ -n "$small_worker_rss" ] && [ -n "$big_wrss" ]; then
+	# the growth: what the 25 MB message adds to one worker over the small mix's
+	say "bench: large_message worker_rss_mb=$big_wrss small_mix_worker_rss_mb=$small_worker_rss growth_mb=$((big_wrss - small_worker_rss)) limit_mb=50"
 	target large_message_worker_growth_mb "$((big_wrss - small_worker_rss))" '<=' 50 MB
+else
+	say "bench: large_message worker_rss_mb=${big_wrss:-?} growth_mb=? (run the small section too for the growth)"
 fi
 fi
 

@@ -5,8 +5,13 @@
  */
 #include "mqsift-build.h"
 
+#include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <gmime/gmime.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "rules/policy.h"
@@ -657,6 +662,196 @@ test_tnef_every_name(void)
 	g_byte_array_unref(b);
 }
 
+/* body_fd - @len bytes of @body in an unlinked temporary file, for reading */
+static int
+body_fd(const char *body, gsize len)
+{
+	g_autofree char *path = NULL;
+	GError *error = NULL;
+	int fd = g_file_open_tmp("mqsift-test-body-XXXXXX", &path, &error);
+
+	g_assert_no_error(error);
+	for (gsize done = 0; done < len;) {
+		gssize n = write(fd, body + done, len - done);
+		g_assert_cmpint(n, >, 0);
+		done += (gsize)n;
+	}
+	g_unlink(path);
+	return fd;
+}
+
+#define BODY_FD_HEADERS                                                              \
+	"From: a@b\nSubject: hi\nMIME-Version: 1.0\nContent-Type: multipart/mixed; " \
+	"boundary=\"x\"\n\n"
+#define BODY_FD_BODY                                                \
+	"--x\nContent-Type: text/plain\n\nhello\n--x\n"             \
+	"Content-Type: application/octet-stream\n"                  \
+	"Content-Disposition: attachment; filename=\"eicar.com\"\n" \
+	"Content-Transfer-Encoding: base64\n\n" EICAR_B64 "--x--\n"
+
+/*
+ * test_body_fd_mapped - the worker's way: the df mapped after the headers,
+ * the raw scan reading the body by descriptor; found and rewritten as from
+ * a copy in memory
+ */
+static void
+test_body_fd_mapped(void)
+{
+	ScanSettings settings;
+	scan_settings_from_config(config, &settings);
+	ScanContext ctx = {&settings, engine, policy, "20261124/6AOTEST0000001"};
+	int fd = body_fd(BODY_FD_BODY, strlen(BODY_FD_BODY));
+	ScanMessageMap map;
+	ScanReport rep;
+	GError *error = NULL;
+	gsize len;
+
+	g_assert_true(scan_message_map(BODY_FD_HEADERS, fd, 1 << 20, &map, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(map.len, ==, strlen(BODY_FD_HEADERS BODY_FD_BODY));
+	g_assert_cmpmem(map.msg, map.len, BODY_FD_HEADERS BODY_FD_BODY,
+	                strlen(BODY_FD_HEADERS BODY_FD_BODY));
+	scan_message_body_fd(&ctx, map.msg, map.len, fd, map.len - map.body_len, &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_INFECTED);
+	g_assert_cmpuint(rep.findings->len, ==, 1);
+	g_autofree char *body = body_text(&rep, &len);
+	g_assert_nonnull(strstr(body, "hello"));
+	g_assert_null(strstr(body, "WDVPIVAlQEFQ"));
+	scan_report_clear(&rep);
+	scan_message_map_clear(&map);
+	/* a df larger than scanner.max_message_size is refused, not mapped */
+	g_assert_false(scan_message_map(BODY_FD_HEADERS, fd, 16, &map, &error));
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
+	g_clear_error(&error);
+	close(fd);
+}
+
+/*
+ * test_body_fd_short_read_is_an_error - a body descriptor that holds less
+ * than the message says: libclamav would see a cut message, so the verdict
+ * is an error, never clean
+ */
+static void
+test_body_fd_short_read_is_an_error(void)
+{
+	ScanSettings settings;
+	scan_settings_from_config(config, &settings);
+	ScanContext ctx = {&settings, engine, policy, "20261124/6AOTEST0000001"};
+	static const char whole[] = BODY_FD_HEADERS BODY_FD_BODY;
+	int fd = body_fd(BODY_FD_BODY, 20);
+	ScanReport rep;
+
+	scan_message_body_fd(&ctx, whole, strlen(whole), fd, strlen(BODY_FD_HEADERS), &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_ERROR);
+	scan_report_clear(&rep);
+	close(fd);
+}
+
+/* max_rss_kb - this process's peak resident set so far */
+static glong
+max_rss_kb(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
+/*
+ * rss_growth_of_scan - in a fresh child, how much a scan of the message
+ * (@headers, then @fd) raises the peak resident set (KB): @mapped as the
+ * worker does it, else from a whole copy in memory; -1 if it was not clean
+ */
+static glong
+rss_growth_of_scan(const char *headers, int fd, gboolean mapped)
+{
+	int p[2];
+	glong growth = -1;
+
+	g_assert_cmpint(pipe(p), ==, 0);
+	pid_t pid = fork();
+	g_assert_cmpint(pid, >=, 0);
+	if (pid == 0) {
+		ScanSettings settings;
+		scan_settings_from_config(config, &settings);
+		ScanContext ctx = {&settings, engine, policy, "20261124/6AOTEST0000001"};
+		ScanMessageMap map;
+		ScanReport rep;
+		glong before = max_rss_kb();
+
+		if (!scan_message_map(headers, fd, G_MAXSIZE, &map, NULL))
+			_exit(1);
+		if (mapped) {
+			scan_message_body_fd(&ctx, map.msg, map.len, fd, map.len - map.body_len,
+			                     &rep);
+		} else {
+			char *copy = g_memdup2(map.msg, map.len);
+			scan_message(&ctx, copy, map.len, &rep);
+			g_free(copy);
+		}
+		if (rep.verdict == VERDICT_CLEAN)
+			growth = max_rss_kb() - before;
+		if (write(p[1], &growth, sizeof growth) != sizeof growth)
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	g_assert_cmpint(read(p[0], &growth, sizeof growth), ==, sizeof growth);
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	return growth;
+}
+
+/*
+ * test_large_message_not_held_during_raw_scan - issue #17: a large message
+ * must not sit in memory whole while libclamav's mail parser holds its own
+ * reading of it.  Scanned the worker's way (mapped, raw scan by
+ * descriptor), a 16 MB message costs at least half its size less peak
+ * memory than scanned from a copy.
+ */
+static void
+test_large_message_not_held_during_raw_scan(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	g_test_skip("peak memory means nothing under AddressSanitizer");
+	return;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	g_test_skip("peak memory means nothing under AddressSanitizer");
+	return;
+#endif
+#endif
+	gsize raw_len = 12 * 1024 * 1024;
+	g_autofree guchar *raw = g_malloc(raw_len);
+	for (gsize i = 0; i < raw_len; i += 4)
+		*(guint32 *)(raw + i) = g_random_int();
+	/* base64 in lines, as mail carries it */
+	GString *body = g_string_new("--b\nContent-Type: text/plain\n\nbig\n--b\n"
+	                             "Content-Type: application/octet-stream; name=\"big.bin\"\n"
+	                             "Content-Transfer-Encoding: base64\n\n");
+	gsize start = body->len;
+	gint state = 0, save = 0;
+	g_string_set_size(body, start + raw_len * 4 / 3 + raw_len / 36 + 16);
+	gsize n = g_base64_encode_step(raw, raw_len, TRUE, body->str + start, &state, &save);
+	n += g_base64_encode_close(TRUE, body->str + start + n, &state, &save);
+	g_string_set_size(body, start + n);
+	g_string_append(body, "--b--\n");
+	int fd = body_fd(body->str, body->len);
+	gsize size = body->len;
+	g_string_free(body, TRUE);
+	static const char headers[] = "From: a@b\nSubject: big\nMIME-Version: 1.0\n"
+	                              "Content-Type: multipart/mixed; boundary=\"b\"\n\n";
+
+	glong copied = rss_growth_of_scan(headers, fd, FALSE);
+	glong mapped = rss_growth_of_scan(headers, fd, TRUE);
+	g_test_message("%zu KB message: peak RSS +%ld KB from a copy, +%ld KB mapped", size / 1024,
+	               copied, mapped);
+	g_assert_cmpint(copied, >, 0);
+	g_assert_cmpint(mapped, >, 0);
+	g_assert_cmpint(mapped + (glong)(size / 1024 / 2), <=, copied);
+	close(fd);
+}
+
 /* main - set up one engine for all tests */
 int
 main(int argc, char **argv)
@@ -695,6 +890,12 @@ main(int argc, char **argv)
 	g_test_add_func("/scan/duplicate-boundary-is-blocked-as-ambiguous", test_parsers_disagree);
 	g_test_add_func("/scan/every-tnef-name-is-checked", test_tnef_every_name);
 	g_test_add_func("/scan/clamav-testfiles-are-caught-attached", test_clamav_testfiles);
+	g_test_add_func("/scan/mapped-df-scanned-by-descriptor-is-caught-and-rewritten",
+	                test_body_fd_mapped);
+	g_test_add_func("/scan/body-descriptor-short-read-is-an-error-never-clean",
+	                test_body_fd_short_read_is_an_error);
+	g_test_add_func("/scan/large-message-not-held-whole-during-raw-scan",
+	                test_large_message_not_held_during_raw_scan);
 	int status = g_test_run();
 	engine_free(&engine);
 	policy_free(&policy);
