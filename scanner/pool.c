@@ -4,9 +4,16 @@
  * DESCRIPTION
  *	The poll array is sized from the slots, so it holds every busy worker
  *	whatever scanner.workers is (that key is bounded by the configuration).
- *	A worker holds up to POOL_DEPTH messages: the one it scans and the
- *	next, already sent, so it starts on it at once instead of waiting while
- *	the master reads the answer, commits, logs and claims another.  Answers
+ *	A worker holds up to pool->depth messages: the one it scans and the
+ *	next ones, already sent, so it starts on the next at once instead of
+ *	waiting while the master reads the answer, logs and claims another, and
+ *	keeps scanning while the master waits for the disk to flush a batch (a
+ *	batch's commit takes longer than a small message's scan).  The depth
+ *	is a batch shared among the workers, from POOL_DEPTH_MIN to
+ *	POOL_DEPTH_MAX, and beyond POOL_DEPTH_MIN a worker takes more only while
+ *	what it holds is small (POOL_DEPTH_BYTES): the messages in hand stay
+ *	bounded by the batch size, and a stop never waits for a row of large
+ *	messages to be scanned.  Answers
  *	come back in the order the requests were sent.  A worker that fails is
  *	killed and replaced at once: the message it was scanning is given back
  *	as failed, the ones waiting are sent again (from the kept sealed
@@ -26,7 +33,9 @@
 
 #include "scanner/sandbox.h"
 
-#define POOL_DEPTH 2
+#define POOL_DEPTH_MIN 2
+#define POOL_DEPTH_MAX 16
+#define POOL_DEPTH_BYTES (1024 * 1024)
 
 /* InFlight - a message sent to a worker and not answered yet */
 typedef struct {
@@ -54,6 +63,7 @@ struct Pool {
 	const Policy *policy;
 	GDestroyNotify job_free;
 	GPtrArray *slots; /* of Slot* */
+	guint depth;      /* the most messages one worker holds */
 };
 
 /* slot_spawn - (re)start the worker of a slot; FALSE with a log line if it cannot */
@@ -115,6 +125,7 @@ pool_new(const MqConfig *config, Engine *engine, const Policy *policy, GDestroyN
 	pool->policy = policy;
 	pool->job_free = job_free;
 	pool->slots = g_ptr_array_new();
+	pool->depth = CLAMP(config->queue_batch_size / n, POOL_DEPTH_MIN, POOL_DEPTH_MAX);
 	for (guint i = 0; i < n; i++) {
 		Slot *slot = g_new0(Slot, 1);
 		g_queue_init(&slot->jobs);
@@ -174,12 +185,26 @@ pool_size(const Pool *pool)
 	return pool->slots->len;
 }
 
+/* held_bytes - the size of the messages a slot holds */
+static guint64
+held_bytes(const Slot *s)
+{
+	guint64 n = 0;
+
+	for (const GList *l = s->jobs.head; l != NULL; l = l->next)
+		n += ((const InFlight *)l->data)->size;
+	return n;
+}
+
 /* can_take - a slot whose worker may be given one more message */
 static gboolean
 can_take(const Pool *pool, const Slot *s)
 {
-	return s->worker != NULL && !s->retiring && s->jobs.length < POOL_DEPTH &&
-	       worker_messages(s->worker) < pool->config->scanner_max_messages_per_worker;
+	if (s->worker == NULL || s->retiring ||
+	    worker_messages(s->worker) >= pool->config->scanner_max_messages_per_worker)
+		return FALSE;
+	return s->jobs.length < POOL_DEPTH_MIN ||
+	       (s->jobs.length < pool->depth && held_bytes(s) < POOL_DEPTH_BYTES);
 }
 
 /* idle_slot - the least busy slot that can take a message, or NULL */

@@ -1281,8 +1281,12 @@ runner_pass(Runner *r, const volatile sig_atomic_t *stop, PassStats *stats)
 		 * to hand out and nothing is in hand: a backlog goes in full
 		 * batches, a message arriving alone is committed at once. */
 		if (commit_batch_size(p.batch) >= r->config->queue_batch_size ||
-		    (pool_busy(r->pool) == 0 && r->parked->len == 0 && p.next >= p.todo->len))
+		    (pool_busy(r->pool) == 0 && r->parked->len == 0 && p.next >= p.todo->len)) {
+			/* the workers' queues full first: they scan while the
+			 * batch's flushes wait for the disk */
+			hand_out(&p, stop);
 			finish_batch(&p);
+		}
 	}
 	finish_batch(&p);
 	/* The postmaster hears once per pass, not once per message. */

@@ -15,7 +15,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
 BUILD=${TOP_BUILDDIR:-$TOP}
-MQSIFT=$BUILD/mqsift
+MQSIFT=${MQSIFT:-$BUILD/mqsift}
 BARE=$BUILD/tests/bench/bare-scan
 DIR=${BENCH_DIR:-/tmp/mqsift-bench}
 SIZES=${BENCH_SIZES:-1000 10000}

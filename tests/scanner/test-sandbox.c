@@ -308,7 +308,9 @@ test_pool_depth(void)
 	g_autoptr(GError) error = NULL;
 	guint workers = config->scanner_workers, answered = 0;
 
+	guint batch = config->queue_batch_size;
 	config->scanner_workers = 1;
+	config->queue_batch_size = 2; /* a depth of two */
 	fault_arm("worker:crash");
 	Pool *pool = pool_new(config, engine, policy, NULL, &error);
 	fault_arm(NULL);
@@ -343,6 +345,65 @@ test_pool_depth(void)
 	}
 	pool_free(&pool);
 	config->scanner_workers = workers;
+	config->queue_batch_size = batch;
+}
+
+/* held - how many messages of @len bytes one idle worker takes before it is not idle */
+static guint
+held(gsize len, guint most)
+{
+	g_autoptr(GError) error = NULL;
+	const char *rcpts[] = {"b@example.com", NULL};
+	g_autofree char *text = g_strnfill(len, 'a');
+	PoolJob *jobs = g_new0(PoolJob, most);
+	guint sent = 0, answered = 0;
+
+	memcpy(text, "Subject: x\n\n", 13);
+	Pool *pool = pool_new(config, engine, policy, NULL, &error);
+	g_assert_no_error(error);
+	while (sent < most && pool_has_idle(pool)) {
+		jobs[sent].fd = body_fd(text, len);
+		WorkRequest req = {"6AOSANDBOX03",  "",    0,    jobs[sent].fd, len,
+		                   "a@example.org", rcpts, NULL, NULL};
+		g_assert_true(pool_send(pool, &req, &jobs[sent], &jobs[sent].report, &error));
+		g_assert_no_error(error);
+		sent++;
+	}
+	for (int tries = 0; answered < sent && tries < 2000; tries++)
+		pool_wait(pool, pool_job_done, &answered);
+	g_assert_cmpuint(answered, ==, sent);
+	for (guint i = 0; i < sent; i++) {
+		g_assert_null(jobs[i].failure);
+		scan_report_clear(&jobs[i].report);
+		close(jobs[i].fd);
+	}
+	g_free(jobs);
+	pool_free(&pool);
+	return sent;
+}
+
+/*
+ * test_pool_depth_by_size - a worker holds a share of the batch of small
+ * messages (it keeps scanning while the master flushes a batch), but no more
+ * than two once what it holds is large (a stop never waits for a row of
+ * large messages)
+ */
+static void
+test_pool_depth_by_size(void)
+{
+	if (geteuid() != 0) {
+		g_test_skip("needs root");
+		return;
+	}
+	guint workers = config->scanner_workers, batch = config->queue_batch_size;
+	config->scanner_workers = 1;
+	config->queue_batch_size = 64;
+	g_assert_cmpuint(held(200, 40), ==, 16);
+	g_assert_cmpuint(held(600 * 1024, 40), ==, 2);
+	config->queue_batch_size = 8;
+	g_assert_cmpuint(held(200, 40), ==, 8);
+	config->scanner_workers = workers;
+	config->queue_batch_size = batch;
 }
 
 /* test_scratch_symlink_refused - a symlink as the scratch base: refused, its target untouched */
@@ -571,6 +632,8 @@ main(int argc, char **argv)
 	g_test_add_data_func("/sandbox/answer/invalid-verdict-is-refused", "worker:reply-verdict",
 	                     test_bad_answer);
 	g_test_add_func("/pool/dead-worker-fails-only-the-message-it-scanned", test_pool_depth);
+	g_test_add_func("/pool/worker-holds-more-small-messages-than-large",
+	                test_pool_depth_by_size);
 	g_test_add_func("/sandbox/scratch/symlink-is-refused-and-its-target-untouched",
 	                test_scratch_symlink_refused);
 	g_test_add_func("/sandbox/scratch/another-users-dir-is-refused",
