@@ -183,11 +183,21 @@ ok_if "spamd down, on_error: defer: all three stay in the inbound queue" \
 	bash -c "[ \$(find '$RELAY/in' -name 'qf*' -size +0 | wc -l) = 3 ] && [ -z \"\$(find '$RELAY/out' -name 'qf*')\" ]"
 ok_if "the log says deferred" grep -q 'deferred (spam.on_error: defer)' "$RELAY/run3.log"
 spamd_start || bail_out "spamd did not restart: $(tail -n 5 "$RELAY/spamd.log" | tr '\n' ' ')"
-ok_if "spamd back: the next pass delivers them, checked" \
-	bash -c "'$MQSIFT' run --once -c '$CONF' 2>'$RELAY/run4.log' && [ -z \"\$(find '$RELAY/in' -name 'qf*')\" ] && grep -c 'spam=no' '$RELAY/run4.log' | grep -qx 3"
+# the passes until none is left (at most 3): a spamd child's first check can
+# be slow on a loaded machine, and a check that times out is deferred again,
+# as it should be; what matters is that each is delivered once, checked
+: >"$RELAY/run4.log"
+for pass in 1 2 3; do
+	"$MQSIFT" run --once -c "$CONF" 2>>"$RELAY/run4.log" || break
+	[ -z "$(find "$RELAY/in" -name 'qf*')" ] && break
+done
 cat "$RELAY/run4.log" >&2
+echo "# spamd back: $pass pass(es)" >&2
+ok_if "spamd back: the deferred messages are delivered, each checked once" \
+	bash -c "[ -z \"\$(find '$RELAY/in' -name 'qf*')\" ] && grep -c 'spam=no' '$RELAY/run4.log' | grep -qx 3"
 relay_deliver
-ok_if "each delivered once" bash -c "[ \$(ls '$RELAY/sink' | wc -l) = 3 ]"
+ok_if "each delivered once" \
+	bash -c "[ \$(ls '$RELAY/sink' | wc -l) = 3 ] && for i in 1 2 3; do python3 '$E2E_DIR/sinkcheck.py' find '$RELAY/sink' \"<defer\$i@test.local>\" >/dev/null || exit 1; done"
 
 # --- a DNS server that never answers ------------------------------------------
 rm -f "$RELAY"/sink/*
