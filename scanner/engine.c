@@ -424,20 +424,16 @@ finish_scan(cl_error_t rc, const char *virname, EngineResult *result)
 	}
 }
 
-/* engine_scan_buffer - scan memory */
-void
-engine_scan_buffer(Engine *engine, const void *data, gsize len, const char *name,
-                   EngineResult *result)
+/* scan_map - scan @map (NULL: it could not be opened, an error about @what), then close it */
+static void
+scan_map(Engine *engine, cl_fmap_t *map, const char *name, const char *what, EngineResult *result)
 {
 	const char *virname = NULL;
 	unsigned long scanned = 0;
 
-	if (len == 0 || scratch_too_small(engine, len, result))
-		return;
-	cl_fmap_t *map = cl_fmap_open_memory(data, len);
 	if (map == NULL) {
 		result->error = TRUE;
-		result->detail = g_strdup("cannot map the buffer");
+		result->detail = g_strdup_printf("cannot map %s", what);
 		return;
 	}
 	scanning = result;
@@ -446,6 +442,16 @@ engine_scan_buffer(Engine *engine, const void *data, gsize len, const char *name
 	scanning = NULL;
 	cl_fmap_close(map);
 	finish_scan(rc, virname, result);
+}
+
+/* engine_scan_buffer - scan memory */
+void
+engine_scan_buffer(Engine *engine, const void *data, gsize len, const char *name,
+                   EngineResult *result)
+{
+	if (len == 0 || scratch_too_small(engine, len, result))
+		return;
+	scan_map(engine, cl_fmap_open_memory(data, len), name, "the buffer", result);
 }
 
 /* a scan this large is followed by a malloc_trim */
@@ -498,8 +504,6 @@ void
 engine_scan_split(Engine *engine, const void *head, gsize head_len, int fd, gsize fd_len,
                   const char *name, EngineResult *result)
 {
-	const char *virname = NULL;
-	unsigned long scanned = 0;
 	SplitSource src = {head, head_len, fd, fd_len, FALSE};
 	gsize len = head_len + fd_len;
 
@@ -508,18 +512,8 @@ engine_scan_split(Engine *engine, const void *head, gsize head_len, int fd, gsiz
 	/* a map that reads as libclamav asks and ages out what it is done with:
 	 * the message is not held whole in memory while libclamav holds its own
 	 * parse of it */
-	cl_fmap_t *map = cl_fmap_open_handle(&src, 0, len, split_pread, 1);
-	if (map == NULL) {
-		result->error = TRUE;
-		result->detail = g_strdup("cannot map the message");
-		return;
-	}
-	scanning = result;
-	cl_error_t rc =
-	    cl_scanmap_callback(map, name, &virname, &scanned, engine->cl, &engine->opts, result);
-	scanning = NULL;
-	cl_fmap_close(map);
-	finish_scan(rc, virname, result);
+	scan_map(engine, cl_fmap_open_handle(&src, 0, len, split_pread, 1), name, "the message",
+	         result);
 	/* what libclamav allocated for its parse of a large message is free now
 	 * but still resident (freed heap is kept by malloc): give it back, or
 	 * the next phase's memory (GMime's walk) comes on top of it */
