@@ -11,6 +11,8 @@
 #   BENCH_SECTIONS="throughput small peers latency sizes large official"   what to run
 #     (official: a database the size of the official main+daily, about 8.2 M
 #     signatures, its load time, memory and a reload; several GB and minutes)
+#   MQSIFT=/path/to/mqsift   another build to measure (runs alternated by hand
+#     compare two builds on the same corpus and database)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
