@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 #include <gio/gio.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "queue/durable.h"
@@ -743,13 +744,30 @@ bucket_count(gint64 since, gint64 until, gint64 width, GError **error)
 	return n;
 }
 
-/* bucket_query - @sql prepared with ?1 = @since, ?2 = @until, ?3 = @width; NULL with @error */
-static sqlite3_stmt *
-bucket_query(Store *store, const char *sql, gint64 since, gint64 until, gint64 width,
-             const char *what, GError **error)
+/* BucketRow - copy one result row (column 0: the bucket's index) into its bucket */
+typedef void (*BucketRow)(sqlite3_stmt *st, gpointer bucket);
+
+/*
+ * bucket_series - every @width bucket of [@since, @until) as a GArray of
+ * @elem-sized elements, each starting with its gint64 start time, the rest
+ * zero; then @sql (?1 = @since, ?2 = @until, ?3 = @width, one row per
+ * non-empty bucket, its index first) fills them through @row.  NULL with
+ * @error.
+ */
+static GArray *
+bucket_series(Store *store, const char *sql, gint64 since, gint64 until, gint64 width, guint elem,
+              BucketRow row, const char *what, GError **error)
 {
 	sqlite3_stmt *st = NULL;
+	gint64 n = bucket_count(since, until, width, error);
+	int rc;
 
+	if (n < 0)
+		return NULL;
+	g_autoptr(GArray) a = g_array_sized_new(FALSE, TRUE, elem, (guint)n);
+	g_array_set_size(a, (guint)n);
+	for (gint64 i = 0; i < n; i++)
+		*(gint64 *)(void *)(a->data + i * elem) = since + i * width;
 	if (sqlite3_prepare_v2(store->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		store_error(error, store->db, what);
 		return NULL;
@@ -757,88 +775,68 @@ bucket_query(Store *store, const char *sql, gint64 since, gint64 until, gint64 w
 	sqlite3_bind_int64(st, 1, since);
 	sqlite3_bind_int64(st, 2, until);
 	sqlite3_bind_int64(st, 3, width);
-	return st;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		gint64 i = sqlite3_column_int64(st, 0);
+		if (i >= 0 && i < n)
+			row(st, a->data + i * elem);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_error(error, store->db, what);
+		return NULL;
+	}
+	return g_steal_pointer(&a);
+}
+
+/* traffic_row - BucketRow of store_traffic() */
+static void
+traffic_row(sqlite3_stmt *st, gpointer bucket)
+{
+	StoreTraffic *b = bucket;
+
+	b->clean = (guint)sqlite3_column_int64(st, 1);
+	b->spam = (guint)sqlite3_column_int64(st, 2);
+	b->infected = (guint)sqlite3_column_int64(st, 3);
+	b->blocked = (guint)sqlite3_column_int64(st, 4);
+	b->error = (guint)sqlite3_column_int64(st, 5);
 }
 
 /* store_traffic - counts by verdict per bucket, grouped in SQL */
 GArray *
 store_traffic(Store *store, gint64 since, gint64 until, gint64 width, GError **error)
 {
-	sqlite3_stmt *st = NULL;
-	gint64 n = bucket_count(since, until, width, error);
-	int rc;
-
-	if (n < 0)
-		return NULL;
-	g_autoptr(GArray) a = g_array_sized_new(FALSE, TRUE, sizeof(StoreTraffic), (guint)n);
-	for (gint64 i = 0; i < n; i++) {
-		StoreTraffic b = {.start = since + i * width};
-		g_array_append_val(a, b);
-	}
+	G_STATIC_ASSERT(offsetof(StoreTraffic, start) == 0);
 	/* the range on received uses messages_received; spam is NULL when not checked */
-	st = bucket_query(store,
-	                  "SELECT (received - ?1) / ?3 AS bucket,"
-	                  " sum(status = 'clean' AND coalesce(spam, '') NOT IN ('yes', 'high')),"
-	                  " sum(status = 'clean' AND coalesce(spam, '') IN ('yes', 'high')),"
-	                  " sum(status = 'infected'), sum(status = 'blocked'),"
-	                  " sum(status NOT IN ('clean', 'infected', 'blocked'))"
-	                  " FROM messages WHERE received >= ?1 AND received < ?2 GROUP BY bucket",
-	                  since, until, width, "store: traffic", error);
-	if (st == NULL)
-		return NULL;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		gint64 i = sqlite3_column_int64(st, 0);
-		if (i < 0 || i >= n)
-			continue;
-		StoreTraffic *b = &g_array_index(a, StoreTraffic, i);
-		b->clean = (guint)sqlite3_column_int64(st, 1);
-		b->spam = (guint)sqlite3_column_int64(st, 2);
-		b->infected = (guint)sqlite3_column_int64(st, 3);
-		b->blocked = (guint)sqlite3_column_int64(st, 4);
-		b->error = (guint)sqlite3_column_int64(st, 5);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		store_error(error, store->db, "store: traffic");
-		return NULL;
-	}
-	return g_steal_pointer(&a);
+	return bucket_series(
+	    store,
+	    "SELECT (received - ?1) / ?3 AS bucket,"
+	    " sum(status = 'clean' AND coalesce(spam, '') NOT IN ('yes', 'high')),"
+	    " sum(status = 'clean' AND coalesce(spam, '') IN ('yes', 'high')),"
+	    " sum(status = 'infected'), sum(status = 'blocked'),"
+	    " sum(status NOT IN ('clean', 'infected', 'blocked'))"
+	    " FROM messages WHERE received >= ?1 AND received < ?2 GROUP BY bucket",
+	    since, until, width, sizeof(StoreTraffic), traffic_row, "store: traffic", error);
+}
+
+/* depth_row - BucketRow of store_queue_depths() */
+static void
+depth_row(sqlite3_stmt *st, gpointer bucket)
+{
+	StoreQueueDepth *b = bucket;
+
+	b->sampled = TRUE;
+	b->inbound = (guint)sqlite3_column_int64(st, 1);
+	b->outbound = (guint)sqlite3_column_int64(st, 2);
 }
 
 /* store_queue_depths - the deepest sample per bucket, grouped in SQL */
 GArray *
 store_queue_depths(Store *store, gint64 since, gint64 until, gint64 width, GError **error)
 {
-	sqlite3_stmt *st = NULL;
-	gint64 n = bucket_count(since, until, width, error);
-	int rc;
-
-	if (n < 0)
-		return NULL;
-	g_autoptr(GArray) a = g_array_sized_new(FALSE, TRUE, sizeof(StoreQueueDepth), (guint)n);
-	for (gint64 i = 0; i < n; i++) {
-		StoreQueueDepth b = {.start = since + i * width};
-		g_array_append_val(a, b);
-	}
-	st = bucket_query(store,
-	                  "SELECT (t - ?1) / ?3 AS bucket, max(inbound), max(outbound)"
-	                  " FROM queue_samples WHERE t >= ?1 AND t < ?2 GROUP BY bucket",
-	                  since, until, width, "store: queue depths", error);
-	if (st == NULL)
-		return NULL;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		gint64 i = sqlite3_column_int64(st, 0);
-		if (i < 0 || i >= n)
-			continue;
-		StoreQueueDepth *b = &g_array_index(a, StoreQueueDepth, i);
-		b->sampled = TRUE;
-		b->inbound = (guint)sqlite3_column_int64(st, 1);
-		b->outbound = (guint)sqlite3_column_int64(st, 2);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		store_error(error, store->db, "store: queue depths");
-		return NULL;
-	}
-	return g_steal_pointer(&a);
+	G_STATIC_ASSERT(offsetof(StoreQueueDepth, start) == 0);
+	return bucket_series(store,
+	                     "SELECT (t - ?1) / ?3 AS bucket, max(inbound), max(outbound)"
+	                     " FROM queue_samples WHERE t >= ?1 AND t < ?2 GROUP BY bucket",
+	                     since, until, width, sizeof(StoreQueueDepth), depth_row,
+	                     "store: queue depths", error);
 }
