@@ -48,13 +48,20 @@ fault_arm(const char *spec)
 	fault_parse(spec);
 }
 
+/* fault_armed - see fault.h */
+gboolean
+fault_armed(const char *name)
+{
+	if (!fault_loaded)
+		fault_load();
+	return fault_name != NULL && strcmp(fault_name, name) == 0;
+}
+
 /* fault_matches - whether @name is the armed point and its skip count is spent */
 static gboolean
 fault_matches(const char *name)
 {
-	if (!fault_loaded)
-		fault_load();
-	if (fault_name == NULL || strcmp(fault_name, name) != 0)
+	if (!fault_armed(name))
 		return FALSE;
 	if (fault_skip > 0) {
 		fault_skip--;

@@ -17,6 +17,12 @@
 /* fault_point - SIGKILL this process if MQSIFT_FAULT names @name */
 void fault_point(const char *name);
 
+/*
+ * fault_armed - TRUE if MQSIFT_FAULT names @name, whatever its skip count
+ * (counts nothing): for a check too costly to run when no test asks for it
+ */
+gboolean fault_armed(const char *name);
+
 /* fault_should_fail - TRUE if MQSIFT_FAULT names @name (simulated failure) */
 gboolean fault_should_fail(const char *name);
 

@@ -271,11 +271,15 @@ worker_membomb(const MqConfig *config)
 	abort(); /* no limit stopped it: die as the limit would have made it */
 }
 
-/* has_marker - test hooks: @marker somewhere in the message */
+/*
+ * test_hook - test hooks: @fault armed and @marker somewhere in the message
+ * (the message is not searched when no test armed @fault)
+ */
 static gboolean
-has_marker(const ScanMessageMap *map, const char *marker)
+test_hook(const ScanMessageMap *map, const char *marker, const char *fault)
 {
-	return map->msg != NULL && memmem(map->msg, map->len, marker, strlen(marker)) != NULL;
+	return fault_armed(fault) && map->msg != NULL &&
+	       memmem(map->msg, map->len, marker, strlen(marker)) != NULL;
 }
 
 /* worker_handle - one request: scan, answer */
@@ -343,19 +347,24 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 		report.unscanned = TRUE;
 	} else {
 		/* test-only hooks: a message that crashes or hangs its worker */
-		if (has_marker(&map, "MQSIFT-TEST-CRASH") && fault_should_fail("worker:crash"))
+		if (test_hook(&map, "MQSIFT-TEST-CRASH", "worker:crash") &&
+		    fault_should_fail("worker:crash"))
 			abort();
-		if (has_marker(&map, "MQSIFT-TEST-HANG") && fault_should_fail("worker:hang"))
+		if (test_hook(&map, "MQSIFT-TEST-HANG", "worker:hang") &&
+		    fault_should_fail("worker:hang"))
 			for (;;)
 				pause();
 		/* a memory and a CPU bomb, as a hostile message could make libclamav or
 		 * GMime behave: the worker's limits (RLIMIT_AS, RLIMIT_CPU) must end them */
-		if (has_marker(&map, "MQSIFT-TEST-MEMBOMB") && fault_should_fail("worker:membomb"))
+		if (test_hook(&map, "MQSIFT-TEST-MEMBOMB", "worker:membomb") &&
+		    fault_should_fail("worker:membomb"))
 			worker_membomb(config);
-		if (has_marker(&map, "MQSIFT-TEST-CPUBOMB") && fault_should_fail("worker:cpubomb"))
+		if (test_hook(&map, "MQSIFT-TEST-CPUBOMB", "worker:cpubomb") &&
+		    fault_should_fail("worker:cpubomb"))
 			for (volatile guint64 spin = 0;; spin++)
 				;
-		gboolean scan_error_hook = has_marker(&map, "MQSIFT-TEST-ERROR");
+		gboolean scan_error_hook =
+		    test_hook(&map, "MQSIFT-TEST-ERROR", "worker:scan-error");
 		/* what the checks above read is let go before libclamav parses the message */
 		scan_message_map_release(&map);
 		scan_message_body_fd(&ctx, message, len, map.msg != NULL ? fds[1] : -1,
