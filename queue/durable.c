@@ -68,28 +68,35 @@ durable_fd(DurableFile *file)
 	return file->fd;
 }
 
-/* durable_write - write all of @buf, retrying short writes */
-gboolean
-durable_write(DurableFile *file, const void *buf, gsize len, GError **error)
+/* write_all - write all of @buf to @fd, retrying short writes; 0 or an errno */
+static int
+write_all(int fd, const void *buf, gsize len)
 {
 	const char *p = buf;
 
 	if (fault_should_fail("write"))
-		errno = ENOSPC;
-	else
-		while (len > 0) {
-			ssize_t n = write(file->fd, p, len);
+		return ENOSPC;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
 
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				break;
-			}
-			p += n;
-			len -= (gsize)n;
-		}
-	if (len > 0) {
-		set_errno_error(error, errno, "cannot write", file->path);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? errno : ENOSPC;
+		p += n;
+		len -= (gsize)n;
+	}
+	return 0;
+}
+
+/* durable_write - write all of @buf, retrying short writes */
+gboolean
+durable_write(DurableFile *file, const void *buf, gsize len, GError **error)
+{
+	int err = write_all(file->fd, buf, len);
+
+	if (err != 0) {
+		set_errno_error(error, err, "cannot write", file->path);
 		return FALSE;
 	}
 	return TRUE;
@@ -301,7 +308,6 @@ durable_write_at(int dirfd, const char *name, const char *what, const void *buf,
                  mode_t mode, gid_t gid, gboolean set_gid, GError **error)
 {
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-	const char *p = buf;
 	int err = 0;
 
 	if (fd < 0) {
@@ -310,20 +316,8 @@ durable_write_at(int dirfd, const char *name, const char *what, const void *buf,
 	}
 	if (fchmod(fd, mode) < 0 || (set_gid && gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) < 0))
 		err = errno;
-	if (err == 0 && fault_should_fail("write"))
-		err = ENOSPC;
-	while (err == 0 && len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n < 0 ? errno : ENOSPC;
-			break;
-		}
-		p += n;
-		len -= (gsize)n;
-	}
+	if (err == 0)
+		err = write_all(fd, buf, len);
 	if (err != 0) {
 		close(fd);
 		unlinkat(dirfd, name, 0);
