@@ -13,8 +13,8 @@
  *	POOL_DEPTH_MAX, and beyond POOL_DEPTH_MIN a worker takes more only while
  *	what it holds is small (POOL_DEPTH_BYTES): the messages in hand stay
  *	bounded by the batch size, and a stop never waits for a row of large
- *	messages to be scanned.  Answers
- *	come back in the order the requests were sent.  A worker that fails is
+ *	messages to be scanned.  Answers come back in the order the requests
+ *	were sent.  A worker that fails is
  *	killed and replaced at once: the message it was scanning is given back
  *	as failed, the ones waiting are sent again (from the kept sealed
  *	request; the worker reads the body with pread from offset 0) to its
