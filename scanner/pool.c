@@ -31,6 +31,7 @@
 #include <poll.h>
 #include <pwd.h>
 
+#include "scanner/quiesce.h"
 #include "scanner/sandbox.h"
 
 #define POOL_DEPTH_MIN 2
@@ -196,12 +197,23 @@ held_bytes(const Slot *s)
 	return n;
 }
 
+/*
+ * worn - the worker did its share of messages and is to be replaced; not
+ * while a signature reload runs, as its replacement could not be forked
+ * before the load ends (quiesce.h): it goes on a little longer instead
+ */
+static gboolean
+worn(const Pool *pool, const Slot *s)
+{
+	return worker_messages(s->worker) >= pool->config->scanner_max_messages_per_worker &&
+	       !quiesce_busy();
+}
+
 /* can_take - a slot whose worker may be given one more message */
 static gboolean
 can_take(const Pool *pool, const Slot *s)
 {
-	if (s->worker == NULL || s->retiring ||
-	    worker_messages(s->worker) >= pool->config->scanner_max_messages_per_worker)
+	if (s->worker == NULL || s->retiring || worn(pool, s))
 		return FALSE;
 	return s->jobs.length < POOL_DEPTH_MIN ||
 	       (s->jobs.length < pool->depth && held_bytes(s) < POOL_DEPTH_BYTES);
@@ -316,8 +328,7 @@ slot_answered(Pool *pool, Slot *slot)
 		slot_deadline(pool, slot); /* the worker starts on the next one now */
 		return;
 	}
-	if (slot->retiring ||
-	    worker_messages(slot->worker) >= pool->config->scanner_max_messages_per_worker) {
+	if (slot->retiring || worn(pool, slot)) {
 		/* a new engine, or enough messages: whatever a message left in this
 		 * worker's memory goes with it */
 		worker_stop(&slot->worker);

@@ -39,6 +39,7 @@
 #include "scanner/poison.h"
 #include "scanner/pool.h"
 #include "scanner/quarantine.h"
+#include "scanner/quiesce.h"
 #include "scanner/scan.h"
 #include "scanner/spam.h" /* SPAM: issue #16 */
 
@@ -52,6 +53,7 @@ struct Runner {
 	char *hostname;
 	/* a new engine being built in the background while the old one scans */
 	GThread *reload_thread;
+	Quiesce *reload_gate; /* a worker is forked only once the load is done */
 	gint reload_done;
 	Engine *reload_engine;
 	GError *reload_error;
@@ -345,6 +347,7 @@ runner_free(Runner **runner)
 	Runner *r = *runner;
 	if (r->reload_thread != NULL) {
 		g_thread_join(r->reload_thread);
+		quiesce_free(&r->reload_gate);
 		engine_free(&r->reload_engine);
 		g_clear_error(&r->reload_error);
 	}
@@ -382,6 +385,7 @@ reload_thread(gpointer data)
 	Runner *r = data;
 
 	r->reload_engine = engine_new(r->config, &r->reload_error);
+	quiesce_leave(r->reload_gate);
 	g_atomic_int_set(&r->reload_done, 1);
 	return NULL;
 }
@@ -395,6 +399,7 @@ runner_check_reload(Runner *r)
 			return;
 		g_thread_join(r->reload_thread);
 		r->reload_thread = NULL;
+		quiesce_free(&r->reload_gate);
 		if (r->reload_engine != NULL) {
 			g_message("signatures reloaded: %u signatures from %s",
 			          engine_signature_count(r->reload_engine),
@@ -415,6 +420,9 @@ runner_check_reload(Runner *r)
 	engine_mark_seen(r->engine);
 	g_message("signature database changed: loading it in the background");
 	g_atomic_int_set(&r->reload_done, 0);
+	/* libclamav's load has no point where it could park: a fork waits for
+	 * its end, and the pool puts off the forks it can (quiesce.h) */
+	r->reload_gate = quiesce_new("signature reload", NULL, NULL, TRUE);
 	r->reload_thread = g_thread_new("reload", reload_thread, r);
 }
 

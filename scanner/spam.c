@@ -26,6 +26,7 @@
 #include "rules/untrusted.h"
 #include "scanner/dnsbl.h"
 #include "scanner/quarantine.h"
+#include "scanner/quiesce.h"
 #include "scanner/scan.h"
 #include "scanner/spamd.h"
 
@@ -67,6 +68,7 @@ struct Spam {
 	GArray *servers; /* of Server */
 	Dnsbl *dnsbl;
 	GThread *thread;
+	Quiesce *gate; /* the thread parks there while the master forks */
 	GMutex lock;
 	GQueue incoming; /* of SpamCheck*, started by the master */
 	int wake_fd;     /* eventfd: the master queued something, or stop */
@@ -242,6 +244,13 @@ check_complete(Spam *spam, SpamCheck *c)
 	return TRUE;
 }
 
+/* spam_wake - QuiesceWake: the thread's poll returns */
+static void
+spam_wake(gpointer data)
+{
+	eventfd_poke(((Spam *)data)->wake_fd);
+}
+
 /* io_thread - the poll loop */
 static gpointer
 io_thread(gpointer data)
@@ -251,6 +260,8 @@ io_thread(gpointer data)
 	GPtrArray *owners = g_ptr_array_new(); /* SpamCheck* of each spamd fd */
 
 	for (;;) {
+		/* holding nothing: where it waits while the master forks */
+		quiesce_point(spam->gate);
 		g_mutex_lock(&spam->lock);
 		gboolean stop = spam->stop;
 		SpamCheck *c;
@@ -390,6 +401,7 @@ spam_new(const MqConfig *config, GError **error)
 		            g_strerror(errno));
 		return NULL;
 	}
+	s->gate = quiesce_new("spam", spam_wake, s, FALSE);
 	s->thread = g_thread_new("spam", io_thread, s);
 	return g_steal_pointer(&s);
 }
@@ -408,6 +420,7 @@ spam_free(Spam **spam)
 		eventfd_poke(s->wake_fd);
 		g_thread_join(s->thread);
 	}
+	quiesce_free(&s->gate);
 	SpamCheck *c;
 	while ((c = g_queue_pop_head(&s->incoming)) != NULL)
 		check_unref(s, c);

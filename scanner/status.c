@@ -7,7 +7,8 @@
  *	thread reads it to answer; one mutex guards both.  The socket thread
  *	never calls into the Runner: it reads the published copy, and counts
  *	the queue directories itself (readdir and fstatat, no file opened).
- *	A client gets at most one second to send its request.
+ *	A client gets at most one second to send its request.  The thread
+ *	parks at the top of its loop while the master forks (quiesce.h).
  */
 #include "mqsift-build.h"
 
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "reports/store.h"
+#include "scanner/quiesce.h"
 
 /* rate slots: 10 s each over 15 minutes */
 #define SLOT_SECONDS 10
@@ -55,8 +57,10 @@ struct Status {
 	gint64 last_summary, last_metrics, last_sample; /* monotonic seconds */
 	/* the socket */
 	int listen_fd;
-	int wake[2]; /* a pipe that stops the thread */
+	int wake[2];   /* a pipe that wakes the thread: to stop, or to park */
+	gint stopping; /* atomic */
 	GThread *thread;
+	Quiesce *gate; /* the thread parks there while the master forks */
 	char *socket_path;
 };
 
@@ -518,7 +522,17 @@ serve_one(Status *s, int fd)
 	}
 }
 
-/* serve - the socket thread: accept, answer, until the wake pipe says stop */
+/* status_wake - QuiesceWake, and the stop: the thread's poll returns */
+static void
+status_wake(gpointer data)
+{
+	Status *s = data;
+
+	if (write(s->wake[1], "x", 1) < 0 && errno != EAGAIN)
+		g_warning("status: cannot wake the socket thread: %s", g_strerror(errno));
+}
+
+/* serve - the socket thread: accept, answer, until status_free stops it */
 static gpointer
 serve(gpointer data)
 {
@@ -527,10 +541,17 @@ serve(gpointer data)
 	                      {.fd = s->wake[0], .events = POLLIN}};
 
 	for (;;) {
+		quiesce_point(s->gate); /* holding nothing */
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
-		if (p[1].revents)
-			break;
+		if (p[1].revents) {
+			char drain[64];
+			if (read(s->wake[0], drain, sizeof drain) < 0 && errno != EAGAIN)
+				break;
+			if (g_atomic_int_get(&s->stopping))
+				break;
+			continue;
+		}
 		if (!(p[0].revents & POLLIN))
 			continue;
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -594,8 +615,9 @@ status_new(const MqConfig *config)
 	s->wake[0] = s->wake[1] = -1;
 	if (*config->daemon_status_socket) {
 		s->listen_fd = listen_socket(config);
-		if (s->listen_fd >= 0 && pipe2(s->wake, O_CLOEXEC) == 0) {
+		if (s->listen_fd >= 0 && pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) == 0) {
 			s->socket_path = g_strdup(config->daemon_status_socket);
+			s->gate = quiesce_new("status", status_wake, s, FALSE);
 			s->thread = g_thread_new("status", serve, s);
 		}
 	}
@@ -610,10 +632,11 @@ status_free(Status **status)
 		return;
 	Status *s = *status;
 	if (s->thread) {
-		if (write(s->wake[1], "x", 1) < 0)
-			g_warning("status: cannot stop the socket thread: %s", g_strerror(errno));
+		g_atomic_int_set(&s->stopping, 1);
+		status_wake(s);
 		g_thread_join(s->thread);
 	}
+	quiesce_free(&s->gate);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	for (int i = 0; i < 2; i++)

@@ -30,6 +30,7 @@
 #include "queue/fault.h"
 #include "scanner/proctitle.h"
 #include "scanner/protocol.h"
+#include "scanner/quiesce.h"
 #include "scanner/sandbox.h"
 
 struct Worker {
@@ -462,7 +463,8 @@ worker_spawn(const MqConfig *config, Engine *engine, const Policy *policy, guint
 		            g_strerror(errno));
 		return NULL;
 	}
-	pid_t pid = fork();
+	/* the master runs threads: they park while it forks (quiesce.h) */
+	pid_t pid = quiesce_fork();
 	if (pid < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "fork: %s",
 		            g_strerror(errno));

@@ -24,6 +24,7 @@
 #include "scanner/engine.h"
 #include "scanner/log.h"
 #include "scanner/pool.h"
+#include "scanner/quiesce.h"
 #include "scanner/sandbox.h"
 #include "scanner/scan.h"
 #include "scanner/worker.h"
@@ -406,6 +407,52 @@ test_pool_depth_by_size(void)
 	config->queue_batch_size = batch;
 }
 
+/* Loader - a master thread in a long job with no point to park at, like the reload */
+typedef struct {
+	gint finished;
+	Quiesce *gate;
+} Loader;
+
+static gpointer
+loader_thread(gpointer data)
+{
+	Loader *l = data;
+
+	g_usleep(500000);
+	g_atomic_int_set(&l->finished, 1);
+	quiesce_leave(l->gate);
+	return NULL;
+}
+
+/*
+ * test_worker_start_parks_threads - no worker is forked while a master
+ * thread could hold a lock (a worker forked while the spam thread held the
+ * allocator's lock hung on its first malloc): starting the pool waits for
+ * the thread that cannot park to end
+ */
+static void
+test_worker_start_parks_threads(void)
+{
+	if (geteuid() != 0) {
+		g_test_skip("needs root");
+		return;
+	}
+	g_autoptr(GError) error = NULL;
+	guint workers = config->scanner_workers;
+	Loader l = {0};
+
+	l.gate = quiesce_new("loader", NULL, NULL, TRUE);
+	GThread *t = g_thread_new("loader", loader_thread, &l);
+	config->scanner_workers = 2;
+	Pool *pool = pool_new(config, engine, policy, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(g_atomic_int_get(&l.finished), ==, 1);
+	pool_free(&pool);
+	config->scanner_workers = workers;
+	g_thread_join(t);
+	quiesce_free(&l.gate);
+}
+
 /* test_scratch_symlink_refused - a symlink as the scratch base: refused, its target untouched */
 static void
 test_scratch_symlink_refused(void)
@@ -632,6 +679,8 @@ main(int argc, char **argv)
 	g_test_add_data_func("/sandbox/answer/invalid-verdict-is-refused", "worker:reply-verdict",
 	                     test_bad_answer);
 	g_test_add_func("/pool/dead-worker-fails-only-the-message-it-scanned", test_pool_depth);
+	g_test_add_func("/pool/workers-are-forked-with-the-master-threads-parked",
+	                test_worker_start_parks_threads);
 	g_test_add_func("/pool/worker-holds-more-small-messages-than-large",
 	                test_pool_depth_by_size);
 	g_test_add_func("/sandbox/scratch/symlink-is-refused-and-its-target-untouched",
