@@ -18,6 +18,8 @@
  *	reload) is registered as long: it counts as parked only once it has
  *	called quiesce_leave() at its end, so a fork waits for it, and
  *	quiesce_busy() tells the pool to put off the forks it can put off.
+ *	Every registered thread calls quiesce_leave() when it ends, whatever
+ *	ends it: a fork would otherwise wait for ever for a thread that is gone.
  *
  *	Only the master thread registers, frees and forks.  The child never
  *	uses the registry it inherits.  Threads that live only inside one call

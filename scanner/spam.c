@@ -363,6 +363,7 @@ io_thread(gpointer data)
 		check_unref(spam, c);
 	g_array_free(fds, TRUE);
 	g_ptr_array_unref(owners);
+	quiesce_leave(spam->gate);
 	return NULL;
 }
 

@@ -560,6 +560,7 @@ serve(gpointer data)
 		serve_one(s, fd);
 		close(fd);
 	}
+	quiesce_leave(s->gate); /* ended (stopped, or poll failed): no fork waits for it */
 	return NULL;
 }
 

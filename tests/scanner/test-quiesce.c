@@ -179,6 +179,31 @@ test_fork_waits_for_a_long_job(void)
 	quiesce_free(&j.gate);
 }
 
+/* ended_thread - a thread that stops at once, as the status thread does when its poll fails */
+static gpointer
+ended_thread(gpointer data)
+{
+	quiesce_leave(data);
+	return NULL;
+}
+
+/* test_ended_thread_does_not_hold_up - a thread that left is not waited for */
+static void
+test_ended_thread_does_not_hold_up(void)
+{
+	Quiesce *q = quiesce_new("ended", NULL, NULL, FALSE);
+	GThread *t = g_thread_new("ended", ended_thread, q);
+
+	g_thread_join(t); /* gone, still registered */
+	alarm(30);
+	pid_t pid = quiesce_fork();
+	if (pid == 0)
+		_exit(0);
+	g_assert_cmpint(waitpid(pid, NULL, 0), ==, pid);
+	alarm(0);
+	quiesce_free(&q);
+}
+
 /* fork_and_reap - one quiesce_fork whose child exits at once (within 30 s, or SIGALRM) */
 static void
 fork_and_reap(void)
@@ -224,6 +249,8 @@ main(int argc, char **argv)
 	                test_sleeping_thread_is_woken);
 	g_test_add_func("/quiesce/fork-waits-for-a-long-job-to-end",
 	                test_fork_waits_for_a_long_job);
+	g_test_add_func("/quiesce/thread-that-ended-does-not-hold-a-fork-up",
+	                test_ended_thread_does_not_hold_up);
 	g_test_add_func("/quiesce/spam-and-status-threads-park", test_spam_and_status_threads_park);
 	return g_test_run();
 }
