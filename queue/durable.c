@@ -37,24 +37,40 @@ set_errno_error(GError **error, int err, const char *what, const char *path)
 	            g_strerror(err));
 }
 
-/* durable_create - create a new file exclusively */
-DurableFile *
-durable_create(const char *path, mode_t mode, gid_t gid, GError **error)
+/*
+ * create_exclusive - a new file @name under @dirfd (AT_FDCWD: a path), mode
+ * @mode whatever the umask, group @gid ((gid_t)-1: the creator's); -1 with
+ * @error naming @what, and nothing left behind
+ */
+static int
+create_exclusive(int dirfd, const char *name, const char *what, mode_t mode, gid_t gid,
+                 GError **error)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 
 	if (fd < 0) {
-		set_errno_error(error, errno, "cannot create", path);
-		return NULL;
+		set_errno_error(error, errno, "cannot create", what);
+		return -1;
 	}
 	if (fchmod(fd, mode) < 0 || (gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) < 0)) {
 		int err = errno;
 
 		close(fd);
-		unlink(path);
-		set_errno_error(error, err, "cannot set mode of", path);
-		return NULL;
+		unlinkat(dirfd, name, 0);
+		set_errno_error(error, err, "cannot set mode of", what);
+		return -1;
 	}
+	return fd;
+}
+
+/* durable_create - create a new file exclusively */
+DurableFile *
+durable_create(const char *path, mode_t mode, gid_t gid, GError **error)
+{
+	int fd = create_exclusive(AT_FDCWD, path, path, mode, gid, error);
+
+	if (fd < 0)
+		return NULL;
 	DurableFile *file = g_new0(DurableFile, 1);
 	file->fd = fd;
 	file->path = g_strdup(path);
@@ -307,17 +323,11 @@ int
 durable_write_at(int dirfd, const char *name, const char *what, const void *buf, gsize len,
                  mode_t mode, gid_t gid, gboolean set_gid, GError **error)
 {
-	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-	int err = 0;
+	int fd = create_exclusive(dirfd, name, what, mode, set_gid ? gid : (gid_t)-1, error);
 
-	if (fd < 0) {
-		set_errno_error(error, errno, "cannot create", what);
+	if (fd < 0)
 		return -1;
-	}
-	if (fchmod(fd, mode) < 0 || (set_gid && gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) < 0))
-		err = errno;
-	if (err == 0)
-		err = write_all(fd, buf, len);
+	int err = write_all(fd, buf, len);
 	if (err != 0) {
 		close(fd);
 		unlinkat(dirfd, name, 0);
