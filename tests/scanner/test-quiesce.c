@@ -179,6 +179,18 @@ test_fork_waits_for_a_long_job(void)
 	quiesce_free(&j.gate);
 }
 
+/* fork_and_reap - one quiesce_fork whose child exits at once (within 30 s, or SIGALRM) */
+static void
+fork_and_reap(void)
+{
+	alarm(30);
+	pid_t pid = quiesce_fork();
+	if (pid == 0)
+		_exit(0);
+	g_assert_cmpint(waitpid(pid, NULL, 0), ==, pid);
+	alarm(0);
+}
+
 /* ended_thread - a thread that stops at once, as the status thread does when its poll fails */
 static gpointer
 ended_thread(gpointer data)
@@ -195,25 +207,8 @@ test_ended_thread_does_not_hold_up(void)
 	GThread *t = g_thread_new("ended", ended_thread, q);
 
 	g_thread_join(t); /* gone, still registered */
-	alarm(30);
-	pid_t pid = quiesce_fork();
-	if (pid == 0)
-		_exit(0);
-	g_assert_cmpint(waitpid(pid, NULL, 0), ==, pid);
-	alarm(0);
+	fork_and_reap();
 	quiesce_free(&q);
-}
-
-/* fork_and_reap - one quiesce_fork whose child exits at once (within 30 s, or SIGALRM) */
-static void
-fork_and_reap(void)
-{
-	alarm(30);
-	pid_t pid = quiesce_fork();
-	if (pid == 0)
-		_exit(0);
-	g_assert_cmpint(waitpid(pid, NULL, 0), ==, pid);
-	alarm(0);
 }
 
 /* test_spam_and_status_threads_park - the master's real threads reach their points */
