@@ -55,6 +55,7 @@ typedef struct {
 	gint64 deadline;   /* monotonic time the oldest's answer is due */
 	gint64 started;    /* monotonic time the oldest was started on */
 	gboolean retiring; /* replace it once its messages are done (new engine) */
+	gboolean deferred; /* no worker: to be started once the long job is joined */
 	guint number;      /* from 1: its worker's process title says it */
 } Slot;
 
@@ -66,6 +67,8 @@ struct Pool {
 	GPtrArray *slots; /* of Slot* */
 	guint depth;      /* the most messages one worker holds */
 };
+
+static void slot_restart(Pool *pool, Slot *slot, PoolDone done, gpointer data);
 
 /* slot_spawn - (re)start the worker of a slot; FALSE with a log line if it cannot */
 static gboolean
@@ -197,23 +200,22 @@ held_bytes(const Slot *s)
 	return n;
 }
 
-/*
- * worn - the worker did its share of messages and is to be replaced; not
- * while a signature reload runs, as its replacement could not be forked
- * before the load ends (quiesce.h): it goes on a little longer instead
- */
+/* worn - the worker did its share of messages and is to be replaced */
 static gboolean
 worn(const Pool *pool, const Slot *s)
 {
-	return worker_messages(s->worker) >= pool->config->scanner_max_messages_per_worker &&
-	       !quiesce_busy();
+	return worker_messages(s->worker) >= pool->config->scanner_max_messages_per_worker;
 }
 
-/* can_take - a slot whose worker may be given one more message */
+/*
+ * can_take - a slot whose worker may be given one more message (a worn one
+ * too while a signature reload runs: its replacement cannot be forked
+ * before the load is joined, quiesce.h)
+ */
 static gboolean
 can_take(const Pool *pool, const Slot *s)
 {
-	if (s->worker == NULL || s->retiring || worn(pool, s))
+	if (s->worker == NULL || s->retiring || (worn(pool, s) && !quiesce_busy()))
 		return FALSE;
 	return s->jobs.length < POOL_DEPTH_MIN ||
 	       (s->jobs.length < pool->depth && held_bytes(s) < POOL_DEPTH_BYTES);
@@ -273,7 +275,7 @@ pool_send(Pool *pool, const WorkRequest *req, gpointer job, ScanReport *report, 
 		 * takes no more until then */
 		if (slot->jobs.length == 0) {
 			worker_kill(&slot->worker);
-			slot_spawn(pool, slot);
+			slot_restart(pool, slot, NULL, NULL);
 		} else {
 			slot->retiring = TRUE;
 		}
@@ -293,14 +295,17 @@ pool_send(Pool *pool, const WorkRequest *req, gpointer job, ScanReport *report, 
 }
 
 /*
- * slot_replace - the worker failed on its oldest message (already given
- * back): kill it, start another, and send it the messages still waiting;
- * those that cannot be sent are given back as failed
+ * slot_restart - a slot without a worker: start one and send it the
+ * messages waiting in the slot; those that cannot be sent are given back as
+ * failed.  While a long job runs nothing is forked (quiesce.h): the
+ * messages wait in the slot, and pool_tend() restarts it once it is joined.
  */
 static void
-slot_replace(Pool *pool, Slot *slot, PoolDone done, gpointer data)
+slot_restart(Pool *pool, Slot *slot, PoolDone done, gpointer data)
 {
-	worker_kill(&slot->worker);
+	slot->deferred = quiesce_busy();
+	if (slot->deferred)
+		return;
 	slot_spawn(pool, slot);
 	GQueue waiting = slot->jobs;
 	g_queue_init(&slot->jobs);
@@ -319,6 +324,17 @@ slot_replace(Pool *pool, Slot *slot, PoolDone done, gpointer data)
 	}
 }
 
+/*
+ * slot_replace - the worker failed on its oldest message (already given
+ * back): kill it, and start another for the messages still waiting
+ */
+static void
+slot_replace(Pool *pool, Slot *slot, PoolDone done, gpointer data)
+{
+	worker_kill(&slot->worker);
+	slot_restart(pool, slot, done, data);
+}
+
 /* slot_answered - the oldest message was answered; replace a retiring or worn worker once drained
  */
 static void
@@ -328,11 +344,24 @@ slot_answered(Pool *pool, Slot *slot)
 		slot_deadline(pool, slot); /* the worker starts on the next one now */
 		return;
 	}
-	if (slot->retiring || worn(pool, slot)) {
+	if ((slot->retiring || worn(pool, slot)) && !quiesce_busy()) {
 		/* a new engine, or enough messages: whatever a message left in this
 		 * worker's memory goes with it */
 		worker_stop(&slot->worker);
 		slot_spawn(pool, slot);
+	}
+}
+
+/* pool_tend - see pool.h */
+void
+pool_tend(Pool *pool, PoolDone done, gpointer data)
+{
+	for (guint i = 0; i < pool->slots->len && !quiesce_busy(); i++) {
+		Slot *s = g_ptr_array_index(pool->slots, i);
+		if (s->deferred)
+			slot_restart(pool, s, done, data);
+		else if (s->jobs.length == 0)
+			slot_answered(pool, s);
 	}
 }
 
@@ -352,9 +381,12 @@ pool_wait_also(Pool *pool, int fd, gint64 deadline, PoolDone done, gpointer data
 	g_autofree Slot **which = g_new0(Slot *, pool->slots->len + 1);
 	nfds_t n = 0;
 	gint64 now = g_get_monotonic_time(), next = deadline;
+	gboolean waiting = FALSE; /* messages in a slot whose worker is not started yet */
 
+	pool_tend(pool, done, data);
 	for (guint i = 0; i < pool->slots->len; i++) {
 		Slot *s = g_ptr_array_index(pool->slots, i);
+		waiting = waiting || (s->jobs.length > 0 && s->deferred);
 		if (s->jobs.length == 0 || s->worker == NULL)
 			continue;
 		fds[n] = (struct pollfd){.fd = worker_fd(s->worker), .events = POLLIN};
@@ -364,9 +396,10 @@ pool_wait_also(Pool *pool, int fd, gint64 deadline, PoolDone done, gpointer data
 	nfds_t n_workers = n;
 	if (fd >= 0)
 		fds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
-	if (n == 0)
+	if (n == 0 && !waiting)
 		return;
-	int timeout = next <= now ? 0 : (int)MIN((next - now) / 1000 + 1, 1000);
+	/* such messages are sent as soon as the long job is joined */
+	int timeout = next <= now ? 0 : (int)MIN((next - now) / 1000 + 1, waiting ? 100 : 1000);
 	if (poll(fds, n, timeout) < 0 && errno != EINTR)
 		g_critical("poll: %s", g_strerror(errno));
 	now = g_get_monotonic_time();

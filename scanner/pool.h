@@ -95,6 +95,14 @@ void pool_wait(Pool *pool, PoolDone done, gpointer data);
 void pool_wait_also(Pool *pool, int fd, gint64 deadline, PoolDone done, gpointer data);
 
 /*
+ * pool_tend - start the workers put off while a long job ran (quiesce.h),
+ * sending them the messages that waited, and replace the idle workers that
+ * are retiring or did their share; messages that cannot be sent go to
+ * @done as failed.  pool_wait does it too; call it before handing out.
+ */
+void pool_tend(Pool *pool, PoolDone done, gpointer data);
+
+/*
  * pool_retire - scan with @engine from now on: idle workers are replaced at
  * once, busy ones when their message is done.
  */

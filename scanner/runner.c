@@ -52,9 +52,7 @@ struct Runner {
 	Store *store; /* NULL if the database cannot be opened: mail still flows */
 	char *hostname;
 	/* a new engine being built in the background while the old one scans */
-	GThread *reload_thread;
-	Quiesce *reload_gate; /* a worker is forked only once the load is done */
-	gint reload_done;
+	Quiesce *reload; /* the job: no worker is forked before it is joined */
 	Engine *reload_engine;
 	GError *reload_error;
 	Pool *pool;
@@ -345,9 +343,8 @@ runner_free(Runner **runner)
 	if (runner == NULL || *runner == NULL)
 		return;
 	Runner *r = *runner;
-	if (r->reload_thread != NULL) {
-		g_thread_join(r->reload_thread);
-		quiesce_free(&r->reload_gate);
+	if (r->reload != NULL) {
+		quiesce_job_finish(&r->reload);
 		engine_free(&r->reload_engine);
 		g_clear_error(&r->reload_error);
 	}
@@ -385,8 +382,6 @@ reload_thread(gpointer data)
 	Runner *r = data;
 
 	r->reload_engine = engine_new(r->config, &r->reload_error);
-	quiesce_leave(r->reload_gate);
-	g_atomic_int_set(&r->reload_done, 1);
 	return NULL;
 }
 
@@ -394,12 +389,10 @@ reload_thread(gpointer data)
 void
 runner_check_reload(Runner *r)
 {
-	if (r->reload_thread != NULL) {
-		if (!g_atomic_int_get(&r->reload_done))
+	if (r->reload != NULL) {
+		if (!quiesce_job_done(r->reload))
 			return;
-		g_thread_join(r->reload_thread);
-		r->reload_thread = NULL;
-		quiesce_free(&r->reload_gate);
+		quiesce_job_finish(&r->reload);
 		if (r->reload_engine != NULL) {
 			g_message("signatures reloaded: %u signatures from %s",
 			          engine_signature_count(r->reload_engine),
@@ -419,11 +412,9 @@ runner_check_reload(Runner *r)
 		return;
 	engine_mark_seen(r->engine);
 	g_message("signature database changed: loading it in the background");
-	g_atomic_int_set(&r->reload_done, 0);
-	/* libclamav's load has no point where it could park: a fork waits for
-	 * its end, and the pool puts off the forks it can (quiesce.h) */
-	r->reload_gate = quiesce_new("signature reload", NULL, NULL, TRUE);
-	r->reload_thread = g_thread_new("reload", reload_thread, r);
+	/* libclamav's load has no point where it could park: the pool puts
+	 * its forks off until the job is joined (quiesce.h) */
+	r->reload = quiesce_job_start("signature reload", reload_thread, r);
 }
 
 /* runner_prune_store - keep reports.keep_days of rows */
@@ -984,6 +975,8 @@ hand_out(Pass *p, const volatile sig_atomic_t *stop)
 {
 	Runner *r = p->r;
 
+	/* workers put off while a signature reload ran, or worn and idle */
+	pool_tend(r->pool, job_done, p);
 	/* SPAM: parked jobs hold a claim and a copy each: at most a batch of them */
 	while (!(stop && *stop) && p->next < p->todo->len && pool_has_idle(r->pool) &&
 	       r->parked->len < MAX(r->config->queue_batch_size, r->config->spam_max_in_flight)) {

@@ -402,7 +402,7 @@ spam_new(const MqConfig *config, GError **error)
 		            g_strerror(errno));
 		return NULL;
 	}
-	s->gate = quiesce_new("spam", spam_wake, s, FALSE);
+	s->gate = quiesce_new("spam", spam_wake, s);
 	s->thread = g_thread_new("spam", io_thread, s);
 	return g_steal_pointer(&s);
 }

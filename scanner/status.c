@@ -7,7 +7,8 @@
  *	thread reads it to answer; one mutex guards both.  The socket thread
  *	never calls into the Runner: it reads the published copy, and counts
  *	the queue directories itself (readdir and fstatat, no file opened).
- *	A client gets at most one second to send its request.  The thread
+ *	A client gets at most one second to send its whole request, and its
+ *	answer is written without waiting.  The thread
  *	parks at the top of its loop while the master forks (quiesce.h).
  */
 #include "mqsift-build.h"
@@ -504,8 +505,14 @@ serve_one(Status *s, int fd)
 	char req[32] = "";
 	gsize got = 0;
 	struct pollfd p = {.fd = fd, .events = POLLIN};
+	/* one second for the whole request, however it trickles in: a fork
+	 * waits for this thread (quiesce.h) */
+	gint64 deadline = g_get_monotonic_time() + G_USEC_PER_SEC;
 
-	while (got < sizeof req - 1 && memchr(req, '\n', got) == NULL && poll(&p, 1, 1000) > 0) {
+	while (got < sizeof req - 1 && memchr(req, '\n', got) == NULL) {
+		gint64 left = deadline - g_get_monotonic_time();
+		if (left <= 0 || poll(&p, 1, (int)(left / 1000) + 1) <= 0)
+			break;
 		ssize_t n = read(fd, req + got, sizeof req - 1 - got);
 		if (n <= 0)
 			break;
@@ -514,8 +521,10 @@ serve_one(Status *s, int fd)
 	req[got] = '\0';
 	g_strchomp(req);
 	g_autoptr(GString) answer = status_answer(s, req);
+	/* never waits: a client that does not read loses the rest */
 	for (gsize off = 0; off < answer->len;) {
-		ssize_t n = write(fd, answer->str + off, answer->len - off);
+		ssize_t n =
+		    send(fd, answer->str + off, answer->len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n <= 0)
 			break;
 		off += (gsize)n;
@@ -618,7 +627,7 @@ status_new(const MqConfig *config)
 		s->listen_fd = listen_socket(config);
 		if (s->listen_fd >= 0 && pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) == 0) {
 			s->socket_path = g_strdup(config->daemon_status_socket);
-			s->gate = quiesce_new("status", status_wake, s, FALSE);
+			s->gate = quiesce_new("status", status_wake, s);
 			s->thread = g_thread_new("status", serve, s);
 		}
 	}

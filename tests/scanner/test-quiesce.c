@@ -9,6 +9,9 @@
 #include <glib/gstdio.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,7 +73,7 @@ test_child_never_inherits_a_held_lock(void)
 	Busy b = {0};
 
 	g_mutex_init(&b.held);
-	b.gate = quiesce_new("busy", NULL, NULL, FALSE);
+	b.gate = quiesce_new("busy", NULL, NULL);
 	GThread *t = g_thread_new("busy", busy_thread, &b);
 	g_usleep(10000);
 	/* what the workers were forked with: the lock is often held in the child */
@@ -122,7 +125,7 @@ test_sleeping_thread_is_woken(void)
 {
 	Poller p = {.fd = eventfd(0, EFD_CLOEXEC)};
 
-	p.gate = quiesce_new("poller", poller_wake, &p, FALSE);
+	p.gate = quiesce_new("poller", poller_wake, &p);
 	GThread *t = g_thread_new("poller", poller_thread, &p);
 	alarm(30); /* a fork that waits for ever fails the test, not CI */
 	for (int i = 0; i < 20; i++) {
@@ -140,20 +143,15 @@ test_sleeping_thread_is_woken(void)
 	close(p.fd);
 }
 
-/* Job - one long job without a point (the signature reload) */
-typedef struct {
-	gint finished;
-	Quiesce *gate;
-} Job;
+/* long_job - a job without a point (the signature reload): 200 ms */
+static gint job_finished;
 
 static gpointer
-job_thread(gpointer data)
+long_job(gpointer data)
 {
-	Job *j = data;
-
+	(void)data;
 	g_usleep(200000);
-	g_atomic_int_set(&j->finished, 1);
-	quiesce_leave(j->gate);
+	g_atomic_int_set(&job_finished, 1);
 	return NULL;
 }
 
@@ -161,22 +159,19 @@ job_thread(gpointer data)
 static void
 test_fork_waits_for_a_long_job(void)
 {
-	Job j = {0};
-
 	g_assert_false(quiesce_busy());
-	j.gate = quiesce_new("long job", NULL, NULL, TRUE);
-	GThread *t = g_thread_new("job", job_thread, &j);
+	Quiesce *job = quiesce_job_start("long job", long_job, NULL);
 	g_assert_true(quiesce_busy());
 	pid_t pid = quiesce_fork();
 	if (pid == 0)
-		_exit(g_atomic_int_get(&j.finished) ? 0 : 1);
+		_exit(g_atomic_int_get(&job_finished) ? 0 : 1);
 	int status;
 	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
 	g_assert_true(WIFEXITED(status));
 	g_assert_cmpint(WEXITSTATUS(status), ==, 0); /* the child saw it finished */
 	g_assert_false(quiesce_busy());
-	g_thread_join(t);
-	quiesce_free(&j.gate);
+	g_assert_true(quiesce_job_done(job));
+	quiesce_job_finish(&job); /* joined by the fork already: not twice */
 }
 
 /* fork_and_reap - one quiesce_fork whose child exits at once (within 30 s, or SIGALRM) */
@@ -203,7 +198,7 @@ ended_thread(gpointer data)
 static void
 test_ended_thread_does_not_hold_up(void)
 {
-	Quiesce *q = quiesce_new("ended", NULL, NULL, FALSE);
+	Quiesce *q = quiesce_new("ended", NULL, NULL);
 	GThread *t = g_thread_new("ended", ended_thread, q);
 
 	g_thread_join(t); /* gone, still registered */
@@ -234,6 +229,111 @@ test_spam_and_status_threads_park(void)
 	g_rmdir(dir);
 }
 
+/* Late - a thread that reaches its point only every half second, with no wake */
+typedef struct {
+	gint stop;
+	Quiesce *gate;
+} Late;
+
+static gpointer
+late_thread(gpointer data)
+{
+	Late *l = data;
+
+	while (!g_atomic_int_get(&l->stop)) {
+		g_usleep(500000);
+		quiesce_point(l->gate);
+	}
+	return NULL;
+}
+
+/* cpu_seconds - this process's CPU time so far */
+static double
+cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/*
+ * test_parked_threads_sleep - threads parked while the fork waits for a
+ * late one sleep: they do not wake each other in turn (two of them once
+ * burnt a core for as long as the wait lasted)
+ */
+static void
+test_parked_threads_sleep(void)
+{
+	Poller p[2] = {{.fd = eventfd(0, EFD_CLOEXEC)}, {.fd = eventfd(0, EFD_CLOEXEC)}};
+	GThread *t[2];
+	Late late = {0};
+
+	for (int i = 0; i < 2; i++) {
+		p[i].gate = quiesce_new("poller", poller_wake, &p[i]);
+		t[i] = g_thread_new("poller", poller_thread, &p[i]);
+	}
+	late.gate = quiesce_new("late", NULL, NULL);
+	GThread *lt = g_thread_new("late", late_thread, &late);
+	g_usleep(50000);
+	double cpu0 = cpu_seconds();
+	fork_and_reap();
+	double used = cpu_seconds() - cpu0;
+	g_test_message("CPU while the fork waited for the late thread: %.3f s", used);
+	g_assert_cmpfloat(used, <, 0.2);
+	g_atomic_int_set(&late.stop, 1);
+	g_thread_join(lt);
+	quiesce_free(&late.gate);
+	for (int i = 0; i < 2; i++) {
+		g_atomic_int_set(&p[i].stop, 1);
+		poller_wake(&p[i]);
+		g_thread_join(t[i]);
+		quiesce_free(&p[i].gate);
+		close(p[i].fd);
+	}
+}
+
+/* trickle - a status client that sends a byte every 300 ms, no newline, for 10 s */
+static gpointer
+trickle(gpointer data)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	g_strlcpy(sa.sun_path, data, sizeof sa.sun_path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+		for (int i = 0; i < 33 && send(fd, "s", 1, MSG_NOSIGNAL) == 1; i++)
+			g_usleep(300000);
+	close(fd);
+	return NULL;
+}
+
+/* test_slow_status_client - a client that trickles its request holds a fork up one second at most
+ */
+static void
+test_slow_status_client(void)
+{
+	g_autoptr(MqConfig) c = config_defaults();
+	g_autoptr(GError) error = NULL;
+	g_autofree char *dir = g_dir_make_tmp("mqsift-quiesce-XXXXXX", &error);
+	g_assert_no_error(error);
+
+	g_free(c->daemon_status_socket);
+	c->daemon_status_socket = g_build_filename(dir, "status.sock", NULL);
+	Status *status = status_new(c);
+	GThread *t = g_thread_new("trickle", trickle, c->daemon_status_socket);
+	g_usleep(200000); /* connected, the status thread reading */
+	gint64 t0 = g_get_monotonic_time();
+	fork_and_reap();
+	double waited = (double)(g_get_monotonic_time() - t0) / 1e6;
+	g_test_message("the fork waited %.2f s for the status thread", waited);
+	g_assert_cmpfloat(waited, <, 4.0); /* trickled to its end, it would be 9 s */
+	g_thread_join(t);
+	status_free(&status);
+	g_rmdir(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -247,5 +347,9 @@ main(int argc, char **argv)
 	g_test_add_func("/quiesce/thread-that-ended-does-not-hold-a-fork-up",
 	                test_ended_thread_does_not_hold_up);
 	g_test_add_func("/quiesce/spam-and-status-threads-park", test_spam_and_status_threads_park);
+	g_test_add_func("/quiesce/parked-threads-sleep-while-the-fork-waits",
+	                test_parked_threads_sleep);
+	g_test_add_func("/quiesce/slow-status-client-holds-a-fork-up-a-second-at-most",
+	                test_slow_status_client);
 	return g_test_run();
 }

@@ -407,20 +407,41 @@ test_pool_depth_by_size(void)
 	config->queue_batch_size = batch;
 }
 
-/* Loader - a master thread in a long job with no point to park at, like the reload */
-typedef struct {
-	gint finished;
-	Quiesce *gate;
-} Loader;
+/* a long job with no point to park at, like the signature reload: it runs until released */
+static gint job_released;
 
 static gpointer
-loader_thread(gpointer data)
+held_job(gpointer data)
 {
-	Loader *l = data;
+	(void)data;
+	while (!g_atomic_int_get(&job_released))
+		g_usleep(1000);
+	return NULL;
+}
 
+/* job_begin - a long job that runs until job_end() */
+static Quiesce *
+job_begin(void)
+{
+	g_atomic_int_set(&job_released, 0);
+	return quiesce_job_start("test job", held_job, NULL);
+}
+
+/* job_end - release it and join it (a reload that failed: nothing else changes) */
+static void
+job_end(Quiesce **job)
+{
+	g_atomic_int_set(&job_released, 1);
+	quiesce_job_finish(job);
+}
+
+/* job_release_later - a thread that releases the job after 500 ms */
+static gpointer
+job_release_later(gpointer data)
+{
+	(void)data;
 	g_usleep(500000);
-	g_atomic_int_set(&l->finished, 1);
-	quiesce_leave(l->gate);
+	g_atomic_int_set(&job_released, 1);
 	return NULL;
 }
 
@@ -428,7 +449,7 @@ loader_thread(gpointer data)
  * test_worker_start_parks_threads - no worker is forked while a master
  * thread could hold a lock (a worker forked while the spam thread held the
  * allocator's lock hung on its first malloc): starting the pool waits for
- * the thread that cannot park to end
+ * the long job that cannot park to end
  */
 static void
 test_worker_start_parks_threads(void)
@@ -439,18 +460,148 @@ test_worker_start_parks_threads(void)
 	}
 	g_autoptr(GError) error = NULL;
 	guint workers = config->scanner_workers;
-	Loader l = {0};
+	Quiesce *job = job_begin();
+	GThread *t = g_thread_new("release", job_release_later, NULL);
 
-	l.gate = quiesce_new("loader", NULL, NULL, TRUE);
-	GThread *t = g_thread_new("loader", loader_thread, &l);
 	config->scanner_workers = 2;
 	Pool *pool = pool_new(config, engine, policy, NULL, &error);
 	g_assert_no_error(error);
-	g_assert_cmpint(g_atomic_int_get(&l.finished), ==, 1);
+	g_assert_true(quiesce_job_done(job)); /* it had ended before the first fork */
 	pool_free(&pool);
 	config->scanner_workers = workers;
 	g_thread_join(t);
-	quiesce_free(&l.gate);
+	job_end(&job);
+}
+
+/* send_text - one message to the pool */
+static void
+send_text(Pool *pool, PoolJob *job, const char *text)
+{
+	g_autoptr(GError) error = NULL;
+	const char *rcpts[] = {"b@example.com", NULL};
+	gsize len = strlen(text);
+
+	job->text = text;
+	job->fd = body_fd(text, len);
+	WorkRequest req = {"6AOSANDBOX03", "", 0, job->fd, len, "a@example.org", rcpts, NULL, NULL};
+	g_assert_true(pool_send(pool, &req, job, &job->report, &error));
+	g_assert_no_error(error);
+}
+
+/* slot_pid - the pid of slot 0's worker, 0 if it has none */
+static int
+slot_pid(Pool *pool)
+{
+	int pid;
+	const char *id;
+	gint64 since;
+
+	pool_slot_info(pool, 0, &pid, &id, &since);
+	return pid;
+}
+
+/*
+ * test_worn_worker_replaced_after_reload - a worker that did its share
+ * while a reload ran goes on meanwhile; once the reload ended (here: failed,
+ * so no pool_retire) it is replaced, never left idle for ever
+ */
+static void
+test_worn_worker_replaced_after_reload(void)
+{
+	if (geteuid() != 0) {
+		g_test_skip("needs root");
+		return;
+	}
+	g_autoptr(GError) error = NULL;
+	guint workers = config->scanner_workers, most = config->scanner_max_messages_per_worker;
+	guint answered = 0;
+	PoolJob jobs[2] = {{0}};
+
+	config->scanner_workers = 1;
+	config->scanner_max_messages_per_worker = 1;
+	Pool *pool = pool_new(config, engine, policy, NULL, &error);
+	g_assert_no_error(error);
+	int first = slot_pid(pool);
+	Quiesce *job = job_begin();
+	send_text(pool, &jobs[0], clean_message);
+	for (int tries = 0; answered < 1 && tries < 200; tries++)
+		pool_wait(pool, pool_job_done, &answered);
+	g_assert_cmpuint(answered, ==, 1);
+	/* worn, but its replacement cannot be forked yet: it takes one more */
+	g_assert_true(pool_has_idle(pool));
+	g_assert_cmpint(slot_pid(pool), ==, first);
+	job_end(&job);
+	pool_tend(pool, pool_job_done, &answered);
+	g_assert_true(pool_has_idle(pool));
+	g_assert_cmpint(slot_pid(pool), !=, first);
+	g_assert_cmpint(slot_pid(pool), >, 0);
+	send_text(pool, &jobs[1], clean_message);
+	for (int tries = 0; answered < 2 && tries < 200; tries++)
+		pool_wait(pool, pool_job_done, &answered);
+	g_assert_cmpuint(answered, ==, 2);
+	g_assert_null(jobs[1].failure);
+	g_assert_cmpint(jobs[1].report.verdict, ==, VERDICT_CLEAN);
+	for (guint i = 0; i < G_N_ELEMENTS(jobs); i++) {
+		scan_report_clear(&jobs[i].report);
+		close(jobs[i].fd);
+	}
+	pool_free(&pool);
+	config->scanner_workers = workers;
+	config->scanner_max_messages_per_worker = most;
+}
+
+/*
+ * test_dead_worker_waits_for_reload - a worker that dies while a reload
+ * runs is replaced only once the load ended (a fork then would wait for
+ * it, and the master with it); the message it held next waits in its slot,
+ * then is scanned whole by the replacement
+ */
+static void
+test_dead_worker_waits_for_reload(void)
+{
+	if (geteuid() != 0) {
+		g_test_skip("needs root");
+		return;
+	}
+	static const char crash[] = "From: a@example.org\n\nMQSIFT-TEST-CRASH\n";
+	g_autoptr(GError) error = NULL;
+	guint workers = config->scanner_workers, batch = config->queue_batch_size;
+	guint answered = 0;
+	PoolJob jobs[2] = {{0}};
+
+	config->scanner_workers = 1;
+	config->queue_batch_size = 2;
+	fault_arm("worker:crash");
+	Pool *pool = pool_new(config, engine, policy, NULL, &error);
+	fault_arm(NULL);
+	g_assert_no_error(error);
+	Quiesce *job = job_begin();
+	send_text(pool, &jobs[0], crash);
+	send_text(pool, &jobs[1], eicar_message);
+	for (int tries = 0; answered < 1 && tries < 200; tries++)
+		pool_wait(pool, pool_job_done, &answered);
+	g_assert_cmpuint(answered, ==, 1);
+	g_assert_nonnull(jobs[0].failure);
+	/* no worker while the job runs; the second message waits */
+	for (int i = 0; i < 3; i++)
+		pool_wait(pool, pool_job_done, &answered);
+	g_assert_cmpint(slot_pid(pool), ==, 0);
+	g_assert_cmpuint(pool_busy(pool), ==, 1);
+	g_assert_cmpuint(answered, ==, 1);
+	job_end(&job);
+	for (int tries = 0; answered < 2 && tries < 200; tries++)
+		pool_wait(pool, pool_job_done, &answered);
+	g_assert_cmpuint(answered, ==, 2);
+	g_assert_null(jobs[1].failure);
+	g_assert_cmpint(jobs[1].report.verdict, ==, VERDICT_INFECTED);
+	for (guint i = 0; i < G_N_ELEMENTS(jobs); i++) {
+		scan_report_clear(&jobs[i].report);
+		close(jobs[i].fd);
+		g_free(jobs[i].failure);
+	}
+	pool_free(&pool);
+	config->scanner_workers = workers;
+	config->queue_batch_size = batch;
 }
 
 /* test_scratch_symlink_refused - a symlink as the scratch base: refused, its target untouched */
@@ -681,6 +832,10 @@ main(int argc, char **argv)
 	g_test_add_func("/pool/dead-worker-fails-only-the-message-it-scanned", test_pool_depth);
 	g_test_add_func("/pool/workers-are-forked-with-the-master-threads-parked",
 	                test_worker_start_parks_threads);
+	g_test_add_func("/pool/worn-worker-is-replaced-once-a-reload-ended",
+	                test_worn_worker_replaced_after_reload);
+	g_test_add_func("/pool/dead-worker-is-replaced-once-a-reload-ended",
+	                test_dead_worker_waits_for_reload);
 	g_test_add_func("/pool/worker-holds-more-small-messages-than-large",
 	                test_pool_depth_by_size);
 	g_test_add_func("/sandbox/scratch/symlink-is-refused-and-its-target-untouched",
