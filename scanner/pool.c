@@ -37,6 +37,7 @@
 #define POOL_DEPTH_MIN 2
 #define POOL_DEPTH_MAX 16
 #define POOL_DEPTH_BYTES (1024 * 1024)
+#define SPAWN_RETRY (5 * G_USEC_PER_SEC)
 
 /* InFlight - a message sent to a worker and not answered yet */
 typedef struct {
@@ -56,6 +57,7 @@ typedef struct {
 	gint64 started;    /* monotonic time the oldest was started on */
 	gboolean retiring; /* replace it once its messages are done (new engine) */
 	gboolean deferred; /* no worker: to be started once the long job is joined */
+	gint64 next_try;   /* no worker, as it could not be started: when to try again */
 	guint number;      /* from 1: its worker's process title says it */
 } Slot;
 
@@ -78,8 +80,12 @@ slot_spawn(Pool *pool, Slot *slot)
 
 	slot->worker = worker_spawn(pool->config, pool->engine, pool->policy, slot->number, &error);
 	slot->retiring = FALSE;
+	slot->deferred = FALSE;
 	if (slot->worker == NULL) {
-		g_critical("cannot start a scan worker: %s", error->message);
+		/* pool_tend tries again: a slot is never lost for good */
+		slot->next_try = g_get_monotonic_time() + SPAWN_RETRY;
+		g_critical("cannot start a scan worker: %s; trying again in %d s", error->message,
+		           (int)(SPAWN_RETRY / G_USEC_PER_SEC));
 		return FALSE;
 	}
 	g_debug("worker %d started", (int)worker_pid(slot->worker));
@@ -303,10 +309,13 @@ pool_send(Pool *pool, const WorkRequest *req, gpointer job, ScanReport *report, 
 static void
 slot_restart(Pool *pool, Slot *slot, PoolDone done, gpointer data)
 {
-	slot->deferred = quiesce_busy();
-	if (slot->deferred)
+	if (quiesce_busy()) {
+		slot->deferred = TRUE;
+		slot->started = g_get_monotonic_time(); /* "mqsift status": waiting since */
 		return;
-	slot_spawn(pool, slot);
+	}
+	if (slot->worker == NULL)
+		slot_spawn(pool, slot);
 	GQueue waiting = slot->jobs;
 	g_queue_init(&slot->jobs);
 	InFlight *f;
@@ -344,7 +353,7 @@ slot_answered(Pool *pool, Slot *slot)
 		slot_deadline(pool, slot); /* the worker starts on the next one now */
 		return;
 	}
-	if ((slot->retiring || worn(pool, slot)) && !quiesce_busy()) {
+	if (slot->worker != NULL && (slot->retiring || worn(pool, slot)) && !quiesce_busy()) {
 		/* a new engine, or enough messages: whatever a message left in this
 		 * worker's memory goes with it */
 		worker_stop(&slot->worker);
@@ -358,10 +367,24 @@ pool_tend(Pool *pool, PoolDone done, gpointer data)
 {
 	for (guint i = 0; i < pool->slots->len && !quiesce_busy(); i++) {
 		Slot *s = g_ptr_array_index(pool->slots, i);
-		if (s->deferred)
+		if (s->deferred || (s->worker == NULL && g_get_monotonic_time() >= s->next_try))
 			slot_restart(pool, s, done, data);
 		else if (s->jobs.length == 0)
 			slot_answered(pool, s);
+	}
+}
+
+/* pool_give_back_waiting - see pool.h */
+void
+pool_give_back_waiting(Pool *pool, PoolDone done, gpointer data, const char *why)
+{
+	for (guint i = 0; i < pool->slots->len; i++) {
+		Slot *s = g_ptr_array_index(pool->slots, i);
+		InFlight *f;
+		while (s->deferred && (f = g_queue_pop_head(&s->jobs)) != NULL) {
+			done(f->job, why, data);
+			in_flight_free(f);
+		}
 	}
 }
 

@@ -103,6 +103,12 @@ void pool_wait_also(Pool *pool, int fd, gint64 deadline, PoolDone done, gpointer
 void pool_tend(Pool *pool, PoolDone done, gpointer data);
 
 /*
+ * pool_give_back_waiting - the messages waiting for a worker put off (a
+ * stop: no worker is started for them) go to @done as failed, with @why
+ */
+void pool_give_back_waiting(Pool *pool, PoolDone done, gpointer data, const char *why);
+
+/*
  * pool_retire - scan with @engine from now on: idle workers are replaced at
  * once, busy ones when their message is done.
  */

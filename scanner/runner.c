@@ -1264,6 +1264,10 @@ runner_pass(Runner *r, const volatile sig_atomic_t *stop, PassStats *stats)
 	 * anything else, then take what is queued, oldest first. */
 	gboolean ok = list_candidates(&p);
 	for (;;) {
+		/* Stopping: what waits for a worker put off by a reload is not
+		 * given one (it stays queued, not counted as an attempt). */
+		if (stop && *stop)
+			pool_give_back_waiting(r->pool, job_done, &p, "waiting for a worker");
 		/* Keep every worker busy while messages are waiting. */
 		hand_out(&p, stop);
 		if (pool_busy(r->pool) == 0 && r->parked->len == 0) /* SPAM: parked jobs too */

@@ -604,6 +604,124 @@ test_dead_worker_waits_for_reload(void)
 	config->queue_batch_size = batch;
 }
 
+/*
+ * test_worker_that_cannot_start_is_retried - a slot whose worker could not
+ * be started is retried, never left without one for good, and the master
+ * goes on meanwhile (it once read the missing worker's count)
+ */
+static void
+test_worker_that_cannot_start_is_retried(void)
+{
+	if (geteuid() != 0) {
+		g_test_skip("needs root");
+		return;
+	}
+	g_autoptr(GError) error = NULL;
+	guint workers = config->scanner_workers, answered = 0;
+	char *user = config->scanner_user;
+
+	config->scanner_workers = 1;
+	Pool *pool = pool_new(config, engine, policy, NULL, &error);
+	g_assert_no_error(error);
+	config->scanner_user = "mqsift-no-such-user";
+	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_CRITICAL, "cannot start a scan worker*");
+	pool_retire(pool, engine); /* idle: replaced at once, which fails */
+	g_test_assert_expected_messages();
+	g_assert_cmpint(slot_pid(pool), ==, 0);
+	pool_tend(pool, pool_job_done, &answered);
+	pool_wait(pool, pool_job_done, &answered);
+	g_assert_false(pool_has_idle(pool));
+	config->scanner_user = user;
+	g_usleep(5100000); /* the retry interval */
+	pool_tend(pool, pool_job_done, &answered);
+	g_assert_cmpint(slot_pid(pool), >, 0);
+	g_assert_true(pool_has_idle(pool));
+	g_assert_cmpuint(answered, ==, 0);
+	pool_free(&pool);
+	config->scanner_workers = workers;
+}
+
+/*
+ * test_put_off_slot_started_once - a slot put off with nothing waiting,
+ * then given a worker by pool_retire, is not given a second one (the first
+ * was left running, its socket open)
+ */
+static void
+test_put_off_slot_started_once(void)
+{
+	if (geteuid() != 0) {
+		g_test_skip("needs root");
+		return;
+	}
+	static const char crash[] = "From: a@example.org\n\nMQSIFT-TEST-CRASH\n";
+	g_autoptr(GError) error = NULL;
+	guint workers = config->scanner_workers, answered = 0;
+	PoolJob jobs[1] = {{0}};
+
+	config->scanner_workers = 1;
+	fault_arm("worker:crash");
+	Pool *pool = pool_new(config, engine, policy, NULL, &error);
+	fault_arm(NULL);
+	g_assert_no_error(error);
+	Quiesce *job = job_begin();
+	send_text(pool, &jobs[0], crash);
+	for (int tries = 0; answered < 1 && tries < 200; tries++)
+		pool_wait(pool, pool_job_done, &answered);
+	g_assert_cmpuint(answered, ==, 1);
+	g_assert_cmpint(slot_pid(pool), ==, 0); /* put off, nothing waiting */
+	job_end(&job);
+	pool_retire(pool, engine); /* the reload succeeded */
+	int first = slot_pid(pool);
+	g_assert_cmpint(first, >, 0);
+	pool_tend(pool, pool_job_done, &answered);
+	g_assert_cmpint(slot_pid(pool), ==, first);
+	pool_free(&pool);
+	g_assert_cmpint(kill(first, 0), <, 0); /* stopped and reaped */
+	close(jobs[0].fd);
+	g_free(jobs[0].failure);
+	config->scanner_workers = workers;
+}
+
+/* test_stop_gives_back_waiting - stopping: what waits for a put-off worker is given back at once */
+static void
+test_stop_gives_back_waiting(void)
+{
+	if (geteuid() != 0) {
+		g_test_skip("needs root");
+		return;
+	}
+	static const char crash[] = "From: a@example.org\n\nMQSIFT-TEST-CRASH\n";
+	g_autoptr(GError) error = NULL;
+	guint workers = config->scanner_workers, batch = config->queue_batch_size;
+	guint answered = 0;
+	PoolJob jobs[2] = {{0}};
+
+	config->scanner_workers = 1;
+	config->queue_batch_size = 2;
+	fault_arm("worker:crash");
+	Pool *pool = pool_new(config, engine, policy, NULL, &error);
+	fault_arm(NULL);
+	g_assert_no_error(error);
+	Quiesce *job = job_begin();
+	send_text(pool, &jobs[0], crash);
+	send_text(pool, &jobs[1], clean_message);
+	for (int tries = 0; answered < 1 && tries < 200; tries++)
+		pool_wait(pool, pool_job_done, &answered);
+	g_assert_cmpuint(pool_busy(pool), ==, 1);
+	pool_give_back_waiting(pool, pool_job_done, &answered, "stopping");
+	g_assert_cmpuint(answered, ==, 2);
+	g_assert_cmpstr(jobs[1].failure, ==, "stopping");
+	g_assert_cmpuint(pool_busy(pool), ==, 0);
+	job_end(&job);
+	pool_free(&pool);
+	for (guint i = 0; i < G_N_ELEMENTS(jobs); i++) {
+		close(jobs[i].fd);
+		g_free(jobs[i].failure);
+	}
+	config->scanner_workers = workers;
+	config->queue_batch_size = batch;
+}
+
 /* test_scratch_symlink_refused - a symlink as the scratch base: refused, its target untouched */
 static void
 test_scratch_symlink_refused(void)
@@ -836,6 +954,12 @@ main(int argc, char **argv)
 	                test_worn_worker_replaced_after_reload);
 	g_test_add_func("/pool/dead-worker-is-replaced-once-a-reload-ended",
 	                test_dead_worker_waits_for_reload);
+	g_test_add_func("/pool/worker-that-cannot-start-is-retried",
+	                test_worker_that_cannot_start_is_retried);
+	g_test_add_func("/pool/put-off-slot-is-given-one-worker-only",
+	                test_put_off_slot_started_once);
+	g_test_add_func("/pool/stop-gives-back-what-waits-for-a-put-off-worker",
+	                test_stop_gives_back_waiting);
 	g_test_add_func("/pool/worker-holds-more-small-messages-than-large",
 	                test_pool_depth_by_size);
 	g_test_add_func("/sandbox/scratch/symlink-is-refused-and-its-target-untouched",
