@@ -551,6 +551,44 @@ test_worn_worker_replaced_after_reload(void)
 }
 
 /*
+ * crashed_during_job - a one-worker pool holding two messages whose worker
+ * died on the first (@jobs[0]) while a long job runs: @second waits in the
+ * slot.  The caller restores scanner.workers and queue.batch_size.
+ */
+static Pool *
+crashed_during_job(PoolJob jobs[2], const char *second, Quiesce **job, guint *answered)
+{
+	static const char crash[] = "From: a@example.org\n\nMQSIFT-TEST-CRASH\n";
+	g_autoptr(GError) error = NULL;
+
+	config->scanner_workers = 1;
+	config->queue_batch_size = 2;
+	fault_arm("worker:crash");
+	Pool *pool = pool_new(config, engine, policy, NULL, &error);
+	fault_arm(NULL);
+	g_assert_no_error(error);
+	*job = job_begin();
+	send_text(pool, &jobs[0], crash);
+	send_text(pool, &jobs[1], second);
+	for (int tries = 0; *answered < 1 && tries < 200; tries++)
+		pool_wait(pool, pool_job_done, answered);
+	g_assert_cmpuint(*answered, ==, 1);
+	g_assert_nonnull(jobs[0].failure);
+	return pool;
+}
+
+/* jobs_clear - their reports, descriptors and failures */
+static void
+jobs_clear(PoolJob *jobs, guint n)
+{
+	for (guint i = 0; i < n; i++) {
+		scan_report_clear(&jobs[i].report);
+		close(jobs[i].fd);
+		g_free(jobs[i].failure);
+	}
+}
+
+/*
  * test_dead_worker_waits_for_reload - a worker that dies while a reload
  * runs is replaced only once the load ended (a fork then would wait for
  * it, and the master with it); the message it held next waits in its slot,
@@ -563,25 +601,12 @@ test_dead_worker_waits_for_reload(void)
 		g_test_skip("needs root");
 		return;
 	}
-	static const char crash[] = "From: a@example.org\n\nMQSIFT-TEST-CRASH\n";
-	g_autoptr(GError) error = NULL;
 	guint workers = config->scanner_workers, batch = config->queue_batch_size;
 	guint answered = 0;
 	PoolJob jobs[2] = {{0}};
+	Quiesce *job;
+	Pool *pool = crashed_during_job(jobs, eicar_message, &job, &answered);
 
-	config->scanner_workers = 1;
-	config->queue_batch_size = 2;
-	fault_arm("worker:crash");
-	Pool *pool = pool_new(config, engine, policy, NULL, &error);
-	fault_arm(NULL);
-	g_assert_no_error(error);
-	Quiesce *job = job_begin();
-	send_text(pool, &jobs[0], crash);
-	send_text(pool, &jobs[1], eicar_message);
-	for (int tries = 0; answered < 1 && tries < 200; tries++)
-		pool_wait(pool, pool_job_done, &answered);
-	g_assert_cmpuint(answered, ==, 1);
-	g_assert_nonnull(jobs[0].failure);
 	/* no worker while the job runs; the second message waits */
 	for (int i = 0; i < 3; i++)
 		pool_wait(pool, pool_job_done, &answered);
@@ -594,11 +619,7 @@ test_dead_worker_waits_for_reload(void)
 	g_assert_cmpuint(answered, ==, 2);
 	g_assert_null(jobs[1].failure);
 	g_assert_cmpint(jobs[1].report.verdict, ==, VERDICT_INFECTED);
-	for (guint i = 0; i < G_N_ELEMENTS(jobs); i++) {
-		scan_report_clear(&jobs[i].report);
-		close(jobs[i].fd);
-		g_free(jobs[i].failure);
-	}
+	jobs_clear(jobs, G_N_ELEMENTS(jobs));
 	pool_free(&pool);
 	config->scanner_workers = workers;
 	config->queue_batch_size = batch;
@@ -690,23 +711,12 @@ test_stop_gives_back_waiting(void)
 		g_test_skip("needs root");
 		return;
 	}
-	static const char crash[] = "From: a@example.org\n\nMQSIFT-TEST-CRASH\n";
-	g_autoptr(GError) error = NULL;
 	guint workers = config->scanner_workers, batch = config->queue_batch_size;
 	guint answered = 0;
 	PoolJob jobs[2] = {{0}};
+	Quiesce *job;
+	Pool *pool = crashed_during_job(jobs, clean_message, &job, &answered);
 
-	config->scanner_workers = 1;
-	config->queue_batch_size = 2;
-	fault_arm("worker:crash");
-	Pool *pool = pool_new(config, engine, policy, NULL, &error);
-	fault_arm(NULL);
-	g_assert_no_error(error);
-	Quiesce *job = job_begin();
-	send_text(pool, &jobs[0], crash);
-	send_text(pool, &jobs[1], clean_message);
-	for (int tries = 0; answered < 1 && tries < 200; tries++)
-		pool_wait(pool, pool_job_done, &answered);
 	g_assert_cmpuint(pool_busy(pool), ==, 1);
 	pool_give_back_waiting(pool, pool_job_done, &answered, "stopping");
 	g_assert_cmpuint(answered, ==, 2);
@@ -714,10 +724,7 @@ test_stop_gives_back_waiting(void)
 	g_assert_cmpuint(pool_busy(pool), ==, 0);
 	job_end(&job);
 	pool_free(&pool);
-	for (guint i = 0; i < G_N_ELEMENTS(jobs); i++) {
-		close(jobs[i].fd);
-		g_free(jobs[i].failure);
-	}
+	jobs_clear(jobs, G_N_ELEMENTS(jobs));
 	config->scanner_workers = workers;
 	config->queue_batch_size = batch;
 }
