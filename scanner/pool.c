@@ -20,7 +20,10 @@
  *	request; the worker reads the body with pread from offset 0) to its
  *	replacement.  One that did its share of messages, or scans with an
  *	engine that was replaced, takes no more and is stopped once drained,
- *	so whatever a message left in its memory goes with it.
+ *	so whatever a message left in its memory goes with it.  While a
+ *	signature reload loads, nothing is forked (quiesce.h): a dead worker's
+ *	slot keeps its waiting messages until pool_tend() can start another, and
+ *	a worn worker goes on meanwhile.
  */
 #include "mqsift-build.h"
 
@@ -56,7 +59,7 @@ typedef struct {
 	gint64 deadline;   /* monotonic time the oldest's answer is due */
 	gint64 started;    /* monotonic time the oldest was started on */
 	gboolean retiring; /* replace it once its messages are done (new engine) */
-	gboolean deferred; /* no worker: to be started once the long job is joined */
+	gboolean deferred; /* no worker: to be started once the long job returned */
 	gint64 next_try;   /* no worker, as it could not be started: when to try again */
 	guint number;      /* from 1: its worker's process title says it */
 } Slot;
@@ -216,7 +219,7 @@ worn(const Pool *pool, const Slot *s)
 /*
  * can_take - a slot whose worker may be given one more message (a worn one
  * too while a signature reload runs: its replacement cannot be forked
- * before the load is joined, quiesce.h)
+ * before the load returned, quiesce.h)
  */
 static gboolean
 can_take(const Pool *pool, const Slot *s)
@@ -304,7 +307,7 @@ pool_send(Pool *pool, const WorkRequest *req, gpointer job, ScanReport *report, 
  * slot_restart - a slot without a worker: start one and send it the
  * messages waiting in the slot; those that cannot be sent are given back as
  * failed.  While a long job runs nothing is forked (quiesce.h): the
- * messages wait in the slot, and pool_tend() restarts it once it is joined.
+ * messages wait in the slot, and pool_tend() restarts it once the job returned.
  */
 static void
 slot_restart(Pool *pool, Slot *slot, PoolDone done, gpointer data)
@@ -421,7 +424,7 @@ pool_wait_also(Pool *pool, int fd, gint64 deadline, PoolDone done, gpointer data
 		fds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
 	if (n == 0 && !waiting)
 		return;
-	/* such messages are sent as soon as the long job is joined */
+	/* such messages are sent as soon as the long job returned */
 	int timeout = next <= now ? 0 : (int)MIN((next - now) / 1000 + 1, waiting ? 100 : 1000);
 	if (poll(fds, n, timeout) < 0 && errno != EINTR)
 		g_critical("poll: %s", g_strerror(errno));
