@@ -59,8 +59,7 @@ typedef struct {
 	gint64 deadline;   /* monotonic time the oldest's answer is due */
 	gint64 started;    /* monotonic time the oldest was started on */
 	gboolean retiring; /* replace it once its messages are done (new engine) */
-	gboolean deferred; /* no worker: to be started once the long job returned */
-	gint64 next_try;   /* no worker, as it could not be started: when to try again */
+	gint64 next_try;   /* no worker: pool_tend starts one from then on (quiesce permitting) */
 	guint number;      /* from 1: its worker's process title says it */
 } Slot;
 
@@ -83,7 +82,6 @@ slot_spawn(Pool *pool, Slot *slot)
 
 	slot->worker = worker_spawn(pool->config, pool->engine, pool->policy, slot->number, &error);
 	slot->retiring = FALSE;
-	slot->deferred = FALSE;
 	if (slot->worker == NULL) {
 		/* pool_tend tries again: a slot is never lost for good */
 		slot->next_try = g_get_monotonic_time() + SPAWN_RETRY;
@@ -313,7 +311,7 @@ static void
 slot_restart(Pool *pool, Slot *slot, PoolDone done, gpointer data)
 {
 	if (quiesce_busy()) {
-		slot->deferred = TRUE;
+		slot->next_try = 0;                     /* as soon as the job returned */
 		slot->started = g_get_monotonic_time(); /* "mqsift status": waiting since */
 		return;
 	}
@@ -368,9 +366,11 @@ slot_answered(Pool *pool, Slot *slot)
 void
 pool_tend(Pool *pool, PoolDone done, gpointer data)
 {
-	for (guint i = 0; i < pool->slots->len && !quiesce_busy(); i++) {
+	if (quiesce_busy())
+		return;
+	for (guint i = 0; i < pool->slots->len; i++) {
 		Slot *s = g_ptr_array_index(pool->slots, i);
-		if (s->deferred || (s->worker == NULL && g_get_monotonic_time() >= s->next_try))
+		if (s->worker == NULL && g_get_monotonic_time() >= s->next_try)
 			slot_restart(pool, s, done, data);
 		else if (s->jobs.length == 0)
 			slot_answered(pool, s);
@@ -384,7 +384,7 @@ pool_give_back_waiting(Pool *pool, PoolDone done, gpointer data, const char *why
 	for (guint i = 0; i < pool->slots->len; i++) {
 		Slot *s = g_ptr_array_index(pool->slots, i);
 		InFlight *f;
-		while (s->deferred && (f = g_queue_pop_head(&s->jobs)) != NULL) {
+		while (s->worker == NULL && (f = g_queue_pop_head(&s->jobs)) != NULL) {
 			done(f->job, why, data);
 			in_flight_free(f);
 		}
@@ -412,7 +412,7 @@ pool_wait_also(Pool *pool, int fd, gint64 deadline, PoolDone done, gpointer data
 	pool_tend(pool, done, data);
 	for (guint i = 0; i < pool->slots->len; i++) {
 		Slot *s = g_ptr_array_index(pool->slots, i);
-		waiting = waiting || (s->jobs.length > 0 && s->deferred);
+		waiting = waiting || (s->jobs.length > 0 && s->worker == NULL);
 		if (s->jobs.length == 0 || s->worker == NULL)
 			continue;
 		fds[n] = (struct pollfd){.fd = worker_fd(s->worker), .events = POLLIN};

@@ -35,10 +35,11 @@ static GMutex lock;
 static GCond parked, released;
 static GPtrArray *threads; /* of Quiesce*; changed by the master thread only */
 static gint forking;       /* atomic; written under lock */
+static gint jobs_running;  /* atomic: long jobs whose function has not returned */
 
-/* enlist - add to the registry */
-static Quiesce *
-enlist(const char *name, QuiesceWake wake, gpointer data)
+/* quiesce_new - see quiesce.h */
+Quiesce *
+quiesce_new(const char *name, QuiesceWake wake, gpointer data)
 {
 	Quiesce *q = g_new0(Quiesce, 1);
 
@@ -51,13 +52,6 @@ enlist(const char *name, QuiesceWake wake, gpointer data)
 	g_ptr_array_add(threads, q);
 	g_mutex_unlock(&lock);
 	return q;
-}
-
-/* quiesce_new - see quiesce.h */
-Quiesce *
-quiesce_new(const char *name, QuiesceWake wake, gpointer data)
-{
-	return enlist(name, wake, data);
 }
 
 /* quiesce_free - see quiesce.h */
@@ -109,6 +103,7 @@ job_main(gpointer data)
 
 	q->func(q->data);
 	g_atomic_int_set(&q->finished, 1);
+	g_atomic_int_add(&jobs_running, -1);
 	return NULL;
 }
 
@@ -116,9 +111,10 @@ job_main(gpointer data)
 Quiesce *
 quiesce_job_start(const char *name, GThreadFunc func, gpointer data)
 {
-	Quiesce *q = enlist(name, NULL, data);
+	Quiesce *q = quiesce_new(name, NULL, data);
 
 	q->func = func;
+	g_atomic_int_inc(&jobs_running);
 	q->thread = g_thread_new(name, job_main, q);
 	return q;
 }
@@ -153,19 +149,11 @@ quiesce_job_finish(Quiesce **job)
 	quiesce_free(job);
 }
 
-/* quiesce_busy - see quiesce.h */
+/* quiesce_busy - see quiesce.h (one atomic read: the pool asks often) */
 gboolean
 quiesce_busy(void)
 {
-	gboolean busy = FALSE;
-
-	g_mutex_lock(&lock);
-	for (guint i = 0; threads != NULL && i < threads->len; i++) {
-		Quiesce *q = g_ptr_array_index(threads, i);
-		busy = busy || (q->thread != NULL && !g_atomic_int_get(&q->finished));
-	}
-	g_mutex_unlock(&lock);
-	return busy;
+	return g_atomic_int_get(&jobs_running) > 0;
 }
 
 /* running - the first registered thread not parked yet (under lock), or NULL */

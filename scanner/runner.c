@@ -52,7 +52,7 @@ struct Runner {
 	Store *store; /* NULL if the database cannot be opened: mail still flows */
 	char *hostname;
 	/* a new engine being built in the background while the old one scans */
-	Quiesce *reload; /* the job: no worker is forked before it is joined */
+	Quiesce *reload; /* the job: no worker is forked before it returned */
 	Engine *reload_engine;
 	GError *reload_error;
 	Pool *pool;
@@ -413,7 +413,7 @@ runner_check_reload(Runner *r)
 	engine_mark_seen(r->engine);
 	g_message("signature database changed: loading it in the background");
 	/* libclamav's load has no point where it could park: the pool puts
-	 * its forks off until the job is joined (quiesce.h) */
+	 * its forks off until the job returned (quiesce.h) */
 	r->reload = quiesce_job_start("signature reload", reload_thread, r);
 }
 
