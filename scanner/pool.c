@@ -46,7 +46,7 @@
 typedef struct {
 	gpointer job;
 	ScanReport *report; /* where the answer goes */
-	int request_fd;     /* the sealed request, kept to send it again to a new worker */
+	GBytes *request;    /* the encoded request, kept to send it again to a new worker */
 	int df_fd;          /* the body (the job's) */
 	guint64 size;       /* bounds the answer */
 	char id[32];        /* the queue ID, for "mqsift status" */
@@ -93,12 +93,11 @@ slot_spawn(Pool *pool, Slot *slot)
 	return TRUE;
 }
 
-/* in_flight_free - close the kept request; the job is the caller's */
+/* in_flight_free - free the kept request; the job is the caller's */
 static void
 in_flight_free(InFlight *f)
 {
-	if (f->request_fd >= 0)
-		close(f->request_fd);
+	g_bytes_unref(f->request);
 	g_free(f);
 }
 
@@ -273,10 +272,9 @@ pool_send(Pool *pool, const WorkRequest *req, gpointer job, ScanReport *report, 
 		            "no scan worker can take a message");
 		return FALSE;
 	}
-	int fd = worker_request_fd(req);
-	if (!worker_send_fds(slot->worker, fd, req->df_fd, error)) {
-		if (fd >= 0)
-			close(fd);
+	GBytes *request = worker_request_encode(req);
+	if (!worker_send_encoded(slot->worker, request, req->df_fd, error)) {
+		g_bytes_unref(request);
 		/* a worker with messages in hand is left to pool_wait, which fails
 		 * the one being scanned and sends the others to its replacement; it
 		 * takes no more until then */
@@ -291,7 +289,7 @@ pool_send(Pool *pool, const WorkRequest *req, gpointer job, ScanReport *report, 
 	InFlight *f = g_new0(InFlight, 1);
 	f->job = job;
 	f->report = report;
-	f->request_fd = fd;
+	f->request = request;
 	f->df_fd = req->df_fd;
 	f->size = req->size;
 	g_strlcpy(f->id, req->id, sizeof f->id);
@@ -323,7 +321,7 @@ slot_restart(Pool *pool, Slot *slot, PoolDone done, gpointer data)
 	while ((f = g_queue_pop_head(&waiting)) != NULL) {
 		g_autoptr(GError) error = NULL;
 		if (slot->worker != NULL &&
-		    worker_send_fds(slot->worker, f->request_fd, f->df_fd, &error)) {
+		    worker_send_encoded(slot->worker, f->request, f->df_fd, &error)) {
 			if (slot->jobs.length == 0)
 				slot_deadline(pool, slot);
 			g_queue_push_tail(&slot->jobs, f);

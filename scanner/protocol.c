@@ -3,8 +3,8 @@
  *
  * DESCRIPTION
  *	The two GVariant type strings live here and only here.  Decoding a
- *	report checks, in this order: the descriptor (a sealed memfd of
- *	bounded size), the serialized form (g_variant_is_normal_form, so
+ *	report checks, in this order: the packet (one known form, whole:
+ *	inline data, or a sealed memfd of bounded size), the serialized form (g_variant_is_normal_form, so
  *	every offset inside is consistent and every string valid UTF-8), then
  *	every field against its bound.  Only then is anything copied into a
  *	ScanReport.
@@ -14,10 +14,14 @@
 #include "scanner/protocol.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
+#include <gio/gio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* headers and envelope addresses are bytes, not UTF-8 text: an 8-bit header
@@ -445,4 +449,168 @@ protocol_read_sealed(int fd, gsize max_size, GError **error)
 	m->addr = addr;
 	m->len = len;
 	return g_bytes_new_with_free_func(addr, len, unmap, m);
+}
+
+/* the first byte of a packet: what carries its data */
+#define TAG_INLINE 'i' /* the rest of the packet */
+#define TAG_MEMFD 'm'  /* a sealed memfd, the packet's first descriptor */
+
+/* the most descriptors a packet carries: a memfd and two more */
+#define PACKET_MAX_FDS 3
+
+/* send_packet - @tag, @len bytes of @data, and @n descriptors, in one packet */
+static gboolean
+send_packet(int sock, char tag, const void *data, gsize len, const int *fds, int n)
+{
+	struct iovec iov[2] = {{&tag, 1}, {(void *)data, len}};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * PACKET_MAX_FDS)];
+	} ctl;
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = len > 0 ? 2 : 1};
+
+	g_return_val_if_fail(n <= PACKET_MAX_FDS, FALSE);
+	if (n > 0) {
+		memset(&ctl, 0, sizeof ctl);
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * (gsize)n);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (gsize)n);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * (gsize)n);
+	}
+	for (;;) {
+		ssize_t r = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		if (r >= 0 && (gsize)r == len + 1)
+			return TRUE;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r >= 0)
+			errno = EMSGSIZE;
+		return FALSE;
+	}
+}
+
+/* protocol_send - inline when small, else in a sealed memfd */
+gboolean
+protocol_send(int sock, GBytes *data, const int *fds, int n_fds)
+{
+	gsize len;
+	const void *p = g_bytes_get_data(data, &len);
+
+	g_return_val_if_fail(n_fds < PACKET_MAX_FDS, FALSE);
+	if (len <= PROTOCOL_INLINE_MAX)
+		return send_packet(sock, TAG_INLINE, p, len, fds, n_fds);
+	int all[PACKET_MAX_FDS];
+	all[0] = protocol_memfd_new("mqsift-packet", data);
+	if (all[0] < 0)
+		return FALSE;
+	if (n_fds > 0)
+		memcpy(all + 1, fds, sizeof(int) * (gsize)n_fds);
+	gboolean ok = send_packet(sock, TAG_MEMFD, NULL, 0, all, n_fds + 1);
+	int saved = errno;
+	close(all[0]);
+	errno = saved;
+	return ok;
+}
+
+/* protocol_send_memfd - a memfd made by the caller, as it is */
+gboolean
+protocol_send_memfd(int sock, int memfd)
+{
+	return send_packet(sock, TAG_MEMFD, NULL, 0, &memfd, 1);
+}
+
+/* close_all - close the @n descriptors of @fds */
+static void
+close_all(const int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* packet_error - close what came with a bad packet; FALSE with @error */
+static gboolean G_GNUC_PRINTF(4, 5)
+    packet_error(GError **error, const int *got, int n_got, const char *fmt, ...)
+{
+	va_list ap;
+
+	close_all(got, n_got);
+	va_start(ap, fmt);
+	g_autofree char *text = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_set_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_DESCRIPTOR, "%s", text);
+	return FALSE;
+}
+
+/* protocol_recv - one whole packet of a known form */
+gboolean
+protocol_recv(int sock, gsize max_size, GBytes **data, int *fds, int n_fds, GError **error)
+{
+	gsize cap = 1 + MIN(max_size, (gsize)PROTOCOL_INLINE_MAX);
+	g_autofree char *buf = g_malloc(cap + 1); /* one more: a longer packet is truncated */
+	struct iovec iov = {buf, cap + 1};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * PACKET_MAX_FDS)];
+	} ctl;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	int got[PACKET_MAX_FDS];
+	int n_got = 0;
+	ssize_t r;
+
+	*data = NULL;
+	msg.msg_control = ctl.buf;
+	msg.msg_controllen = sizeof ctl.buf;
+	do
+		r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0) {
+		int err = r < 0 ? errno : 0;
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED, "%s",
+		            err ? g_strerror(err) : "the other end closed");
+		return FALSE;
+	}
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		int these[PACKET_MAX_FDS];
+		memcpy(these, CMSG_DATA(c), sizeof(int) * (gsize)MIN(k, PACKET_MAX_FDS));
+		for (int i = 0; i < k && i < PACKET_MAX_FDS && n_got < PACKET_MAX_FDS; i++)
+			got[n_got++] = these[i]; /* the buffer holds no more than that */
+	}
+	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (gsize)r > cap)
+		return packet_error(error, got, n_got,
+		                    "a packet longer than %" G_GSIZE_FORMAT
+		                    " bytes, or with too many descriptors",
+		                    cap);
+	if (buf[0] == TAG_INLINE) {
+		if (n_got != n_fds)
+			return packet_error(error, got, n_got, "%d descriptors, not %d", n_got,
+			                    n_fds);
+		if ((gsize)r - 1 == 0 || (gsize)r - 1 > max_size)
+			return packet_error(error, got, n_got,
+			                    "%zd bytes (at most %" G_GSIZE_FORMAT ")", r - 1,
+			                    max_size);
+		*data = g_bytes_new(buf + 1, (gsize)r - 1);
+	} else if (buf[0] == TAG_MEMFD && r == 1) {
+		if (n_got != n_fds + 1)
+			return packet_error(error, got, n_got, "%d descriptors, not %d", n_got,
+			                    n_fds + 1);
+		*data = protocol_read_sealed(got[0], max_size, error);
+		close(got[0]);
+		if (*data == NULL) {
+			close_all(got + 1, n_got - 1);
+			return FALSE;
+		}
+		memmove(got, got + 1, sizeof(int) * (gsize)(n_got - 1));
+		n_got--;
+	} else {
+		return packet_error(error, got, n_got, "a packet of unknown form");
+	}
+	if (n_fds > 0)
+		memcpy(fds, got, sizeof(int) * (gsize)n_fds);
+	return TRUE;
 }

@@ -5,12 +5,15 @@
  *	Every byte that crosses between the master and a scan worker is
  *	written and read here, and nowhere else.  A request (the envelope and
  *	the headers of one message) goes master -> worker; a report (the
- *	ScanReport) goes worker -> master.  Both travel as GVariants in sealed
- *	memfds passed over a SOCK_SEQPACKET socket.
+ *	ScanReport) goes worker -> master.  Both are GVariants, sent as one
+ *	SOCK_SEQPACKET packet each (protocol_send): inside the packet when
+ *	they are small (nearly always), in a sealed memfd passed with it when
+ *	they are not.
  *
- *	The master trusts nothing a worker sends: protocol_read_sealed()
- *	accepts only a memfd sealed against shrinking, growing and writing,
- *	no larger than a bound; protocol_decode_report() accepts only a
+ *	The master trusts nothing a worker sends: protocol_recv() accepts a
+ *	packet of one known form only, whole, and protocol_read_sealed() only
+ *	a memfd sealed against shrinking, growing and writing, no larger than
+ *	a bound; protocol_decode_report() accepts only a
  *	GVariant in normal form whose every field is within its bound (string
  *	lengths, counts, the verdict's range, a MIME path's syntax).  Anything
  *	else is an error, and the caller kills the worker and retries the
@@ -106,6 +109,34 @@ int protocol_memfd_new(const char *name, GBytes *data);
  * mapping; the descriptor may be closed), or NULL with @error.
  */
 GBytes *protocol_read_sealed(int fd, gsize max_size, GError **error);
+
+/* a request or report up to this size travels inside its packet, not in a memfd */
+#define PROTOCOL_INLINE_MAX (32 * 1024)
+
+/*
+ * protocol_send - one packet on @sock: @data (inside the packet up to
+ * PROTOCOL_INLINE_MAX bytes, else in a sealed memfd sent with it), then the
+ * @n_fds descriptors @fds (at most 2; they stay the caller's).  FALSE with
+ * errno set if the peer is gone or a memfd cannot be made.
+ */
+gboolean protocol_send(int sock, GBytes *data, const int *fds, int n_fds);
+
+/*
+ * protocol_send_memfd - protocol_send() of a memfd the caller made (@memfd,
+ * which stays the caller's): for tests that send what a broken worker would.
+ */
+gboolean protocol_send_memfd(int sock, int memfd);
+
+/*
+ * protocol_recv - one packet from @sock: its data, no larger than @max_size,
+ * in *@data, and exactly @n_fds descriptors in @fds (close-on-exec, the
+ * caller's).  Anything else (a truncated packet, an unknown form, a
+ * descriptor too many or too few, an unsealed memfd) is an error, and every
+ * descriptor that came is closed.  FALSE with @error: G_IO_ERROR_CLOSED when
+ * the peer closed the socket, a PROTOCOL_ERROR otherwise.
+ */
+gboolean protocol_recv(int sock, gsize max_size, GBytes **data, int *fds, int n_fds,
+                       GError **error);
 
 /* protocol_path_is_valid - "message", or digits joined by dots ("0", "2.1.3") */
 gboolean protocol_path_is_valid(const char *path);

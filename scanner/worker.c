@@ -62,73 +62,6 @@ title_scanning(const char *id)
 	proctitle_set("mqsift: worker %u scanning %s", title_number, shown);
 }
 
-/* send_fds - one packet carrying @n descriptors */
-static gboolean
-send_fds(int sock, const int *fds, int n)
-{
-	char byte = 'm';
-	struct iovec iov = {&byte, 1};
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int) * 2)];
-	} ctl;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-
-	memset(&ctl, 0, sizeof ctl);
-	msg.msg_control = ctl.buf;
-	msg.msg_controllen = CMSG_SPACE(sizeof(int) * (gsize)n);
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int) * (gsize)n);
-	memcpy(CMSG_DATA(c), fds, sizeof(int) * (gsize)n);
-	for (;;) {
-		ssize_t r = sendmsg(sock, &msg, MSG_NOSIGNAL);
-		if (r == 1)
-			return TRUE;
-		if (r < 0 && errno == EINTR)
-			continue;
-		return FALSE;
-	}
-}
-
-/* recv_fds - one packet; up to @max descriptors into @fds; returns how many, -1 on EOF/error */
-static int
-recv_fds(int sock, int *fds, int max)
-{
-	char byte;
-	struct iovec iov = {&byte, 1};
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-	} ctl;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-
-	msg.msg_control = ctl.buf;
-	msg.msg_controllen = sizeof ctl.buf;
-	ssize_t r;
-	do
-		r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (r < 0 && errno == EINTR);
-	if (r <= 0)
-		return -1;
-	int n = 0;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		int got[4];
-		memcpy(got, CMSG_DATA(c), sizeof(int) * (gsize)MIN(k, 4));
-		for (int i = 0; i < k && i < 4; i++) {
-			if (n < max)
-				fds[n++] = got[i];
-			else
-				close(got[i]);
-		}
-	}
-	return n;
-}
-
 /* worker_drop_privileges - become @user for good */
 gboolean
 worker_drop_privileges(const char *user, GError **error)
@@ -224,7 +157,10 @@ worker_probe(const MqConfig *config)
 	g_message("worker probe (uid %d): fork: %s", uid, probe_result(child, errno));
 }
 
-/* bad_answer - test hooks: a worker that answers with what the master must refuse */
+/*
+ * bad_answer - test hooks: a worker that answers with what the master must
+ * refuse, in a descriptor sent as the report's memfd; -2 when no hook is armed
+ */
 static int
 bad_answer(int zero_fd)
 {
@@ -287,26 +223,21 @@ test_hook(const ScanMessageMap *map, const char *marker, const char *fault)
 static gboolean
 worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *policy, int zero_fd)
 {
-	int fds[2] = {-1, -1};
-	int n = recv_fds(sock, fds, 2);
+	int df_fd = -1;
+	GBytes *reqb = NULL;
 	g_autoptr(GError) error = NULL;
 
-	if (n < 0)
-		return FALSE; /* the master closed: exit */
-	if (n != 2) {
-		for (int i = 0; i < n; i++)
-			close(fds[i]);
-		return FALSE;
+	if (!protocol_recv(sock, 64 * 1024 * 1024, &reqb, &df_fd, 1, &error)) {
+		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CLOSED))
+			g_critical("worker: bad request: %s", error->message);
+		return FALSE; /* the master closed (exit), or sent what it never sends */
 	}
 	sandbox_message_begin(config);
-	GBytes *reqb = protocol_read_sealed(fds[0], 64 * 1024 * 1024, &error);
-	close(fds[0]);
 	ProtocolRequest req;
-	if (reqb == NULL || !protocol_decode_request(reqb, &req, &error)) {
+	if (!protocol_decode_request(reqb, &req, &error)) {
 		g_critical("worker: bad request: %s", error->message);
-		close(fds[1]);
-		if (reqb)
-			g_bytes_unref(reqb);
+		close(df_fd);
+		g_bytes_unref(reqb);
 		return FALSE;
 	}
 	title_scanning(req.id);
@@ -331,7 +262,7 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 	const char *message = req.headers;
 	gsize len = (gsize)req.size;
 	if (len <= config->scanner_max_message_size &&
-	    scan_message_map(req.headers, fds[1], config->scanner_max_message_size, &map, &error)) {
+	    scan_message_map(req.headers, df_fd, config->scanner_max_message_size, &map, &error)) {
 		message = map.msg;
 		len = map.len;
 	}
@@ -368,7 +299,7 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 		    test_hook(&map, "MQSIFT-TEST-ERROR", "worker:scan-error");
 		/* what the checks above read is let go before libclamav parses the message */
 		scan_message_map_release(&map);
-		scan_message_body_fd(&ctx, message, len, map.msg != NULL ? fds[1] : -1,
+		scan_message_body_fd(&ctx, message, len, map.msg != NULL ? df_fd : -1,
 		                     len - map.body_len, &report);
 		/* test-only: a message whose scan always fails */
 		if (scan_error_hook && fault_should_fail("worker:scan-error")) {
@@ -381,18 +312,20 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 	}
 	if (fault_should_fail("worker:probe"))
 		worker_probe(config);
-	int out = bad_answer(zero_fd);
-	if (out == -2) {
+	int bad = bad_answer(zero_fd);
+	gboolean ok;
+	if (bad == -2) {
 		GBytes *b = protocol_encode_report(&report);
-		out = protocol_memfd_new("mqsift-report", b);
+		ok = protocol_send(sock, b, NULL, 0);
 		g_bytes_unref(b);
+	} else {
+		ok = bad >= 0 && protocol_send_memfd(sock, bad);
+		if (bad >= 0)
+			close(bad);
 	}
-	gboolean ok = out >= 0 && send_fds(sock, &out, 1);
-	if (out >= 0)
-		close(out);
 	scan_report_clear(&report);
 	scan_message_map_clear(&map);
-	close(fds[1]);
+	close(df_fd);
 	g_ptr_array_unref(rcpts);
 	g_ptr_array_unref(rules_files);
 	protocol_request_clear(&req);
@@ -506,27 +439,23 @@ worker_messages(const Worker *worker)
 	return worker->messages;
 }
 
-/* worker_request_fd - the request as a sealed memfd */
-int
-worker_request_fd(const WorkRequest *req)
+/* worker_request_encode - the request as it travels */
+GBytes *
+worker_request_encode(const WorkRequest *req)
 {
 	g_autofree char *headers = g_strndup(req->headers, req->headers_len);
 	ProtocolRequest pr = {req->id,           headers,        req->sender,
 	                      req->recipients,   req->client_ip, req->quarantine_ref,
 	                      (guint64)req->size};
-	GBytes *b = protocol_encode_request(&pr);
-	int fd = protocol_memfd_new("mqsift-request", b);
 
-	g_bytes_unref(b);
-	return fd;
+	return protocol_encode_request(&pr);
 }
 
-/* worker_send_fds - a request already encoded, and the body */
+/* worker_send_encoded - a request already encoded, and the body */
 gboolean
-worker_send_fds(Worker *worker, int request_fd, int df_fd, GError **error)
+worker_send_encoded(Worker *worker, GBytes *request, int df_fd, GError **error)
 {
-	int fds[2] = {request_fd, df_fd};
-	gboolean ok = request_fd >= 0 && send_fds(worker->fd, fds, 2);
+	gboolean ok = protocol_send(worker->fd, request, &df_fd, 1);
 
 	if (!ok)
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE, "worker %d is gone",
@@ -535,15 +464,13 @@ worker_send_fds(Worker *worker, int request_fd, int df_fd, GError **error)
 	return ok;
 }
 
-/* worker_send - the request as two descriptors */
+/* worker_send - encode, send */
 gboolean
 worker_send(Worker *worker, const WorkRequest *req, GError **error)
 {
-	int fd = worker_request_fd(req);
-	gboolean ok = worker_send_fds(worker, fd, req->df_fd, error);
+	g_autoptr(GBytes) request = worker_request_encode(req);
+	gboolean ok = worker_send_encoded(worker, request, req->df_fd, error);
 
-	if (fd >= 0)
-		close(fd);
 	worker->message_size = req->size;
 	return ok;
 }
@@ -552,23 +479,20 @@ worker_send(Worker *worker, const WorkRequest *req, GError **error)
 gboolean
 worker_receive_sized(Worker *worker, guint64 message_size, ScanReport *report, GError **error)
 {
-	int fd = -1;
-	int n = recv_fds(worker->fd, &fd, 1);
+	ProtocolReportLimits limits = protocol_report_limits(worker->config, message_size);
+	g_autoptr(GError) local = NULL;
+	g_autoptr(GBytes) b = NULL;
 
 	memset(report, 0, sizeof *report);
-	if (n != 1) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE, "worker %d died",
-		            (int)worker->pid);
+	if (!protocol_recv(worker->fd, limits.max_bytes, &b, NULL, 0, &local)) {
+		if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_CLOSED))
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE, "worker %d died",
+			            (int)worker->pid);
+		else
+			g_propagate_error(error, g_steal_pointer(&local));
 		return FALSE;
 	}
-	ProtocolReportLimits limits = protocol_report_limits(worker->config, message_size);
-	GBytes *b = protocol_read_sealed(fd, limits.max_bytes, error);
-	close(fd);
-	if (b == NULL)
-		return FALSE;
-	gboolean ok = protocol_decode_report(b, &limits, report, error);
-	g_bytes_unref(b);
-	return ok;
+	return protocol_decode_report(b, &limits, report, error);
 }
 
 /* worker_receive - the answer to the one request worker_send() sent */

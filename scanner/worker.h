@@ -61,17 +61,17 @@ guint worker_messages(const Worker *worker);
 gboolean worker_send(Worker *worker, const WorkRequest *req, GError **error);
 
 /*
- * worker_request_fd - @req encoded in a sealed memfd (for worker_send_fds,
- * which may send it again to another worker).  Returns it, or -1.
+ * worker_request_encode - @req as it travels (for worker_send_encoded, which
+ * may send it again to another worker).  Returns a new GBytes.
  */
-int worker_request_fd(const WorkRequest *req);
+GBytes *worker_request_encode(const WorkRequest *req);
 
 /*
- * worker_send_fds - send a request made by worker_request_fd() with the
- * body @df_fd (both stay the caller's).  The worker answers its requests in
- * the order they were sent.  FALSE with @error if the worker is gone.
+ * worker_send_encoded - send a request made by worker_request_encode() with
+ * the body @df_fd (both stay the caller's).  The worker answers its requests
+ * in the order they were sent.  FALSE with @error if the worker is gone.
  */
-gboolean worker_send_fds(Worker *worker, int request_fd, int df_fd, GError **error);
+gboolean worker_send_encoded(Worker *worker, GBytes *request, int df_fd, GError **error);
 
 /*
  * worker_receive_sized - worker_receive() for a worker holding several

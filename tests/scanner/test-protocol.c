@@ -5,8 +5,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gio/gio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -323,6 +326,150 @@ test_sealed_only(void)
 	close(sealed);
 }
 
+/* pair - a SOCK_SEQPACKET socket pair, as between the master and a worker */
+static void
+pair(int sv[2])
+{
+	g_assert_cmpint(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), ==, 0);
+}
+
+/* raw_send - one packet of @len bytes of @data with @n descriptors, as a broken peer would */
+static void
+raw_send(int sock, const char *data, gsize len, const int *fds, int n)
+{
+	struct iovec iov = {(void *)data, len};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} ctl;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	memset(&ctl, 0, sizeof ctl);
+	if (n > 0) {
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * (gsize)n);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (gsize)n);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * (gsize)n);
+	}
+	g_assert_cmpint(sendmsg(sock, &msg, 0), ==, (gssize)len);
+}
+
+/* open_fds - how many descriptors this process has open */
+static guint
+open_fds(void)
+{
+	g_autoptr(GDir) d = g_dir_open("/proc/self/fd", 0, NULL);
+	guint n = 0;
+
+	while (g_dir_read_name(d) != NULL)
+		n++;
+	return n;
+}
+
+/*
+ * test_packets_round_trip - small data travels inside the packet (no memfd
+ * made), large data in a sealed memfd; the descriptors sent with it arrive
+ */
+static void
+test_packets_round_trip(void)
+{
+	int sv[2];
+
+	pair(sv);
+	for (gsize len = 1; len <= 256 * 1024; len *= 2) {
+		g_autofree guint8 *data = g_malloc(len);
+		for (gsize i = 0; i < len; i++)
+			data[i] = (guint8)(i * 13 + 1);
+		g_autoptr(GBytes) b = g_bytes_new(data, len);
+		g_autoptr(GBytes) got = NULL;
+		g_autoptr(GError) error = NULL;
+		int body = open("/dev/null", O_RDONLY | O_CLOEXEC), fd = -1;
+		struct stat st1, st2;
+
+		g_assert_true(protocol_send(sv[0], b, &body, 1));
+		g_assert_true(protocol_recv(sv[1], len, &got, &fd, 1, &error));
+		g_assert_no_error(error);
+		g_assert_true(g_bytes_equal(got, b));
+		g_assert_cmpint(fstat(body, &st1), ==, 0);
+		g_assert_cmpint(fstat(fd, &st2), ==, 0);
+		g_assert_cmpuint(st1.st_ino, ==, st2.st_ino); /* the same file */
+		close(body);
+		close(fd);
+	}
+	/* without descriptors, as a report goes */
+	g_autoptr(GBytes) small = g_bytes_new_static("report", 6);
+	g_autoptr(GBytes) got = NULL;
+	g_assert_true(protocol_send(sv[1], small, NULL, 0));
+	g_assert_true(protocol_recv(sv[0], 100, &got, NULL, 0, NULL));
+	g_assert_true(g_bytes_equal(got, small));
+	/* the peer closes: G_IO_ERROR_CLOSED, not a protocol error */
+	close(sv[1]);
+	g_autoptr(GError) error = NULL;
+	g_assert_false(protocol_recv(sv[0], 100, &got, NULL, 0, &error));
+	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+	close(sv[0]);
+}
+
+/*
+ * test_packets_refused - what a hostile worker could send instead of a
+ * report: each refused, and every descriptor it came with closed
+ */
+static void
+test_packets_refused(void)
+{
+	static const char too_long_tag[] = "i";
+	g_autofree char *big = g_malloc0(PROTOCOL_INLINE_MAX + 2);
+	g_autoptr(GBytes) data = g_bytes_new_static("hello", 5);
+	int sv[2];
+
+	pair(sv);
+	guint before = open_fds();
+	int extra = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int sealed = protocol_memfd_new("t", data);
+	int unsealed = memfd_create("t", MFD_CLOEXEC);
+	g_assert_cmpint(write(unsealed, "hello", 5), ==, 5);
+	big[0] = 'i';
+	struct {
+		const char *what;
+		const char *data;
+		gsize len;
+		int fds[2];
+		int n;
+		gsize max;
+	} cases[] = {
+	    {"an inline report with a descriptor", "ihello", 6, {extra}, 1, 100},
+	    {"an inline report larger than its bound", "ihello", 6, {0}, 0, 4},
+	    {"an empty inline report", too_long_tag, 1, {0}, 0, 100},
+	    {"an inline packet longer than any", big, PROTOCOL_INLINE_MAX + 2, {0}, 0, 1 << 20},
+	    {"a memfd report without its memfd", "m", 1, {0}, 0, 100},
+	    {"a memfd report with a descriptor more", "m", 1, {sealed, extra}, 2, 100},
+	    {"a memfd report with data beside it", "mhello", 6, {sealed}, 1, 100},
+	    {"an unsealed memfd", "m", 1, {unsealed}, 1, 100},
+	    {"a memfd larger than its bound", "m", 1, {sealed}, 1, 4},
+	    {"a packet of unknown form", "xhello", 6, {extra}, 1, 100},
+	};
+	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GBytes) got = NULL;
+		g_autoptr(GError) error = NULL;
+
+		raw_send(sv[1], cases[i].data, cases[i].len, cases[i].fds, cases[i].n);
+		if (g_test_verbose())
+			g_printerr("%s\n", cases[i].what);
+		g_assert_false(protocol_recv(sv[0], cases[i].max, &got, NULL, 0, &error));
+		g_assert_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_DESCRIPTOR);
+		g_assert_null(got);
+	}
+	close(extra);
+	close(sealed);
+	close(unsealed);
+	g_assert_cmpuint(open_fds(), ==, before); /* nothing that came was kept */
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* main - register */
 int
 main(int argc, char **argv)
@@ -342,6 +489,10 @@ main(int argc, char **argv)
 	g_test_add_func("/protocol/mime-path-syntax-is-checked", test_paths);
 	g_test_add_func("/protocol/only-sealed-bounded-memfds-are-read", test_sealed_only);
 	g_test_add_func("/protocol/small-copied-and-large-mapped-read-whole", test_small_and_large);
+	g_test_add_func("/protocol/packet/inline-or-memfd-arrive-whole-with-descriptors",
+	                test_packets_round_trip);
+	g_test_add_func("/protocol/packet/malformed-packets-are-refused-and-closed",
+	                test_packets_refused);
 	int status = g_test_run();
 	config_free(&config);
 	return status;
