@@ -4,10 +4,9 @@
  * DESCRIPTION
  *	The two GVariant type strings live here and only here.  Decoding a
  *	report checks, in this order: the packet (one known form, whole:
- *	inline data, or a sealed memfd of bounded size), the serialized form (g_variant_is_normal_form, so
- *	every offset inside is consistent and every string valid UTF-8), then
- *	every field against its bound.  Only then is anything copied into a
- *	ScanReport.
+ *	inline data, or a sealed memfd of bounded size), the serialized form
+ *(g_variant_is_normal_form, so every offset inside is consistent and every string valid UTF-8),
+ *then every field against its bound.  Only then is anything copied into a ScanReport.
  */
 #include "mqsift-build.h"
 
