@@ -11,6 +11,7 @@
 #include "queue/commit.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <stdio.h>
@@ -26,8 +27,17 @@ typedef struct {
 	QueueClaim *claim;
 	int tf_fd;       /* open until the batch is flushed (step 3) */
 	int df_fd;       /* the new body's, until step 3; -1 for a link or a synced copy */
-	gboolean marked; /* step 4 done: the inbound qf is now cf */
+	gboolean marked; /* step 4 done: its batch's journal is durable */
 } CommitItem;
+
+/* Journal - one batch's commit record in one inbound queue (step 4) */
+typedef struct {
+	QueueDir *in;             /* borrowed: the claims' queue */
+	char name[QDIR_NAME_MAX]; /* jf<ID> in its qf directory */
+	int fd;                   /* holds its lock until it is removed */
+	GString *text;            /* what it says, while it is written */
+	guint count;              /* messages it names */
+} Journal;
 
 struct CommitBatch {
 	QueueDir *out;
@@ -35,7 +45,20 @@ struct CommitBatch {
 	gboolean set_gid; /* new files need a chown to get the queue's group */
 	GArray *items;    /* of CommitItem */
 	GArray *outcomes; /* of CommitOutcome, the last commit_finish()'s */
+	GArray *retired;  /* of Journal: a finished batch's, removed after the next
+	                   * fsync of their directory (see step 9) */
 };
+
+/* the first line of a journal; its last is "end <count> <sha256 of the lines before>" */
+#define JOURNAL_MAGIC "mqsift-commit-journal 1\n"
+#define JOURNAL_MAX (16 * 1024 * 1024)
+
+/*
+ * committed_ids - messages of this process whose batch's journal is durable
+ * but whose commit did not complete (a step failed): commit_prepare refuses
+ * them until commit_recover() has completed them
+ */
+static GHashTable *committed_ids;
 
 /* at_error - @error from errno for @what on the file @name of @dir_path */
 static void
@@ -71,6 +94,40 @@ commit_item_rollback(CommitBatch *batch, CommitItem *item)
 	qdir_claim_release(&item->claim);
 }
 
+/* journal_close - close a journal (releasing its lock); it stays on disk */
+static void
+journal_close(Journal *j)
+{
+	close_fd(&j->fd);
+	if (j->text != NULL)
+		g_string_free(j->text, TRUE);
+	j->text = NULL;
+}
+
+/*
+ * retire_journals - step 9: remove the journals of finished batches.  Their
+ * batch's inbound unlinks must be durable first, or a crash could keep an
+ * inbound qf and lose the journal that says it was committed: a directory
+ * in @synced was just fsync'ed by the caller, any other is fsync'ed here.
+ */
+static void
+retire_journals(CommitBatch *batch, GPtrArray *synced)
+{
+	for (guint i = 0; i < batch->retired->len; i++) {
+		Journal *j = &g_array_index(batch->retired, Journal, i);
+		g_autoptr(GError) error = NULL;
+		gboolean sync = synced == NULL || !g_ptr_array_find(synced, j->in, NULL);
+
+		if (sync && !durable_sync_dirfd(qdir_qf_fd(j->in), qdir_qf_dir(j->in), &error))
+			g_warning("%s; its commit journal %s stays until the next pass",
+			          error->message, j->name);
+		else if (unlinkat(qdir_qf_fd(j->in), j->name, 0) == 0)
+			fault_trace("unlink", j->name);
+		journal_close(j);
+	}
+	g_array_set_size(batch->retired, 0);
+}
+
 /* commit_batch_new - an empty batch */
 CommitBatch *
 commit_batch_new(QueueDir *out, mode_t file_mode)
@@ -82,6 +139,7 @@ commit_batch_new(QueueDir *out, mode_t file_mode)
 	b->set_gid = !qdir_gid_inherited(out);
 	b->items = g_array_new(FALSE, TRUE, sizeof(CommitItem));
 	b->outcomes = g_array_new(FALSE, TRUE, sizeof(CommitOutcome));
+	b->retired = g_array_new(FALSE, TRUE, sizeof(Journal));
 	return b;
 }
 
@@ -108,6 +166,8 @@ commit_batch_free(CommitBatch **batch)
 		return;
 	for (guint i = 0; i < (*batch)->items->len; i++)
 		commit_item_rollback(*batch, &g_array_index((*batch)->items, CommitItem, i));
+	retire_journals(*batch, NULL);
+	g_array_free((*batch)->retired, TRUE);
 	g_array_free((*batch)->items, TRUE);
 	g_array_free((*batch)->outcomes, TRUE);
 	g_free(*batch);
@@ -200,6 +260,11 @@ commit_prepare(CommitBatch *batch, QueueClaim *claim, const Qf *qf, GBytes *new_
 	char qfn[QDIR_NAME_MAX], tf[QDIR_NAME_MAX], df[QDIR_NAME_MAX];
 	GError *local = NULL;
 
+	if (committed_ids != NULL && g_hash_table_contains(committed_ids, claim->id)) {
+		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BUSY,
+		            "%s: committed already; the next pass completes it", claim->id);
+		return FALSE;
+	}
 	/* never overwrite an outgoing message: a queue ID clash leaves it inbound */
 	if (exists_at(qdir_qf_fd(out), qdir_name(qfn, "qf", claim->id)))
 		return commit_clean_stale(out, claim->id, error);
@@ -295,6 +360,122 @@ sync_qf_dirs(GPtrArray *dirs, GError **error)
 	return TRUE;
 }
 
+/* journal_for - the journal of @in among @journals, added if new */
+static Journal *
+journal_for(GArray *journals, QueueDir *in)
+{
+	for (guint i = 0; i < journals->len; i++) {
+		Journal *j = &g_array_index(journals, Journal, i);
+		if (j->in == in)
+			return j;
+	}
+	Journal j = {.in = in, .fd = -1, .text = g_string_new(JOURNAL_MAGIC)};
+	g_array_append_val(journals, j);
+	return &g_array_index(journals, Journal, journals->len - 1);
+}
+
+/* journal_seal - the last line: how many messages, and a checksum of what precedes */
+static void
+journal_seal(GString *text, guint count)
+{
+	g_autofree char *sum =
+	    g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)text->str, text->len);
+
+	g_string_append_printf(text, "end %u %s\n", count, sum);
+}
+
+/*
+ * create_journal - the file of @j, under a new name (jf<new queue ID>),
+ * created O_EXCL and locked; FALSE with @error
+ */
+static gboolean
+create_journal(Journal *j, GError **error)
+{
+	int dfd = qdir_qf_fd(j->in);
+
+	for (int attempt = 0; attempt < 20; attempt++) {
+		g_autofree char *id = qdir_new_id();
+		g_autofree char *what = NULL;
+		g_autoptr(GError) local = NULL;
+
+		qdir_name(j->name, "jf", id);
+		what = g_build_filename(qdir_qf_dir(j->in), j->name, NULL);
+		j->fd = durable_write_at(dfd, j->name, what, j->text->str, j->text->len, 0600,
+		                         (gid_t)-1, FALSE, &local);
+		if (j->fd >= 0) {
+			/* a committer's lock: recovery leaves a locked journal alone */
+			if (!qdir_lock_fd(j->in, j->fd, FALSE)) {
+				g_set_error(error, G_IO_ERROR, G_IO_ERROR_BUSY, "cannot lock %s",
+				            what);
+				return FALSE; /* unwrite_journals removes it */
+			}
+			return TRUE;
+		}
+		if (!g_error_matches(local, G_IO_ERROR, G_IO_ERROR_EXISTS)) {
+			g_propagate_error(error, g_steal_pointer(&local));
+			return FALSE;
+		}
+	}
+	g_set_error(error, QDIR_ERROR, QDIR_ERROR_SYSTEM, "no free journal name in %s",
+	            qdir_qf_dir(j->in));
+	return FALSE;
+}
+
+/*
+ * write_journals - step 4: each inbound queue of the batch gets a journal
+ * naming its messages, each by queue ID and by the device and inode of its
+ * qf (a journal left behind then never names a later message that got the
+ * same ID); then step 5: all of them flushed at once, then their
+ * directories, which are added to @dirs.  Until that returned, nothing
+ * outside mqsift's own files has changed.
+ */
+static gboolean
+write_journals(CommitBatch *batch, GArray *journals, GPtrArray *dirs, GError **error)
+{
+	GArray *items = batch->items;
+
+	for (guint i = 0; i < items->len; i++) {
+		QueueClaim *c = g_array_index(items, CommitItem, i).claim;
+		Journal *j = journal_for(journals, c->dir);
+
+		g_string_append_printf(j->text, "%s %ju %ju\n", c->id, (uintmax_t)c->st.st_dev,
+		                       (uintmax_t)c->st.st_ino);
+		j->count++;
+	}
+	g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(int));
+	for (guint i = 0; i < journals->len; i++) {
+		Journal *j = &g_array_index(journals, Journal, i);
+		journal_seal(j->text, j->count);
+		add_dir(dirs, j->in);
+		if (!create_journal(j, error))
+			return FALSE;
+		g_array_append_val(fds, j->fd);
+	}
+	fault_point("commit:after-journal");
+	return durable_sync_fds((const int *)fds->data, fds->len, error) &&
+	       sync_qf_dirs(dirs, error);
+}
+
+/*
+ * unwrite_journals - a failed step 4 or 5: remove the journals, durably,
+ * before anything of the batch is rolled back (a journal that outlived its
+ * batch's out tf would make recovery count it committed).  FALSE if one
+ * cannot be removed: the batch is then left to recovery, which reads it.
+ */
+static gboolean
+unwrite_journals(GArray *journals, GPtrArray *dirs)
+{
+	gboolean ok = TRUE;
+
+	for (guint i = 0; i < journals->len; i++) {
+		Journal *j = &g_array_index(journals, Journal, i);
+		if (j->fd >= 0 && unlinkat(qdir_qf_fd(j->in), j->name, 0) < 0 && errno != ENOENT)
+			ok = FALSE;
+		journal_close(j);
+	}
+	return ok && sync_qf_dirs(dirs, NULL);
+}
+
 /* commit_finish - steps 3 to 8 for the whole batch */
 gboolean
 commit_finish(CommitBatch *batch, GError **error)
@@ -316,28 +497,20 @@ commit_finish(CommitBatch *batch, GError **error)
 	ok = sync_out(batch, error);
 	fault_point("commit:after-sync-out");
 
-	/* 4: mark every inbound message as committing */
+	/* 4, 5: the batch's journals say it is committed, durably */
+	g_autoptr(GArray) journals = g_array_new(FALSE, TRUE, sizeof(Journal));
 	GPtrArray *dirs = g_ptr_array_new();
-	for (i = 0; ok && i < items->len; i++) {
-		CommitItem *it = &g_array_index(items, CommitItem, i);
-		QueueDir *in = it->claim->dir;
-		int dfd = qdir_qf_fd(in);
-
-		g_autofree char *cf = qdir_file(in, "cf", it->claim->id);
-
-		ok =
-		    durable_renameat(dfd, qdir_name(from, "qf", it->claim->id),
-		                     qdir_name(to, "cf", it->claim->id), it->claim->qf_path, error);
-		if (ok) {
-			it->marked = TRUE;
-			g_free(it->claim->qf_path);
-			it->claim->qf_path = g_steal_pointer(&cf);
-			add_dir(dirs, in);
-			fault_point("commit:after-mark");
-		}
+	ok = ok && write_journals(batch, journals, dirs, error);
+	if (ok) {
+		for (i = 0; i < items->len; i++)
+			g_array_index(items, CommitItem, i).marked = TRUE;
+		fault_point("commit:after-mark");
+		retire_journals(batch, dirs); /* the batch before's: see step 9 */
+	} else {
+		if (!unwrite_journals(journals, dirs))
+			for (i = 0; i < items->len; i++) /* recovery decides, on the journal */
+				g_array_index(items, CommitItem, i).marked = TRUE;
 	}
-	/* 5: the marks are durable before the outbound qf appears */
-	ok = ok && sync_qf_dirs(dirs, error);
 	g_ptr_array_free(dirs, TRUE);
 	/* 6, 7: make each marked message visible to the outgoing sendmail */
 	for (i = 0; ok && i < items->len; i++) {
@@ -353,9 +526,9 @@ commit_finish(CommitBatch *batch, GError **error)
 	}
 	ok = ok && durable_sync_dirfd(qdir_qf_fd(out), qdir_qf_dir(out), error);
 	/*
-	 * 8: the inbound copy goes, the cf marker last, under the lock.  Not
-	 * flushed here: a lost unlink is redone by recovery, and the next
-	 * batch's step 5 flushes the same directories anyway.
+	 * 8: the inbound copy goes, the qf last, under the lock.  Not flushed
+	 * here: a lost unlink is redone by recovery (the journal names the
+	 * message), and the next batch's step 5 flushes the same directories.
 	 */
 	for (i = 0; ok && i < items->len; i++) {
 		CommitItem *it = &g_array_index(items, CommitItem, i);
@@ -371,7 +544,7 @@ commit_finish(CommitBatch *batch, GError **error)
 			ok = FALSE;
 		}
 		fault_point("commit:after-unlink-df");
-		if (ok && unlinkat(qdir_qf_fd(in), qdir_name(from, "cf", it->claim->id), 0) < 0 &&
+		if (ok && unlinkat(qdir_qf_fd(in), qdir_name(from, "qf", it->claim->id), 0) < 0 &&
 		    errno != ENOENT) {
 			at_error(error, errno, "cannot remove", qdir_qf_dir(in), from);
 			ok = FALSE;
@@ -379,14 +552,29 @@ commit_finish(CommitBatch *batch, GError **error)
 	}
 	/*
 	 * Anything left here failed part way: unmarked items roll back (they
-	 * stay inbound); marked ones keep their cf marker for commit_recover().
+	 * stay inbound); marked ones are left to commit_recover(), which finds
+	 * them in the journal, and are refused by commit_prepare() until then.
+	 * A finished batch's journals are removed after the next batch's step 5.
 	 */
 	for (i = 0; i < items->len; i++) {
 		CommitItem *it = &g_array_index(items, CommitItem, i);
 		CommitOutcome *o = &g_array_index(batch->outcomes, CommitOutcome, i);
-		if (*o != COMMIT_DONE && it->marked)
-			*o = COMMIT_RECOVERED;
+		if (!ok && it->marked) {
+			if (committed_ids == NULL)
+				committed_ids =
+				    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+			g_hash_table_add(committed_ids, g_strdup(it->claim->id));
+			if (*o != COMMIT_DONE)
+				*o = COMMIT_RECOVERED;
+		}
 		commit_item_rollback(batch, it);
+	}
+	for (i = 0; i < journals->len; i++) {
+		Journal *j = &g_array_index(journals, Journal, i);
+		if (ok && j->fd >= 0)
+			g_array_append_val(batch->retired, *j); /* keeps its descriptor and lock */
+		else
+			journal_close(j);
 	}
 	g_array_set_size(items, 0);
 	return ok;
@@ -448,10 +636,138 @@ recover_data_file(QueueDir *in, const char *id, int cf_fd)
 	return df ? df : qdir_file(in, "df", id);
 }
 
+/*
+ * journal_entries - the messages a complete journal names, as "ID DEV INO"
+ * lines; NULL if @data is not a whole journal (its batch was not committed)
+ */
+static gchar **
+journal_entries(const char *data, gsize len)
+{
+	gsize magic = strlen(JOURNAL_MAGIC);
+
+	if (len < magic || memcmp(data, JOURNAL_MAGIC, magic) != 0 || data[len - 1] != '\n' ||
+	    memchr(data, '\0', len) != NULL)
+		return NULL;
+	const char *end = g_strrstr_len(data, (gssize)len - 1, "\nend ");
+	if (end == NULL)
+		return NULL;
+	end++; /* the last line */
+	g_autofree char *sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)data,
+	                                                   (gsize)(end - data));
+	g_autofree char *body = g_strndup(data + magic, (gsize)(end - data) - magic);
+	g_auto(GStrv) lines = g_strsplit(body, "\n", -1);
+	guint n = g_strv_length(lines) - 1; /* the body ends with a newline */
+	g_autofree char *want = g_strdup_printf("end %u %s\n", n, sum);
+	if (strlen(want) != len - (gsize)(end - data) || memcmp(end, want, strlen(want)) != 0)
+		return NULL;
+	g_free(lines[n]);
+	lines[n] = NULL;
+	return g_steal_pointer(&lines);
+}
+
+/*
+ * mark_committed - a message a journal names, if its inbound qf is still
+ * there and is the same file: renamed to cf<ID>, the mark the rest of
+ * recovery completes.  0 when done (or nothing to do), 1 when someone holds
+ * the qf locked (try again later), -1 with @error.
+ */
+static int
+mark_committed(QueueDir *in, const char *line, GError **error)
+{
+	g_auto(GStrv) f = g_strsplit(line, " ", 3);
+	char qf[QDIR_NAME_MAX], cf[QDIR_NAME_MAX];
+	struct stat st;
+
+	if (g_strv_length(f) != 3 || !qdir_valid_id(f[0]))
+		return 0; /* cannot be: the checksum held */
+	int fd = openat(qdir_qf_fd(in), qdir_name(qf, "qf", f[0]), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* its commit went as far as removing it */
+	if (fstat(fd, &st) < 0 || st.st_dev != (dev_t)g_ascii_strtoull(f[1], NULL, 10) ||
+	    st.st_ino != (ino_t)g_ascii_strtoull(f[2], NULL, 10)) {
+		close(fd); /* a later message that got the same ID */
+		return 0;
+	}
+	if (!qdir_lock_fd(in, fd, FALSE)) {
+		close(fd);
+		return 1;
+	}
+	g_autofree char *what = g_build_filename(qdir_qf_dir(in), qf, NULL);
+	gboolean ok = durable_renameat(qdir_qf_fd(in), qf, qdir_name(cf, "cf", f[0]), what, error);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/*
+ * recover_journals - every journal in @in: a whole one's messages get the cf
+ * mark (durably) and it goes; one that is not whole goes (its batch was not
+ * committed: its messages are retried).  A journal someone holds locked is
+ * a batch being committed: left alone.  mqsift runs once per queue (its
+ * pid file's lock), so no committer is between creating and locking one.
+ */
+static gboolean
+recover_journals(QueueDir *in, GError **error)
+{
+	g_autoptr(GPtrArray) ids = qdir_list(in, "jf", error);
+	int dfd = qdir_qf_fd(in);
+
+	if (ids == NULL)
+		return FALSE;
+	for (guint i = 0; i < ids->len; i++) {
+		char name[QDIR_NAME_MAX];
+		int fd = openat(dfd, qdir_name(name, "jf", g_ptr_array_index(ids, i)),
+		                O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd < 0)
+			continue;
+		if (!qdir_lock_fd(in, fd, FALSE)) {
+			close(fd);
+			continue;
+		}
+		g_autoptr(GBytes) bytes = fdread_bytes(fd, JOURNAL_MAX, NULL);
+		gsize len = 0;
+		const char *data = bytes ? g_bytes_get_data(bytes, &len) : NULL;
+		g_auto(GStrv) entries = data ? journal_entries(data, len) : NULL;
+		int pending = 0;
+		for (gsize k = 0; entries != NULL && entries[k] != NULL; k++) {
+			int r = mark_committed(in, entries[k], error);
+			if (r < 0) {
+				close(fd);
+				return FALSE;
+			}
+			pending += r;
+			if (r == 0 && committed_ids != NULL) {
+				g_autofree char *id =
+				    g_strndup(entries[k], strcspn(entries[k], " "));
+				g_hash_table_remove(committed_ids, id);
+			}
+		}
+		if (entries == NULL)
+			g_message(
+			    "%s/%s: an unfinished commit journal (its batch was not committed)",
+			    qdir_qf_dir(in), name);
+		/* the marks are durable before the journal that made them goes */
+		gboolean ok = TRUE;
+		if (pending == 0) {
+			if (entries != NULL)
+				ok = durable_sync_dirfd(dfd, qdir_qf_dir(in), error);
+			if (ok && unlinkat(dfd, name, 0) == 0)
+				fault_trace("unlink", name);
+		}
+		close(fd);
+		if (!ok)
+			return FALSE;
+	}
+	return TRUE;
+}
+
 /* commit_recover - finish commits interrupted after their mark */
 int
 commit_recover(QueueDir *in, QueueDir *out, GError **error)
 {
+	if (!recover_journals(in, error))
+		return -1;
+
 	g_autoptr(GPtrArray) ids = qdir_list(in, "cf", error);
 	int done = 0;
 

@@ -29,36 +29,43 @@
  *	       (a linked df's data was durable already: the inbound sendmail
  *	       synced it before it accepted the message)
  *	       crash: as after 2 -> retry.
- *	    4. rename inbound qf<ID> -> cf<ID>, each message of the batch
- *	       ("committing": sendmail's queue runner ignores cf files)
- *	                                         [fault commit:after-mark]
- *	       crash: cf<ID> inbound, tf<ID> outbound -> recovery renames the tf
- *	       to qf, then removes the inbound df, xf and cf.  (The rename may
- *	       not be durable yet: if the crash loses it, the message is still
- *	       qf<ID> inbound -> retry.)
- *	    5. fsync the inbound qf directories: the cf marks are durable
- *	       before any outbound qf exists.
+ *	    4. a journal jf<NEW-ID> in each inbound qf directory of the batch,
+ *	       naming its messages (queue ID, device and inode of the qf),
+ *	       O_EXCL, locked                    [fault commit:after-journal]
+ *	       crash: a whole journal counts as step 5; one that is not whole
+ *	       (power lost while it was written) is removed by recovery -> retry.
+ *	    5. fdatasync of the journals, fsync of their directories: the
+ *	       commit point                          [fault commit:after-mark]
+ *	       crash: recovery renames each named inbound qf that is still the
+ *	       same file to cf<ID>, fsyncs, removes the journal, then completes
+ *	       each cf: renames the out tf to qf, removes the inbound df, xf
+ *	       and cf.  The journals of the batch before are removed now: their
+ *	       step 8 unlinks are durable with this fsync.
  *	    6. rename out tf<ID> -> qf<ID>, each message    [fault commit:after-qf]
- *	       crash: the outgoing sendmail may deliver it now; cf<ID> inbound
- *	       -> recovery finds no tf (the message is committed) and removes
- *	       the inbound df, xf and cf.  If the crash lost the rename, the tf
- *	       is still there -> recovery renames it.
+ *	       crash: the outgoing sendmail may deliver it now; recovery finds
+ *	       no tf (the message is committed) and removes the inbound files.
+ *	       If the crash lost the rename, the tf is still there -> recovery
+ *	       renames it.
  *	    7. fsync the outgoing qf directory: the qf files are durable.
  *	    8. unlink inbound df<ID> and xf<ID>     [fault commit:after-unlink-df]
- *	       then cf<ID>, release the lock; not flushed (not needed for
- *	       correctness: an unlink a crash loses is redone by recovery,
- *	       which treats a cf without tf as committed; the next batch's
- *	       step 5 flushes the same directories).
- *	       crash: cf<ID> without its df -> recovery removes the cf.
+ *	       then qf<ID>, release the lock; not flushed (a lost unlink is
+ *	       redone by recovery, from the journal; the next batch's step 5
+ *	       flushes the same directories).
+ *	    9. the journal goes at the next batch's step 5 (or, at the end of
+ *	       the pass, after an fsync of its directory).  A crash that loses
+ *	       that unlink leaves a journal whose messages are gone: recovery
+ *	       finds none of them (gone, or another inode) and removes it.
  *
- *	The cf<ID> marker alone decides: without it the message was not
- *	committed (it is retried, and the out df/tf are removed first); with it
- *	the message was, and recovery completes steps 6 and 8.  An outbound
+ *	A whole journal alone decides: a message it names was committed (it is
+ *	marked cf and completed by recovery); one that no whole journal names
+ *	and that has no cf<ID> was not (it is retried, and the out df/tf are
+ *	removed first).  An outbound
  *	qf<ID> is only ever made by renaming a complete, synced tf (sendmail
  *	ignores tf files), so it is never seen half-written, and it is made
- *	once.  A step that fails (not a crash: a full disk, an I/O error) rolls
- *	back the messages not yet marked and leaves the marked ones to
- *	recovery.  commit_inject() and commit_move_aside() put new messages in
+ *	once.  A step that fails (not a crash: a full disk, an I/O error) before
+ *	the commit point removes the journals, durably, and rolls the batch
+ *	back; after it, leaves the batch to recovery (commit_prepare refuses its
+ *	messages until then).  commit_inject() and commit_move_aside() put new messages in
  *	and take broken ones out with their own, per-file fsyncs.
  */
 #ifndef MQSIFT_QUEUE_COMMIT_H
@@ -127,8 +134,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(CommitBatch, commit_batch_free_ptr)
 gboolean commit_clean_stale(QueueDir *out, const char *id, GError **error);
 
 /*
- * commit_recover - complete every commit that a crash interrupted after step
- * 4 (cf markers in @in).  Returns the number completed, or -1 with @error.
+ * commit_recover - complete every commit that a crash or a failed step
+ * interrupted after step 5 (the journals, then the cf marks, in @in).
+ * Returns the number completed, or -1 with @error.
  */
 int commit_recover(QueueDir *in, QueueDir *out, GError **error);
 

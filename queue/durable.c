@@ -400,5 +400,6 @@ durable_sync_dirfd(int fd, const char *what, GError **error)
 		set_errno_error(error, errno, "cannot fsync directory", what);
 		return FALSE;
 	}
+	fault_trace("sync-dir", what);
 	return TRUE;
 }

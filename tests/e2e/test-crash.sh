@@ -15,7 +15,7 @@ ok_if "all queued" relay_wait_inbound $N
 
 # fixed points first: each kills the run part way through a batch
 for point in commit:after-df@20 commit:after-tf@41 commit:after-sync-out@3 \
-	commit:after-mark@70 commit:after-qf@90 commit:after-unlink-df@5; do
+	commit:after-journal@1 commit:after-mark@2 commit:after-qf@90 commit:after-unlink-df@5; do
 	MQSIFT_FAULT=$point "$MQSIFT" run --once -c "$CONF" >/dev/null 2>&1
 	rc=$?
 	ok_if "killed at $point (status $rc)" [ $rc -eq 137 ]

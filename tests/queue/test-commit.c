@@ -210,6 +210,7 @@ assert_all_delivered_once(Fixture *f, GHashTable *delivered)
 		g_assert_true(g_hash_table_contains(delivered, f->ids[i]));
 	g_assert_cmpuint(count_prefix(f->in, "qf"), ==, 0);
 	g_assert_cmpuint(count_prefix(f->in, "cf"), ==, 0);
+	g_assert_cmpuint(count_prefix(f->in, "jf"), ==, 0); /* no commit journal left */
 	g_assert_cmpuint(count_prefix(f->in, "df"), ==, 0);
 	g_assert_cmpuint(count_prefix(f->out, "tf"), ==, 0);
 	g_assert_cmpuint(count_prefix(f->out, "df"), ==, 0);
@@ -236,9 +237,9 @@ test_commit_plain(Fixture *f, gconstpointer data)
 }
 
 static const char *const crash_points[] = {
-    "commit:after-df",     "commit:after-tf",   "commit:after-sync-out",
-    "commit:after-mark",   "commit:after-qf",   "commit:after-unlink-df",
-    "commit:after-mark@2", "commit:after-qf@3", "commit:after-df@4",
+    "commit:after-df",     "commit:after-tf",   "commit:after-sync-out",  "commit:after-journal",
+    "commit:after-mark",   "commit:after-qf",   "commit:after-unlink-df", "commit:after-journal@1",
+    "commit:after-mark@1", "commit:after-qf@3", "commit:after-df@4",
 };
 
 /* crash_then_recover - kill a run at @point, maybe deliver, recover, check */
@@ -547,9 +548,9 @@ test_failed_batch_outcomes(Fixture *f, gconstpointer data)
 		g_assert_nonnull(claim);
 		g_assert_true(commit_prepare(batch, claim, claim->qf, NULL, NULL));
 	}
-	/* three renames mark the inbound copies, the first tf -> qf passes, the
+	/* the journal marks the batch committed, the first tf -> qf passes, the
 	 * second fails */
-	fault_arm("rename@4");
+	fault_arm("rename@1");
 	g_assert_false(commit_finish(batch, &error));
 	fault_arm(NULL);
 	g_clear_error(&error);
@@ -557,6 +558,13 @@ test_failed_batch_outcomes(Fixture *f, gconstpointer data)
 	g_assert_cmpint(commit_outcome(batch, 1), ==, COMMIT_RECOVERED);
 	g_assert_cmpint(commit_outcome(batch, 2), ==, COMMIT_RECOVERED);
 	g_assert_cmpint(commit_outcome(batch, 3), ==, COMMIT_LEFT);
+	/* committed (the journal says so) but not complete: not committed twice */
+	QueueClaim *again = qdir_claim(in, f->ids[1], NULL);
+	g_assert_nonnull(again);
+	g_assert_false(commit_prepare(batch, again, again->qf, NULL, &error));
+	g_assert_error(error, QDIR_ERROR, QDIR_ERROR_BUSY);
+	g_clear_error(&error);
+	qdir_claim_release(&again);
 	/* and recovery completes them (and cleans the committed one's inbound
 	 * copy), each delivered once */
 	g_assert_cmpint(commit_recover(in, out, NULL), ==, 3);
@@ -564,6 +572,123 @@ test_failed_batch_outcomes(Fixture *f, gconstpointer data)
 	commit_batch_free(&batch);
 	qdir_free(&in);
 	qdir_free(&out);
+}
+
+/* journal_path - the one commit journal in @dir (asserted), or NULL if none */
+static char *
+journal_path(const char *dir)
+{
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	const char *name;
+	char *found = NULL;
+
+	while ((name = g_dir_read_name(d)) != NULL)
+		if (g_str_has_prefix(name, "jf")) {
+			g_assert_null(found);
+			found = g_build_filename(dir, name, NULL);
+		}
+	return found;
+}
+
+/*
+ * test_torn_journal - a crash that leaves a journal not whole (its batch
+ * was never committed: power went while it was written): recovery removes
+ * it, and the batch's messages are retried and delivered once
+ */
+static void
+test_torn_journal(Fixture *f, gconstpointer data)
+{
+	for (int cut = 0; cut < 3; cut++) {
+		crash_at(f, "commit:after-journal");
+		g_autofree char *j = journal_path(f->in);
+		g_autofree char *text = NULL;
+		gsize len;
+		g_assert_nonnull(j);
+		g_assert_true(g_file_get_contents(j, &text, &len, NULL));
+		/* cut short, one byte changed, or empty */
+		if (cut == 0)
+			g_assert_cmpint(truncate(j, (off_t)len / 2), ==, 0);
+		else if (cut == 1) {
+			text[len / 2] ^= 1;
+			g_assert_true(g_file_set_contents(j, text, (gssize)len, NULL));
+		} else
+			g_assert_cmpint(truncate(j, 0), ==, 0);
+
+		QueueDir *in = qdir_open(f->in, QUEUE_LOCK_FLOCK, NULL);
+		QueueDir *out = qdir_open(f->out, QUEUE_LOCK_FLOCK, NULL);
+		g_assert_cmpint(commit_recover(in, out, NULL), ==, 0); /* nothing was committed */
+		g_assert_cmpuint(count_prefix(f->in, "jf"), ==, 0);
+		g_assert_cmpuint(count_prefix(f->in, "qf"), ==, N_MESSAGES);
+		qdir_free(&in);
+		qdir_free(&out);
+		GHashTable *delivered =
+		    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+		g_assert_true(commit_all(f, 3, NULL));
+		assert_all_delivered_once(f, delivered);
+		g_hash_table_destroy(delivered);
+		/* the next round: the same messages again */
+		fixture_teardown(f, NULL);
+		fixture_setup(f, NULL);
+	}
+}
+
+/*
+ * test_journal_names_the_file - a journal names each message by its qf's
+ * inode too: an inbound qf that has the ID of a committed message but is
+ * another file (a later message that got the same ID) is not touched
+ */
+static void
+test_journal_names_the_file(Fixture *f, gconstpointer data)
+{
+	crash_at(f, "commit:after-mark"); /* the first three are committed */
+	g_autofree char *qf0 = g_strconcat(f->in, "/qf", f->ids[0], NULL);
+	g_autofree char *other = g_strconcat(f->in, "/other", NULL);
+	g_autofree char *text = NULL;
+	g_assert_true(g_file_get_contents(qf0, &text, NULL, NULL));
+	g_assert_true(g_file_set_contents(other, text, -1, NULL)); /* another inode */
+	g_assert_cmpint(rename(other, qf0), ==, 0);
+
+	QueueDir *in = qdir_open(f->in, QUEUE_LOCK_FLOCK, NULL);
+	QueueDir *out = qdir_open(f->out, QUEUE_LOCK_FLOCK, NULL);
+	g_assert_cmpint(commit_recover(in, out, NULL), ==, 2); /* the second and third */
+	g_assert_true(g_file_test(qf0, G_FILE_TEST_EXISTS));   /* still an inbound message */
+	g_assert_cmpuint(count_prefix(f->in, "jf"), ==, 0);
+	qdir_free(&in);
+	qdir_free(&out);
+}
+
+/*
+ * test_journal_order - the journal is durable (its directory fsync'ed)
+ * before the first outbound qf appears, and a finished batch's journal is
+ * removed only after the next fsync of its directory (its inbound unlinks
+ * durable first)
+ */
+static void
+test_journal_order(Fixture *f, gconstpointer data)
+{
+	GPtrArray *log = g_ptr_array_new_with_free_func(g_free);
+	g_autofree char *sync_in = g_strconcat("sync-dir ", f->in, NULL);
+
+	fault_trace_start(log);
+	g_assert_true(commit_all(f, 3, NULL));
+	fault_trace_start(NULL);
+	trace_dump(log);
+	int first_sync = trace_exact(log, sync_in);
+	int first_qf = trace_index(log, "rename qf");
+	int first_unlink_j = trace_index(log, "unlink jf");
+	g_assert_cmpint(first_sync, >=, 0);
+	g_assert_cmpint(first_sync, <, first_qf);
+	/* the first batch's journal goes after the second batch's directory fsync */
+	int second_sync = -1;
+	for (guint i = (guint)first_sync + 1; i < log->len && second_sync < 0; i++)
+		if (strcmp(g_ptr_array_index(log, i), sync_in) == 0)
+			second_sync = (int)i;
+	g_assert_cmpint(second_sync, >, first_qf);
+	g_assert_cmpint(first_unlink_j, >, second_sync);
+	g_ptr_array_unref(log);
+	GHashTable *delivered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	assert_all_delivered_once(f, delivered);
+	g_hash_table_destroy(delivered);
 }
 
 /*
@@ -745,6 +870,12 @@ main(int argc, char **argv)
 	           test_recover_syncs_first, fixture_teardown);
 	g_test_add("/commit/recover-leaves-locked-tf", Fixture, NULL, fixture_setup,
 	           test_recover_locked_tf, fixture_teardown);
+	g_test_add("/commit/journal/torn-journal-is-not-a-commit", Fixture, NULL, fixture_setup,
+	           test_torn_journal, fixture_teardown);
+	g_test_add("/commit/journal/names-the-file-not-only-the-id", Fixture, NULL, fixture_setup,
+	           test_journal_names_the_file, fixture_teardown);
+	g_test_add("/commit/journal/durable-before-the-qf-removed-after-the-unlinks", Fixture, NULL,
+	           fixture_setup, test_journal_order, fixture_teardown);
 	g_test_add("/commit/move-aside-syncs-parent", Fixture, NULL, fixture_setup,
 	           test_move_aside_syncs_parent, fixture_teardown);
 	return g_test_run();
