@@ -222,8 +222,13 @@ link_body(CommitBatch *batch, QueueClaim *claim, const char *df, GError **error)
 
 	if (fault_should_fail("link"))
 		errno = ENOSPC;
-	else if (linkat(AT_FDCWD, claim->df_path, qdir_df_fd(out), df, 0) == 0)
-		return TRUE; /* the inbound df where its d record says */
+	else {
+		char buf[QDIR_NAME_MAX];
+		const char *at_name;
+		int at = qdir_claim_df_at(claim, buf, &at_name); /* where its d record says */
+		if (linkat(at, at_name, qdir_df_fd(out), df, 0) == 0)
+			return TRUE;
+	}
 	if (errno == EXDEV || errno == EPERM || errno == EMLINK) {
 		g_autofree char *out_df = qdir_file(out, "df", claim->id);
 		return durable_link_or_copy(claim->df_path, out_df, batch->mode, qdir_gid(out),
@@ -534,7 +539,11 @@ commit_finish(CommitBatch *batch, GError **error)
 		CommitItem *it = &g_array_index(items, CommitItem, i);
 		QueueDir *in = it->claim->dir;
 
-		if (unlink(it->claim->df_path) < 0 && errno != ENOENT) { /* lint: allow unlink */
+		char buf[QDIR_NAME_MAX];
+		const char *at_name;
+		int at = qdir_claim_df_at(it->claim, buf, &at_name);
+
+		if (unlinkat(at, at_name, 0) < 0 && errno != ENOENT) {
 			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			            "cannot remove %s: %s", it->claim->df_path, g_strerror(errno));
 			ok = FALSE;

@@ -434,6 +434,7 @@ qdir_claim(QueueDir *dir, const char *id, GError **error)
 	claim->qf = qf;
 	claim->st = st;
 	claim->df_path = df_path;
+	claim->df_here = qf_first(qf, 'd') == NULL;
 	return claim;
 fail:
 	close(fd);
@@ -458,12 +459,27 @@ qdir_claim_release(QueueClaim **claim)
 	*claim = NULL;
 }
 
+/* qdir_claim_df_at - the df's directory descriptor and name, or AT_FDCWD and its path */
+int
+qdir_claim_df_at(const QueueClaim *claim, char *name, const char **at_name)
+{
+	if (!claim->df_here) {
+		*at_name = claim->df_path; /* its d record followed */
+		return AT_FDCWD;
+	}
+	*at_name = qdir_name(name, "df", claim->id);
+	return claim->dir->df_fd;
+}
+
 /* qdir_claim_open_df - the body of a claimed message, read-only */
 int
 qdir_claim_open_df(const QueueClaim *claim, gint64 *size, GError **error)
 {
-	const char *df = claim->df_path; /* its d record followed */
-	int fd = open(df, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	const char *df = claim->df_path;
+	char buf[QDIR_NAME_MAX];
+	const char *at_name;
+	int at = qdir_claim_df_at(claim, buf, &at_name);
+	int fd = openat(at, at_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {

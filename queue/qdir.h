@@ -102,12 +102,20 @@ GPtrArray *qdir_list(const QueueDir *dir, const char *prefix, GError **error);
 typedef struct {
 	QueueDir *dir; /* borrowed */
 	char *id;
-	char *qf_path;  /* current path of the control file */
-	int qf_fd;      /* holds the lock */
-	Qf *qf;         /* parsed control file */
-	struct stat st; /* of the qf when claimed */
-	char *df_path;  /* the df, following the qf's d record if it has one */
+	char *qf_path;    /* current path of the control file */
+	int qf_fd;        /* holds the lock */
+	Qf *qf;           /* parsed control file */
+	struct stat st;   /* of the qf when claimed */
+	char *df_path;    /* the df, following the qf's d record if it has one */
+	gboolean df_here; /* the df is df<ID> in the queue's df directory (no d record) */
 } QueueClaim;
+
+/*
+ * qdir_claim_df_at - where the df of @claim is, for the *at calls: the df
+ * directory's descriptor with its name in @name (a buffer of QDIR_NAME_MAX),
+ * or AT_FDCWD with its path (a d record)
+ */
+int qdir_claim_df_at(const QueueClaim *claim, char *name, const char **at_name);
 
 /*
  * qdir_claim - open, check, lock and parse qf<@id>.  Returns a new claim or
