@@ -20,10 +20,9 @@ fdread_append(int fd, GString *out, gsize max_size, GError **error)
 {
 	struct stat st;
 	gsize start = out->len, got = 0;
+	gboolean regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0;
 	/* one byte more than expected: the read that finds the end, or a file that grew */
-	gsize want = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0
-	                 ? MIN((gsize)st.st_size, max_size) + 1
-	                 : 65536;
+	gsize want = regular ? MIN((gsize)st.st_size, max_size) + 1 : 65536;
 
 	for (;;) {
 		g_string_set_size(out, start + got + want);
@@ -47,6 +46,11 @@ fdread_append(int fd, GString *out, gsize max_size, GError **error)
 			return FALSE;
 		}
 		got += (gsize)n;
+		if (regular && (gsize)n < want) {
+			/* a regular file reads short only at its end: no read more to learn it */
+			g_string_truncate(out, start + got);
+			return TRUE;
+		}
 		if ((gsize)n == want)
 			want = 65536; /* more than fstat said: it grew */
 		else
