@@ -47,18 +47,35 @@ or_empty(const char *s)
 	return s ? s : "";
 }
 
-/* protocol_encode_request - the master's side */
+/* bytestring - @s as an "ay" with its NUL, as g_variant_new_bytestring makes it */
+static GVariant *
+bytestring(const char *s)
+{
+	return g_variant_new_bytestring(or_empty(s));
+}
+
+/* protocol_encode_request - the master's side (built from its parts: no format string to parse) */
 GBytes *
 protocol_encode_request(const ProtocolRequest *req)
 {
-	GVariantBuilder rcpts;
+	gsize n = 0;
 
-	g_variant_builder_init(&rcpts, G_VARIANT_TYPE("aay"));
-	for (gsize i = 0; req->recipients && req->recipients[i]; i++)
-		g_variant_builder_add(&rcpts, "^ay", req->recipients[i]);
-	GVariant *v = g_variant_ref_sink(g_variant_new(
-	    "(s^ay^ayaay^ayst)", or_empty(req->id), or_empty(req->headers), or_empty(req->sender),
-	    &rcpts, or_empty(req->client_ip), or_empty(req->quarantine_ref), req->size));
+	while (req->recipients && req->recipients[n])
+		n++;
+	GVariant **rcpts = g_new(GVariant *, n + 1);
+	for (gsize i = 0; i < n; i++)
+		rcpts[i] = bytestring(req->recipients[i]);
+	GVariant *parts[] = {
+	    g_variant_new_string(or_empty(req->id)),
+	    bytestring(req->headers),
+	    bytestring(req->sender),
+	    g_variant_new_array(G_VARIANT_TYPE_BYTESTRING, rcpts, n),
+	    bytestring(req->client_ip),
+	    g_variant_new_string(or_empty(req->quarantine_ref)),
+	    g_variant_new_uint64(req->size),
+	};
+	g_free(rcpts);
+	GVariant *v = g_variant_ref_sink(g_variant_new_tuple(parts, G_N_ELEMENTS(parts)));
 	GBytes *b = g_variant_get_data_as_bytes(v);
 	g_variant_unref(v);
 	return b;
@@ -202,51 +219,55 @@ static gboolean G_GNUC_PRINTF(2, 3) bounds_error(GError **error, const char *fmt
 	return FALSE;
 }
 
-/* check_report - every field of the (normal-form) report @v within its bound */
-static gboolean
-check_report(GVariant *v, const ProtocolReportLimits *limits, GError **error)
+/* empty_to_null - "" -> NULL, else a copy */
+static char *
+empty_to_null(const char *s)
 {
-	gint32 verdict;
-	gboolean limits_hit, whole, unscanned, has_body;
-	guint32 parts;
-	const char *blocked, *ctype, *detail, *ambiguous;
-	guint32 scans;
-	g_autoptr(GVariant) names = NULL;
-	g_autoptr(GVariant) body = NULL;
-	g_autoptr(GVariant) findings = NULL;
+	return s && *s ? g_strdup(s) : NULL;
+}
 
-	g_variant_get(v, "(ibbbu@as&s&s&sb@ay@a(sssssbsay)&su)", &verdict, &limits_hit, &whole,
-	              &unscanned, &parts, &names, &blocked, &ctype, &detail, &has_body, &body,
-	              &findings, &ambiguous, &scans);
-	if (!text_ok(ambiguous, PROTOCOL_MAX_TEXT_LEN, TRUE))
-		return bounds_error(error, "the ambiguity findings");
-	if (verdict < VERDICT_CLEAN || verdict > VERDICT_ERROR)
-		return bounds_error(error, "verdict %d", (int)verdict);
-	if (!has_body && g_variant_n_children(body) != 0)
-		return bounds_error(error, "a body without its flag");
+/*
+ * decode_names - the signature names of @names into @r, each checked; FALSE
+ * with @error at the first out of its bound
+ */
+static gboolean
+decode_names(GVariant *names, ScanReport *r, GError **error)
+{
 	gsize n = g_variant_n_children(names);
+
 	if (n > PROTOCOL_MAX_NAMES)
 		return bounds_error(error, "%" G_GSIZE_FORMAT " signature names", n);
+	r->names = g_ptr_array_new_full((guint)n, g_free);
 	for (gsize i = 0; i < n; i++) {
 		g_autoptr(GVariant) s = g_variant_get_child_value(names, i);
 		const char *name = g_variant_get_string(s, NULL);
 		if (*name == '\0' || !text_ok(name, PROTOCOL_MAX_NAME_LEN, TRUE))
 			return bounds_error(error, "signature name %" G_GSIZE_FORMAT, i);
+		g_ptr_array_add(r->names, g_strdup(name));
 	}
-	if (!text_ok(blocked, PROTOCOL_MAX_TEXT_LEN, FALSE) ||
-	    !text_ok(detail, PROTOCOL_MAX_TEXT_LEN, FALSE))
-		return bounds_error(error, "a reason longer than %d bytes", PROTOCOL_MAX_TEXT_LEN);
-	if (!text_ok(ctype, PROTOCOL_MAX_NAME_LEN, TRUE))
-		return bounds_error(error, "the new Content-Type");
-	n = g_variant_n_children(findings);
+	return TRUE;
+}
+
+/*
+ * decode_findings - the findings of @findings into @r, each checked; FALSE
+ * with @error at the first out of its bound.  Saved names are never taken
+ * from a worker: they are built again here.
+ */
+static gboolean
+decode_findings(GVariant *findings, const ProtocolReportLimits *limits, ScanReport *r,
+                GError **error)
+{
+	gsize n = g_variant_n_children(findings);
+
 	if (n > MIN(limits->max_findings, PROTOCOL_MAX_FINDINGS))
 		return bounds_error(error, "%" G_GSIZE_FORMAT " findings", n);
+	r->findings = g_ptr_array_new_full((guint)n, scan_finding_free);
 	for (gsize i = 0; i < n; i++) {
-		g_autoptr(GVariant) f = g_variant_get_child_value(findings, i);
+		g_autoptr(GVariant) fv = g_variant_get_child_value(findings, i);
 		const char *path, *fname, *fct, *what, *advice, *saved;
 		gboolean infected;
 		g_autoptr(GVariant) content = NULL;
-		g_variant_get(f, "(&s&s&s&s&sb&s@ay)", &path, &fname, &fct, &what, &advice,
+		g_variant_get(fv, "(&s&s&s&s&sb&s@ay)", &path, &fname, &fct, &what, &advice,
 		              &infected, &saved, &content);
 		if (!protocol_path_is_valid(path))
 			return bounds_error(error, "finding %" G_GSIZE_FORMAT ": MIME path", i);
@@ -256,15 +277,63 @@ check_report(GVariant *v, const ProtocolReportLimits *limits, GError **error)
 		    !text_ok(advice, PROTOCOL_MAX_TEXT_LEN, FALSE) ||
 		    !text_ok(saved, PROTOCOL_MAX_PATH_LEN, FALSE))
 			return bounds_error(error, "finding %" G_GSIZE_FORMAT ": a text field", i);
+		Finding *f = g_new0(Finding, 1);
+		gsize len;
+		const void *cdata = g_variant_get_fixed_array(content, &len, 1);
+		f->path = g_strdup(path);
+		f->filename = empty_to_null(fname);
+		f->content_type = g_strdup(fct);
+		f->what = g_strdup(what);
+		f->advice = empty_to_null(advice);
+		f->infected = infected;
+		f->saved_name = g_strdup_printf("part-%u.bin", r->findings->len + 1);
+		f->content = *saved != '\0' ? g_bytes_new(cdata, len) : NULL;
+		g_ptr_array_add(r->findings, f);
 	}
 	return TRUE;
 }
 
-/* empty_to_null - "" -> NULL, else a copy */
-static char *
-empty_to_null(const char *s)
+/*
+ * decode_report - @v (a report in normal form) into @r, every field checked
+ * against its bound as it is taken; FALSE with @error at the first that is not
+ */
+static gboolean
+decode_report(GVariant *v, const ProtocolReportLimits *limits, ScanReport *r, GError **error)
 {
-	return s && *s ? g_strdup(s) : NULL;
+	gint32 verdict;
+	gboolean has_body;
+	const char *blocked, *ctype, *detail, *ambiguous;
+	g_autoptr(GVariant) names = NULL;
+	g_autoptr(GVariant) body = NULL;
+	g_autoptr(GVariant) findings = NULL;
+
+	g_variant_get(v, "(ibbbu@as&s&s&sb@ay@a(sssssbsay)&su)", &verdict, &r->limits,
+	              &r->whole_message, &r->unscanned, &r->parts, &names, &blocked, &ctype,
+	              &detail, &has_body, &body, &findings, &ambiguous, &r->scans);
+	if (!text_ok(ambiguous, PROTOCOL_MAX_TEXT_LEN, TRUE))
+		return bounds_error(error, "the ambiguity findings");
+	if (verdict < VERDICT_CLEAN || verdict > VERDICT_ERROR)
+		return bounds_error(error, "verdict %d", (int)verdict);
+	if (!has_body && g_variant_n_children(body) != 0)
+		return bounds_error(error, "a body without its flag");
+	if (!text_ok(blocked, PROTOCOL_MAX_TEXT_LEN, FALSE) ||
+	    !text_ok(detail, PROTOCOL_MAX_TEXT_LEN, FALSE))
+		return bounds_error(error, "a reason longer than %d bytes", PROTOCOL_MAX_TEXT_LEN);
+	if (!text_ok(ctype, PROTOCOL_MAX_NAME_LEN, TRUE))
+		return bounds_error(error, "the new Content-Type");
+	if (!decode_names(names, r, error) || !decode_findings(findings, limits, r, error))
+		return FALSE;
+	r->verdict = (Verdict)verdict;
+	r->ambiguous = empty_to_null(ambiguous);
+	r->blocked = empty_to_null(blocked);
+	r->new_content_type = empty_to_null(ctype);
+	r->detail = empty_to_null(detail);
+	if (has_body) {
+		gsize len;
+		const void *bdata = g_variant_get_fixed_array(body, &len, 1);
+		r->new_body = g_bytes_new(bdata, len);
+	}
+	return TRUE;
 }
 
 /* protocol_decode_report - the master's side: @data is untrusted */
@@ -280,54 +349,12 @@ protocol_decode_report(GBytes *data, const ProtocolReportLimits *limits, ScanRep
 		return FALSE;
 	}
 	g_autoptr(GVariant) v = decode_checked(data, REPORT_TYPE, error);
-	if (v == NULL || !check_report(v, limits, error))
+	if (v == NULL)
 		return FALSE;
-
-	gint32 verdict;
-	gboolean has_body;
-	GVariantIter *names, *findings;
-	const char *blocked, *ctype, *detail, *ambiguous;
-	g_autoptr(GVariant) body = NULL;
-	g_variant_get(v, "(ibbbuas&s&s&sb@aya(sssssbsay)&su)", &verdict, &r->limits,
-	              &r->whole_message, &r->unscanned, &r->parts, &names, &blocked, &ctype,
-	              &detail, &has_body, &body, &findings, &ambiguous, &r->scans);
-	r->ambiguous = empty_to_null(ambiguous);
-	r->verdict = (Verdict)verdict;
-	r->blocked = empty_to_null(blocked);
-	r->new_content_type = empty_to_null(ctype);
-	r->detail = empty_to_null(detail);
-	r->names = g_ptr_array_new_with_free_func(g_free);
-	const char *s;
-	while (g_variant_iter_loop(names, "&s", &s))
-		g_ptr_array_add(r->names, g_strdup(s));
-	g_variant_iter_free(names);
-	if (has_body) {
-		gsize len;
-		const void *bdata = g_variant_get_fixed_array(body, &len, 1);
-		r->new_body = g_bytes_new(bdata, len);
+	if (!decode_report(v, limits, r, error)) {
+		scan_report_clear(r); /* nothing half-decoded reaches the caller */
+		return FALSE;
 	}
-	r->findings = g_ptr_array_new_with_free_func(scan_finding_free);
-	const char *path, *fname, *fct, *what, *advice, *saved;
-	gboolean infected;
-	GVariant *content;
-	while (g_variant_iter_next(findings, "(&s&s&s&s&sb&s@ay)", &path, &fname, &fct, &what,
-	                           &advice, &infected, &saved, &content)) {
-		Finding *f = g_new0(Finding, 1);
-		gsize len;
-		const void *cdata = g_variant_get_fixed_array(content, &len, 1);
-		f->path = g_strdup(path);
-		f->filename = empty_to_null(fname);
-		f->content_type = g_strdup(fct);
-		f->what = g_strdup(what);
-		f->advice = empty_to_null(advice);
-		f->infected = infected;
-		/* the saved name is built again here: never trust a path from a worker */
-		f->saved_name = g_strdup_printf("part-%u.bin", r->findings->len + 1);
-		f->content = *saved != '\0' ? g_bytes_new(cdata, len) : NULL;
-		g_variant_unref(content);
-		g_ptr_array_add(r->findings, f);
-	}
-	g_variant_iter_free(findings);
 	return TRUE;
 }
 
