@@ -1094,8 +1094,9 @@ config_load(const char *path, gboolean must_exist, GError **error)
 		                       "%s: queue.incoming must name at least one "
 		                       "directory\n",
 		                       path);
-	if (c->queue_batch_size == 0)
-		g_string_append_printf(problems, "%s: queue.batch_size must be at least 1\n", path);
+	if (c->queue_batch_size == 0 || c->queue_batch_size > 10000)
+		g_string_append_printf(problems, "%s: queue.batch_size must be from 1 to 10000\n",
+		                       path);
 	if (c->scanner_workers > 64)
 		g_string_append_printf(problems, "%s: scanner.workers must be between 0 and 64\n",
 		                       path);

@@ -60,6 +60,30 @@ struct CommitBatch {
  */
 static GHashTable *committed_ids;
 
+/*
+ * Doubtful - the journal of a batch whose step 4 or 5 failed and whose
+ * journal could not then be removed durably: its messages are held (in
+ * committed_ids) until a recovery finds the journal gone for good, or
+ * completes it
+ */
+typedef struct {
+	char *dir;      /* the qf directory */
+	char *name;     /* jf<ID> */
+	GPtrArray *ids; /* of char*: the messages it names */
+} Doubtful;
+
+/* doubtful - of Doubtful*, this process's */
+static GPtrArray *doubtful;
+
+/* hold_id - @id is committed but not complete: commit_prepare refuses it */
+static void
+hold_id(const char *id)
+{
+	if (committed_ids == NULL)
+		committed_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_hash_table_add(committed_ids, g_strdup(id));
+}
+
 /* at_error - @error from errno for @what on the file @name of @dir_path */
 static void
 at_error(GError **error, int err, const char *what, const char *dir_path, const char *name)
@@ -105,6 +129,22 @@ journal_close(Journal *j)
 }
 
 /*
+ * sync_in_dirs - fsync the qf directory of the inbound queue @d, and its df
+ * and xf directories when they are others: the journal's name, and the step
+ * 8 unlinks of the batch before, are durable
+ */
+static gboolean
+sync_in_dirs(QueueDir *d, GError **error)
+{
+	const char *qf = qdir_qf_dir(d), *df = qdir_df_dir(d), *xf = qdir_xf_dir(d);
+
+	return durable_sync_dirfd(qdir_qf_fd(d), qf, error) &&
+	       (strcmp(df, qf) == 0 || durable_sync_dirfd(qdir_df_fd(d), df, error)) &&
+	       (strcmp(xf, qf) == 0 || strcmp(xf, df) == 0 ||
+	        durable_sync_dirfd(qdir_xf_fd(d), xf, error));
+}
+
+/*
  * retire_journals - step 9: remove the journals of finished batches.  Their
  * batch's inbound unlinks must be durable first, or a crash could keep an
  * inbound qf and lose the journal that says it was committed: a directory
@@ -118,7 +158,7 @@ retire_journals(CommitBatch *batch, GPtrArray *synced)
 		g_autoptr(GError) error = NULL;
 		gboolean sync = synced == NULL || !g_ptr_array_find(synced, j->in, NULL);
 
-		if (sync && !durable_sync_dirfd(qdir_qf_fd(j->in), qdir_qf_dir(j->in), &error))
+		if (sync && !sync_in_dirs(j->in, &error))
 			g_warning("%s; its commit journal %s stays until the next pass",
 			          error->message, j->name);
 		else if (unlinkat(qdir_qf_fd(j->in), j->name, 0) == 0)
@@ -250,6 +290,13 @@ write_body(CommitBatch *batch, const char *df, GBytes *body, GError **error)
 	                        qdir_gid(batch->out), batch->set_gid, error);
 }
 
+/* commit_is_held - in committed_ids */
+gboolean
+commit_is_held(const char *id)
+{
+	return committed_ids != NULL && g_hash_table_contains(committed_ids, id);
+}
+
 /*
  * commit_prepare - steps 1 and 2.  The outgoing df and tf are created
  * O_EXCL: one left by a crashed attempt (the message is claimed and not
@@ -265,7 +312,7 @@ commit_prepare(CommitBatch *batch, QueueClaim *claim, const Qf *qf, GBytes *new_
 	char qfn[QDIR_NAME_MAX], tf[QDIR_NAME_MAX], df[QDIR_NAME_MAX];
 	GError *local = NULL;
 
-	if (committed_ids != NULL && g_hash_table_contains(committed_ids, claim->id)) {
+	if (commit_is_held(claim->id)) {
 		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BUSY,
 		            "%s: committed already; the next pass completes it", claim->id);
 		return FALSE;
@@ -428,11 +475,11 @@ create_journal(Journal *j, GError **error)
 
 /*
  * write_journals - step 4: each inbound queue of the batch gets a journal
- * naming its messages, each by queue ID and by the device and inode of its
- * qf (a journal left behind then never names a later message that got the
- * same ID); then step 5: all of them flushed at once, then their
- * directories, which are added to @dirs.  Until that returned, nothing
- * outside mqsift's own files has changed.
+ * naming its messages, each by queue ID and by the inode of its qf (a
+ * journal left behind then never names a later message that got the same
+ * ID; the journal is in the qf's directory, so on its filesystem); then step 5: all of them flushed
+ * at once, then their directories, which are added to @dirs.  Until that returned, nothing outside
+ * mqsift's own files has changed.
  */
 static gboolean
 write_journals(CommitBatch *batch, GArray *journals, GPtrArray *dirs, GError **error)
@@ -443,8 +490,7 @@ write_journals(CommitBatch *batch, GArray *journals, GPtrArray *dirs, GError **e
 		QueueClaim *c = g_array_index(items, CommitItem, i).claim;
 		Journal *j = journal_for(journals, c->dir);
 
-		g_string_append_printf(j->text, "%s %ju %ju\n", c->id, (uintmax_t)c->st.st_dev,
-		                       (uintmax_t)c->st.st_ino);
+		g_string_append_printf(j->text, "%s %ju\n", c->id, (uintmax_t)c->st.st_ino);
 		j->count++;
 	}
 	g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(int));
@@ -457,18 +503,23 @@ write_journals(CommitBatch *batch, GArray *journals, GPtrArray *dirs, GError **e
 		g_array_append_val(fds, j->fd);
 	}
 	fault_point("commit:after-journal");
-	return durable_sync_fds((const int *)fds->data, fds->len, error) &&
-	       sync_qf_dirs(dirs, error);
+	if (!durable_sync_fds((const int *)fds->data, fds->len, error))
+		return FALSE;
+	for (guint i = 0; i < dirs->len; i++)
+		if (!sync_in_dirs(g_ptr_array_index(dirs, i), error))
+			return FALSE;
+	return TRUE;
 }
 
 /*
  * unwrite_journals - a failed step 4 or 5: remove the journals, durably,
  * before anything of the batch is rolled back (a journal that outlived its
- * batch's out tf would make recovery count it committed).  FALSE if one
- * cannot be removed: the batch is then left to recovery, which reads it.
+ * batch's out tf would make recovery count it committed).  FALSE if that
+ * cannot be done: the batch is then left to recovery, each journal recorded
+ * as doubtful with the messages it names (see recover_doubtful).
  */
 static gboolean
-unwrite_journals(GArray *journals, GPtrArray *dirs)
+unwrite_journals(CommitBatch *batch, GArray *journals, GPtrArray *dirs)
 {
 	gboolean ok = TRUE;
 
@@ -476,9 +527,27 @@ unwrite_journals(GArray *journals, GPtrArray *dirs)
 		Journal *j = &g_array_index(journals, Journal, i);
 		if (j->fd >= 0 && unlinkat(qdir_qf_fd(j->in), j->name, 0) < 0 && errno != ENOENT)
 			ok = FALSE;
+	}
+	ok = ok && sync_qf_dirs(dirs, NULL);
+	for (guint i = 0; i < journals->len; i++) {
+		Journal *j = &g_array_index(journals, Journal, i);
+		if (!ok) {
+			Doubtful *d = g_new0(Doubtful, 1);
+			d->dir = g_strdup(qdir_qf_dir(j->in));
+			d->name = g_strdup(j->name); /* "" if it was never created */
+			d->ids = g_ptr_array_new_with_free_func(g_free);
+			for (guint k = 0; k < batch->items->len; k++) {
+				QueueClaim *c = g_array_index(batch->items, CommitItem, k).claim;
+				if (c->dir == j->in)
+					g_ptr_array_add(d->ids, g_strdup(c->id));
+			}
+			if (doubtful == NULL)
+				doubtful = g_ptr_array_new();
+			g_ptr_array_add(doubtful, d);
+		}
 		journal_close(j);
 	}
-	return ok && sync_qf_dirs(dirs, NULL);
+	return ok;
 }
 
 /* commit_finish - steps 3 to 8 for the whole batch */
@@ -512,7 +581,7 @@ commit_finish(CommitBatch *batch, GError **error)
 		fault_point("commit:after-mark");
 		retire_journals(batch, dirs); /* the batch before's: see step 9 */
 	} else {
-		if (!unwrite_journals(journals, dirs))
+		if (!unwrite_journals(batch, journals, dirs))
 			for (i = 0; i < items->len; i++) /* recovery decides, on the journal */
 				g_array_index(items, CommitItem, i).marked = TRUE;
 	}
@@ -569,10 +638,7 @@ commit_finish(CommitBatch *batch, GError **error)
 		CommitItem *it = &g_array_index(items, CommitItem, i);
 		CommitOutcome *o = &g_array_index(batch->outcomes, CommitOutcome, i);
 		if (!ok && it->marked) {
-			if (committed_ids == NULL)
-				committed_ids =
-				    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-			g_hash_table_add(committed_ids, g_strdup(it->claim->id));
+			hold_id(it->claim->id);
 			if (*o != COMMIT_DONE)
 				*o = COMMIT_RECOVERED;
 		}
@@ -674,37 +740,94 @@ journal_entries(const char *data, gsize len)
 	return g_steal_pointer(&lines);
 }
 
+/* lock_briefly - the lock on @fd, waiting a little for a reader's probe (mailq) to let go */
+static gboolean
+lock_briefly(QueueDir *in, int fd)
+{
+	for (int attempt = 0; attempt < 10; attempt++) {
+		if (qdir_lock_fd(in, fd, FALSE))
+			return TRUE;
+		g_usleep(10000);
+	}
+	return FALSE;
+}
+
 /*
  * mark_committed - a message a journal names, if its inbound qf is still
  * there and is the same file: renamed to cf<ID>, the mark the rest of
- * recovery completes.  0 when done (or nothing to do), 1 when someone holds
- * the qf locked (try again later), -1 with @error.
+ * recovery completes.  0 when done (or nothing to do: the qf is gone, or is
+ * another file), 1 when someone holds the qf locked (it is held: see
+ * hold_id; try again at the next recovery), -1 with @error (the journal is kept).
  */
 static int
 mark_committed(QueueDir *in, const char *line, GError **error)
 {
-	g_auto(GStrv) f = g_strsplit(line, " ", 3);
+	g_auto(GStrv) f = g_strsplit(line, " ", 2);
 	char qf[QDIR_NAME_MAX], cf[QDIR_NAME_MAX];
 	struct stat st;
 
-	if (g_strv_length(f) != 3 || !qdir_valid_id(f[0]))
+	if (g_strv_length(f) != 2 || !qdir_valid_id(f[0]))
 		return 0; /* cannot be: the checksum held */
-	int fd = openat(qdir_qf_fd(in), qdir_name(qf, "qf", f[0]), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	g_autofree char *what = g_build_filename(qdir_qf_dir(in), qdir_name(qf, "qf", f[0]), NULL);
+	int fd = openat(qdir_qf_fd(in), qf, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
 		return 0; /* its commit went as far as removing it */
-	if (fstat(fd, &st) < 0 || st.st_dev != (dev_t)g_ascii_strtoull(f[1], NULL, 10) ||
-	    st.st_ino != (ino_t)g_ascii_strtoull(f[2], NULL, 10)) {
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+		            "cannot open %s, named by a commit journal: %s", what,
+		            g_strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (st.st_ino != (ino_t)g_ascii_strtoull(f[1], NULL, 10)) {
 		close(fd); /* a later message that got the same ID */
 		return 0;
 	}
-	if (!qdir_lock_fd(in, fd, FALSE)) {
+	if (!lock_briefly(in, fd)) {
 		close(fd);
+		hold_id(f[0]);
+		g_message("%s: locked; its commit is completed at the next pass", what);
 		return 1;
 	}
-	g_autofree char *what = g_build_filename(qdir_qf_dir(in), qf, NULL);
 	gboolean ok = durable_renameat(qdir_qf_fd(in), qf, qdir_name(cf, "cf", f[0]), what, error);
 	close(fd);
 	return ok ? 0 : -1;
+}
+
+/*
+ * recover_doubtful - the doubtful journals of @in (unwrite_journals): one
+ * that is gone for good (its directory fsync'ed since) no longer holds its
+ * messages, which are then ordinary inbound messages again, retried; one
+ * still there was just judged by recover_journals, or is left for later
+ */
+static void
+recover_doubtful(QueueDir *in)
+{
+	gboolean synced = FALSE;
+
+	for (guint i = 0; doubtful != NULL && i < doubtful->len;) {
+		Doubtful *d = g_ptr_array_index(doubtful, i);
+		struct stat st;
+
+		gboolean gone = strcmp(d->dir, qdir_qf_dir(in)) == 0 &&
+		                (*d->name == '\0' ||
+		                 (fstatat(qdir_qf_fd(in), d->name, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+		                  errno == ENOENT));
+		if (gone && !synced)
+			synced = durable_sync_dirfd(qdir_qf_fd(in), d->dir, NULL);
+		if (!gone || !synced) {
+			i++;
+			continue;
+		}
+		for (guint k = 0; committed_ids != NULL && k < d->ids->len; k++)
+			g_hash_table_remove(committed_ids, g_ptr_array_index(d->ids, k));
+		g_ptr_array_unref(d->ids);
+		g_free(d->dir);
+		g_free(d->name);
+		g_free(d);
+		g_ptr_array_remove_index(doubtful, i);
+	}
 }
 
 /*
@@ -733,10 +856,15 @@ recover_journals(QueueDir *in, GError **error)
 			close(fd);
 			continue;
 		}
-		g_autoptr(GBytes) bytes = fdread_bytes(fd, JOURNAL_MAX, NULL);
+		g_autoptr(GBytes) bytes = fdread_bytes(fd, JOURNAL_MAX, error);
+		if (bytes == NULL) {
+			close(fd); /* kept: only a journal read whole may be judged */
+			g_prefix_error(error, "commit journal %s/%s: ", qdir_qf_dir(in), name);
+			return FALSE;
+		}
 		gsize len = 0;
-		const char *data = bytes ? g_bytes_get_data(bytes, &len) : NULL;
-		g_auto(GStrv) entries = data ? journal_entries(data, len) : NULL;
+		const char *data = g_bytes_get_data(bytes, &len);
+		g_auto(GStrv) entries = journal_entries(data, len);
 		int pending = 0;
 		for (gsize k = 0; entries != NULL && entries[k] != NULL; k++) {
 			int r = mark_committed(in, entries[k], error);
@@ -776,6 +904,7 @@ commit_recover(QueueDir *in, QueueDir *out, GError **error)
 {
 	if (!recover_journals(in, error))
 		return -1;
+	recover_doubtful(in);
 
 	g_autoptr(GPtrArray) ids = qdir_list(in, "cf", error);
 	int done = 0;

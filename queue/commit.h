@@ -30,12 +30,13 @@
  *	       synced it before it accepted the message)
  *	       crash: as after 2 -> retry.
  *	    4. a journal jf<NEW-ID> in each inbound qf directory of the batch,
- *	       naming its messages (queue ID, device and inode of the qf),
+ *	       naming its messages (queue ID and inode of the qf),
  *	       O_EXCL, locked                    [fault commit:after-journal]
  *	       crash: a whole journal counts as step 5; one that is not whole
  *	       (power lost while it was written) is removed by recovery -> retry.
- *	    5. fdatasync of the journals, fsync of their directories: the
- *	       commit point                          [fault commit:after-mark]
+ *	    5. fdatasync of the journals, fsync of their directories (qf, and
+ *	       df and xf when they are others): the commit point
+ *	                                             [fault commit:after-mark]
  *	       crash: recovery renames each named inbound qf that is still the
  *	       same file to cf<ID>, fsyncs, removes the journal, then completes
  *	       each cf: renames the out tf to qf, removes the inbound df, xf
@@ -55,6 +56,11 @@
  *	       the pass, after an fsync of its directory).  A crash that loses
  *	       that unlink leaves a journal whose messages are gone: recovery
  *	       finds none of them (gone, or another inode) and removes it.
+ *
+ *	A recovery that cannot read a journal, or open a qf it names (other
+ *	than: it is gone), fails and keeps the journal; a named qf someone
+ *	holds locked (mailq's probe) is held: commit_is_held() says so, the
+ *	pass does not claim it, and the next recovery completes it.
  *
  *	A whole journal alone decides: a message it names was committed (it is
  *	marked cf and completed by recovery); one that no whole journal names
@@ -139,6 +145,12 @@ gboolean commit_clean_stale(QueueDir *out, const char *id, GError **error);
  * Returns the number completed, or -1 with @error.
  */
 int commit_recover(QueueDir *in, QueueDir *out, GError **error);
+
+/*
+ * commit_is_held - whether the message @id is committed but not complete
+ * (a recovery will complete it): it is not to be claimed until then
+ */
+gboolean commit_is_held(const char *id);
 
 /*
  * commit_inject - put a new message (a notice, a released message) into @out

@@ -396,6 +396,10 @@ durable_sync_fds(const int *fds, guint n, GError **error)
 gboolean
 durable_sync_dirfd(int fd, const char *what, GError **error)
 {
+	if (fault_should_fail("fsync-dir")) {
+		set_errno_error(error, EIO, "cannot fsync directory", what);
+		return FALSE;
+	}
 	if (fsync(fd) < 0 && errno != EINVAL) {
 		set_errno_error(error, errno, "cannot fsync directory", what);
 		return FALSE;

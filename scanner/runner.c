@@ -896,7 +896,10 @@ list_candidates(Pass *p)
 			continue;
 		}
 		for (guint i = 0; i < ids->len; i++) {
-			Candidate c = {in, g_strdup(g_ptr_array_index(ids, i))};
+			const char *id = g_ptr_array_index(ids, i);
+			if (commit_is_held(id))
+				continue; /* committed: the next recovery completes it */
+			Candidate c = {in, g_strdup(id)};
 			g_array_append_val(p->todo, c);
 		}
 	}

@@ -147,6 +147,8 @@ static const ErrorCase error_cases[] = {
     {"file-mode-must-not-be-group-writable", "queue:\n  file_mode: \"0660\"\n",
      ":2:14: ", "group- or world-writable"},
     {"count-must-not-be-negative", "queue:\n  batch_size: -3\n", ":2:15: ", "must not be negative"},
+    {"batch-size-is-bounded", "queue:\n  batch_size: 20000\n", "queue.batch_size",
+     "from 1 to 10000"},
     {"single-value-key-refuses-a-list", "queue:\n  outgoing: [a, b]\n",
      ":2:13: ", "expects a single value"},
     {"section-must-be-a-mapping", "queue: [1, 2]\n", ":1:8: ", "expected the keys of section"},

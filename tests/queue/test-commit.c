@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -835,6 +836,155 @@ test_new_id(void)
 	g_hash_table_destroy(seen);
 }
 
+/* commit_queued - the rest of a pass after its recovery: claim, prepare, finish what is queued */
+static gboolean
+commit_queued(QueueDir *in, QueueDir *out, guint batch_size, GError **error)
+{
+	CommitBatch *batch = commit_batch_new(out, 0640);
+	GPtrArray *ids = qdir_list(in, "qf", NULL);
+	gboolean ok = TRUE;
+
+	for (guint i = 0; i < ids->len && ok; i++) {
+		QueueClaim *claim = qdir_claim(in, g_ptr_array_index(ids, i), NULL);
+		g_assert_nonnull(claim);
+		Qf *qf = qf_copy(claim->qf);
+		qf_add_header(qf, "X-Virus-Scanned", "test");
+		if (!commit_prepare(batch, claim, qf, NULL, error)) {
+			qdir_claim_release(&claim);
+			ok = FALSE;
+		}
+		qf_free(&qf);
+		if (ok && commit_batch_size(batch) >= batch_size)
+			ok = commit_finish(batch, error);
+	}
+	if (ok)
+		ok = commit_finish(batch, error);
+	commit_batch_free(&batch);
+	g_ptr_array_unref(ids);
+	return ok;
+}
+
+/*
+ * test_locked_qf_at_recovery - killed after the first tf -> qf rename; the
+ * outgoing sendmail delivers that message while mqsift is down; at restart,
+ * `mailq` on the inbound queue holds LOCK_SH on its qf while recovery runs:
+ * the message is held, never committed a second time (before, the pass
+ * claimed the inbound qf and committed it again; found by review)
+ */
+static void
+test_locked_qf_at_recovery(Fixture *f, gconstpointer data)
+{
+	crash_at(f, "commit:after-qf");
+	GHashTable *delivered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_assert_cmpuint(deliver_out(f, delivered), ==, 1);
+
+	g_autofree char *qf0 = g_strconcat(f->in, "/qf", f->ids[0], NULL);
+	int probe = open(qf0, O_RDONLY);
+	g_assert_cmpint(probe, >=, 0);
+	g_assert_cmpint(flock(probe, LOCK_SH | LOCK_NB), ==, 0); /* sendmail -bp's probe */
+	QueueDir *in = qdir_open(f->in, QUEUE_LOCK_FLOCK, NULL);
+	QueueDir *out = qdir_open(f->out, QUEUE_LOCK_FLOCK, NULL);
+	GError *error = NULL;
+	g_assert_cmpint(commit_recover(in, out, &error), ==, 2);
+	g_assert_no_error(error);
+	g_assert_cmpuint(count_prefix(f->in, "jf"), ==, 1); /* kept for the held one */
+	g_assert_true(commit_is_held(f->ids[0]));           /* the pass does not list it */
+	close(probe);                                       /* mailq is done */
+	/* the rest of the pass (runner.c list_candidates, then the batches): the
+	 * held message is refused, the others go */
+	g_assert_false(commit_queued(in, out, 3, &error));
+	g_assert_error(error, QDIR_ERROR, QDIR_ERROR_BUSY);
+	g_clear_error(&error);
+	deliver_out(f, delivered); /* asserts that nothing comes twice */
+	/* the next pass completes it: its inbound copy goes, nothing is sent again */
+	g_assert_cmpint(commit_recover(in, out, &error), ==, 1);
+	g_assert_no_error(error);
+	g_assert_false(commit_is_held(f->ids[0]));
+	g_assert_true(commit_queued(in, out, 3, &error));
+	qdir_free(&in);
+	qdir_free(&out);
+	assert_all_delivered_once(f, delivered);
+	g_hash_table_destroy(delivered);
+}
+
+/*
+ * test_recover_open_error - a named qf that recovery cannot open (here
+ * EMFILE) is not "gone": recovery fails and keeps the journal, and the next
+ * one completes it, the message delivered once (before, the journal was
+ * removed and the message committed again; found by review)
+ */
+static void
+test_recover_open_error(Fixture *f, gconstpointer data)
+{
+	crash_at(f, "commit:after-qf");
+	GHashTable *delivered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_assert_cmpuint(deliver_out(f, delivered), ==, 1);
+
+	pid_t pid = fork();
+	g_assert_cmpint(pid, >=, 0);
+	if (pid == 0) {
+		QueueDir *in = qdir_open(f->in, QUEUE_LOCK_FLOCK, NULL);
+		QueueDir *out = qdir_open(f->out, QUEUE_LOCK_FLOCK, NULL);
+		int lowest = dup(0); /* every descriptor below it is in use */
+		close(lowest);
+		struct rlimit rl;
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = (rlim_t)lowest + 1; /* room for the journal's descriptor only */
+		setrlimit(RLIMIT_NOFILE, &rl);
+		_exit(commit_recover(in, out, NULL) < 0 ? 0 : 1);
+	}
+	int status;
+	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+	g_assert_true(WIFEXITED(status));
+	g_assert_cmpint(WEXITSTATUS(status), ==, 0);        /* recovery said it failed */
+	g_assert_cmpuint(count_prefix(f->in, "jf"), ==, 1); /* and kept the journal */
+	GError *error = NULL;
+	g_assert_true(commit_all(f, 3, &error));
+	g_assert_no_error(error);
+	assert_all_delivered_once(f, delivered);
+	g_hash_table_destroy(delivered);
+}
+
+/*
+ * test_unwrite_fails - a failed step 5 whose clean-up fails too (a directory
+ * fsync that keeps failing, EIO): the batch is held, and once the disk is
+ * well again the next pass commits it, each message once (before, the
+ * messages stayed held until a restart; found by review)
+ */
+static void
+test_unwrite_fails(Fixture *f, gconstpointer data)
+{
+	if (!g_test_subprocess()) {
+		g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+		g_test_trap_assert_passed();
+		return;
+	}
+	QueueDir *in = qdir_open(f->in, QUEUE_LOCK_FLOCK, NULL);
+	QueueDir *out = qdir_open(f->out, QUEUE_LOCK_FLOCK, NULL);
+	CommitBatch *batch = commit_batch_new(out, 0640);
+	GError *error = NULL;
+	for (guint i = 0; i < N_MESSAGES; i++) {
+		QueueClaim *claim = qdir_claim(in, f->ids[i], NULL);
+		g_assert_true(commit_prepare(batch, claim, claim->qf, NULL, NULL));
+	}
+	fault_arm("fsync-dir@1"); /* step 3's passes; step 5's and every later one fail */
+	g_assert_false(commit_finish(batch, &error));
+	fault_arm(NULL);
+	g_clear_error(&error);
+	g_assert_cmpint(commit_outcome(batch, 0), ==, COMMIT_RECOVERED); /* "completed next pass" */
+	commit_batch_free(&batch);
+	g_assert_cmpuint(count_prefix(f->in, "jf"), ==, 0); /* ... and no journal names them */
+	/* the next pass of the same process: the disk is fine again */
+	g_assert_cmpint(commit_recover(in, out, NULL), ==, 0);
+	g_assert_true(commit_queued(in, out, 100, &error));
+	g_assert_no_error(error);
+	qdir_free(&in);
+	qdir_free(&out);
+	GHashTable *delivered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	assert_all_delivered_once(f, delivered);
+	g_hash_table_destroy(delivered);
+}
+
 /* main - GTest */
 int
 main(int argc, char **argv)
@@ -876,6 +1026,12 @@ main(int argc, char **argv)
 	           test_journal_names_the_file, fixture_teardown);
 	g_test_add("/commit/journal/durable-before-the-qf-removed-after-the-unlinks", Fixture, NULL,
 	           fixture_setup, test_journal_order, fixture_teardown);
+	g_test_add("/commit/journal/qf-locked-at-recovery-is-held-not-committed-twice", Fixture,
+	           NULL, fixture_setup, test_locked_qf_at_recovery, fixture_teardown);
+	g_test_add("/commit/journal/qf-that-cannot-be-opened-keeps-the-journal", Fixture, NULL,
+	           fixture_setup, test_recover_open_error, fixture_teardown);
+	g_test_add("/commit/journal/failed-unwrite-holds-the-batch-until-the-next-pass", Fixture,
+	           NULL, fixture_setup, test_unwrite_fails, fixture_teardown);
 	g_test_add("/commit/move-aside-syncs-parent", Fixture, NULL, fixture_setup,
 	           test_move_aside_syncs_parent, fixture_teardown);
 	return g_test_run();
