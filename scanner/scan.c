@@ -523,8 +523,17 @@ scan_with_policy(Scan *scan, const void *data, gsize len, const char *name,
 }
 
 /*
+ * a message this large is read by libclamav from its descriptor, page by
+ * page, and not from its mapping (which would stay paged in while libclamav
+ * holds its own parse); a smaller one is scanned from memory, which costs
+ * libclamav less per message
+ */
+#define SPLIT_SCAN_MIN (1024 * 1024)
+
+/*
  * scan_hooked - scan_with_policy(), where @body_fd >= 0 holds the bytes of
- * @data from scan->body_offset on: they are read from it, not from @data
+ * @data from scan->body_offset on: for a large message they are read from
+ * it, not from @data
  */
 static void
 scan_hooked(Scan *scan, const void *data, gsize len, int body_fd, const char *name,
@@ -538,10 +547,16 @@ scan_hooked(Scan *scan, const void *data, gsize len, int body_fd, const char *na
 	res->found = found_in_file;
 	res->inspect_data = &in;
 	scan->scans++;
-	if (body_fd >= 0 && scan->body_offset <= len)
+	struct stat st;
+	if (body_fd >= 0 && scan->body_offset <= len && len >= SPLIT_SCAN_MIN)
 		engine_scan_split(scan->ctx->engine, data, scan->body_offset, body_fd,
 		                  len - scan->body_offset, name, res);
-	else
+	else if (body_fd >= 0 && (fstat(body_fd, &st) < 0 || scan->body_offset > len ||
+	                          (guint64)st.st_size < len - scan->body_offset)) {
+		/* @data maps a file that holds less than it says: never a clean verdict */
+		res->error = TRUE;
+		res->detail = g_strdup("cannot read the message body");
+	} else
 		engine_scan_buffer(scan->ctx->engine, data, len, name, res);
 	res->inspect = NULL;
 	res->leave = NULL;

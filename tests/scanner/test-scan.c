@@ -745,6 +745,19 @@ test_body_fd_short_read_is_an_error(void)
 	g_assert_cmpint(rep.verdict, ==, VERDICT_ERROR);
 	scan_report_clear(&rep);
 	close(fd);
+
+	/* a message large enough for libclamav to read it from the descriptor */
+	GString *big = g_string_new(BODY_FD_HEADERS "--x\nContent-Type: text/plain\n\n");
+	while (big->len < 2 * 1024 * 1024)
+		g_string_append(big, "a line of text that makes the message larger\n");
+	g_string_append(big, "--x--\n");
+	gsize hlen = strlen(BODY_FD_HEADERS);
+	fd = body_fd(big->str + hlen, (big->len - hlen) / 2);
+	scan_message_body_fd(&ctx, big->str, big->len, fd, hlen, &rep);
+	g_assert_cmpint(rep.verdict, ==, VERDICT_ERROR);
+	scan_report_clear(&rep);
+	close(fd);
+	g_string_free(big, TRUE);
 }
 
 /* max_rss_kb - this process's peak resident set so far */
