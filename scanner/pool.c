@@ -16,7 +16,7 @@
  *	messages to be scanned.  Answers come back in the order the requests
  *	were sent.  A worker that fails is
  *	killed and replaced at once: the message it was scanning is given back
- *	as failed, the ones waiting are sent again (from the kept sealed
+ *	as failed, the ones waiting are sent again (from the kept encoded
  *	request; the worker reads the body with pread from offset 0) to its
  *	replacement.  One that did its share of messages, or scans with an
  *	engine that was replaced, takes no more and is stopped once drained,

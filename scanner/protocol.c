@@ -483,10 +483,12 @@ protocol_read_sealed(int fd, gsize max_size, GError **error)
 
 /* the most descriptors a packet carries: a memfd and two more */
 #define PACKET_MAX_FDS 3
+/* what a receiver makes room for: more than any packet carries */
+#define RECV_MAX_FDS 16
 
-/* send_packet - @tag, @len bytes of @data, and @n descriptors, in one packet */
+/* send_packet - @tag, @len bytes of @data, and @n descriptors, in one packet (sendmsg @flags) */
 static gboolean
-send_packet(int sock, char tag, const void *data, gsize len, const int *fds, int n)
+send_packet(int sock, char tag, const void *data, gsize len, const int *fds, int n, int flags)
 {
 	struct iovec iov[2] = {{&tag, 1}, {(void *)data, len}};
 	union {
@@ -507,7 +509,7 @@ send_packet(int sock, char tag, const void *data, gsize len, const int *fds, int
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * (gsize)n);
 	}
 	for (;;) {
-		ssize_t r = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		ssize_t r = sendmsg(sock, &msg, MSG_NOSIGNAL | flags);
 		if (r >= 0 && (gsize)r == len + 1)
 			return TRUE;
 		if (r < 0 && errno == EINTR)
@@ -518,7 +520,13 @@ send_packet(int sock, char tag, const void *data, gsize len, const int *fds, int
 	}
 }
 
-/* protocol_send - inline when small, else in a sealed memfd */
+/*
+ * protocol_send - inline when small and the peer's socket has room, else in
+ * a sealed memfd.  An inline packet is never waited for: a peer that stops
+ * reading (a hung or hostile worker) could fill its socket with a few large
+ * ones and block the sender for good, where the sender must stay free to see
+ * the peer's deadline pass; a memfd's packet is a byte.
+ */
 gboolean
 protocol_send(int sock, GBytes *data, const int *fds, int n_fds)
 {
@@ -526,15 +534,19 @@ protocol_send(int sock, GBytes *data, const int *fds, int n_fds)
 	const void *p = g_bytes_get_data(data, &len);
 
 	g_return_val_if_fail(n_fds < PACKET_MAX_FDS, FALSE);
-	if (len <= PROTOCOL_INLINE_MAX)
-		return send_packet(sock, TAG_INLINE, p, len, fds, n_fds);
+	if (len <= PROTOCOL_INLINE_MAX) {
+		if (send_packet(sock, TAG_INLINE, p, len, fds, n_fds, MSG_DONTWAIT))
+			return TRUE;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return FALSE;
+	}
 	int all[PACKET_MAX_FDS];
 	all[0] = protocol_memfd_new("mqsift-packet", data);
 	if (all[0] < 0)
 		return FALSE;
 	if (n_fds > 0)
 		memcpy(all + 1, fds, sizeof(int) * (gsize)n_fds);
-	gboolean ok = send_packet(sock, TAG_MEMFD, NULL, 0, all, n_fds + 1);
+	gboolean ok = send_packet(sock, TAG_MEMFD, NULL, 0, all, n_fds + 1, 0);
 	int saved = errno;
 	close(all[0]);
 	errno = saved;
@@ -545,7 +557,7 @@ protocol_send(int sock, GBytes *data, const int *fds, int n_fds)
 gboolean
 protocol_send_memfd(int sock, int memfd)
 {
-	return send_packet(sock, TAG_MEMFD, NULL, 0, &memfd, 1);
+	return send_packet(sock, TAG_MEMFD, NULL, 0, &memfd, 1, 0);
 }
 
 /* close_all - close the @n descriptors of @fds */
@@ -577,12 +589,15 @@ protocol_recv(int sock, gsize max_size, GBytes **data, int *fds, int n_fds, GErr
 	gsize cap = 1 + MIN(max_size, (gsize)PROTOCOL_INLINE_MAX);
 	g_autofree char *buf = g_malloc(cap + 1); /* one more: a longer packet is truncated */
 	struct iovec iov = {buf, cap + 1};
+	/* room for more descriptors than any packet carries: every one the kernel
+	 * installs is seen here, and closed if the packet is refused (those that
+	 * find no room are closed by the kernel: MSG_CTRUNC) */
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int) * PACKET_MAX_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * RECV_MAX_FDS)];
 	} ctl;
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-	int got[PACKET_MAX_FDS];
+	int got[RECV_MAX_FDS];
 	int n_got = 0;
 	ssize_t r;
 
@@ -592,20 +607,29 @@ protocol_recv(int sock, gsize max_size, GBytes **data, int *fds, int n_fds, GErr
 	do
 		r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 	while (r < 0 && errno == EINTR);
+	int err = r < 0 ? errno : 0;
+	for (struct cmsghdr *c = r >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; c != NULL;
+	     c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len < CMSG_LEN(0))
+			continue;
+		gsize k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (gsize i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+			if (n_got < RECV_MAX_FDS)
+				got[n_got++] = fd;
+			else
+				close(fd); /* cannot be: the buffer holds no more */
+		}
+	}
+	if (r == 0 && n_got > 0)
+		return packet_error(error, got, n_got, "an empty packet with descriptors");
 	if (r <= 0) {
-		int err = r < 0 ? errno : 0;
+		close_all(got, n_got);
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED, "%s",
 		            err ? g_strerror(err) : "the other end closed");
 		return FALSE;
-	}
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		int these[PACKET_MAX_FDS];
-		memcpy(these, CMSG_DATA(c), sizeof(int) * (gsize)MIN(k, PACKET_MAX_FDS));
-		for (int i = 0; i < k && i < PACKET_MAX_FDS && n_got < PACKET_MAX_FDS; i++)
-			got[n_got++] = these[i]; /* the buffer holds no more than that */
 	}
 	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (gsize)r > cap)
 		return packet_error(error, got, n_got,

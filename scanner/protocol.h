@@ -110,14 +110,21 @@ int protocol_memfd_new(const char *name, GBytes *data);
  */
 GBytes *protocol_read_sealed(int fd, gsize max_size, GError **error);
 
-/* a request or report up to this size travels inside its packet, not in a memfd */
-#define PROTOCOL_INLINE_MAX (32 * 1024)
+/*
+ * a request or report up to this size travels inside its packet, not in a
+ * memfd: small enough that the most requests a worker holds (the pool's
+ * depth, 16) fit in its socket's buffer with room to spare (a packet this
+ * large takes 8 KB of the default 208 KB), so that the master never waits on
+ * a worker that stopped reading
+ */
+#define PROTOCOL_INLINE_MAX 4000
 
 /*
  * protocol_send - one packet on @sock: @data (inside the packet up to
- * PROTOCOL_INLINE_MAX bytes, else in a sealed memfd sent with it), then the
- * @n_fds descriptors @fds (at most 2; they stay the caller's).  FALSE with
- * errno set if the peer is gone or a memfd cannot be made.
+ * PROTOCOL_INLINE_MAX bytes when the peer's socket has room for it now, else
+ * in a sealed memfd sent with it), then the @n_fds descriptors @fds (at most
+ * 2; they stay the caller's).  FALSE with errno set if the peer is gone or a
+ * memfd cannot be made.
  */
 gboolean protocol_send(int sock, GBytes *data, const int *fds, int n_fds);
 

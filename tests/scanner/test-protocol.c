@@ -340,10 +340,11 @@ raw_send(int sock, const char *data, gsize len, const int *fds, int n)
 	struct iovec iov = {(void *)data, len};
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		char buf[CMSG_SPACE(sizeof(int) * 16)];
 	} ctl;
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 
+	g_assert_cmpint(n, <=, 16);
 	memset(&ctl, 0, sizeof ctl);
 	if (n > 0) {
 		msg.msg_control = ctl.buf;
@@ -440,6 +441,7 @@ test_packets_refused(void)
 		int n;
 		gsize max;
 	} cases[] = {
+	    {"an empty packet with descriptors", "", 0, {extra, sealed}, 2, 100},
 	    {"an inline report with a descriptor", "ihello", 6, {extra}, 1, 100},
 	    {"an inline report larger than its bound", "ihello", 6, {0}, 0, 4},
 	    {"an empty inline report", too_long_tag, 1, {0}, 0, 100},
@@ -462,10 +464,56 @@ test_packets_refused(void)
 		g_assert_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_DESCRIPTOR);
 		g_assert_null(got);
 	}
+	/* more descriptors than any packet carries, up to more than a receiver
+	 * makes room for: none is kept */
+	for (int n = 4; n <= 16; n += 4) {
+		int many[16];
+		g_autoptr(GBytes) got = NULL;
+		g_autoptr(GError) error = NULL;
+		for (int i = 0; i < n; i++)
+			many[i] = extra;
+		raw_send(sv[1], "ihello", 6, many, n);
+		g_assert_false(protocol_recv(sv[0], 100, &got, NULL, 0, &error));
+		g_assert_error(error, PROTOCOL_ERROR, PROTOCOL_ERROR_DESCRIPTOR);
+	}
 	close(extra);
 	close(sealed);
 	close(unsealed);
 	g_assert_cmpuint(open_fds(), ==, before); /* nothing that came was kept */
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/*
+ * test_peer_that_does_not_read - a worker that stops reading (hung, or
+ * hostile) cannot block the master's sends: the most requests a worker holds
+ * (16), each as large as travels inline, then as many more in memfds, all
+ * go without waiting (before, the sixth 32 KB request blocked the master for
+ * good; found by review)
+ */
+static void
+test_peer_that_does_not_read(void)
+{
+	int sv[2];
+
+	pair(sv);
+	g_autofree char *big = g_malloc0(PROTOCOL_INLINE_MAX + 1);
+	g_autoptr(GBytes) inline_req = g_bytes_new(big, PROTOCOL_INLINE_MAX);
+	g_autoptr(GBytes) memfd_req = g_bytes_new(big, PROTOCOL_INLINE_MAX + 1);
+	int body = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	/* a blocked send would hang the test: fail it instead */
+	g_assert_cmpint(fcntl(sv[0], F_SETFL, O_NONBLOCK), ==, 0);
+	for (int i = 0; i < 32; i++)
+		g_assert_true(protocol_send(sv[0], i < 16 ? inline_req : memfd_req, &body, 1));
+	/* and each arrives whole, in order */
+	for (int i = 0; i < 32; i++) {
+		g_autoptr(GBytes) got = NULL;
+		int fd = -1;
+		g_assert_true(protocol_recv(sv[1], PROTOCOL_INLINE_MAX + 1, &got, &fd, 1, NULL));
+		g_assert_true(g_bytes_equal(got, i < 16 ? inline_req : memfd_req));
+		close(fd);
+	}
+	close(body);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -493,6 +541,8 @@ main(int argc, char **argv)
 	                test_packets_round_trip);
 	g_test_add_func("/protocol/packet/malformed-packets-are-refused-and-closed",
 	                test_packets_refused);
+	g_test_add_func("/protocol/packet/peer-that-does-not-read-never-blocks-the-sender",
+	                test_peer_that_does_not_read);
 	int status = g_test_run();
 	config_free(&config);
 	return status;
