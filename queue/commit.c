@@ -712,7 +712,7 @@ recover_data_file(QueueDir *in, const char *id, int cf_fd)
 }
 
 /*
- * journal_entries - the messages a complete journal names, as "ID DEV INO"
+ * journal_entries - the messages a complete journal names, as "ID INO"
  * lines; NULL if @data is not a whole journal (its batch was not committed)
  */
 static gchar **
@@ -847,14 +847,30 @@ recover_journals(QueueDir *in, GError **error)
 		return FALSE;
 	for (guint i = 0; i < ids->len; i++) {
 		char name[QDIR_NAME_MAX];
-		int fd = openat(dfd, qdir_name(name, "jf", g_ptr_array_index(ids, i)),
-		                O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		int fd = -1;
+		qdir_name(name, "jf", g_ptr_array_index(ids, i));
+		if (fault_should_fail("journal-open")) /* tests: a master out of descriptors */
+			errno = EMFILE;
+		else
+			fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 
-		if (fd < 0)
+		if (fd < 0 && errno == ENOENT)
 			continue;
+		if (fd < 0) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			            "cannot open the commit journal %s/%s: %s", qdir_qf_dir(in),
+			            name, g_strerror(errno));
+			return FALSE; /* not known: no message of this queue may be claimed */
+		}
 		if (!qdir_lock_fd(in, fd, FALSE)) {
+			int err = errno;
 			close(fd);
-			continue;
+			if (err == EWOULDBLOCK || err == EAGAIN || err == EACCES)
+				continue; /* a batch being committed */
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
+			            "cannot lock the commit journal %s/%s: %s", qdir_qf_dir(in),
+			            name, g_strerror(err));
+			return FALSE;
 		}
 		g_autoptr(GBytes) bytes = fdread_bytes(fd, JOURNAL_MAX, error);
 		if (bytes == NULL) {
@@ -887,7 +903,7 @@ recover_journals(QueueDir *in, GError **error)
 		gboolean ok = TRUE;
 		if (pending == 0) {
 			if (entries != NULL)
-				ok = durable_sync_dirfd(dfd, qdir_qf_dir(in), error);
+				ok = sync_in_dirs(in, error);
 			if (ok && unlinkat(dfd, name, 0) == 0)
 				fault_trace("unlink", name);
 		}
