@@ -177,8 +177,8 @@ if want small; then
 	say "bench: small_mix $("$BUILD/tests/bench/commit-floor" "$QFS/in" "$QFS/out" 64)"
 	# and under that, what the filesystem alone costs for the files any design
 	# keeping sendmail's queue files must make and remove per message
-	rm -rf "$QFS/fs-floor-0" "$QFS/fs-floor-1"
-	say "bench: small_mix $("$BUILD/tests/bench/fs-floor" "$QFS" "$small_n")"
+	rm -rf "$QFS/fs-floor-0" "$QFS/fs-floor-1" "$QFS/in" "$QFS/out"
+	say "bench: small_mix $("$BUILD/tests/bench/fs-floor" "$QFS" "$small_n" 2>&1)"
 	rm -rf "$QFS/fs-floor-0" "$QFS/fs-floor-1"
 fi
 
