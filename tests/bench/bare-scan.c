@@ -70,11 +70,13 @@ main(int argc, char **argv)
 	double cpu = bench_cpu_seconds() - c0;
 	double wall = (double)(g_get_monotonic_time() - w0) / 1e6;
 	int n = argc - 2;
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
 	printf("bare: files=%d found=%d bytes=%" G_GUINT64_FORMAT
 	       " sigs=%u load_s=%.2f wall_s=%.3f "
-	       "cpu_s=%.3f msgs_per_s=%.0f cpu_ms_per_msg=%.3f\n",
+	       "cpu_s=%.3f msgs_per_s=%.0f cpu_ms_per_msg=%.3f max_rss_mb=%ld\n",
 	       n, found, bytes, sigs, load, wall, cpu, n / (wall > 0 ? wall : 1e-9),
-	       1000 * cpu / (n ? n : 1));
+	       1000 * cpu / (n ? n : 1), ru.ru_maxrss / 1024);
 	cl_engine_free(e);
 	return 0;
 }
