@@ -486,18 +486,20 @@ protocol_read_sealed(int fd, gsize max_size, GError **error)
 /* what a receiver makes room for: more than any packet carries */
 #define RECV_MAX_FDS 16
 
-/* send_packet - @tag, @len bytes of @data, and @n descriptors, in one packet (sendmsg @flags) */
+/* send_iov - the @niov pieces of @iov and @n descriptors, in one packet (sendmsg @flags) */
 static gboolean
-send_packet(int sock, char tag, const void *data, gsize len, const int *fds, int n, int flags)
+send_iov(int sock, struct iovec *iov, int niov, const int *fds, int n, int flags)
 {
-	struct iovec iov[2] = {{&tag, 1}, {(void *)data, len}};
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int) * PACKET_MAX_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * RECV_MAX_FDS)];
 	} ctl;
-	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = len > 0 ? 2 : 1};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)niov};
+	gsize len = 0;
 
-	g_return_val_if_fail(n <= PACKET_MAX_FDS, FALSE);
+	g_return_val_if_fail(n >= 0 && n <= RECV_MAX_FDS, FALSE);
+	for (int i = 0; i < niov; i++)
+		len += iov[i].iov_len;
 	if (n > 0) {
 		memset(&ctl, 0, sizeof ctl);
 		msg.msg_control = ctl.buf;
@@ -510,7 +512,7 @@ send_packet(int sock, char tag, const void *data, gsize len, const int *fds, int
 	}
 	for (;;) {
 		ssize_t r = sendmsg(sock, &msg, MSG_NOSIGNAL | flags);
-		if (r >= 0 && (gsize)r == len + 1)
+		if (r >= 0 && (gsize)r == len)
 			return TRUE;
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -518,6 +520,16 @@ send_packet(int sock, char tag, const void *data, gsize len, const int *fds, int
 			errno = EMSGSIZE;
 		return FALSE;
 	}
+}
+
+/* send_packet - @tag, @len bytes of @data, and @n descriptors, in one packet (sendmsg @flags) */
+static gboolean
+send_packet(int sock, char tag, const void *data, gsize len, const int *fds, int n, int flags)
+{
+	struct iovec iov[2] = {{&tag, 1}, {(void *)data, len}};
+
+	g_return_val_if_fail(n <= PACKET_MAX_FDS, FALSE);
+	return send_iov(sock, iov, len > 0 ? 2 : 1, fds, n, flags);
 }
 
 /*
@@ -553,11 +565,13 @@ protocol_send(int sock, GBytes *data, const int *fds, int n_fds)
 	return ok;
 }
 
-/* protocol_send_memfd - a memfd made by the caller, as it is */
+/* protocol_send_raw - bytes and descriptors as they are */
 gboolean
-protocol_send_memfd(int sock, int memfd)
+protocol_send_raw(int sock, const void *data, gsize len, const int *fds, int n_fds)
 {
-	return send_packet(sock, TAG_MEMFD, NULL, 0, &memfd, 1, 0);
+	struct iovec iov = {(void *)data, len};
+
+	return send_iov(sock, &iov, 1, fds, n_fds, 0);
 }
 
 /* close_all - close the @n descriptors of @fds */

@@ -129,10 +129,11 @@ GBytes *protocol_read_sealed(int fd, gsize max_size, GError **error);
 gboolean protocol_send(int sock, GBytes *data, const int *fds, int n_fds);
 
 /*
- * protocol_send_memfd - protocol_send() of a memfd the caller made (@memfd,
- * which stays the caller's): for tests that send what a broken worker would.
+ * protocol_send_raw - one packet of @len bytes of @data and the @n_fds (at
+ * most 16) descriptors @fds, as they are, with no form imposed: for tests
+ * that send what a broken worker would (a tag 'm' and a memfd they made)
  */
-gboolean protocol_send_memfd(int sock, int memfd);
+gboolean protocol_send_raw(int sock, const void *data, gsize len, const int *fds, int n_fds);
 
 /*
  * protocol_recv - one packet from @sock: its data, no larger than @max_size,

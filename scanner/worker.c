@@ -319,7 +319,7 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 		ok = protocol_send(sock, b, NULL, 0);
 		g_bytes_unref(b);
 	} else {
-		ok = bad >= 0 && protocol_send_memfd(sock, bad);
+		ok = bad >= 0 && protocol_send_raw(sock, "m", 1, &bad, 1); /* as a memfd report */
 		if (bad >= 0)
 			close(bad);
 	}

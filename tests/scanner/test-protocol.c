@@ -264,15 +264,23 @@ test_paths(void)
 	g_assert_false(protocol_path_is_valid("1.2."));
 }
 
+/* patterned - @len bytes that differ from one offset to the next */
+static GBytes *
+patterned(gsize len)
+{
+	guint8 *data = g_malloc(len);
+
+	for (gsize i = 0; i < len; i++)
+		data[i] = (guint8)(i * 7 + 3);
+	return g_bytes_new_take(data, len);
+}
+
 /* test_small_and_large - a small memfd is copied, a large one mapped: both read whole */
 static void
 test_small_and_large(void)
 {
 	for (gsize len = 1; len <= 1024 * 1024; len *= 4) {
-		g_autofree guint8 *data = g_malloc(len);
-		for (gsize i = 0; i < len; i++)
-			data[i] = (guint8)(i * 7 + 3);
-		g_autoptr(GBytes) b = g_bytes_new(data, len);
+		g_autoptr(GBytes) b = patterned(len);
 		g_autoptr(GError) error = NULL;
 		int fd = protocol_memfd_new("t", b);
 		g_assert_cmpint(fd, >=, 0);
@@ -337,25 +345,7 @@ pair(int sv[2])
 static void
 raw_send(int sock, const char *data, gsize len, const int *fds, int n)
 {
-	struct iovec iov = {(void *)data, len};
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int) * 16)];
-	} ctl;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-
-	g_assert_cmpint(n, <=, 16);
-	memset(&ctl, 0, sizeof ctl);
-	if (n > 0) {
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * (gsize)n);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (gsize)n);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (gsize)n);
-	}
-	g_assert_cmpint(sendmsg(sock, &msg, 0), ==, (gssize)len);
+	g_assert_true(protocol_send_raw(sock, data, len, fds, n));
 }
 
 /* open_fds - how many descriptors this process has open */
@@ -381,10 +371,7 @@ test_packets_round_trip(void)
 
 	pair(sv);
 	for (gsize len = 1; len <= 256 * 1024; len *= 2) {
-		g_autofree guint8 *data = g_malloc(len);
-		for (gsize i = 0; i < len; i++)
-			data[i] = (guint8)(i * 13 + 1);
-		g_autoptr(GBytes) b = g_bytes_new(data, len);
+		g_autoptr(GBytes) b = patterned(len);
 		g_autoptr(GBytes) got = NULL;
 		g_autoptr(GError) error = NULL;
 		int body = open("/dev/null", O_RDONLY | O_CLOEXEC), fd = -1;
