@@ -533,14 +533,11 @@ send_packet(int sock, char tag, const void *data, gsize len, const int *fds, int
 }
 
 /*
- * protocol_send - inline when small and the peer's socket has room, else in
- * a sealed memfd.  An inline packet is never waited for: a peer that stops
- * reading (a hung or hostile worker) could fill its socket with a few large
- * ones and block the sender for good, where the sender must stay free to see
- * the peer's deadline pass; a memfd's packet is a byte.
+ * send_data - inline when small and the socket has room, else in a sealed
+ * memfd; sendmsg @flags (MSG_DONTWAIT: never wait)
  */
-gboolean
-protocol_send(int sock, GBytes *data, const int *fds, int n_fds)
+static gboolean
+send_data(int sock, GBytes *data, const int *fds, int n_fds, int flags)
 {
 	gsize len;
 	const void *p = g_bytes_get_data(data, &len);
@@ -558,11 +555,43 @@ protocol_send(int sock, GBytes *data, const int *fds, int n_fds)
 		return FALSE;
 	if (n_fds > 0)
 		memcpy(all + 1, fds, sizeof(int) * (gsize)n_fds);
-	gboolean ok = send_packet(sock, TAG_MEMFD, NULL, 0, all, n_fds + 1, 0);
+	gboolean ok = send_packet(sock, TAG_MEMFD, NULL, 0, all, n_fds + 1, flags);
 	int saved = errno;
 	close(all[0]);
 	errno = saved;
 	return ok;
+}
+
+/*
+ * protocol_send - the master's send: no packet is ever waited for.  A peer
+ * that stops reading (a hung or hostile worker) would block the master for
+ * good, where it must stay free to see the peer's deadline pass.  With the
+ * buffer protocol_socket_prepare() gives, the most requests a worker holds
+ * always fit; a send that finds no room fails (EAGAIN), as to a peer that
+ * is gone.
+ */
+gboolean
+protocol_send(int sock, GBytes *data, const int *fds, int n_fds)
+{
+	return send_data(sock, data, fds, n_fds, MSG_DONTWAIT);
+}
+
+/* protocol_answer - the worker's send: it may wait for the master to read */
+gboolean
+protocol_answer(int sock, GBytes *data)
+{
+	return send_data(sock, data, NULL, 0, 0);
+}
+
+/* protocol_socket_prepare - room for PROTOCOL_SEND_ROOM bytes of packets */
+void
+protocol_socket_prepare(int sock)
+{
+	int want = PROTOCOL_SEND_ROOM;
+
+	/* root may go past net.core.wmem_max; anyone else asks for what it may */
+	if (setsockopt(sock, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) < 0)
+		setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
 }
 
 /* protocol_send_raw - bytes and descriptors as they are */

@@ -120,13 +120,34 @@ GBytes *protocol_read_sealed(int fd, gsize max_size, GError **error);
 #define PROTOCOL_INLINE_MAX 4000
 
 /*
+ * the send buffer a sender's socket is given (protocol_socket_prepare): the
+ * most requests a worker holds (16), each as large as travels inline (a
+ * packet of 4000 bytes takes 8448 of it), fit twice over
+ */
+#define PROTOCOL_SEND_ROOM (16 * 8448 * 2)
+
+/*
+ * protocol_socket_prepare - give the sending end @sock PROTOCOL_SEND_ROOM
+ * bytes of buffer, whatever net.core.wmem_default says (best effort: a
+ * smaller buffer makes sends fail sooner, never wait)
+ */
+void protocol_socket_prepare(int sock);
+
+/*
  * protocol_send - one packet on @sock: @data (inside the packet up to
  * PROTOCOL_INLINE_MAX bytes when the peer's socket has room for it now, else
  * in a sealed memfd sent with it), then the @n_fds descriptors @fds (at most
- * 2; they stay the caller's).  FALSE with errno set if the peer is gone or a
- * memfd cannot be made.
+ * 2; they stay the caller's).  Never waits: FALSE with errno set if the peer
+ * is gone, its socket has no room (EAGAIN), or a memfd cannot be made.
  */
 gboolean protocol_send(int sock, GBytes *data, const int *fds, int n_fds);
+
+/*
+ * protocol_answer - protocol_send() for a worker's report: the same packet,
+ * but a full socket is waited for (the master reads every answer; a worker
+ * that waits too long is the master's deadline's concern)
+ */
+gboolean protocol_answer(int sock, GBytes *data);
 
 /*
  * protocol_send_raw - one packet of @len bytes of @data and the @n_fds (at

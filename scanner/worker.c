@@ -316,7 +316,7 @@ worker_handle(int sock, const MqConfig *config, Engine *engine, const Policy *po
 	gboolean ok;
 	if (bad == -2) {
 		GBytes *b = protocol_encode_report(&report);
-		ok = protocol_send(sock, b, NULL, 0);
+		ok = protocol_answer(sock, b);
 		g_bytes_unref(b);
 	} else {
 		ok = bad >= 0 && protocol_send_raw(sock, "m", 1, &bad, 1); /* as a memfd report */
@@ -410,6 +410,7 @@ worker_spawn(const MqConfig *config, Engine *engine, const Policy *policy, guint
 		worker_main(sv[1], config, engine, policy, number);
 	}
 	close(sv[1]);
+	protocol_socket_prepare(sv[0]); /* the requests it will hold always fit */
 	last_spawned = pid;
 	Worker *w = g_new0(Worker, 1);
 	w->pid = pid;

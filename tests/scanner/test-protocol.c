@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -505,6 +506,60 @@ test_peer_that_does_not_read(void)
 	close(sv[1]);
 }
 
+/*
+ * sends_without_blocking - in a child given 3 s, send 16 requests of the
+ * largest inline size on @sock, which nobody reads; how many went (-1: the
+ * child was blocked in a send)
+ */
+static int
+sends_without_blocking(int sock)
+{
+	pid_t pid = fork();
+
+	g_assert_cmpint(pid, >=, 0);
+	if (pid == 0) {
+		g_autofree char *big = g_malloc0(PROTOCOL_INLINE_MAX);
+		g_autoptr(GBytes) req = g_bytes_new(big, PROTOCOL_INLINE_MAX);
+		int body = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		int sent = 0;
+		alarm(3);
+		while (sent < 16 && protocol_send(sock, req, &body, 1))
+			sent++;
+		_exit(sent);
+	}
+	int status;
+	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/*
+ * test_small_send_buffer - on a host whose net.core.wmem_default is small,
+ * a worker that stops reading still cannot block the master: the master's
+ * end is given room for the 16 requests a worker holds, and a send that
+ * finds no room fails instead of waiting (before, the memfd sent when an
+ * inline packet found no room waited for ever; found by review)
+ */
+static void
+test_small_send_buffer(void)
+{
+	int small = 61440; /* the kernel doubles it: 120 KB, room for 14 */
+
+	for (int prepared = 0; prepared < 2; prepared++) {
+		int sv[2];
+		pair(sv);
+		g_assert_cmpint(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small), ==,
+		                0);
+		if (prepared)
+			protocol_socket_prepare(sv[0]);
+		int sent = sends_without_blocking(sv[0]);
+		g_assert_cmpint(sent, >=, 0); /* never blocked */
+		if (prepared)
+			g_assert_cmpint(sent, ==, 16); /* and the pool's depth fits */
+		close(sv[0]);
+		close(sv[1]);
+	}
+}
+
 /* main - register */
 int
 main(int argc, char **argv)
@@ -530,6 +585,8 @@ main(int argc, char **argv)
 	                test_packets_refused);
 	g_test_add_func("/protocol/packet/peer-that-does-not-read-never-blocks-the-sender",
 	                test_peer_that_does_not_read);
+	g_test_add_func("/protocol/packet/small-send-buffer-never-blocks-the-sender",
+	                test_small_send_buffer);
 	int status = g_test_run();
 	config_free(&config);
 	return status;
