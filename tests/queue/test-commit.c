@@ -998,6 +998,13 @@ test_journal_open_error(Fixture *f, gconstpointer data)
 	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
 	g_clear_error(&error);
 	g_assert_cmpuint(count_prefix(f->in, "jf"), ==, 1);
+	/* nor one whose name cannot be stat'ed when the directory is listed */
+	fault_arm("list-stat");
+	g_assert_cmpint(commit_recover(in, out, &error), <, 0);
+	fault_arm(NULL);
+	g_assert_error(error, QDIR_ERROR, QDIR_ERROR_SYSTEM);
+	g_clear_error(&error);
+	g_assert_cmpuint(count_prefix(f->in, "jf"), ==, 1);
 	qdir_free(&in);
 	qdir_free(&out);
 	g_assert_true(commit_all(f, 3, &error)); /* its recovery completes it */
