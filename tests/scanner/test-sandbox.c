@@ -291,6 +291,29 @@ pool_job_done(gpointer job, const char *failure, gpointer data)
 	(*(guint *)data)++;
 }
 
+/* jobs_clear - their reports, descriptors and failures */
+static void
+jobs_clear(PoolJob *jobs, guint n)
+{
+	for (guint i = 0; i < n; i++) {
+		scan_report_clear(&jobs[i].report);
+		close(jobs[i].fd);
+		g_free(jobs[i].failure);
+	}
+}
+
+/*
+ * wait_answered - pool_wait until @answered reaches @want, or @tries waits
+ * went by (each at most the pool's poll interval); the count is asserted
+ */
+static void
+wait_answered(Pool *pool, guint *answered, guint want, int tries)
+{
+	for (int t = 0; *answered < want && t < tries; t++)
+		pool_wait(pool, pool_job_done, answered);
+	g_assert_cmpuint(*answered, ==, want);
+}
+
 /*
  * test_pool_depth - a worker holds the message it scans and the next one; if
  * it dies on the first, only that one fails: the next is sent again to its
@@ -330,9 +353,7 @@ test_pool_depth(void)
 		g_assert_no_error(error);
 	}
 	g_assert_cmpuint(pool_busy(pool), ==, 2);
-	for (int tries = 0; answered < 2 && tries < 200; tries++)
-		pool_wait(pool, pool_job_done, &answered);
-	g_assert_cmpuint(answered, ==, 2);
+	wait_answered(pool, &answered, 2, 200);
 	g_assert_true(jobs[0].done);
 	g_assert_nonnull(jobs[0].failure);
 	g_test_message("first: %s", jobs[0].failure);
@@ -370,9 +391,7 @@ held(gsize len, guint most)
 		g_assert_no_error(error);
 		sent++;
 	}
-	for (int tries = 0; answered < sent && tries < 2000; tries++)
-		pool_wait(pool, pool_job_done, &answered);
-	g_assert_cmpuint(answered, ==, sent);
+	wait_answered(pool, &answered, sent, 2000);
 	for (guint i = 0; i < sent; i++) {
 		g_assert_null(jobs[i].failure);
 		scan_report_clear(&jobs[i].report);
@@ -524,9 +543,7 @@ test_worn_worker_replaced_after_reload(void)
 	int first = slot_pid(pool);
 	Quiesce *job = job_begin();
 	send_text(pool, &jobs[0], clean_message);
-	for (int tries = 0; answered < 1 && tries < 200; tries++)
-		pool_wait(pool, pool_job_done, &answered);
-	g_assert_cmpuint(answered, ==, 1);
+	wait_answered(pool, &answered, 1, 200);
 	/* worn, but its replacement cannot be forked yet: it takes one more */
 	g_assert_true(pool_has_idle(pool));
 	g_assert_cmpint(slot_pid(pool), ==, first);
@@ -536,15 +553,10 @@ test_worn_worker_replaced_after_reload(void)
 	g_assert_cmpint(slot_pid(pool), !=, first);
 	g_assert_cmpint(slot_pid(pool), >, 0);
 	send_text(pool, &jobs[1], clean_message);
-	for (int tries = 0; answered < 2 && tries < 200; tries++)
-		pool_wait(pool, pool_job_done, &answered);
-	g_assert_cmpuint(answered, ==, 2);
+	wait_answered(pool, &answered, 2, 200);
 	g_assert_null(jobs[1].failure);
 	g_assert_cmpint(jobs[1].report.verdict, ==, VERDICT_CLEAN);
-	for (guint i = 0; i < G_N_ELEMENTS(jobs); i++) {
-		scan_report_clear(&jobs[i].report);
-		close(jobs[i].fd);
-	}
+	jobs_clear(jobs, G_N_ELEMENTS(jobs));
 	pool_free(&pool);
 	config->scanner_workers = workers;
 	config->scanner_max_messages_per_worker = most;
@@ -570,22 +582,9 @@ crashed_during_job(PoolJob jobs[2], const char *second, Quiesce **job, guint *an
 	*job = job_begin();
 	send_text(pool, &jobs[0], crash);
 	send_text(pool, &jobs[1], second);
-	for (int tries = 0; *answered < 1 && tries < 200; tries++)
-		pool_wait(pool, pool_job_done, answered);
-	g_assert_cmpuint(*answered, ==, 1);
+	wait_answered(pool, answered, 1, 200);
 	g_assert_nonnull(jobs[0].failure);
 	return pool;
-}
-
-/* jobs_clear - their reports, descriptors and failures */
-static void
-jobs_clear(PoolJob *jobs, guint n)
-{
-	for (guint i = 0; i < n; i++) {
-		scan_report_clear(&jobs[i].report);
-		close(jobs[i].fd);
-		g_free(jobs[i].failure);
-	}
 }
 
 /*
@@ -614,9 +613,7 @@ test_dead_worker_waits_for_reload(void)
 	g_assert_cmpuint(pool_busy(pool), ==, 1);
 	g_assert_cmpuint(answered, ==, 1);
 	job_end(&job);
-	for (int tries = 0; answered < 2 && tries < 200; tries++)
-		pool_wait(pool, pool_job_done, &answered);
-	g_assert_cmpuint(answered, ==, 2);
+	wait_answered(pool, &answered, 2, 200);
 	g_assert_null(jobs[1].failure);
 	g_assert_cmpint(jobs[1].report.verdict, ==, VERDICT_INFECTED);
 	jobs_clear(jobs, G_N_ELEMENTS(jobs));
@@ -686,9 +683,7 @@ test_put_off_slot_started_once(void)
 	g_assert_no_error(error);
 	Quiesce *job = job_begin();
 	send_text(pool, &jobs[0], crash);
-	for (int tries = 0; answered < 1 && tries < 200; tries++)
-		pool_wait(pool, pool_job_done, &answered);
-	g_assert_cmpuint(answered, ==, 1);
+	wait_answered(pool, &answered, 1, 200);
 	g_assert_cmpint(slot_pid(pool), ==, 0); /* put off, nothing waiting */
 	job_end(&job);
 	pool_retire(pool, engine); /* the reload succeeded */
