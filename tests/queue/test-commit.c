@@ -416,6 +416,63 @@ test_claim_broken(Fixture *f, gconstpointer data)
 	g_assert_error(error, QDIR_ERROR, QDIR_ERROR_BROKEN);
 }
 
+/* age_atime - @path's access time an hour before its modification time */
+static void
+age_atime(const char *path)
+{
+	struct stat st;
+
+	g_assert_cmpint(stat(path, &st), ==, 0);
+	struct timespec ts[2] = {{st.st_mtim.tv_sec - 3600, 0}, st.st_mtim};
+	g_assert_cmpint(utimensat(AT_FDCWD, path, ts, 0), ==, 0);
+}
+
+/* atime_of - @path's access time, in seconds */
+static time_t
+atime_of(const char *path)
+{
+	struct stat st;
+
+	g_assert_cmpint(stat(path, &st), ==, 0);
+	return st.st_atim.tv_sec;
+}
+
+/* test_claim_keeps_atime - a claim and a read of the body leave both access
+ * times alone: each update would be one more inode write in the journal */
+static void
+test_claim_keeps_atime(Fixture *f, gconstpointer data)
+{
+	g_autoptr(QueueDir) in = qdir_open(f->in, QUEUE_LOCK_FLOCK, NULL);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *qf = g_strconcat(f->in, "/qf", f->ids[0], NULL);
+	g_autofree char *df = g_strconcat(f->in, "/df", f->ids[0], NULL);
+	g_autofree char *other = g_strconcat(f->in, "/df", f->ids[1], NULL);
+
+	/* the control: a plain read of a file older by its atime stamps it
+	 * (unless this filesystem is mounted noatime: then nothing to see) */
+	age_atime(other);
+	time_t before = atime_of(other);
+	g_autofree char *text = NULL;
+	g_assert_true(g_file_get_contents(other, &text, NULL, NULL));
+	if (atime_of(other) == before) {
+		g_test_skip("reads do not update access times on this filesystem");
+		return;
+	}
+	age_atime(qf);
+	age_atime(df);
+	time_t qf_before = atime_of(qf), df_before = atime_of(df);
+	QueueClaim *claim = qdir_claim(in, f->ids[0], &error);
+	g_assert_no_error(error);
+	gsize df_size = 0;
+	GString *message = qdir_claim_read_message(claim, &df_size, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(strstr(message->str, "body of message 0"));
+	g_string_free(message, TRUE);
+	qdir_claim_release(&claim);
+	g_assert_cmpint(atime_of(qf), ==, qf_before);
+	g_assert_cmpint(atime_of(df), ==, df_before);
+}
+
 /* crash_at - run commit_all(batch 3) in a child killed at @point */
 static void
 crash_at(Fixture *f, const char *point)
@@ -1041,6 +1098,8 @@ main(int argc, char **argv)
 	           test_claim_half_written, fixture_teardown);
 	g_test_add("/commit/claim/unreadable-qf-is-broken", Fixture, NULL, fixture_setup,
 	           test_claim_broken, fixture_teardown);
+	g_test_add("/commit/claim/leaves-access-times-alone", Fixture, NULL, fixture_setup,
+	           test_claim_keeps_atime, fixture_teardown);
 	g_test_add_func("/commit/new-id-has-sendmails-format-and-is-unique", test_new_id);
 	g_test_add_func("/commit/df-in-another-queue-dir-is-committed-and-removed",
 	                test_data_dir_record);
