@@ -70,7 +70,16 @@ struct Pool {
 	GDestroyNotify job_free;
 	GPtrArray *slots; /* of Slot* */
 	guint depth;      /* the most messages one worker holds */
+	gboolean held;    /* pool_hold_forks: drained workers stop, none is started */
 };
+
+/* forks_put_off - nothing may be forked now: a long job runs (quiesce.h) or
+ * the forks are held until the engine the workers share is freed */
+static gboolean
+forks_put_off(const Pool *pool)
+{
+	return pool->held || quiesce_busy();
+}
 
 static void slot_restart(Pool *pool, Slot *slot, PoolDone done, gpointer data);
 
@@ -308,7 +317,7 @@ pool_send(Pool *pool, const WorkRequest *req, gpointer job, ScanReport *report, 
 static void
 slot_restart(Pool *pool, Slot *slot, PoolDone done, gpointer data)
 {
-	if (quiesce_busy()) {
+	if (forks_put_off(pool)) {
 		slot->next_try = 0;                     /* as soon as the job returned */
 		slot->started = g_get_monotonic_time(); /* "mqsift status": waiting since */
 		return;
@@ -352,7 +361,13 @@ slot_answered(Pool *pool, Slot *slot)
 		slot_deadline(pool, slot); /* the worker starts on the next one now */
 		return;
 	}
-	if (slot->worker != NULL && (slot->retiring || worn(pool, slot)) && !quiesce_busy()) {
+	if (slot->worker == NULL || !(slot->retiring || worn(pool, slot)))
+		return;
+	if (pool->held) {
+		/* its engine is to be freed: it goes now, its replacement later */
+		worker_stop(&slot->worker);
+		slot->next_try = 0;
+	} else if (!quiesce_busy()) {
 		/* a new engine, or enough messages: whatever a message left in this
 		 * worker's memory goes with it */
 		worker_stop(&slot->worker);
@@ -368,10 +383,12 @@ pool_tend(Pool *pool, PoolDone done, gpointer data)
 		return;
 	for (guint i = 0; i < pool->slots->len; i++) {
 		Slot *s = g_ptr_array_index(pool->slots, i);
-		if (s->worker == NULL && g_get_monotonic_time() >= s->next_try)
-			slot_restart(pool, s, done, data);
-		else if (s->jobs.length == 0)
+		if (s->worker == NULL && g_get_monotonic_time() >= s->next_try) {
+			if (!pool->held)
+				slot_restart(pool, s, done, data);
+		} else if (s->jobs.length == 0) {
 			slot_answered(pool, s);
+		}
 	}
 }
 
@@ -467,9 +484,31 @@ pool_retire(Pool *pool, Engine *engine)
 		Slot *s = g_ptr_array_index(pool->slots, i);
 		if (s->jobs.length == 0) {
 			worker_stop(&s->worker);
-			slot_spawn(pool, s);
+			if (pool->held)
+				s->next_try = 0; /* started by pool_tend once the hold ends */
+			else
+				slot_spawn(pool, s);
 		} else {
 			s->retiring = TRUE;
 		}
 	}
+}
+
+/* pool_hold_forks - see pool.h */
+void
+pool_hold_forks(Pool *pool, gboolean hold)
+{
+	pool->held = hold;
+}
+
+/* pool_workers - see pool.h */
+guint
+pool_workers(const Pool *pool)
+{
+	guint n = 0;
+
+	for (guint i = 0; i < pool->slots->len; i++)
+		if (((const Slot *)g_ptr_array_index(pool->slots, i))->worker != NULL)
+			n++;
+	return n;
 }

@@ -114,4 +114,15 @@ void pool_give_back_waiting(Pool *pool, PoolDone done, gpointer data, const char
  */
 void pool_retire(Pool *pool, Engine *engine);
 
+/*
+ * pool_hold_forks - while @hold, no worker is started and every worker that
+ * is drained and retiring (pool_retire) or worn is stopped: once none is
+ * left, the master can free the engine they shared without each page it
+ * writes being copied for them, and no new worker inherits it
+ */
+void pool_hold_forks(Pool *pool, gboolean hold);
+
+/* pool_workers - how many slots have a live worker */
+guint pool_workers(const Pool *pool);
+
 #endif

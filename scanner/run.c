@@ -211,6 +211,8 @@ next_wake(Daemon *d)
 
 	if (retry > 0)
 		seconds = (guint)CLAMP(retry - now, 1, (gint64)seconds);
+	if (runner_engine_switching(d->runner))
+		seconds = 1; /* a reload to finish: its switch, then the old engine's free */
 	return MAX(seconds, 1);
 }
 

@@ -55,6 +55,9 @@ struct Runner {
 	Quiesce *reload; /* the job: no worker is forked before it returned */
 	Engine *reload_engine;
 	GError *reload_error;
+	Engine *retired_engine; /* the one a reload replaced: freed once no worker shares it */
+	Quiesce *freeing;       /* the job freeing it: no worker is forked before it returned */
+	gint64 switched;        /* monotonic time of the switch, for the log */
 	Pool *pool;
 	PoisonGuard *poison;
 	GArray *caught;          /* of Caught (owned strings): this pass's, for the postmaster */
@@ -348,7 +351,10 @@ runner_free(Runner **runner)
 		engine_free(&r->reload_engine);
 		g_clear_error(&r->reload_error);
 	}
+	if (r->freeing != NULL)
+		quiesce_job_finish(&r->freeing);
 	pool_free(&r->pool); /* reaps the workers */
+	engine_free(&r->retired_engine);
 	/* SPAM: the jobs hold checks: free them before the checker */
 	for (guint i = 0; r->parked && i < r->parked->len; i++)
 		job_free(g_ptr_array_index(r->parked, i));
@@ -385,10 +391,59 @@ reload_thread(gpointer data)
 	return NULL;
 }
 
+/* free_thread - free the engine a reload replaced, beside the master */
+static gpointer
+free_thread(gpointer data)
+{
+	Engine *engine = data;
+
+	engine_free(&engine);
+	return NULL;
+}
+
+/*
+ * free_retired - the engine a reload replaced, once no worker shares it.
+ * Freeing writes to most of its pages (the allocator's lists): while a
+ * worker forked with it lives, each such page is copied first, and an 8 M
+ * signature engine took the master 10 s and 2 GB more to free.  So the
+ * workers that used it are stopped once drained and none is forked (the
+ * pool holds its forks); then a job frees it beside the master, and the
+ * workers started after it returned inherit the new engine alone.
+ */
+static void
+free_retired(Runner *r)
+{
+	if (r->freeing != NULL) {
+		if (!quiesce_job_done(r->freeing))
+			return;
+		quiesce_job_finish(&r->freeing);
+		g_message("previous signatures freed, %.1f s after the switch; scanning goes on",
+		          (double)(g_get_monotonic_time() - r->switched) / G_USEC_PER_SEC);
+		return;
+	}
+	if (r->retired_engine == NULL || pool_workers(r->pool) > 0)
+		return;
+	/* the job puts the forks off until it returned (quiesce.h) */
+	r->freeing = quiesce_job_start("freeing the previous signatures", free_thread,
+	                               g_steal_pointer(&r->retired_engine));
+	pool_hold_forks(r->pool, FALSE);
+}
+
+/* runner_engine_switching - see runner.h */
+gboolean
+runner_engine_switching(const Runner *r)
+{
+	return r->reload != NULL || r->retired_engine != NULL || r->freeing != NULL;
+}
+
 /* runner_check_reload - start a reload when the databases changed; swap when built */
 void
 runner_check_reload(Runner *r)
 {
+	if (r->retired_engine != NULL || r->freeing != NULL) {
+		free_retired(r);
+		return;
+	}
 	if (r->reload != NULL) {
 		if (!quiesce_job_done(r->reload))
 			return;
@@ -397,9 +452,12 @@ runner_check_reload(Runner *r)
 			g_message("signatures reloaded: %u signatures from %s",
 			          engine_signature_count(r->reload_engine),
 			          engine_source(r->reload_engine));
-			engine_free(&r->engine);
+			r->retired_engine = r->engine;
 			r->engine = g_steal_pointer(&r->reload_engine);
+			r->switched = g_get_monotonic_time();
+			pool_hold_forks(r->pool, TRUE);
 			pool_retire(r->pool, r->engine);
+			free_retired(r); /* at once if every worker was idle */
 		} else {
 			g_critical("the changed signature database does not load (%s); still "
 			           "scanning with the previous one",

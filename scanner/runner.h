@@ -98,11 +98,18 @@ gboolean runner_pass(Runner *runner, const volatile sig_atomic_t *stop, PassStat
 
 /*
  * runner_check_reload - when the signature databases changed, build a new
- * engine in the background; once it is built, scan with it (the workers are
- * replaced as their messages finish).  A database that does not load is
- * logged and the old engine keeps scanning.
+ * engine in the background; once it is built, scan with it: the workers stop
+ * as their messages finish, the old engine is freed beside the master once
+ * none of them is left, and new workers start after that.  A database that
+ * does not load is logged and the old engine keeps scanning.
  */
 void runner_check_reload(Runner *runner);
+
+/*
+ * runner_engine_switching - TRUE from a reload's start until the engine it
+ * replaced is freed: the daemon then looks again every second
+ */
+gboolean runner_engine_switching(const Runner *runner);
 
 /* runner_prune_store - remove the store's rows older than reports.keep_days */
 void runner_prune_store(Runner *runner);

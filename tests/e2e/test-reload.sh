@@ -29,6 +29,8 @@ rm -f "$RELAY"/sink/*
 sleep 1.1 # the change detection works at one-second granularity
 cp "$TOP_SRCDIR/tests/signatures/mqsift-test.ndb" "$SIGS/"
 ok_if "the change is noticed and loaded" wait_for 15 grep -q 'signatures reloaded' "$RELAY/daemon.log"
+ok_if "the previous engine is freed once its workers are gone" \
+	wait_for 15 grep -q 'previous signatures freed' "$RELAY/daemon.log"
 send_mail mallory@example.net bob@example.com "$RELAY/samples/eicar-zip.eml"
 ok_if "mail flows after the reload" wait_for 15 out_has 1
 relay_deliver
