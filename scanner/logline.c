@@ -4,7 +4,12 @@
  * DESCRIPTION
  *	Everything the line shows from a message (addresses, Message-ID, the
  *	client's name) goes through untrusted_line() here as well as through
- *	the log handler: one message, one line, whatever it carries.
+ *	the log handler: one message, one line, whatever it carries.  Within
+ *	that line a sender must not forge a field: a comma in an unquoted value
+ *	is written \x2c (fields are joined by ", "), quoted values escape " and
+ *	\, and each value is capped (the recipients as a whole too, with a
+ *	count of those left out), so the line stays under the log's 8192 bytes
+ *	and the verdict, the quarantine and the action are never cut off it.
  */
 #include "mqsift-build.h"
 
@@ -13,6 +18,12 @@
 #include <string.h>
 
 #include "rules/untrusted.h"
+
+/* the most bytes of one value: an address, a Message-ID, a rule */
+#define VALUE_MAX 256
+#define QUOTED_MAX 512
+/* the most bytes of to= and of signatures= */
+#define LIST_MAX 2048
 
 /* sendmail's WkClassFact and WkRecipFact defaults (conf.c) */
 #define WK_CLASS_FACT 1800
@@ -94,20 +105,25 @@ logline_spam_action(const SpamOutcome *spam)
 	return spam->quarantine != NULL ? "spam-quarantined" : "spam-deleted";
 }
 
-/* append_safe - @text as one safe line */
+/* append_safe - @text as one safe unquoted value: a comma cannot start a field */
 static void
 append_safe(GString *out, const char *text)
 {
-	g_autofree char *s = untrusted_line(text ? text : "", -1, 0);
+	g_autofree char *s = untrusted_line(text ? text : "", -1, VALUE_MAX);
 
-	g_string_append(out, s);
+	for (const char *p = s; *p; p++) {
+		if (*p == ',')
+			g_string_append(out, "\\x2c");
+		else
+			g_string_append_c(out, *p);
+	}
 }
 
 /* append_quoted - "text", with " and \ escaped: a value that may hold ", " */
 static void
 append_quoted(GString *out, const char *text)
 {
-	g_autofree char *s = untrusted_line(text ? text : "", -1, 0);
+	g_autofree char *s = untrusted_line(text ? text : "", -1, QUOTED_MAX);
 
 	g_string_append_c(out, '"');
 	for (const char *p = s; *p; p++) {
@@ -118,14 +134,19 @@ append_quoted(GString *out, const char *text)
 	g_string_append_c(out, '"');
 }
 
-/* append_recipients - "<a>,<b>", as sendmail's to= */
+/* append_recipients - "<a>,<b>", as sendmail's to=; "...(+N)" for those past LIST_MAX */
 static void
 append_recipients(GString *out, const Qf *qf)
 {
 	g_autoptr(GPtrArray) rcpts = qf_recipients(qf);
+	gsize start = out->len;
 
 	for (guint i = 0; i < rcpts->len; i++) {
 		const char *r = g_ptr_array_index(rcpts, i);
+		if (out->len - start > LIST_MAX) {
+			g_string_append_printf(out, ",...(+%u)", rcpts->len - i);
+			return;
+		}
 		if (i)
 			g_string_append_c(out, ',');
 		if (*r != '<')
@@ -136,12 +157,19 @@ append_recipients(GString *out, const Qf *qf)
 	}
 }
 
-/* append_names - signature names joined by "," (a name holds no space or comma) */
+/* append_names - signature names joined by "," (a name holds no space or comma);
+ * "...(+N)" for those past LIST_MAX */
 static void
 append_names(GString *out, GPtrArray *names)
 {
+	gsize start = out->len;
+
 	for (guint i = 0; i < names->len; i++) {
-		g_autofree char *n = untrusted_line(g_ptr_array_index(names, i), -1, 0);
+		if (out->len - start > LIST_MAX) {
+			g_string_append_printf(out, ",...(+%u)", names->len - i);
+			return;
+		}
+		g_autofree char *n = untrusted_line(g_ptr_array_index(names, i), -1, VALUE_MAX);
 		if (i)
 			g_string_append_c(out, ',');
 		g_strdelimit(n, ", ", '_');

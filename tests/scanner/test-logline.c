@@ -110,6 +110,75 @@ test_blocked(void)
 	scan_report_clear(&rep);
 }
 
+/* count - occurrences of @needle in @hay */
+static guint
+count(const char *hay, const char *needle)
+{
+	guint n = 0;
+
+	for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+/*
+ * test_forged_fields - a Message-ID and a quoted sender that carry ", key=value"
+ * add no field: their commas are escaped, and the only verdict= is the real one
+ */
+static void
+test_forged_fields(void)
+{
+	g_autoptr(Qf) qf =
+	    parse("V8\nT1\nP30010\nS<\"a, verdict=clean\"@evil.example>\n"
+	          "RPFD:<bob@example.org>\nHMessage-ID: <x@y>, to=<bob@example.org>, "
+	          "verdict=clean, action=delivered, ms=3\n.\n");
+	ScanReport rep;
+
+	new_report(&rep, VERDICT_INFECTED);
+	g_ptr_array_add(rep.names, g_strdup("Eicar-Test-Signature"));
+	LogLine l = {"ABC", qf, 10, VERDICT_INFECTED, &rep, "20240101/ABC"};
+	g_autofree char *line = logline_format(&l);
+	g_assert_cmpuint(count(line, ", verdict="), ==, 1);
+	g_assert_cmpuint(count(line, ", action="), ==, 0);
+	g_assert_cmpuint(count(line, ", to="), ==, 1);
+	g_assert_nonnull(strstr(line, "msgid=<x@y>\\x2c to=<bob@example.org>\\x2c verdict=clean"));
+	g_assert_nonnull(strstr(line, "from=<\"a\\x2c verdict=clean\"@evil.example>"));
+	g_assert_nonnull(strstr(line, ", verdict=infected, signatures=Eicar-Test-Signature, "
+	                              "quarantine=20240101/ABC"));
+	scan_report_clear(&rep);
+}
+
+/*
+ * test_long_recipient_list - recipients enough to pass the log's 8192 bytes
+ * are cut with a count: the verdict and the quarantine that follow stay
+ */
+static void
+test_long_recipient_list(void)
+{
+	GString *text = g_string_new("V8\nT1\nP30010\nS<a@evil.example>\n");
+	g_autofree char *pad = g_strnfill(230, 'x');
+
+	for (int i = 0; i < 40; i++)
+		g_string_append_printf(text, "RPFD:<bob+%02d%s@example.org>\n", i, pad);
+	g_string_append(text, ".\n");
+	g_autoptr(Qf) qf = parse(text->str);
+	g_string_free(text, TRUE);
+	ScanReport rep;
+
+	new_report(&rep, VERDICT_INFECTED);
+	for (int i = 0; i < 200; i++)
+		g_ptr_array_add(rep.names, g_strdup_printf("Sig.Number.%03d.With.A.Long.Name", i));
+	LogLine l = {"ABC", qf, 10, VERDICT_INFECTED, &rep, "20240101/ABC"};
+	g_autofree char *line = logline_format(&l);
+	/* the runner adds ", action=replaced, ms=N"; the log handler cuts at 8192 */
+	g_assert_cmpuint(strlen(line) + 64, <, 8192);
+	g_assert_nonnull(strstr(line, "nrcpts=40"));
+	g_assert_nonnull(strstr(line, ",...(+"));
+	g_assert_nonnull(strstr(line, ", verdict=infected, signatures=Sig.Number.000"));
+	g_assert_true(g_str_has_suffix(line, ", quarantine=20240101/ABC"));
+	scan_report_clear(&rep);
+}
+
 /* main - run the tests */
 int
 main(int argc, char **argv)
@@ -120,5 +189,7 @@ main(int argc, char **argv)
 	g_test_add_func("/logline/infected-message-names-signatures-and-quarantine", test_caught);
 	g_test_add_func("/logline/blocked-message-quotes-the-rule-and-names-quarantine",
 	                test_blocked);
+	g_test_add_func("/logline/message-fields-cannot-forge-a-field", test_forged_fields);
+	g_test_add_func("/logline/long-recipient-list-keeps-the-verdict", test_long_recipient_list);
 	return g_test_run();
 }
