@@ -361,25 +361,41 @@ base=$(pss_mb $(tree $pid))
 mpss=$(pss_mb $pid)
 mrss=$(awk '/^VmRSS:/ {print int($2/1024)}' /proc/$pid/status)
 say "bench: official_db signatures=$nsig engine_load_s=$load pss_total_mb=$base master_pss_mb=$mpss master_rss_mb=$mrss processes=$(tree $pid | wc -w)"
-target official_db_pss_total_over_master "$(python3 -c "print('%.2f' % ($base / max($mpss, 1)))")" '<=' 1.5 ratio
-# a reload: the new engine is built beside the old one, then workers are replaced
+# one copy of the engine, shared: every process's proportional share summed is
+# about what the master alone maps (a worker with a copy of its own would add one)
+target official_db_pss_total_over_one_copy "$(python3 -c "print('%.2f' % ($base / max($mrss, 1)))")" '<=' 1.5 ratio
+# a reload: the new engine is built beside the old one (twice the memory while
+# it loads), then the workers are replaced and the old engine freed; sampled
+# until the memory is back under 1.2x (or 120 s after the switch)
 touch "$OSIGS/bench.hdb"
 t0=$(date +%s%N)
 peak=$base
 above=0
-for i in $(seq 1 1200); do
+above_after=0
+switch_ns=
+for i in $(seq 1 1680); do
 	v=$(pss_mb $(tree $pid))
 	[ "$v" -gt "$peak" ] && peak=$v
-	[ "$v" -gt $((base * 3 / 2)) ] && above=$((above + 1))
-	if grep -q 'signatures reloaded' "$DIR/daemon.log"; then
-		sleep 2
+	if [ "$v" -gt $((base * 3 / 2)) ]; then
+		above=$((above + 1))
+		[ -z "$switch_ns" ] || above_after=$((above_after + 1))
+	fi
+	if [ -z "$switch_ns" ] && grep -q 'signatures reloaded' "$DIR/daemon.log"; then
+		switch_ns=$(date +%s%N)
+	fi
+	if [ -n "$switch_ns" ] && [ "$v" -le $((base * 6 / 5)) ]; then
 		break
 	fi
+	[ -n "$switch_ns" ] && [ $((($(date +%s%N) - switch_ns) / 1000000000)) -ge 120 ] && break
 	sleep 0.25
 done
 t1=$(date +%s%N)
 after=$(pss_mb $(tree $pid))
-say "bench: official_db reload_s=$(((t1 - t0) / 1000000000)) pss_before_mb=$base pss_peak_mb=$peak pss_after_mb=$after seconds_above_1.5x=$((above / 4))"
+settled=$(python3 -c "print('%.1f' % (($t1 - ${switch_ns:-$t1}) / 1e9))")
+say "bench: official_db reload_s=$(((${switch_ns:-$t1} - t0) / 1000000000)) pss_before_mb=$base pss_peak_mb=$peak pss_after_mb=$after settled_after_switch_s=$settled seconds_above_1.5x=$((above / 4)) seconds_above_1.5x_after_switch=$((above_after / 4))"
+say "bench: official_db $(grep -o 'previous signatures freed.*' "$DIR/daemon.log")"
 target official_db_reload_pss_after_over_before "$(python3 -c "print('%.2f' % ($after / max($base, 1)))")" '<=' 1.2 ratio
+# "never doubles memory for longer than the switch": the old engine's free
+target official_db_reload_seconds_above_1.5x_after_switch "$((above_after / 4))" '<=' 5 s
 kill -TERM $pid
 wait $pid
