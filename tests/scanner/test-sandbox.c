@@ -73,14 +73,36 @@ ask(Worker *w, const char *text, gsize len, ScanReport *rep, GError **error)
 	return ok && worker_receive(w, rep, error);
 }
 
+/* as_root - TRUE if the test runs as root (workers drop to scanner.user); else skipped */
+static gboolean
+as_root(void)
+{
+	if (geteuid() == 0)
+		return TRUE;
+	g_test_skip("needs root");
+	return FALSE;
+}
+
+/* pool_with - a pool of @n workers (scanner.workers is read only when it is made) */
+static Pool *
+pool_with(guint n)
+{
+	g_autoptr(GError) error = NULL;
+	guint workers = config->scanner_workers;
+
+	config->scanner_workers = n;
+	Pool *pool = pool_new(config, engine, policy, NULL, &error);
+	config->scanner_workers = workers;
+	g_assert_no_error(error);
+	return pool;
+}
+
 /* test_probe - in a subprocess: every attempt to reach out is refused, mail still scans */
 static void
 test_probe(void)
 {
-	if (geteuid() != 0) {
-		g_test_skip("needs root");
+	if (!as_root())
 		return;
-	}
 	if (g_test_subprocess()) {
 		GError *error = NULL;
 		ScanReport rep;
@@ -125,10 +147,8 @@ test_probe(void)
 static void
 test_golden_in_worker(void)
 {
-	if (geteuid() != 0) {
-		g_test_skip("needs root");
+	if (!as_root())
 		return;
-	}
 	GError *error = NULL;
 	g_autofree char *dir = g_build_filename(top, "tests", "golden", NULL);
 	GDir *d = g_dir_open(dir, 0, &error);
@@ -247,10 +267,8 @@ test_bad_answer(gconstpointer data)
 {
 	const char *fault = data;
 
-	if (geteuid() != 0) {
-		g_test_skip("needs root");
+	if (!as_root())
 		return;
-	}
 	GError *error = NULL;
 	ScanReport rep;
 	struct rusage before, after;
@@ -322,10 +340,8 @@ wait_answered(Pool *pool, guint *answered, guint want, int tries)
 static void
 test_pool_depth(void)
 {
-	if (geteuid() != 0) {
-		g_test_skip("needs root");
+	if (!as_root())
 		return;
-	}
 	static const char crash[] = "From: a@example.org\n\nMQSIFT-TEST-CRASH\n";
 	PoolJob jobs[3] = {{crash}, {eicar_message}, {clean_message}};
 	const char *rcpts[] = {"b@example.com", NULL};
@@ -411,10 +427,8 @@ held(gsize len, guint most)
 static void
 test_pool_depth_by_size(void)
 {
-	if (geteuid() != 0) {
-		g_test_skip("needs root");
+	if (!as_root())
 		return;
-	}
 	guint workers = config->scanner_workers, batch = config->queue_batch_size;
 	config->scanner_workers = 1;
 	config->queue_batch_size = 64;
@@ -473,10 +487,8 @@ job_release_later(gpointer data)
 static void
 test_worker_start_parks_threads(void)
 {
-	if (geteuid() != 0) {
-		g_test_skip("needs root");
+	if (!as_root())
 		return;
-	}
 	g_autoptr(GError) error = NULL;
 	guint workers = config->scanner_workers;
 	Quiesce *job = job_begin();
@@ -527,10 +539,8 @@ slot_pid(Pool *pool)
 static void
 test_worn_worker_replaced_after_reload(void)
 {
-	if (geteuid() != 0) {
-		g_test_skip("needs root");
+	if (!as_root())
 		return;
-	}
 	g_autoptr(GError) error = NULL;
 	guint workers = config->scanner_workers, most = config->scanner_max_messages_per_worker;
 	guint answered = 0;
@@ -596,10 +606,8 @@ crashed_during_job(PoolJob jobs[2], const char *second, Quiesce **job, guint *an
 static void
 test_dead_worker_waits_for_reload(void)
 {
-	if (geteuid() != 0) {
-		g_test_skip("needs root");
+	if (!as_root())
 		return;
-	}
 	guint workers = config->scanner_workers, batch = config->queue_batch_size;
 	guint answered = 0;
 	PoolJob jobs[2] = {{0}};
@@ -630,17 +638,12 @@ test_dead_worker_waits_for_reload(void)
 static void
 test_worker_that_cannot_start_is_retried(void)
 {
-	if (geteuid() != 0) {
-		g_test_skip("needs root");
+	if (!as_root())
 		return;
-	}
-	g_autoptr(GError) error = NULL;
-	guint workers = config->scanner_workers, answered = 0;
+	guint answered = 0;
 	char *user = config->scanner_user;
+	Pool *pool = pool_with(1);
 
-	config->scanner_workers = 1;
-	Pool *pool = pool_new(config, engine, policy, NULL, &error);
-	g_assert_no_error(error);
 	config->scanner_user = "mqsift-no-such-user";
 	g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_CRITICAL, "cannot start a scan worker*");
 	pool_retire(pool, engine); /* idle: replaced at once, which fails */
@@ -656,7 +659,6 @@ test_worker_that_cannot_start_is_retried(void)
 	g_assert_true(pool_has_idle(pool));
 	g_assert_cmpuint(answered, ==, 0);
 	pool_free(&pool);
-	config->scanner_workers = workers;
 }
 
 /*
@@ -669,17 +671,12 @@ test_worker_that_cannot_start_is_retried(void)
 static void
 test_hold_forks_for_engine_free(void)
 {
-	if (geteuid() != 0) {
-		g_test_skip("needs root");
+	if (!as_root())
 		return;
-	}
-	g_autoptr(GError) error = NULL;
-	guint workers = config->scanner_workers, answered = 0;
+	guint answered = 0;
 	PoolJob jobs[2] = {{0}};
+	Pool *pool = pool_with(2);
 
-	config->scanner_workers = 2;
-	Pool *pool = pool_new(config, engine, policy, NULL, &error);
-	g_assert_no_error(error);
 	g_assert_cmpuint(pool_workers(pool), ==, 2);
 	int busy = 0, idle = 0, pid;
 	const char *id;
@@ -718,7 +715,6 @@ test_hold_forks_for_engine_free(void)
 	g_assert_cmpint(jobs[1].report.verdict, ==, VERDICT_INFECTED);
 	jobs_clear(jobs, G_N_ELEMENTS(jobs));
 	pool_free(&pool);
-	config->scanner_workers = workers;
 }
 
 /*
@@ -729,10 +725,8 @@ test_hold_forks_for_engine_free(void)
 static void
 test_put_off_slot_started_once(void)
 {
-	if (geteuid() != 0) {
-		g_test_skip("needs root");
+	if (!as_root())
 		return;
-	}
 	static const char crash[] = "From: a@example.org\n\nMQSIFT-TEST-CRASH\n";
 	g_autoptr(GError) error = NULL;
 	guint workers = config->scanner_workers, answered = 0;
@@ -764,10 +758,8 @@ test_put_off_slot_started_once(void)
 static void
 test_stop_gives_back_waiting(void)
 {
-	if (geteuid() != 0) {
-		g_test_skip("needs root");
+	if (!as_root())
 		return;
-	}
 	guint workers = config->scanner_workers, batch = config->queue_batch_size;
 	guint answered = 0;
 	PoolJob jobs[2] = {{0}};
@@ -790,10 +782,8 @@ test_stop_gives_back_waiting(void)
 static void
 test_scratch_symlink_refused(void)
 {
-	if (geteuid() != 0) {
-		g_test_skip("needs root");
+	if (!as_root())
 		return;
-	}
 	g_autoptr(GError) error = NULL;
 	g_autofree char *victim = g_build_filename(area, "victim", NULL);
 	g_autofree char *link = g_build_filename(area, "link", NULL);
@@ -811,10 +801,8 @@ test_scratch_symlink_refused(void)
 static void
 test_scratch_foreign_refused(void)
 {
-	if (geteuid() != 0) {
-		g_test_skip("needs root");
+	if (!as_root())
 		return;
-	}
 	g_autoptr(GError) error = NULL;
 	g_autofree char *foreign = g_build_filename(area, "foreign", NULL);
 	g_assert_cmpint(mkdir(foreign, 0777), ==, 0);
@@ -826,10 +814,8 @@ test_scratch_foreign_refused(void)
 static void
 test_scratch_open_parent_refused(void)
 {
-	if (geteuid() != 0) {
-		g_test_skip("needs root");
+	if (!as_root())
 		return;
-	}
 	g_autoptr(GError) error = NULL;
 	g_autofree char *open_parent = g_build_filename(area, "open", NULL);
 	g_assert_cmpint(mkdir(open_parent, 0777), ==, 0);
@@ -842,10 +828,8 @@ test_scratch_open_parent_refused(void)
 static void
 test_scratch_made_private(void)
 {
-	if (geteuid() != 0) {
-		g_test_skip("needs root");
+	if (!as_root())
 		return;
-	}
 	g_autoptr(GError) error = NULL;
 	g_autofree char *good = g_build_filename(area, "good", NULL);
 	struct stat st;
@@ -881,10 +865,8 @@ test_temp_failure(void)
 static void
 test_full_scratch(void)
 {
-	if (geteuid() != 0) {
-		g_test_skip("needs root");
+	if (!as_root())
 		return;
-	}
 	if (g_test_subprocess()) {
 		GError *error = NULL;
 		g_autofree char *full = g_build_filename(area, "full", NULL);
