@@ -58,6 +58,7 @@ struct Runner {
 	Engine *retired_engine; /* the one a reload replaced: freed once no worker shares it */
 	Quiesce *freeing;       /* the job freeing it: no worker is forked before it returned */
 	gint64 switched;        /* monotonic time of the switch, for the log */
+	struct Freeing *freeing_what; /* the job's own: what it frees, when it was done */
 	Pool *pool;
 	PoisonGuard *poison;
 	GArray *caught;          /* of Caught (owned strings): this pass's, for the postmaster */
@@ -353,6 +354,7 @@ runner_free(Runner **runner)
 	}
 	if (r->freeing != NULL)
 		quiesce_job_finish(&r->freeing);
+	g_clear_pointer(&r->freeing_what, g_free);
 	pool_free(&r->pool); /* reaps the workers */
 	engine_free(&r->retired_engine);
 	/* SPAM: the jobs hold checks: free them before the checker */
@@ -391,13 +393,20 @@ reload_thread(gpointer data)
 	return NULL;
 }
 
+/* Freeing - the free job's own data: the master reads it once the job returned */
+struct Freeing {
+	Engine *engine;
+	gint64 done; /* monotonic time */
+};
+
 /* free_thread - free the engine a reload replaced, beside the master */
 static gpointer
 free_thread(gpointer data)
 {
-	Engine *engine = data;
+	struct Freeing *f = data;
 
-	engine_free(&engine);
+	engine_free(&f->engine);
+	f->done = g_get_monotonic_time();
 	return NULL;
 }
 
@@ -408,7 +417,10 @@ free_thread(gpointer data)
  * signature engine took the master 10 s and 2 GB more to free.  So the
  * workers that used it are stopped once drained and none is forked (the
  * pool holds its forks); then a job frees it beside the master, and the
- * workers started after it returned inherit the new engine alone.
+ * workers started after it returned inherit the new engine alone.  The
+ * switch comes between passes, when every worker is idle: they all stop at
+ * once.  It is called in a pass too (hand_out), so that a hold taken while
+ * a worker was busy ends as soon as the last one stopped.
  */
 static void
 free_retired(Runner *r)
@@ -417,15 +429,18 @@ free_retired(Runner *r)
 		if (!quiesce_job_done(r->freeing))
 			return;
 		quiesce_job_finish(&r->freeing);
-		g_message("previous signatures freed, %.1f s after the switch; scanning goes on",
-		          (double)(g_get_monotonic_time() - r->switched) / G_USEC_PER_SEC);
+		g_message("previous signatures freed %.1f s after the switch; scanning goes on",
+		          (double)(r->freeing_what->done - r->switched) / G_USEC_PER_SEC);
+		g_clear_pointer(&r->freeing_what, g_free);
 		return;
 	}
 	if (r->retired_engine == NULL || pool_workers(r->pool) > 0)
 		return;
 	/* the job puts the forks off until it returned (quiesce.h) */
-	r->freeing = quiesce_job_start("freeing the previous signatures", free_thread,
-	                               g_steal_pointer(&r->retired_engine));
+	r->freeing_what = g_new0(struct Freeing, 1);
+	r->freeing_what->engine = g_steal_pointer(&r->retired_engine);
+	r->freeing =
+	    quiesce_job_start("freeing the previous signatures", free_thread, r->freeing_what);
 	pool_hold_forks(r->pool, FALSE);
 }
 
@@ -433,14 +448,14 @@ free_retired(Runner *r)
 gboolean
 runner_engine_switching(const Runner *r)
 {
-	return r->reload != NULL || r->retired_engine != NULL || r->freeing != NULL;
+	return r->reload != NULL || r->freeing != NULL || r->retired_engine != NULL;
 }
 
 /* runner_check_reload - start a reload when the databases changed; swap when built */
 void
 runner_check_reload(Runner *r)
 {
-	if (r->retired_engine != NULL || r->freeing != NULL) {
+	if (r->freeing != NULL || r->retired_engine != NULL) {
 		free_retired(r);
 		return;
 	}
@@ -1036,6 +1051,9 @@ hand_out(Pass *p, const volatile sig_atomic_t *stop)
 {
 	Runner *r = p->r;
 
+	/* the engine a reload replaced: freed once its workers are gone */
+	if (r->freeing != NULL || r->retired_engine != NULL)
+		free_retired(r);
 	/* workers put off while a signature reload ran, or worn and idle */
 	pool_tend(r->pool, job_done, p);
 	/* SPAM: parked jobs hold a claim and a copy each: at most a batch of them */

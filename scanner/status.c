@@ -306,7 +306,12 @@ render_text(Status *s, Report *r, GString *o)
 	                       (int)getpid(), now - s->started, since);
 	for (guint i = 0; i < s->workers->len; i++) {
 		const RunnerWorker *w = &g_array_index(s->workers, RunnerWorker, i);
-		if (w->busy)
+		if (w->pid == 0 && w->busy)
+			g_string_append_printf(o, "worker %u: not running, %s waits for it\n",
+			                       i + 1, w->id);
+		else if (w->pid == 0)
+			g_string_append_printf(o, "worker %u: not running\n", i + 1);
+		else if (w->busy)
 			g_string_append_printf(
 			    o, "worker %u: pid %d, scanning %s for %" G_GINT64_FORMAT " s\n", i + 1,
 			    w->pid, w->id, (mono - w->since) / G_USEC_PER_SEC);
@@ -373,7 +378,9 @@ render_json(Status *s, Report *r, GString *o)
 	for (guint i = 0; i < s->workers->len; i++) {
 		const RunnerWorker *w = &g_array_index(s->workers, RunnerWorker, i);
 		g_string_append_printf(o, "%s{\"n\":%u,\"pid\":%d,\"state\":\"%s\"", i ? "," : "",
-		                       i + 1, w->pid, w->busy ? "scanning" : "idle");
+		                       i + 1, w->pid,
+		                       w->pid == 0 ? (w->busy ? "waiting" : "stopped")
+		                                   : (w->busy ? "scanning" : "idle"));
 		if (w->busy) {
 			g_string_append(o, ",\"queue_id\":");
 			json_str(o, w->id);
