@@ -361,17 +361,14 @@ slot_answered(Pool *pool, Slot *slot)
 		slot_deadline(pool, slot); /* the worker starts on the next one now */
 		return;
 	}
-	if (slot->worker == NULL || !(slot->retiring || worn(pool, slot)))
-		return;
-	if (pool->held) {
-		/* its engine is to be freed: it goes now, its replacement later */
+	/* a new engine, or enough messages: whatever a message left in this
+	 * worker's memory goes with it.  A worn one goes on while a long job puts
+	 * forks off; under a hold (its engine is to be freed) it goes now, and
+	 * its replacement comes once the hold ends. */
+	if (slot->worker != NULL && (slot->retiring || worn(pool, slot)) &&
+	    (pool->held || !quiesce_busy())) {
 		worker_stop(&slot->worker);
-		slot->next_try = 0;
-	} else if (!quiesce_busy()) {
-		/* a new engine, or enough messages: whatever a message left in this
-		 * worker's memory goes with it */
-		worker_stop(&slot->worker);
-		slot_spawn(pool, slot);
+		slot_restart(pool, slot, NULL, NULL);
 	}
 }
 
@@ -484,10 +481,7 @@ pool_retire(Pool *pool, Engine *engine)
 		Slot *s = g_ptr_array_index(pool->slots, i);
 		if (s->jobs.length == 0) {
 			worker_stop(&s->worker);
-			if (pool->held)
-				s->next_try = 0; /* started by pool_tend once the hold ends */
-			else
-				slot_spawn(pool, s);
+			slot_restart(pool, s, NULL, NULL); /* put off under a hold */
 		} else {
 			s->retiring = TRUE;
 		}

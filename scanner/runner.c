@@ -43,6 +43,13 @@
 #include "scanner/scan.h"
 #include "scanner/spam.h" /* SPAM: issue #16 */
 
+/* Retired - the engine a reload replaced; the free job's own while it runs */
+struct Retired {
+	Engine *engine;
+	gint64 switched; /* monotonic times: the switch, */
+	gint64 freed;    /* and the end of the free */
+};
+
 struct Runner {
 	const MqConfig *config;
 	GPtrArray *inbound; /* of QueueDir* */
@@ -55,10 +62,8 @@ struct Runner {
 	Quiesce *reload; /* the job: no worker is forked before it returned */
 	Engine *reload_engine;
 	GError *reload_error;
-	Engine *retired_engine; /* the one a reload replaced: freed once no worker shares it */
-	Quiesce *freeing;       /* the job freeing it: no worker is forked before it returned */
-	gint64 switched;        /* monotonic time of the switch, for the log */
-	struct Freeing *freeing_what; /* the job's own: what it frees, when it was done */
+	struct Retired *retired; /* the engine a reload replaced, until it is freed */
+	Quiesce *freeing;        /* the job freeing it: no worker is forked before it returned */
 	Pool *pool;
 	PoisonGuard *poison;
 	GArray *caught;          /* of Caught (owned strings): this pass's, for the postmaster */
@@ -354,9 +359,10 @@ runner_free(Runner **runner)
 	}
 	if (r->freeing != NULL)
 		quiesce_job_finish(&r->freeing);
-	g_clear_pointer(&r->freeing_what, g_free);
 	pool_free(&r->pool); /* reaps the workers */
-	engine_free(&r->retired_engine);
+	if (r->retired != NULL)
+		engine_free(&r->retired->engine); /* NULL if the job freed it */
+	g_clear_pointer(&r->retired, g_free);
 	/* SPAM: the jobs hold checks: free them before the checker */
 	for (guint i = 0; r->parked && i < r->parked->len; i++)
 		job_free(g_ptr_array_index(r->parked, i));
@@ -393,20 +399,14 @@ reload_thread(gpointer data)
 	return NULL;
 }
 
-/* Freeing - the free job's own data: the master reads it once the job returned */
-struct Freeing {
-	Engine *engine;
-	gint64 done; /* monotonic time */
-};
-
 /* free_thread - free the engine a reload replaced, beside the master */
 static gpointer
 free_thread(gpointer data)
 {
-	struct Freeing *f = data;
+	struct Retired *old = data;
 
-	engine_free(&f->engine);
-	f->done = g_get_monotonic_time();
+	engine_free(&old->engine);
+	old->freed = g_get_monotonic_time();
 	return NULL;
 }
 
@@ -425,22 +425,21 @@ free_thread(gpointer data)
 static void
 free_retired(Runner *r)
 {
+	if (r->retired == NULL)
+		return;
 	if (r->freeing != NULL) {
 		if (!quiesce_job_done(r->freeing))
 			return;
 		quiesce_job_finish(&r->freeing);
 		g_message("previous signatures freed %.1f s after the switch; scanning goes on",
-		          (double)(r->freeing_what->done - r->switched) / G_USEC_PER_SEC);
-		g_clear_pointer(&r->freeing_what, g_free);
+		          (double)(r->retired->freed - r->retired->switched) / G_USEC_PER_SEC);
+		g_clear_pointer(&r->retired, g_free);
 		return;
 	}
-	if (r->retired_engine == NULL || pool_workers(r->pool) > 0)
+	if (pool_workers(r->pool) > 0)
 		return;
 	/* the job puts the forks off until it returned (quiesce.h) */
-	r->freeing_what = g_new0(struct Freeing, 1);
-	r->freeing_what->engine = g_steal_pointer(&r->retired_engine);
-	r->freeing =
-	    quiesce_job_start("freeing the previous signatures", free_thread, r->freeing_what);
+	r->freeing = quiesce_job_start("freeing the previous signatures", free_thread, r->retired);
 	pool_hold_forks(r->pool, FALSE);
 }
 
@@ -448,14 +447,14 @@ free_retired(Runner *r)
 gboolean
 runner_engine_switching(const Runner *r)
 {
-	return r->reload != NULL || r->freeing != NULL || r->retired_engine != NULL;
+	return r->reload != NULL || r->retired != NULL;
 }
 
 /* runner_check_reload - start a reload when the databases changed; swap when built */
 void
 runner_check_reload(Runner *r)
 {
-	if (r->freeing != NULL || r->retired_engine != NULL) {
+	if (r->retired != NULL) {
 		free_retired(r);
 		return;
 	}
@@ -467,9 +466,10 @@ runner_check_reload(Runner *r)
 			g_message("signatures reloaded: %u signatures from %s",
 			          engine_signature_count(r->reload_engine),
 			          engine_source(r->reload_engine));
-			r->retired_engine = r->engine;
+			r->retired = g_new0(struct Retired, 1);
+			r->retired->engine = r->engine;
+			r->retired->switched = g_get_monotonic_time();
 			r->engine = g_steal_pointer(&r->reload_engine);
-			r->switched = g_get_monotonic_time();
 			pool_hold_forks(r->pool, TRUE);
 			pool_retire(r->pool, r->engine);
 			free_retired(r); /* at once if every worker was idle */
@@ -1052,8 +1052,7 @@ hand_out(Pass *p, const volatile sig_atomic_t *stop)
 	Runner *r = p->r;
 
 	/* the engine a reload replaced: freed once its workers are gone */
-	if (r->freeing != NULL || r->retired_engine != NULL)
-		free_retired(r);
+	free_retired(r);
 	/* workers put off while a signature reload ran, or worn and idle */
 	pool_tend(r->pool, job_done, p);
 	/* SPAM: parked jobs hold a claim and a copy each: at most a batch of them */
