@@ -134,6 +134,16 @@ append_quoted(GString *out, const char *text)
 	g_string_append_c(out, '"');
 }
 
+/* list_cut - TRUE, with ",...(+@left)" appended, once a list begun at @start is past LIST_MAX */
+static gboolean
+list_cut(GString *out, gsize start, guint left)
+{
+	if (out->len - start <= LIST_MAX)
+		return FALSE;
+	g_string_append_printf(out, ",...(+%u)", left);
+	return TRUE;
+}
+
 /* append_recipients - "<a>,<b>", as sendmail's to=; "...(+N)" for those past LIST_MAX */
 static void
 append_recipients(GString *out, const Qf *qf)
@@ -143,10 +153,8 @@ append_recipients(GString *out, const Qf *qf)
 
 	for (guint i = 0; i < rcpts->len; i++) {
 		const char *r = g_ptr_array_index(rcpts, i);
-		if (out->len - start > LIST_MAX) {
-			g_string_append_printf(out, ",...(+%u)", rcpts->len - i);
+		if (list_cut(out, start, rcpts->len - i))
 			return;
-		}
 		if (i)
 			g_string_append_c(out, ',');
 		if (*r != '<')
@@ -165,10 +173,8 @@ append_names(GString *out, GPtrArray *names)
 	gsize start = out->len;
 
 	for (guint i = 0; i < names->len; i++) {
-		if (out->len - start > LIST_MAX) {
-			g_string_append_printf(out, ",...(+%u)", names->len - i);
+		if (list_cut(out, start, names->len - i))
 			return;
-		}
 		g_autofree char *n = untrusted_line(g_ptr_array_index(names, i), -1, VALUE_MAX);
 		if (i)
 			g_string_append_c(out, ',');
