@@ -79,6 +79,19 @@ ok_if "subject is tagged" grep -q '^Subject: {Virus?} your invoice' "$got"
 ok_if "warning text names the file" grep -q 'invoice.zip' "$got"
 ok_if "warning text names the signature" grep -q 'Mqsift.Test.EICAR' "$got"
 ok_if "the text part before it is kept" grep -q 'Please find the invoice attached.' "$got"
+# mqsift scan reads a large file as a worker reads a df (its body from the
+# descriptor, not all in memory): the infected part after 3 MB is still found,
+# and from a pipe (read whole) as well
+python3 - "$M/virus.eml" "$RELAY/big-virus.eml" <<-'PY'
+import sys
+head, body = open(sys.argv[1]).read().split("\n\n", 1)
+pad = "".join("line %d of a long preamble\n" % i for i in range(120000))
+open(sys.argv[2], "w").write(head + "\n\n" + pad + body)
+PY
+ok_if "mqsift scan: a 3 MB message with the virus at its end: found (file)" \
+	bash -c "'$MQSIFT' scan -c '$RELAY/etc/mqsift.yaml' '$RELAY/big-virus.eml'; [ \$? -eq 1 ]"
+ok_if "mqsift scan: the same from a pipe: found" \
+	bash -c "'$MQSIFT' scan -c '$RELAY/etc/mqsift.yaml' /dev/stdin <'$RELAY/big-virus.eml'; [ \$? -eq 1 ]"
 
 "$MQSIFT" quarantine list -c "$RELAY/etc/mqsift.yaml" >"$RELAY/qlist.txt"
 cat "$RELAY/qlist.txt" >&2
