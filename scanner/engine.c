@@ -21,6 +21,16 @@
 
 #include "queue/fault.h"
 
+/*
+ * EngineLimits - the settings an engine is compiled with, besides its
+ * databases: an engine is only kept across a configuration reload when they
+ * are the same
+ */
+typedef struct {
+	guint64 max_scan_size, max_file_size, max_scan_time_ms;
+	guint max_recursion, max_files;
+} EngineLimits;
+
 struct Engine {
 	struct cl_engine *cl;
 	struct cl_scan_options opts;
@@ -35,7 +45,21 @@ struct Engine {
 	gint64 db_time;   /* when they were built (unix time), 0 if unknown */
 	gint64 loaded_at; /* when this engine was loaded (unix time) */
 	char *tmpdir;     /* set by engine_set_tmpdir, else NULL ($TMPDIR or /tmp) */
+	EngineLimits limits;
 };
+
+/* limits_of - the engine settings of @config */
+static EngineLimits
+limits_of(const MqConfig *config)
+{
+	return (EngineLimits){
+	    .max_scan_size = config->scanner_max_scan_size,
+	    .max_file_size = config->scanner_max_file_size,
+	    .max_scan_time_ms = (guint64)config->scanner_max_scan_time * 1000,
+	    .max_recursion = config->scanner_max_recursion,
+	    .max_files = config->scanner_max_files,
+	};
+}
 
 /* engine_error_quark - the error domain */
 /* clang-format off */
@@ -306,14 +330,13 @@ engine_new(const MqConfig *config, GError **error)
 		g_set_error(error, ENGINE_ERROR, 0, "cannot create a libclamav engine");
 		return NULL;
 	}
-	if (!set_limit(e->cl, CL_ENGINE_MAX_SCANSIZE, (long long)config->scanner_max_scan_size,
-	               error) ||
-	    !set_limit(e->cl, CL_ENGINE_MAX_FILESIZE, (long long)config->scanner_max_file_size,
-	               error) ||
-	    !set_limit(e->cl, CL_ENGINE_MAX_RECURSION, config->scanner_max_recursion, error) ||
-	    !set_limit(e->cl, CL_ENGINE_MAX_FILES, config->scanner_max_files, error) ||
-	    !set_limit(e->cl, CL_ENGINE_MAX_SCANTIME,
-	               (long long)config->scanner_max_scan_time * 1000, error)) {
+	e->limits = limits_of(config);
+	if (!set_limit(e->cl, CL_ENGINE_MAX_SCANSIZE, (long long)e->limits.max_scan_size, error) ||
+	    !set_limit(e->cl, CL_ENGINE_MAX_FILESIZE, (long long)e->limits.max_file_size, error) ||
+	    !set_limit(e->cl, CL_ENGINE_MAX_RECURSION, e->limits.max_recursion, error) ||
+	    !set_limit(e->cl, CL_ENGINE_MAX_FILES, e->limits.max_files, error) ||
+	    !set_limit(e->cl, CL_ENGINE_MAX_SCANTIME, (long long)e->limits.max_scan_time_ms,
+	               error)) {
 		return NULL;
 	}
 	/*
@@ -360,6 +383,20 @@ engine_new(const MqConfig *config, GError **error)
 		e->file_st = st;
 	}
 	return g_steal_pointer(&e);
+}
+
+/* engine_fits - see engine.h */
+gboolean
+engine_fits(const Engine *engine, const MqConfig *config)
+{
+	EngineLimits want = limits_of(config);
+
+	return engine != NULL && g_strcmp0(engine->configured, config->scanner_signatures) == 0 &&
+	       engine->limits.max_scan_size == want.max_scan_size &&
+	       engine->limits.max_file_size == want.max_file_size &&
+	       engine->limits.max_scan_time_ms == want.max_scan_time_ms &&
+	       engine->limits.max_recursion == want.max_recursion &&
+	       engine->limits.max_files == want.max_files;
 }
 
 /* engine_free - free and clear */

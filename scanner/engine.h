@@ -120,6 +120,12 @@ void engine_result_init(EngineResult *result);
 void engine_result_clear(EngineResult *result);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(EngineResult, engine_result_clear)
 
+/*
+ * engine_fits - TRUE if @engine was built as @config would build it (the
+ * same scanner.signatures and limits): a configuration reload can keep it
+ */
+gboolean engine_fits(const Engine *engine, const MqConfig *config);
+
 /* engine_changed - TRUE if the signature databases changed since loading (or since
  * the last engine_mark_seen) */
 gboolean engine_changed(Engine *engine);

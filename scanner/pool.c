@@ -119,10 +119,13 @@ slot_deadline(const Pool *pool, Slot *slot)
 	    slot->started + (gint64)MAX(pool->config->scanner_message_timeout, 1) * G_USEC_PER_SEC;
 }
 
-/* pool_new - the scratch directory, then one slot per worker */
-Pool *
-pool_new(const MqConfig *config, Engine *engine, const Policy *policy, GDestroyNotify job_free,
-         GError **error)
+/*
+ * pool_open - pool_new(); with @held, the slots are made but their workers
+ * are started only once pool_hold_forks(pool, FALSE) was called
+ */
+static Pool *
+pool_open(const MqConfig *config, Engine *engine, const Policy *policy, GDestroyNotify job_free,
+          gboolean held, GError **error)
 {
 	guint n = config->scanner_workers ? config->scanner_workers
 	                                  : MIN((guint)g_get_num_processors(), 64);
@@ -145,18 +148,36 @@ pool_new(const MqConfig *config, Engine *engine, const Policy *policy, GDestroyN
 	pool->job_free = job_free;
 	pool->slots = g_ptr_array_new();
 	pool->depth = CLAMP(config->queue_batch_size / n, POOL_DEPTH_MIN, POOL_DEPTH_MAX);
+	pool->held = held;
 	for (guint i = 0; i < n; i++) {
 		Slot *slot = g_new0(Slot, 1);
 		g_queue_init(&slot->jobs);
 		slot->number = i + 1;
+		slot->started = g_get_monotonic_time(); /* "mqsift status": waiting since */
 		g_ptr_array_add(pool->slots, slot);
-		if (!slot_spawn(pool, slot)) {
+		if (!held && !slot_spawn(pool, slot)) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
 			            "no scan worker could be started (see above)");
 			return NULL;
 		}
 	}
 	return g_steal_pointer(&pool);
+}
+
+/* pool_new - the scratch directory, then one slot per worker */
+Pool *
+pool_new(const MqConfig *config, Engine *engine, const Policy *policy, GDestroyNotify job_free,
+         GError **error)
+{
+	return pool_open(config, engine, policy, job_free, FALSE, error);
+}
+
+/* pool_new_held - see pool.h */
+Pool *
+pool_new_held(const MqConfig *config, Engine *engine, const Policy *policy, GDestroyNotify job_free,
+              GError **error)
+{
+	return pool_open(config, engine, policy, job_free, TRUE, error);
 }
 
 /* pool_free - stop the workers, free what they held */

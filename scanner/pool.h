@@ -43,6 +43,12 @@ typedef void (*PoolDone)(gpointer job, const char *failure, gpointer data);
 Pool *pool_new(const MqConfig *config, Engine *engine, const Policy *policy,
                GDestroyNotify job_free, GError **error);
 
+/*
+ * pool_new_held - pool_new(), with the forks held (pool_hold_forks): the
+ * slots start their workers at the first pool_tend() after the hold is lifted
+ */
+Pool *pool_new_held(const MqConfig *config, Engine *engine, const Policy *policy,
+                    GDestroyNotify job_free, GError **error);
 /* pool_free - stop every worker (finishing nothing), free held jobs, free; clears the pointer */
 void pool_free(Pool **pool);
 

@@ -171,18 +171,17 @@ reload_configuration(Daemon *d)
 		           error->message);
 		return;
 	}
-	Runner *nr = runner_new(fresh, &error);
-	if (nr == NULL) {
+	if (!runner_reload(&d->runner, fresh, &error)) {
 		g_critical("SIGHUP: cannot apply the new configuration (%s); keeping the running "
 		           "one",
 		           error->message);
 		return;
 	}
-	runner_free(&d->runner);
-	config_free(&d->owned);
+	/* the status thread reads the configuration: it is given the new one
+	 * before the old one is freed */
+	g_autoptr(MqConfig) previous = g_steal_pointer(&d->owned);
 	d->owned = g_steal_pointer(&fresh);
 	d->config = d->owned;
-	d->runner = nr;
 	if (d->status)
 		status_set_runner(d->status, d->runner, d->config);
 	if (d->inotify_fd >= 0)

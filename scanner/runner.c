@@ -298,9 +298,13 @@ runner_cpu_usec(void)
 	       ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
-/* runner_new - open everything a pass needs, then start the workers */
-Runner *
-runner_new(const MqConfig *config, GError **error)
+/*
+ * runner_open - everything a pass needs.  The engine is @keep (borrowed: the
+ * caller hands it over once this succeeded) or a new one; with @held, the
+ * pool starts its workers only once its hold is lifted.
+ */
+static Runner *
+runner_open(const MqConfig *config, Engine *keep, gboolean held, GError **error)
 {
 	g_autoptr(Runner) r = g_new0(Runner, 1);
 	g_autoptr(GError) local = NULL;
@@ -322,12 +326,15 @@ runner_new(const MqConfig *config, GError **error)
 	if (r->policy == NULL)
 		return NULL;
 	gint64 t0 = g_get_monotonic_time(), cpu0 = runner_cpu_usec();
-	r->engine = engine_new(config, error);
-	if (r->engine == NULL)
-		return NULL;
-	g_message("engine: %u signatures loaded in %.2f s (CPU %.2f s)",
-	          engine_signature_count(r->engine), (double)(g_get_monotonic_time() - t0) / 1e6,
-	          (double)(runner_cpu_usec() - cpu0) / 1e6);
+	if (keep == NULL) {
+		r->engine = engine_new(config, error);
+		if (r->engine == NULL)
+			return NULL;
+		g_message("engine: %u signatures loaded in %.2f s (CPU %.2f s)",
+		          engine_signature_count(r->engine),
+		          (double)(g_get_monotonic_time() - t0) / 1e6,
+		          (double)(runner_cpu_usec() - cpu0) / 1e6);
+	}
 	/* SPAM: NULL without an error when no spamd and no blocklist is configured */
 	r->parked = g_ptr_array_new();
 	r->spam = spam_new(config, &spam_error);
@@ -339,10 +346,53 @@ runner_new(const MqConfig *config, GError **error)
 	if (r->store == NULL)
 		g_warning("%s; messages will be processed but not recorded", local->message);
 	r->poison = poison_guard_new(config, r->store);
-	r->pool = pool_new(config, r->engine, r->policy, job_free, error);
+	Engine *engine = keep != NULL ? keep : r->engine;
+	r->pool = held ? pool_new_held(config, engine, r->policy, job_free, error)
+	               : pool_new(config, engine, r->policy, job_free, error);
 	if (r->pool == NULL)
 		return NULL;
 	return g_steal_pointer(&r);
+}
+
+/* runner_new - see runner.h */
+Runner *
+runner_new(const MqConfig *config, GError **error)
+{
+	return runner_open(config, NULL, FALSE, error);
+}
+
+/*
+ * runner_reload - see runner.h.  The old workers are stopped and the old
+ * engine freed before any new worker is forked: a worker forked while the
+ * old engine was still allocated would keep its pages (a second engine for
+ * as long as the worker lives), and freeing it would copy each page it
+ * writes for them.
+ */
+gboolean
+runner_reload(Runner **runner, const MqConfig *config, GError **error)
+{
+	Runner *old = *runner;
+	Engine *keep = engine_fits(old->engine, config) ? old->engine : NULL;
+	Runner *r = runner_open(config, keep, TRUE, error);
+
+	if (r == NULL)
+		return FALSE;
+	if (keep != NULL) {
+		r->engine = keep;
+		old->engine = NULL;
+		g_message("engine: scanner.signatures and the scan limits are unchanged: the %u "
+		          "signatures loaded are kept",
+		          engine_signature_count(keep));
+	}
+	gint64 t0 = g_get_monotonic_time();
+	runner_free(runner); /* reaps the old workers, then frees what only they used */
+	if (keep == NULL)
+		g_message("engine: the previous signatures freed in %.2f s, before the new workers "
+		          "start",
+		          (double)(g_get_monotonic_time() - t0) / 1e6);
+	pool_hold_forks(r->pool, FALSE);
+	*runner = r;
+	return TRUE;
 }
 
 /* runner_free - free and clear */

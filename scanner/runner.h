@@ -77,6 +77,16 @@ struct Store *runner_store(const Runner *runner);
  */
 Runner *runner_new(const MqConfig *config, GError **error);
 
+/*
+ * runner_reload - replace *@runner with a runner for @config (borrowed, as
+ * for runner_new).  The engine is kept when engine_fits() says it can be,
+ * else a new one is loaded while the old runner's workers stay up.  Then
+ * the old runner is freed, and only after it the new workers start (at the
+ * next pass).  Returns FALSE with @error, *@runner untouched, if the new
+ * runner cannot be had.
+ */
+gboolean runner_reload(Runner **runner, const MqConfig *config, GError **error);
+
 /* runner_free - stop the workers, free, clear the caller's pointer */
 void runner_free(Runner **runner);
 

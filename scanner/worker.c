@@ -537,6 +537,7 @@ worker_stop(Worker **worker)
 		return;
 	close((*worker)->fd);
 	reap((*worker)->pid);
+	g_debug("worker %d stopped", (int)(*worker)->pid);
 	g_free(*worker);
 	*worker = NULL;
 }

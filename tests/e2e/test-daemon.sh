@@ -19,7 +19,7 @@ out_count() { find "$RELAY/out" -name 'qf*' | wc -l; }
 in_count() { find "$RELAY/in" -name 'qf*' | wc -l; }
 out_at_least() { [ "$(out_count)" -ge "$1" ]; }
 start_daemon() {
-	"$MQSIFT" run --foreground -c "$CONF" 2>>"$LOG" &
+	"$MQSIFT" run --foreground -c "$CONF" "$@" 2>>"$LOG" &
 	daemon=$!
 	wait_for 10 grep -q "started:" "$LOG"
 }
@@ -30,7 +30,7 @@ stop_daemon() {
 
 # --- inotify: no waiting for the 60 s poll ------------------------------------
 : >"$LOG"
-MQSIFT_FAULT=worker:probe start_daemon
+MQSIFT_FAULT=worker:probe start_daemon -v
 ok_if "daemon started with two workers" grep -q "2 worker(s) as nobody" "$LOG"
 t0=$(date +%s%N)
 send_mail alice@example.org bob@example.com "$RELAY/samples/clean-text.eml"
@@ -67,8 +67,25 @@ cp "$CONF.good" "$CONF"
 sed -i 's/^  scan_interval: 60s$/  scan_interval: 30s/' "$CONF"
 kill -HUP $daemon
 ok_if "SIGHUP with a good one: reloaded" wait_for 5 grep -q "configuration reloaded" "$LOG"
+ok_if "no engine setting changed: the signatures are kept, not loaded again" \
+	bash -c "grep -q 'signatures loaded are kept' '$LOG' && [ \$(grep -c 'signatures loaded in' '$LOG') -eq 1 ]"
+# a scan limit changed: a new engine, and no new worker is forked before the
+# old workers are gone and the old engine freed (a worker forked beside it
+# would keep its pages for as long as it lives)
+from=$(($(wc -l <"$LOG") + 1))
+sed -i 's/^scanner:$/scanner:\n  max_files: 5000/' "$CONF"
+kill -HUP $daemon
+ok_if "SIGHUP with a new scan limit: reloaded" \
+	wait_for 10 bash -c "[ \$(grep -c 'configuration reloaded' '$LOG') -eq 2 ]"
+ok_if "a scan limit changed: the signatures are loaded again" \
+	[ "$(grep -c 'signatures loaded in' "$LOG")" -eq 2 ]
 send_mail alice@example.org bob@example.com "$RELAY/samples/clean-attachment.eml"
-ok_if "mail still flows after the reload" wait_for 5 out_at_least 2
+ok_if "mail still flows after the reloads" wait_for 5 out_at_least 2
+tail -n +"$from" "$LOG" | grep -oE "worker [0-9]+ (started|stopped)|previous signatures freed" >"$RELAY/hup-order"
+diag "$(tr '\n' ';' <"$RELAY/hup-order")"
+ok_if "the two old workers stopped, then the old engine was freed, then two new workers started" \
+	[ "$(sed -E 's/ [0-9]+ / /' "$RELAY/hup-order" | tr '\n' ';')" = \
+	"worker stopped;worker stopped;previous signatures freed;worker started;worker started;" ]
 
 # --- a killed worker is replaced ----------------------------------------------
 workers=$(pgrep -P $daemon)
