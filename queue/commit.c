@@ -591,6 +591,12 @@ commit_finish(CommitBatch *batch, GError **error)
 		CommitItem *it = &g_array_index(items, CommitItem, i);
 		int dfd = qdir_qf_fd(out);
 
+		if (fault_should_fail("commit:publish")) { /* tests: a batch failing part way */
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			            "simulated failure (commit:publish)");
+			ok = FALSE;
+			break;
+		}
 		ok = durable_renameat(dfd, qdir_name(from, "tf", it->claim->id),
 		                      qdir_name(to, "qf", it->claim->id), qdir_qf_dir(out), error);
 		if (ok) {

@@ -110,6 +110,7 @@ typedef struct {
 	MqConfig eff;       /* the message's settings (borrowed from the config) */
 	SpamOutcome spam;   /* SPAM: for the log line and the store */
 	gboolean spam_took; /* SPAM: out of the queue (quarantined or deleted), not in the batch */
+	gboolean committed; /* set by log_and_record: delivered, or completed at the next pass */
 } Pending;
 
 /* Job - a claimed message while a worker scans it */
@@ -1177,6 +1178,7 @@ log_and_record(Runner *r, GPtrArray *pending, CommitBatch *batch, PassStats *sta
 		CommitOutcome outcome =
 		    m->spam_took ? COMMIT_DONE : commit_outcome(batch, in_batch++);
 		gboolean committed = outcome != COMMIT_LEFT;
+		m->committed = committed;
 		g_autofree char *recovered =
 		    outcome == COMMIT_RECOVERED
 		        ? g_strdup_printf("%s (commit completed at the next pass)", m->action)
@@ -1250,7 +1252,8 @@ tell_about_caught(Runner *r, GPtrArray *pending)
 {
 	for (guint i = 0; i < pending->len; i++) {
 		Pending *m = g_ptr_array_index(pending, i);
-		if (m->verdict != VERDICT_INFECTED && m->verdict != VERDICT_BLOCKED)
+		if (!m->committed ||
+		    (m->verdict != VERDICT_INFECTED && m->verdict != VERDICT_BLOCKED))
 			continue;
 		Caught c = {g_strdup(m->id),
 		            g_strdup(m->sender),
@@ -1341,13 +1344,14 @@ finish_batch(Pass *p)
 	/* Every message gets its log line and store row, committed or not. */
 	log_and_record(r, p->pending, p->batch, p->stats);
 
-	/* Only what was delivered is reported: to the postmaster at the end of
-	 * the pass, to a sender now, and to the outgoing sendmail at once. */
-	if (ok) {
-		tell_about_caught(r, p->pending);
-		if (r->config->queue_kick_delivery && p->pending->len > 0)
-			kick_delivery(r, p->pending);
-	}
+	/* Only what was committed is reported, to the postmaster at the end of
+	 * the pass and to a sender now: in a batch that failed part way, the
+	 * messages before the failure (delivered, or completed from the
+	 * journal at the next pass) are told about as the others would have
+	 * been.  The outgoing sendmail is kicked when all of it is there. */
+	tell_about_caught(r, p->pending);
+	if (ok && r->config->queue_kick_delivery && p->pending->len > 0)
+		kick_delivery(r, p->pending);
 	g_ptr_array_set_size(p->pending, 0);
 }
 

@@ -70,4 +70,28 @@ else
 	ok_if "a screenshot is taken" [ -s "$RELAY/report.png" ]
 	[ -n "$MQSIFT_KEEP" ] && cp "$RELAY/report.png" /tmp/mqsift-report.png
 fi
+
+# --- a batch that fails part way: what was committed before the failure is
+# told about as in a whole batch (before: nobody was told, not even the
+# postmaster, when any message of the batch failed)
+rm -f "$RELAY"/sink/*
+send alice@example.org banned-exe.eml
+send carol@example.org banned-exe.eml
+relay_wait_inbound 2
+MQSIFT_FAULT=commit:publish@1 "$MQSIFT" run --once -c "$CONF" 2>"$RELAY/partial.log"
+cat "$RELAY/partial.log" >&2
+ok_if "the commit failed after the first message was published" \
+	bash -c "grep -q 'commit failed: simulated failure (commit:publish)' '$RELAY/partial.log' &&
+		[ \$(grep -c 'action=parts-removed' '$RELAY/partial.log') -eq 1 ] &&
+		[ \$(grep -c 'action=commit-completed-at-next-pass' '$RELAY/partial.log') -eq 1 ]"
+ok_if "both senders were told in that pass" \
+	[ "$(grep -c 'the sender .* was told' "$RELAY/partial.log")" -eq 2 ]
+ok_if "the next pass completes the second" "$MQSIFT" run --once -c "$CONF"
+relay_deliver
+ok_if "alice is told once" [ "$(to_is alice@example.org | grep -c .)" -eq 1 ]
+ok_if "carol is told once" [ "$(to_is carol@example.org | grep -c .)" -eq 1 ]
+pm=$(to_is postmaster@example.com)
+ok_if "the postmaster's warning lists both" \
+	bash -c "[ \$(echo '$pm' | grep -c .) -eq 1 ] && [ \$(grep -c '^QueueID:' $pm) -eq 2 ]"
+ok_if "bob gets each message once" [ "$(to_is bob@example.com | wc -l)" -eq 2 ]
 done_testing
