@@ -75,13 +75,33 @@ typedef struct {
 /* doubtful - of Doubtful*, this process's */
 static GPtrArray *doubtful;
 
-/* hold_id - @id is committed but not complete: commit_prepare refuses it */
+/*
+ * held_key - a held message's key: its queue's qf directory and its ID (two
+ * inbound queues may each hold a message with the same ID)
+ */
+static char *
+held_key(const char *qf_dir, const char *id)
+{
+	return g_strconcat(qf_dir, "/", id, NULL);
+}
+
+/* hold_id - @id of @in is committed but not complete: commit_prepare refuses it */
 static void
-hold_id(const char *id)
+hold_id(QueueDir *in, const char *id)
 {
 	if (committed_ids == NULL)
 		committed_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	g_hash_table_add(committed_ids, g_strdup(id));
+	g_hash_table_add(committed_ids, held_key(qdir_qf_dir(in), id));
+}
+
+/* unhold - @id of the queue whose qf directory is @qf_dir is no longer held */
+static void
+unhold(const char *qf_dir, const char *id)
+{
+	if (committed_ids == NULL)
+		return;
+	g_autofree char *key = held_key(qf_dir, id);
+	g_hash_table_remove(committed_ids, key);
 }
 
 /* at_error - @error from errno for @what on the file @name of @dir_path */
@@ -292,9 +312,12 @@ write_body(CommitBatch *batch, const char *df, GBytes *body, GError **error)
 
 /* commit_is_held - in committed_ids */
 gboolean
-commit_is_held(const char *id)
+commit_is_held(QueueDir *in, const char *id)
 {
-	return committed_ids != NULL && g_hash_table_contains(committed_ids, id);
+	if (committed_ids == NULL)
+		return FALSE;
+	g_autofree char *key = held_key(qdir_qf_dir(in), id);
+	return g_hash_table_contains(committed_ids, key);
 }
 
 /*
@@ -312,7 +335,7 @@ commit_prepare(CommitBatch *batch, QueueClaim *claim, const Qf *qf, GBytes *new_
 	char qfn[QDIR_NAME_MAX], tf[QDIR_NAME_MAX], df[QDIR_NAME_MAX];
 	GError *local = NULL;
 
-	if (commit_is_held(claim->id)) {
+	if (commit_is_held(claim->dir, claim->id)) {
 		g_set_error(error, QDIR_ERROR, QDIR_ERROR_BUSY,
 		            "%s: committed already; the next pass completes it", claim->id);
 		return FALSE;
@@ -644,7 +667,7 @@ commit_finish(CommitBatch *batch, GError **error)
 		CommitItem *it = &g_array_index(items, CommitItem, i);
 		CommitOutcome *o = &g_array_index(batch->outcomes, CommitOutcome, i);
 		if (!ok && it->marked) {
-			hold_id(it->claim->id);
+			hold_id(it->claim->dir, it->claim->id);
 			if (*o != COMMIT_DONE)
 				*o = COMMIT_RECOVERED;
 		}
@@ -792,7 +815,7 @@ mark_committed(QueueDir *in, const char *line, GError **error)
 	}
 	if (!lock_briefly(in, fd)) {
 		close(fd);
-		hold_id(f[0]);
+		hold_id(in, f[0]);
 		g_message("%s: locked; its commit is completed at the next pass", what);
 		return 1;
 	}
@@ -826,8 +849,8 @@ recover_doubtful(QueueDir *in)
 			i++;
 			continue;
 		}
-		for (guint k = 0; committed_ids != NULL && k < d->ids->len; k++)
-			g_hash_table_remove(committed_ids, g_ptr_array_index(d->ids, k));
+		for (guint k = 0; k < d->ids->len; k++)
+			unhold(d->dir, g_ptr_array_index(d->ids, k));
 		g_ptr_array_unref(d->ids);
 		g_free(d->dir);
 		g_free(d->name);
@@ -895,10 +918,10 @@ recover_journals(QueueDir *in, GError **error)
 				return FALSE;
 			}
 			pending += r;
-			if (r == 0 && committed_ids != NULL) {
+			if (r == 0) {
 				g_autofree char *id =
 				    g_strndup(entries[k], strcspn(entries[k], " "));
-				g_hash_table_remove(committed_ids, id);
+				unhold(qdir_qf_dir(in), id);
 			}
 		}
 		if (entries == NULL)

@@ -147,10 +147,10 @@ gboolean commit_clean_stale(QueueDir *out, const char *id, GError **error);
 int commit_recover(QueueDir *in, QueueDir *out, GError **error);
 
 /*
- * commit_is_held - whether the message @id is committed but not complete
- * (a recovery will complete it): it is not to be claimed until then
+ * commit_is_held - whether the message @id of @in is committed but not
+ * complete (a recovery will complete it): it is not to be claimed until then
  */
-gboolean commit_is_held(const char *id);
+gboolean commit_is_held(QueueDir *in, const char *id);
 
 /*
  * commit_inject - put a new message (a notice, a released message) into @out

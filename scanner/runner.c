@@ -1021,7 +1021,7 @@ list_candidates(Pass *p)
 		}
 		for (guint i = 0; i < ids->len; i++) {
 			const char *id = g_ptr_array_index(ids, i);
-			if (commit_is_held(id))
+			if (commit_is_held(in, id))
 				continue; /* committed: the next recovery completes it */
 			Candidate c = {in, g_strdup(id)};
 			g_array_append_val(p->todo, c);

@@ -939,8 +939,16 @@ test_locked_qf_at_recovery(Fixture *f, gconstpointer data)
 	g_assert_cmpint(commit_recover(in, out, &error), ==, 2);
 	g_assert_no_error(error);
 	g_assert_cmpuint(count_prefix(f->in, "jf"), ==, 1); /* kept for the held one */
-	g_assert_true(commit_is_held(f->ids[0]));           /* the pass does not list it */
-	close(probe);                                       /* mailq is done */
+	g_assert_true(commit_is_held(in, f->ids[0]));       /* the pass does not list it */
+	/* a message of another inbound queue with the same ID is not held (the
+	 * holds were keyed by ID alone: it waited for this one's recovery) */
+	g_autofree char *other_path = g_build_filename(f->top, "other-in", NULL);
+	g_assert_cmpint(g_mkdir(other_path, 0700), ==, 0);
+	QueueDir *other = qdir_open(other_path, QUEUE_LOCK_FLOCK, NULL);
+	g_assert_nonnull(other);
+	g_assert_false(commit_is_held(other, f->ids[0]));
+	qdir_free(&other);
+	close(probe); /* mailq is done */
 	/* the rest of the pass (runner.c list_candidates, then the batches): the
 	 * held message is refused, the others go */
 	g_assert_false(commit_queued(in, out, 3, &error));
@@ -950,7 +958,7 @@ test_locked_qf_at_recovery(Fixture *f, gconstpointer data)
 	/* the next pass completes it: its inbound copy goes, nothing is sent again */
 	g_assert_cmpint(commit_recover(in, out, &error), ==, 1);
 	g_assert_no_error(error);
-	g_assert_false(commit_is_held(f->ids[0]));
+	g_assert_false(commit_is_held(in, f->ids[0]));
 	g_assert_true(commit_queued(in, out, 3, &error));
 	qdir_free(&in);
 	qdir_free(&out);
