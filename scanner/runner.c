@@ -362,6 +362,35 @@ runner_new(const MqConfig *config, GError **error)
 	return runner_open(config, NULL, FALSE, error);
 }
 
+static void free_retired(Runner *r);
+
+/*
+ * switch_to_reloaded - the end of a signature reload's job (waited for): its
+ * engine becomes the runner's; the one it replaces is r->retired, freed once
+ * its workers stopped (free_retired).  Logged if it did not load.
+ */
+static void
+switch_to_reloaded(Runner *r)
+{
+	quiesce_job_finish(&r->reload);
+	if (r->reload_engine == NULL) {
+		g_critical("the changed signature database does not load (%s); still scanning "
+		           "with the previous one",
+		           r->reload_error->message);
+		g_clear_error(&r->reload_error);
+		return;
+	}
+	g_message("signatures reloaded: %u signatures from %s",
+	          engine_signature_count(r->reload_engine), engine_source(r->reload_engine));
+	r->retired = g_new0(struct Retired, 1);
+	r->retired->engine = r->engine;
+	r->retired->switched = g_get_monotonic_time();
+	r->engine = g_steal_pointer(&r->reload_engine);
+	pool_hold_forks(r->pool, TRUE);
+	pool_retire(r->pool, r->engine);
+	free_retired(r); /* at once if every worker was idle */
+}
+
 /*
  * runner_reload - see runner.h.  The old workers are stopped and the old
  * engine freed before any new worker is forked: a worker forked while the
@@ -373,8 +402,20 @@ gboolean
 runner_reload(Runner **runner, const MqConfig *config, GError **error)
 {
 	Runner *old = *runner;
+
+	/* a signature reload under way: its engine is the current one (kept
+	 * below, or not), else the new databases would be dropped with the old
+	 * runner while the kept engine counts them as seen */
+	if (old->reload != NULL) {
+		g_message("SIGHUP: the signature reload under way is finished first");
+		switch_to_reloaded(old);
+	}
 	Engine *keep = engine_fits(old->engine, config) ? old->engine : NULL;
-	Runner *r = runner_open(config, keep, TRUE, error);
+	/* the new workers start at once when they can share nothing else than
+	 * the kept engine (a worker that cannot start then refuses the new
+	 * configuration); else only after the old runner's engines are freed */
+	gboolean held = keep == NULL || old->retired != NULL;
+	Runner *r = runner_open(config, keep, held, error);
 
 	if (r == NULL)
 		return FALSE;
@@ -391,7 +432,8 @@ runner_reload(Runner **runner, const MqConfig *config, GError **error)
 		g_message("engine: the previous signatures freed in %.2f s, before the new workers "
 		          "start",
 		          (double)(g_get_monotonic_time() - t0) / 1e6);
-	pool_hold_forks(r->pool, FALSE);
+	if (held)
+		pool_hold_forks(r->pool, FALSE);
 	*runner = r;
 	return TRUE;
 }
@@ -512,24 +554,7 @@ runner_check_reload(Runner *r)
 	if (r->reload != NULL) {
 		if (!quiesce_job_done(r->reload))
 			return;
-		quiesce_job_finish(&r->reload);
-		if (r->reload_engine != NULL) {
-			g_message("signatures reloaded: %u signatures from %s",
-			          engine_signature_count(r->reload_engine),
-			          engine_source(r->reload_engine));
-			r->retired = g_new0(struct Retired, 1);
-			r->retired->engine = r->engine;
-			r->retired->switched = g_get_monotonic_time();
-			r->engine = g_steal_pointer(&r->reload_engine);
-			pool_hold_forks(r->pool, TRUE);
-			pool_retire(r->pool, r->engine);
-			free_retired(r); /* at once if every worker was idle */
-		} else {
-			g_critical("the changed signature database does not load (%s); still "
-			           "scanning with the previous one",
-			           r->reload_error->message);
-			g_clear_error(&r->reload_error);
-		}
+		switch_to_reloaded(r);
 		return;
 	}
 	if (!engine_changed(r->engine))

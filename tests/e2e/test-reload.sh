@@ -45,6 +45,26 @@ ok_if "mail still flows" wait_for 15 out_has 1
 relay_deliver
 ok_if "with the previous engine" grep -q '^X-Virus-Status: Infected (Mqsift.Test.EICAR' "$RELAY"/sink/*.eml
 
+rm -f "$RELAY"/sink/*
+
+# a database change and a SIGHUP at once ("freshclam && kill -HUP"): the
+# reload the change started is finished first and its engine is the one the
+# new configuration keeps (before, the kept engine was the old one, counted
+# as up to date: the new signatures were never used)
+printf 'From: alice@example.org\nTo: bob@example.com\nSubject: marker\n\nhello MQSIFTNEWSIGMARKER42 bye\n' >"$RELAY/marker.eml"
+sleep 1.1
+rm -f "$SIGS/broken.ndb"
+echo "Mqsift.Test.Marker:0:*:$(printf MQSIFTNEWSIGMARKER42 | od -An -tx1 | tr -d ' \n')" >"$SIGS/marker.ndb"
+kill -HUP $daemon
+ok_if "SIGHUP right after a database change: reloaded" \
+	wait_for 15 grep -q 'configuration reloaded' "$RELAY/daemon.log"
+send_mail alice@example.org bob@example.com "$RELAY/marker.eml"
+ok_if "mail flows after it" wait_for 15 out_has 1
+relay_deliver
+ok_if "the new database's signature is used" \
+	grep -q '^X-Virus-Status: Infected (Mqsift.Test.Marker' "$RELAY"/sink/*.eml
+grep -E 'reload|signatures' "$RELAY/daemon.log" | tail -n 6 | while read -r l; do diag "$l"; done
+
 send_mail alice@example.org bob@example.com "$RELAY/samples/clean-text.eml"
 kill -TERM $daemon
 wait $daemon
