@@ -580,7 +580,7 @@ commit_finish(CommitBatch *batch, GError **error)
 	GArray *items = batch->items;
 	QueueDir *out = batch->out;
 	char from[QDIR_NAME_MAX], to[QDIR_NAME_MAX];
-	gboolean ok = TRUE;
+	gboolean ok = TRUE, in_doubt = FALSE;
 	guint i;
 
 	g_array_set_size(batch->outcomes, items->len); /* all COMMIT_LEFT */
@@ -604,9 +604,9 @@ commit_finish(CommitBatch *batch, GError **error)
 		fault_point("commit:after-mark");
 		retire_journals(batch, dirs); /* the batch before's: see step 9 */
 	} else {
-		if (!unwrite_journals(batch, journals, dirs))
-			for (i = 0; i < items->len; i++) /* recovery decides, on the journal */
-				g_array_index(items, CommitItem, i).marked = TRUE;
+		in_doubt = !unwrite_journals(batch, journals, dirs);
+		for (i = 0; in_doubt && i < items->len; i++) /* recovery decides, on the journal */
+			g_array_index(items, CommitItem, i).marked = TRUE;
 	}
 	g_ptr_array_free(dirs, TRUE);
 	/* 6, 7: make each marked message visible to the outgoing sendmail */
@@ -669,7 +669,7 @@ commit_finish(CommitBatch *batch, GError **error)
 		if (!ok && it->marked) {
 			hold_id(it->claim->dir, it->claim->id);
 			if (*o != COMMIT_DONE)
-				*o = COMMIT_RECOVERED;
+				*o = in_doubt ? COMMIT_DOUBTFUL : COMMIT_RECOVERED;
 		}
 		commit_item_rollback(batch, it);
 	}

@@ -113,6 +113,9 @@ typedef enum {
 	COMMIT_RECOVERED, /* marked (cf) but not yet visible outbound: the next
 	                   * pass's commit_recover() completes it, exactly once */
 	COMMIT_DONE,      /* visible to the outgoing sendmail */
+	COMMIT_DOUBTFUL,  /* its journal could not be removed for sure: the next
+	                   * pass completes it if the journal is there, else it
+	                   * is an inbound message again (scanned anew) */
 } CommitOutcome;
 
 /*

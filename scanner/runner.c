@@ -1202,20 +1202,25 @@ log_and_record(Runner *r, GPtrArray *pending, CommitBatch *batch, PassStats *sta
 		 * spam took is done (SPAM) and was never in the batch */
 		CommitOutcome outcome =
 		    m->spam_took ? COMMIT_DONE : commit_outcome(batch, in_batch++);
-		gboolean committed = outcome != COMMIT_LEFT;
+		/* a message in doubt is not counted nor reported: if the next pass
+		 * finds it inbound again, it is scanned and reported then */
+		gboolean committed = outcome == COMMIT_DONE || outcome == COMMIT_RECOVERED;
 		m->committed = committed;
 		g_autofree char *recovered =
 		    outcome == COMMIT_RECOVERED
 		        ? g_strdup_printf("%s (commit completed at the next pass)", m->action)
 		        : NULL;
-		const char *action = outcome == COMMIT_DONE ? m->action
-		                     : outcome == COMMIT_RECOVERED
-		                         ? recovered
-		                         : "left in queue (commit failed)";
+		const char *action =
+		    outcome == COMMIT_DONE        ? m->action
+		    : outcome == COMMIT_RECOVERED ? recovered
+		    : outcome == COMMIT_DOUBTFUL
+		        ? "commit in doubt (completed at the next pass, or scanned again)"
+		        : "left in queue (commit failed)";
 
 		g_message("%s: %s, action=%s, ms=%" G_GINT64_FORMAT, m->id, m->logline,
-		          outcome == COMMIT_RECOVERED ? "commit-completed-at-next-pass"
-		          : m->spam_took              ? logline_spam_action(&m->spam)
+		          outcome == COMMIT_RECOVERED  ? "commit-completed-at-next-pass"
+		          : outcome == COMMIT_DOUBTFUL ? "commit-in-doubt"
+		          : m->spam_took               ? logline_spam_action(&m->spam)
 		                         : logline_action(&m->report, m->verdict, committed),
 		          ms);
 		if (committed && m->not_told != NULL)

@@ -94,4 +94,23 @@ pm=$(to_is postmaster@example.com)
 ok_if "the postmaster's warning lists both" \
 	bash -c "[ \$(echo '$pm' | grep -c .) -eq 1 ] && [ \$(grep -c '^QueueID:' $pm) -eq 2 ]"
 ok_if "bob gets each message once" [ "$(to_is bob@example.com | wc -l)" -eq 2 ]
+
+# --- a batch whose journal could be neither written nor removed for sure (the
+# directory fsync fails, EIO): in doubt, nobody is told yet; the next pass
+# finds the journal gone, scans the message again and tells its sender then,
+# once (before, the first pass told her too: two notices, two warnings)
+rm -f "$RELAY"/sink/*
+send alice@example.org banned-exe.eml
+relay_wait_inbound 1
+MQSIFT_FAULT=fsync-dir@1 "$MQSIFT" run --once -c "$CONF" 2>"$RELAY/doubt.log"
+cat "$RELAY/doubt.log" >&2
+ok_if "the commit is in doubt" grep -q 'action=commit-in-doubt' "$RELAY/doubt.log"
+ok_if "nobody is told in that pass" \
+	bash -c "! grep -Eq 'was told|cannot notify|warning to the postmaster' '$RELAY/doubt.log'"
+"$MQSIFT" run --once -c "$CONF" 2>"$RELAY/doubt2.log"
+ok_if "the next pass scans it again and delivers it" grep -q 'action=parts-removed' "$RELAY/doubt2.log"
+relay_deliver
+ok_if "alice is told once" [ "$(to_is alice@example.org | grep -c .)" -eq 1 ]
+ok_if "the postmaster is warned once" [ "$(to_is postmaster@example.com | grep -c .)" -eq 1 ]
+ok_if "bob gets it once" [ "$(to_is bob@example.com | grep -c .)" -eq 1 ]
 done_testing
