@@ -211,7 +211,7 @@ fi
 # peer_rounds MIX [GEN ARGS] - the rounds on one mix; sets ratio and speedup (medians)
 peer_rounds() {
 	local mix=$1 r mq bare mq_cpu bare_cpu mq_rate t1 t2 scan s0
-	local ratios=() speedups=()
+	local ratios=() speedups=() bares=()
 	shift
 	rm -rf "$DIR/eml" "$DIR/src"
 	python3 "$HERE/gen-corpus.py" --count "$N" --queue "$DIR/src" --eml "$DIR/eml" "$@" >/dev/null
@@ -225,6 +225,7 @@ peer_rounds() {
 		bare=$(TMPDIR=/dev/shm/mqsift-bare "$BARE" "$SIGS" "$DIR"/eml/*.eml)
 		say "bench: $mix round=$r ${bare}"
 		bare_cpu=$(field cpu_ms_per_msg "$bare")
+		bares+=("$bare_cpu")
 		ratios+=("$(python3 -c "print('%.2f' % ($mq_cpu / $bare_cpu))")")
 		if [ -n "$clam_load" ]; then
 			t1=$(date +%s%N)
@@ -236,6 +237,9 @@ peer_rounds() {
 		fi
 	done
 	ratio=$(median "${ratios[@]}")
+	# what the machine allows: libclamav alone on every core, nothing else
+	bare_median=$(median "${bares[@]}")
+	say "bench: $mix ceiling bare_libclamav_ms_per_msg=$bare_median cores=$CORES max_msgs_per_s=$(python3 -c "print('%.0f' % ($CORES * 1000 / $bare_median))") (libclamav alone on every core: no master, no MIME walk, no commit)"
 	say "bench: $mix cpu_ratio rounds=$ROUNDS ratios=$(IFS=,; echo "${ratios[*]}") median=$ratio steal_s=$(python3 -c "print('%.2f' % ($(steal_s) - $s0))")"
 	speedup=
 	if [ ${#speedups[@]} -gt 0 ]; then
