@@ -26,7 +26,10 @@ fdread_append(int fd, GString *out, gsize max_size, GError **error)
 
 	for (;;) {
 		g_string_set_size(out, start + got + want);
-		ssize_t n = pread(fd, out->str + start + got, want, (off_t)got);
+		/* a pipe cannot be read at an offset: from where it is, which for
+		 * a descriptor just opened is its start too */
+		ssize_t n = regular ? pread(fd, out->str + start + got, want, (off_t)got)
+		                    : read(fd, out->str + start + got, want);
 
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -4,7 +4,8 @@
  * SUMMARY
  *	Bodies (df files) and the memfds of the worker protocol are read whole
  *	with pread() from offset 0, retrying on EINTR, and refused past a
- *	maximum size: no read in mqsift is unbounded.
+ *	maximum size: no read in mqsift is unbounded.  A descriptor that is not
+ *	a regular file (a pipe) is read from where it is.
  *
  * DIAGNOSTICS
  *	FALSE or NULL with @error: G_IO_ERROR_MESSAGE_TOO_LARGE past the

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "queue/durable.h"
+#include "queue/fdread.h"
 #include "reports/notice.h"
 #include "reports/report.h"
 #include "reports/store.h"
@@ -174,6 +175,53 @@ json_string(GString *out, const char *s)
 	g_string_append_c(out, '"');
 }
 
+/*
+ * scan_file - one file of "mqsift scan", read once through one descriptor.
+ * A regular file is mapped, its body read from the descriptor as a worker
+ * reads a df; anything else (a pipe, a FIFO) is read from the descriptor,
+ * at most scanner.max_message_size bytes.  A larger message is judged by
+ * its size alone, as a worker judges one.  FALSE with @error if the file
+ * cannot be read.
+ */
+static gboolean
+scan_file(const ScanContext *ctx, const char *path, ScanReport *rep, GError **error)
+{
+	gsize max = ctx->settings->max_message_size;
+	int fd = open(path, O_RDONLY | O_CLOEXEC); /* lint: allow open */
+	struct stat st;
+	ScanMessageMap map;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int err = errno;
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err), "%s", g_strerror(err));
+		if (fd >= 0)
+			close(fd);
+		return FALSE;
+	}
+	if (S_ISREG(st.st_mode) && (guint64)st.st_size > max) {
+		scan_message(ctx, "", (gsize)st.st_size, rep); /* only the size is looked at */
+	} else if (S_ISREG(st.st_mode) && scan_message_map("", fd, max, &map, NULL)) {
+		scan_message_body_fd(ctx, map.msg, map.len, fd, 0, rep);
+		scan_message_map_clear(&map);
+	} else {
+		g_autoptr(GError) local = NULL;
+		g_autoptr(GBytes) bytes = fdread_bytes(fd, max, &local);
+		gsize len = 0;
+		const char *data = bytes ? g_bytes_get_data(bytes, &len) : NULL;
+		if (bytes != NULL)
+			scan_message(ctx, data ? data : "", len, rep);
+		else if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE))
+			scan_message(ctx, "", max + 1, rep); /* only the size is looked at */
+		else {
+			close(fd);
+			g_propagate_error(error, g_steal_pointer(&local));
+			return FALSE;
+		}
+	}
+	close(fd);
+	return TRUE;
+}
+
 /* cmd_scan - mqsift scan FILE... */
 static int
 cmd_scan(int argc, char **argv)
@@ -203,35 +251,16 @@ cmd_scan(int argc, char **argv)
 	}
 	int status = 0;
 	for (int i = 1; i < argc; i++) {
-		g_autofree char *data = NULL;
-		gsize len;
 		ScanReport rep;
-		ScanMessageMap map = {0};
-
-		/* a regular file is mapped and scanned as a worker scans a df; anything
-		 * else (a pipe, a file too large to map) is read whole */
-		int fd = open(argv[i], O_RDONLY | O_CLOEXEC); /* lint: allow open */
-		if (fd >= 0 &&
-		    !scan_message_map("", fd, config->scanner_max_message_size, &map, NULL)) {
-			close(fd);
-			fd = -1;
-		}
-		if (fd < 0 && !g_file_get_contents(argv[i], &data, &len, &error)) {
-			fprintf(stderr, "mqsift scan: %s\n", error->message);
+		ScanSettings settings;
+		scan_settings_from_config(config, &settings);
+		ScanContext ctx = {&settings, engine, policy, NULL};
+		if (!scan_file(&ctx, argv[i], &rep, &error)) {
+			fprintf(stderr, "mqsift scan: %s: %s\n", argv[i], error->message);
 			g_clear_error(&error);
 			status = 2;
 			continue;
 		}
-		ScanSettings settings;
-		scan_settings_from_config(config, &settings);
-		ScanContext ctx = {&settings, engine, policy, NULL};
-		if (fd >= 0)
-			scan_message_body_fd(&ctx, map.msg, map.len, fd, 0, &rep);
-		else
-			scan_message(&ctx, data, len, &rep);
-		scan_message_map_clear(&map);
-		if (fd >= 0)
-			close(fd);
 		g_autofree char *st = scan_status_header(&rep);
 		if (json) {
 			GString *o = g_string_new("{\"file\":");

@@ -92,6 +92,23 @@ ok_if "mqsift scan: a 3 MB message with the virus at its end: found (file)" \
 	bash -c "'$MQSIFT' scan -c '$RELAY/etc/mqsift.yaml' '$RELAY/big-virus.eml'; [ \$? -eq 1 ]"
 ok_if "mqsift scan: the same from a pipe: found" \
 	bash -c "'$MQSIFT' scan -c '$RELAY/etc/mqsift.yaml' /dev/stdin <'$RELAY/big-virus.eml'; [ \$? -eq 1 ]"
+# a FIFO is opened once: its writer may write and close at once (before, it
+# was opened a second time, which waited for a writer for ever)
+mkfifo "$RELAY/fifo"
+python3 -c "
+import os, sys
+data = open(sys.argv[2], 'rb').read()
+fd = os.open(sys.argv[1], os.O_WRONLY)
+os.write(fd, data)
+os.close(fd)" "$RELAY/fifo" "$M/virus.eml" &
+writer=$!
+sleep 0.5 # the writer waits in open(): it writes and closes as soon as mqsift opens
+ok_if "mqsift scan: a FIFO its writer closes at once: found" \
+	bash -c "timeout 20 '$MQSIFT' scan -c '$RELAY/etc/mqsift.yaml' '$RELAY/fifo'; [ \$? -eq 1 ]"
+kill $writer 2>/dev/null
+wait $writer
+ok_if "mqsift scan: a device that never ends is judged by its size (max_message_size)" \
+	bash -c "timeout 60 '$MQSIFT' scan -c '$RELAY/etc/mqsift.yaml' /dev/zero | grep -q 'larger than scanner.max_message_size'"
 
 "$MQSIFT" quarantine list -c "$RELAY/etc/mqsift.yaml" >"$RELAY/qlist.txt"
 cat "$RELAY/qlist.txt" >&2
