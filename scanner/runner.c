@@ -426,6 +426,8 @@ runner_reload(Runner **runner, const MqConfig *config, GError **error)
 		          "signatures loaded are kept",
 		          engine_signature_count(keep));
 	}
+	/* deliveries the old runner kicked and that still run: reaped by the new */
+	g_ptr_array_extend_and_steal(r->kicks, g_steal_pointer(&old->kicks));
 	gint64 t0 = g_get_monotonic_time();
 	runner_free(runner); /* reaps the old workers, then frees what only they used */
 	if (keep == NULL)
@@ -1307,13 +1309,10 @@ tell_about_caught(Runner *r, GPtrArray *pending)
 	}
 }
 
-/* kick_delivery - sendmail -qI<id> for what was just committed (batches of 30) */
+/* reap_kicks - forget the kicked deliveries that ended (no zombie is left) */
 static void
-kick_delivery(Runner *r, GPtrArray *pending)
+reap_kicks(Runner *r)
 {
-	/* the kicks still running: at most MAX_KICKS at once, the periodic
-	 * queue run of the outgoing sendmail delivers what a skipped kick
-	 * would have */
 	for (guint i = 0; i < r->kicks->len;) {
 		GPid pid = GPOINTER_TO_INT(g_ptr_array_index(r->kicks, i));
 		if (waitpid(pid, NULL, WNOHANG) != 0)
@@ -1321,6 +1320,16 @@ kick_delivery(Runner *r, GPtrArray *pending)
 		else
 			i++;
 	}
+}
+
+/* kick_delivery - sendmail -qI<id> for what was just committed (batches of 30) */
+static void
+kick_delivery(Runner *r, GPtrArray *pending)
+{
+	/* the kicks still running: at most MAX_KICKS at once, the periodic
+	 * queue run of the outgoing sendmail delivers what a skipped kick
+	 * would have */
+	reap_kicks(r);
 	if (r->kicks->len >= MAX_KICKS) {
 		g_debug("%u deliveries kicked are still running: the queue run delivers these",
 		        r->kicks->len);
@@ -1417,6 +1426,7 @@ runner_pass(Runner *r, const volatile sig_atomic_t *stop, PassStats *stats)
 	Pass p = {.r = r, .stats = stats, .now = g_get_real_time() / G_USEC_PER_SEC, .stop = stop};
 
 	memset(stats, 0, sizeof *stats);
+	reap_kicks(r);
 	p.todo = g_array_new(FALSE, FALSE, sizeof(Candidate));
 	g_array_set_clear_func(p.todo, candidate_clear);
 	p.batch = commit_batch_new(r->outgoing, r->config->queue_file_mode);

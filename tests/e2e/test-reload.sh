@@ -12,6 +12,9 @@ sed -i '/EICAR/d' "$SIGS/mqsift-test.hdb" # only clam.exe at first
 MQSIFT_SIGNATURES=$SIGS relay_start || bail_out "cannot start the test relay"
 CONF=$RELAY/etc/mqsift.yaml
 sed -i 's/^queue:$/queue:\n  scan_interval: 1s/' "$CONF"
+# kicks that deliver nothing (relay_deliver delivers): processes to reap
+sed -i -e 's/^  kick_delivery: false$/  kick_delivery: true/' \
+	-e 's|^queue:$|queue:\n  sendmail: [/bin/true]|' "$CONF"
 python3 "$TOP_SRCDIR/tests/data/samples/make-samples.py" "$RELAY/samples"
 
 "$MQSIFT" run --foreground -c "$CONF" 2>"$RELAY/daemon.log" &
@@ -58,6 +61,10 @@ echo "Mqsift.Test.Marker:0:*:$(printf MQSIFTNEWSIGMARKER42 | od -An -tx1 | tr -d
 kill -HUP $daemon
 ok_if "SIGHUP right after a database change: reloaded" \
 	wait_for 15 grep -q 'configuration reloaded' "$RELAY/daemon.log"
+# the delivery kicked before it ended long ago: reaped, not left a zombie
+# (before, the old runner's kicks were forgotten at a SIGHUP)
+ok_if "no kicked delivery is left a zombie by the SIGHUP" \
+	wait_for 5 bash -c "[ \$(ps -o stat= --ppid $daemon | grep -c '^Z') -eq 0 ]"
 send_mail alice@example.org bob@example.com "$RELAY/marker.eml"
 ok_if "mail flows after it" wait_for 15 out_has 1
 relay_deliver
