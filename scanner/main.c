@@ -200,10 +200,13 @@ scan_file(const ScanContext *ctx, const char *path, ScanReport *rep, GError **er
 	}
 	if (S_ISREG(st.st_mode) && (guint64)st.st_size > max) {
 		scan_message(ctx, "", (gsize)st.st_size, rep); /* only the size is looked at */
-	} else if (S_ISREG(st.st_mode) && scan_message_map("", fd, max, &map, NULL)) {
+	} else if (S_ISREG(st.st_mode) && st.st_size > 0 &&
+	           scan_message_map("", fd, max, &map, NULL)) {
 		scan_message_body_fd(ctx, map.msg, map.len, fd, 0, rep);
 		scan_message_map_clear(&map);
 	} else {
+		/* a pipe, or a file that says it is empty (/proc's, one being
+		 * written): read past the size it gives */
 		g_autoptr(GError) local = NULL;
 		g_autoptr(GBytes) bytes = fdread_bytes(fd, max, &local);
 		gsize len = 0;

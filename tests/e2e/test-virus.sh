@@ -107,6 +107,13 @@ ok_if "mqsift scan: a FIFO its writer closes at once: found" \
 	bash -c "timeout 20 '$MQSIFT' scan -c '$RELAY/etc/mqsift.yaml' '$RELAY/fifo'; [ \$? -eq 1 ]"
 kill $writer 2>/dev/null
 wait $writer
+# a file that says it is empty but is not (/proc): read, not taken as empty
+env -i "MSG=$(cat "$M/virus.eml")" sleep 60 &
+holder=$!
+ok_if "mqsift scan: a /proc file (size 0 by fstat) holding the message: found" \
+	bash -c "'$MQSIFT' scan -c '$RELAY/etc/mqsift.yaml' /proc/$holder/environ; [ \$? -eq 1 ]"
+kill $holder
+wait $holder 2>/dev/null
 ok_if "mqsift scan: a device that never ends is judged by its size (max_message_size)" \
 	bash -c "timeout 60 '$MQSIFT' scan -c '$RELAY/etc/mqsift.yaml' /dev/zero | grep -q 'larger than scanner.max_message_size'"
 
