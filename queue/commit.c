@@ -67,7 +67,8 @@ static GHashTable *committed_ids;
  * completes it
  */
 typedef struct {
-	char *dir;      /* the qf directory */
+	char *dir;      /* the qf directory (for the log) */
+	char *dir_key;  /* the same, as held_key() names it */
 	char *name;     /* jf<ID> */
 	GPtrArray *ids; /* of char*: the messages it names */
 } Doubtful;
@@ -76,31 +77,48 @@ typedef struct {
 static GPtrArray *doubtful;
 
 /*
- * held_key - a held message's key: its queue's qf directory and its ID (two
- * inbound queues may each hold a message with the same ID)
+ * dir_key - @in's qf directory as the holds name it: its device and inode,
+ * the same however the configuration spells its path (a trailing slash, a
+ * symlink: a SIGHUP may change the spelling while holds stay)
  */
 static char *
-held_key(const char *qf_dir, const char *id)
+dir_key(QueueDir *in)
 {
-	return g_strconcat(qf_dir, "/", id, NULL);
+	struct stat st;
+
+	if (fstat(qdir_qf_fd(in), &st) < 0)
+		return g_strdup(qdir_qf_dir(in));
+	return g_strdup_printf("%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+}
+
+/*
+ * held_key - a held message's key: its queue's qf directory (dir_key) and
+ * its ID (two inbound queues may each hold a message with the same ID)
+ */
+static char *
+held_key(const char *dir, const char *id)
+{
+	return g_strconcat(dir, "/", id, NULL);
 }
 
 /* hold_id - @id of @in is committed but not complete: commit_prepare refuses it */
 static void
 hold_id(QueueDir *in, const char *id)
 {
+	g_autofree char *dir = dir_key(in);
+
 	if (committed_ids == NULL)
 		committed_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	g_hash_table_add(committed_ids, held_key(qdir_qf_dir(in), id));
+	g_hash_table_add(committed_ids, held_key(dir, id));
 }
 
-/* unhold - @id of the queue whose qf directory is @qf_dir is no longer held */
+/* unhold - @id of the queue whose dir_key is @dir is no longer held */
 static void
-unhold(const char *qf_dir, const char *id)
+unhold(const char *dir, const char *id)
 {
 	if (committed_ids == NULL)
 		return;
-	g_autofree char *key = held_key(qf_dir, id);
+	g_autofree char *key = held_key(dir, id);
 	g_hash_table_remove(committed_ids, key);
 }
 
@@ -316,7 +334,8 @@ commit_is_held(QueueDir *in, const char *id)
 {
 	if (committed_ids == NULL)
 		return FALSE;
-	g_autofree char *key = held_key(qdir_qf_dir(in), id);
+	g_autofree char *dir = dir_key(in);
+	g_autofree char *key = held_key(dir, id);
 	return g_hash_table_contains(committed_ids, key);
 }
 
@@ -557,6 +576,7 @@ unwrite_journals(CommitBatch *batch, GArray *journals, GPtrArray *dirs)
 		if (!ok) {
 			Doubtful *d = g_new0(Doubtful, 1);
 			d->dir = g_strdup(qdir_qf_dir(j->in));
+			d->dir_key = dir_key(j->in);
 			d->name = g_strdup(j->name); /* "" if it was never created */
 			d->ids = g_ptr_array_new_with_free_func(g_free);
 			for (guint k = 0; k < batch->items->len; k++) {
@@ -839,7 +859,8 @@ recover_doubtful(QueueDir *in)
 		Doubtful *d = g_ptr_array_index(doubtful, i);
 		struct stat st;
 
-		gboolean gone = strcmp(d->dir, qdir_qf_dir(in)) == 0 &&
+		g_autofree char *dir = dir_key(in);
+		gboolean gone = strcmp(d->dir_key, dir) == 0 &&
 		                (*d->name == '\0' ||
 		                 (fstatat(qdir_qf_fd(in), d->name, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
 		                  errno == ENOENT));
@@ -850,9 +871,10 @@ recover_doubtful(QueueDir *in)
 			continue;
 		}
 		for (guint k = 0; k < d->ids->len; k++)
-			unhold(d->dir, g_ptr_array_index(d->ids, k));
+			unhold(d->dir_key, g_ptr_array_index(d->ids, k));
 		g_ptr_array_unref(d->ids);
 		g_free(d->dir);
+		g_free(d->dir_key);
 		g_free(d->name);
 		g_free(d);
 		g_ptr_array_remove_index(doubtful, i);
@@ -921,7 +943,8 @@ recover_journals(QueueDir *in, GError **error)
 			if (r == 0) {
 				g_autofree char *id =
 				    g_strndup(entries[k], strcspn(entries[k], " "));
-				unhold(qdir_qf_dir(in), id);
+				g_autofree char *dir = dir_key(in);
+				unhold(dir, id);
 			}
 		}
 		if (entries == NULL)
