@@ -68,7 +68,7 @@ static GHashTable *committed_ids;
  */
 typedef struct {
 	char *dir;      /* the qf directory (for the log) */
-	char *dir_key;  /* the same, as held_key() names it */
+	char *dir_key;  /* its queue's qdir_key() */
 	char *name;     /* jf<ID> */
 	GPtrArray *ids; /* of char*: the messages it names */
 } Doubtful;
@@ -77,23 +77,10 @@ typedef struct {
 static GPtrArray *doubtful;
 
 /*
- * dir_key - @in's qf directory as the holds name it: its device and inode,
- * the same however the configuration spells its path (a trailing slash, a
- * symlink: a SIGHUP may change the spelling while holds stay)
- */
-static char *
-dir_key(QueueDir *in)
-{
-	struct stat st;
-
-	if (fstat(qdir_qf_fd(in), &st) < 0)
-		return g_strdup(qdir_qf_dir(in));
-	return g_strdup_printf("%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
-}
-
-/*
- * held_key - a held message's key: its queue's qf directory (dir_key) and
- * its ID (two inbound queues may each hold a message with the same ID)
+ * held_key - a held message's key: its queue (qdir_key: however the
+ * configuration spells its path, as a SIGHUP may change it while holds
+ * stay) and its ID (two inbound queues may each hold a message with the
+ * same ID)
  */
 static char *
 held_key(const char *dir, const char *id)
@@ -105,14 +92,14 @@ held_key(const char *dir, const char *id)
 static void
 hold_id(QueueDir *in, const char *id)
 {
-	g_autofree char *dir = dir_key(in);
+	g_autofree char *dir = qdir_key(in);
 
 	if (committed_ids == NULL)
 		committed_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	g_hash_table_add(committed_ids, held_key(dir, id));
 }
 
-/* unhold - @id of the queue whose dir_key is @dir is no longer held */
+/* unhold - @id of the queue whose qdir_key is @dir is no longer held */
 static void
 unhold(const char *dir, const char *id)
 {
@@ -334,7 +321,7 @@ commit_is_held(QueueDir *in, const char *id)
 {
 	if (committed_ids == NULL)
 		return FALSE;
-	g_autofree char *dir = dir_key(in);
+	g_autofree char *dir = qdir_key(in);
 	g_autofree char *key = held_key(dir, id);
 	return g_hash_table_contains(committed_ids, key);
 }
@@ -576,7 +563,7 @@ unwrite_journals(CommitBatch *batch, GArray *journals, GPtrArray *dirs)
 		if (!ok) {
 			Doubtful *d = g_new0(Doubtful, 1);
 			d->dir = g_strdup(qdir_qf_dir(j->in));
-			d->dir_key = dir_key(j->in);
+			d->dir_key = qdir_key(j->in);
 			d->name = g_strdup(j->name); /* "" if it was never created */
 			d->ids = g_ptr_array_new_with_free_func(g_free);
 			for (guint k = 0; k < batch->items->len; k++) {
@@ -854,12 +841,12 @@ static void
 recover_doubtful(QueueDir *in)
 {
 	gboolean synced = FALSE;
+	g_autofree char *dir = qdir_key(in);
 
 	for (guint i = 0; doubtful != NULL && i < doubtful->len;) {
 		Doubtful *d = g_ptr_array_index(doubtful, i);
 		struct stat st;
 
-		g_autofree char *dir = dir_key(in);
 		gboolean gone = strcmp(d->dir_key, dir) == 0 &&
 		                (*d->name == '\0' ||
 		                 (fstatat(qdir_qf_fd(in), d->name, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
@@ -893,6 +880,7 @@ recover_journals(QueueDir *in, GError **error)
 {
 	g_autoptr(GPtrArray) ids = qdir_list(in, "jf", error);
 	int dfd = qdir_qf_fd(in);
+	g_autofree char *dir = qdir_key(in);
 
 	if (ids == NULL)
 		return FALSE;
@@ -943,7 +931,6 @@ recover_journals(QueueDir *in, GError **error)
 			if (r == 0) {
 				g_autofree char *id =
 				    g_strndup(entries[k], strcspn(entries[k], " "));
-				g_autofree char *dir = dir_key(in);
 				unhold(dir, id);
 			}
 		}

@@ -12,6 +12,7 @@
 #include "queue/qdir.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
@@ -198,6 +199,13 @@ gboolean
 qdir_same_dir(const QueueDir *a, const QueueDir *b)
 {
 	return a->st.st_dev == b->st.st_dev && a->st.st_ino == b->st.st_ino;
+}
+
+/* qdir_key - see qdir.h */
+char *
+qdir_key(const QueueDir *dir)
+{
+	return g_strdup_printf("%ju:%ju", (uintmax_t)dir->st.st_dev, (uintmax_t)dir->st.st_ino);
 }
 
 /* qdir_valid_id - characters and length of a queue ID */

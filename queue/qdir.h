@@ -63,6 +63,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QueueDir, qdir_free_ptr)
  */
 gboolean qdir_same_dir(const QueueDir *a, const QueueDir *b);
 
+/*
+ * qdir_key - the directory's identity as a newly allocated string (its device
+ * and inode, as qdir_same_dir compares them): the same however the path is
+ * written, so it still names the queue after a SIGHUP spells it otherwise
+ */
+char *qdir_key(const QueueDir *dir);
+
 /* qdir_path - the queue directory (borrowed) */
 const char *qdir_path(const QueueDir *dir);
 
