@@ -79,11 +79,12 @@ Runner *runner_new(const MqConfig *config, GError **error);
 
 /*
  * runner_reload - replace *@runner with a runner for @config (borrowed, as
- * for runner_new).  The engine is kept when engine_fits() says it can be,
- * else a new one is loaded while the old runner's workers stay up.  Then
- * the old runner is freed, and only after it the new workers start (at the
- * next pass).  Returns FALSE with @error, *@runner untouched, if the new
- * runner cannot be had.
+ * for runner_new).  A signature reload under way is finished first.  The
+ * engine is kept when engine_fits() says it can be: the new workers start
+ * at once if it is the only engine left.  Else a new one is loaded while
+ * the old runner's workers stay up, the old runner is freed, and only after
+ * it the new workers start (at the next pass).  Returns FALSE with @error,
+ * *@runner untouched, if the new runner cannot be had.
  */
 gboolean runner_reload(Runner **runner, const MqConfig *config, GError **error);
 
